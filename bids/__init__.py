@@ -1,0 +1,1 @@
+"""The domain: organisations, people, bids and the rules that govern them."""

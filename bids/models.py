@@ -1,0 +1,338 @@
+"""Typed SQLAlchemy 2.0 models of the repository core.
+
+Money is kept as integer hundredths of the currency unit (`*_minor` columns) so
+no float or Decimal rounding differs between SQLite and PostgreSQL; the
+`amount_requested` / `amount_awarded` properties give `Decimal` values.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from flask_login import UserMixin
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    select,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from bids.database import db, utcnow
+
+
+class OrgKind(enum.StrEnum):
+    APPLICANT = "applicant"
+    FUNDER = "funder"
+    COLLECTIVE = "collective"
+    OTHER = "other"
+
+
+class Role(enum.StrEnum):
+    OWNER = "owner"
+    EDITOR = "editor"
+
+
+class BidStatus(enum.StrEnum):
+    DRAFT = "draft"
+    SUBMITTED = "submitted"
+    AWARDED = "awarded"
+    DECLINED = "declined"
+    WITHDRAWN = "withdrawn"
+
+
+class Visibility(enum.StrEnum):
+    DRAFT = "draft"
+    PUBLISHED = "published"
+
+
+class LinkKind(enum.StrEnum):
+    RESUBMISSION_OF = "resubmission_of"
+    ALSO_SENT_TO = "also_sent_to"
+
+
+class ExtractionStatus(enum.StrEnum):
+    PENDING = "pending"
+    OK = "ok"
+    NO_TEXT_LAYER = "no_text_layer"
+    ENCRYPTED = "encrypted"
+    FAILED = "failed"
+
+
+
+class Organisation(db.Model):
+    __tablename__ = "organisation"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), index=True)
+    slug: Mapped[str] = mapped_column(String(120), unique=True)
+    kind: Mapped[str] = mapped_column(String(20), default=OrgKind.APPLICANT)
+    # org-id.guide form, e.g. GB-CHC-1164883 (360Giving's "Organisation Identifier").
+    org_identifier: Mapped[str | None] = mapped_column(String(100), unique=True)
+    website: Mapped[str | None] = mapped_column(String(300))
+    description: Mapped[str] = mapped_column(Text, default="")
+    regions: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    memberships: Mapped[list[Membership]] = relationship(
+        back_populates="organisation", cascade="all, delete-orphan"
+    )
+
+    def __repr__(self) -> str:
+        return f"<Organisation {self.slug}>"
+
+
+class User(UserMixin, db.Model):
+    __tablename__ = "user_account"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Stored lower-cased, which makes the unique constraint case-insensitive everywhere.
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    display_name: Mapped[str] = mapped_column(String(120))
+    password_hash: Mapped[str] = mapped_column(String(256))
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    memberships: Mapped[list[Membership]] = relationship(
+        back_populates="user", cascade="all, delete-orphan"
+    )
+
+    def set_password(self, password: str) -> None:
+        self.password_hash = generate_password_hash(password)
+
+    def check_password(self, password: str) -> bool:
+        return check_password_hash(self.password_hash, password)
+
+    def organisation_ids(self) -> set[int]:
+        return {m.organisation_id for m in self.memberships}
+
+    def role_in(self, organisation_id: int) -> str | None:
+        for membership in self.memberships:
+            if membership.organisation_id == organisation_id:
+                return membership.role
+        return None
+
+    def __repr__(self) -> str:
+        return f"<User {self.email}>"
+
+
+class Membership(db.Model):
+    __tablename__ = "membership"
+    __table_args__ = (UniqueConstraint("user_id", "organisation_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"))
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id", ondelete="CASCADE"))
+    role: Mapped[str] = mapped_column(String(20), default=Role.EDITOR)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    user: Mapped[User] = relationship(back_populates="memberships")
+    organisation: Mapped[Organisation] = relationship(back_populates="memberships")
+
+
+class Invitation(db.Model):
+    """A link an owner copies to a colleague; no mail server is needed."""
+
+    __tablename__ = "invitation"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id", ondelete="CASCADE"))
+    role: Mapped[str] = mapped_column(String(20), default=Role.EDITOR)
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+    accepted_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    accepted_at: Mapped[datetime | None] = mapped_column(DateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    organisation: Mapped[Organisation] = relationship()
+    created_by: Mapped[User] = relationship(foreign_keys=[created_by_id])
+
+
+class ApiToken(db.Model):
+    """A bearer token; only its SHA-256 is stored."""
+
+    __tablename__ = "api_token"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(100), default="")
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(12))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    user: Mapped[User] = relationship()
+
+
+class Bid(db.Model):
+    __tablename__ = "bid"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    identifier: Mapped[str] = mapped_column(String(200), unique=True)
+    title: Mapped[str] = mapped_column(String(300))
+    summary: Mapped[str] = mapped_column(Text, default="")
+    body: Mapped[str] = mapped_column(Text, default="")
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
+    funder_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id"), index=True)
+    programme: Mapped[str] = mapped_column(String(200), default="")
+    amount_requested_minor: Mapped[int | None] = mapped_column(BigInteger)
+    amount_awarded_minor: Mapped[int | None] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3), default="GBP")
+    duration_months: Mapped[int | None] = mapped_column(Integer)
+    submitted_on: Mapped[date | None] = mapped_column(Date, index=True)
+    decided_on: Mapped[date | None] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(20), default=BidStatus.DRAFT, index=True)
+    visibility: Mapped[str] = mapped_column(
+        String(20), default=Visibility.DRAFT, index=True
+    )
+    themes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    locations: Mapped[list[str]] = mapped_column(JSON, default=list)
+    licence: Mapped[str] = mapped_column(String(30), default="CC-BY-4.0")
+    source_url: Mapped[str | None] = mapped_column(String(500))
+    hidden_at: Mapped[datetime | None] = mapped_column(DateTime)
+    hidden_reason: Mapped[str | None] = mapped_column(Text)
+    hidden_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+    published_at: Mapped[datetime | None] = mapped_column(DateTime, index=True)
+
+    organisation: Mapped[Organisation] = relationship(foreign_keys=[organisation_id])
+    funder: Mapped[Organisation | None] = relationship(foreign_keys=[funder_id])
+    created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
+    attachments: Mapped[list[Attachment]] = relationship(
+        back_populates="bid", cascade="all, delete-orphan", order_by="Attachment.id"
+    )
+    revisions: Mapped[list[Revision]] = relationship(
+        back_populates="bid", cascade="all, delete-orphan", order_by="Revision.number"
+    )
+    links: Mapped[list[BidLink]] = relationship(
+        foreign_keys="BidLink.from_bid_id", back_populates="from_bid", cascade="all, delete-orphan"
+    )
+    backlinks: Mapped[list[BidLink]] = relationship(
+        foreign_keys="BidLink.to_bid_id", back_populates="to_bid", cascade="all, delete-orphan"
+    )
+
+    @property
+    def amount_requested(self) -> Decimal | None:
+        return from_minor(self.amount_requested_minor)
+
+    @property
+    def amount_awarded(self) -> Decimal | None:
+        return from_minor(self.amount_awarded_minor)
+
+    @property
+    def is_published(self) -> bool:
+        return self.visibility == Visibility.PUBLISHED
+
+    @property
+    def is_hidden(self) -> bool:
+        return self.hidden_at is not None
+
+    @property
+    def is_public(self) -> bool:
+        """Readable by anyone: published and not hidden by a moderator."""
+        return self.is_published and not self.is_hidden
+
+    @property
+    def year(self) -> int | None:
+        when = self.submitted_on or (self.published_at.date() if self.published_at else None)
+        return when.year if when else None
+
+    def plain_text(self) -> str:
+        """Body and attachments' text: what search and similarity read."""
+        parts = [self.title, self.summary, self.body]
+        parts.extend(a.text for a in self.attachments if a.text)
+        return "\n\n".join(p for p in parts if p)
+
+    def __repr__(self) -> str:
+        return f"<Bid {self.identifier}>"
+
+
+class BidLink(db.Model):
+    """Lineage: `from_bid` is a resubmission of, or was also sent to, `to_bid`'s funder."""
+
+    __tablename__ = "bid_link"
+    __table_args__ = (UniqueConstraint("from_bid_id", "to_bid_id", "kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    from_bid_id: Mapped[int] = mapped_column(ForeignKey("bid.id", ondelete="CASCADE"), index=True)
+    to_bid_id: Mapped[int] = mapped_column(ForeignKey("bid.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    from_bid: Mapped[Bid] = relationship(foreign_keys=[from_bid_id], back_populates="links")
+    to_bid: Mapped[Bid] = relationship(foreign_keys=[to_bid_id], back_populates="backlinks")
+
+
+class Attachment(db.Model):
+    __tablename__ = "attachment"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    bid_id: Mapped[int] = mapped_column(ForeignKey("bid.id", ondelete="CASCADE"), index=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    pages: Mapped[int | None] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text, default="")
+    extraction_status: Mapped[str] = mapped_column(
+        String(20), default=ExtractionStatus.PENDING
+    )
+    extraction_message: Mapped[str] = mapped_column(Text, default="")
+    uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    bid: Mapped[Bid] = relationship(back_populates="attachments")
+
+
+class Revision(db.Model):
+    """A numbered snapshot of every field of a published bid, taken at each save."""
+
+    __tablename__ = "revision"
+    __table_args__ = (UniqueConstraint("bid_id", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    bid_id: Mapped[int] = mapped_column(ForeignKey("bid.id", ondelete="CASCADE"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    note: Mapped[str] = mapped_column(String(300), default="")
+    snapshot: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+    bid: Mapped[Bid] = relationship(back_populates="revisions")
+    author: Mapped[User | None] = relationship()
+
+
+def to_minor(amount: Decimal | int | float | str | None) -> int | None:
+    if amount is None or amount == "":
+        return None
+    return int((Decimal(str(amount)) * 100).to_integral_value())
+
+
+def from_minor(minor: int | None) -> Decimal | None:
+    if minor is None:
+        return None
+    return (Decimal(minor) / 100).quantize(Decimal("0.01"))
+
+
+def count_published_bids() -> int:
+    return db.session.scalar(
+        select(func.count(Bid.id)).where(
+            Bid.visibility == Visibility.PUBLISHED, Bid.hidden_at.is_(None)
+        )
+    ) or 0

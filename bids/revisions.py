@@ -1,0 +1,107 @@
+"""Revision history and readable comparisons between any two revisions."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+
+from bids.database import db
+from bids.errors import NotFound
+from bids.models import Bid, Revision
+
+FIELD_LABELS = {
+    "title": "Title",
+    "summary": "Summary",
+    "body": "Body",
+    "identifier": "Identifier",
+    "organisation": "Organisation",
+    "funder": "Funder",
+    "programme": "Programme",
+    "amount_requested": "Amount requested",
+    "amount_awarded": "Amount awarded",
+    "currency": "Currency",
+    "duration_months": "Duration (months)",
+    "submitted_on": "Submitted on",
+    "decided_on": "Decided on",
+    "status": "Status",
+    "visibility": "Visibility",
+    "themes": "Themes",
+    "locations": "Locations",
+    "licence": "Licence",
+    "attachments": "Attachments",
+}
+TOKEN_RE = re.compile(r"\s+|[^\s]+")
+
+
+@dataclass
+class Segment:
+    """A run of text that is the same in both revisions, or only in the old or the new one."""
+
+    kind: str  # "same", "removed" or "added"
+    text: str
+
+
+@dataclass
+class FieldChange:
+    field: str
+    label: str
+    old: str
+    new: str
+    segments: list[Segment] = field(default_factory=list)
+
+
+def get_revision(bid: Bid, number: int) -> Revision:
+    revision = db.session.scalar(
+        select(Revision).where(Revision.bid_id == bid.id, Revision.number == number)
+    )
+    if revision is None:
+        raise NotFound("No such revision.")
+    return revision
+
+
+def _as_text(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        return "; ".join(str(v) for v in value)
+    return str(value)
+
+
+def word_diff(old: str, new: str) -> list[Segment]:
+    """Word-level differences, merged into runs so the result reads like prose."""
+    a, b = TOKEN_RE.findall(old), TOKEN_RE.findall(new)
+    matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
+    segments: list[Segment] = []
+
+    def push(kind: str, text: str) -> None:
+        if not text:
+            return
+        if segments and segments[-1].kind == kind:
+            segments[-1].text += text
+        else:
+            segments.append(Segment(kind, text))
+
+    for op, i1, i2, j1, j2 in matcher.get_opcodes():
+        if op == "equal":
+            push("same", "".join(a[i1:i2]))
+        else:
+            push("removed", "".join(a[i1:i2]))
+            push("added", "".join(b[j1:j2]))
+    return segments
+
+
+def compare_snapshots(old: dict, new: dict) -> list[FieldChange]:
+    changes = []
+    for key, label in FIELD_LABELS.items():
+        before, after = _as_text(old.get(key)), _as_text(new.get(key))
+        if before != after:
+            changes.append(FieldChange(key, label, before, after, word_diff(before, after)))
+    return changes
+
+
+def compare_revisions(bid: Bid, old_number: int, new_number: int) -> list[FieldChange]:
+    old, new = get_revision(bid, old_number), get_revision(bid, new_number)
+    return compare_snapshots(old.snapshot, new.snapshot)

@@ -1,0 +1,100 @@
+"""Configuration from environment variables.
+
+Every setting can be overridden by an environment variable of the same name;
+`portal.create_app` takes one of the classes below (or a mapping for tests).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+DEFAULT_INSTANCE = BASE_DIR / "instance"
+DEV_SECRET_KEY = "dev-only-not-secret"
+
+
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value not in (None, "") else default
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value in (None, ""):
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+class Config:
+    """Defaults shared by every environment."""
+
+    ENV_NAME = "development"
+
+    INSTANCE_DIR = os.environ.get("INSTANCE_DIR", str(DEFAULT_INSTANCE))
+    SECRET_KEY = os.environ.get("SECRET_KEY", DEV_SECRET_KEY)
+    SQLALCHEMY_DATABASE_URI = os.environ.get(
+        "DATABASE_URL", f"sqlite:///{DEFAULT_INSTANCE / 'openbids.sqlite3'}"
+    )
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    UPLOAD_DIR = os.environ.get("UPLOAD_DIR", str(DEFAULT_INSTANCE / "uploads"))
+    SEARCH_INDEX_DIR = os.environ.get("SEARCH_INDEX_DIR", str(DEFAULT_INSTANCE / "search-index"))
+    SIMILARITY_DIR = os.environ.get("SIMILARITY_DIR", str(DEFAULT_INSTANCE / "similarity"))
+    MAX_UPLOAD_MB = _env_int("MAX_UPLOAD_MB", 20)
+    # PDF text extraction runs in a child process with these limits.
+    PDF_EXTRACT_TIMEOUT_S = _env_int("PDF_EXTRACT_TIMEOUT_S", 20)
+    PDF_EXTRACT_MEMORY_MB = _env_int("PDF_EXTRACT_MEMORY_MB", 512)
+    BIDS_PER_PAGE = _env_int("BIDS_PER_PAGE", 20)
+    RATELIMIT_ENABLED = _env_bool("RATELIMIT_ENABLED", True)
+    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+    RATELIMIT_LOGIN = os.environ.get("RATELIMIT_LOGIN", "10 per minute")
+    RATELIMIT_SIMILAR = os.environ.get("RATELIMIT_SIMILAR", "30 per minute")
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = _env_bool("SESSION_COOKIE_SECURE", False)
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    WTF_CSRF_TIME_LIMIT = None
+    SEED_DEMO = _env_bool("SEED_DEMO", True)
+    TESTING = False
+
+    @property
+    def MAX_CONTENT_LENGTH(self) -> int:  # noqa: N802 - Flask's name
+        # A little headroom over the file limit for the multipart envelope and form fields.
+        return (self.MAX_UPLOAD_MB + 1) * 1024 * 1024
+
+
+class DevelopmentConfig(Config):
+    DEBUG = True
+
+
+class TestConfig(Config):
+    ENV_NAME = "test"
+    TESTING = True
+    SECRET_KEY = "test-secret"
+    SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL", "sqlite://")
+    WTF_CSRF_ENABLED = False
+    RATELIMIT_ENABLED = False
+    SEED_DEMO = False
+
+
+class ProductionConfig(Config):
+    ENV_NAME = "production"
+    SESSION_COOKIE_SECURE = _env_bool("SESSION_COOKIE_SECURE", True)
+    REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
+
+
+CONFIGS = {
+    "development": DevelopmentConfig,
+    "test": TestConfig,
+    "production": ProductionConfig,
+}
+
+
+def config_from_env() -> type[Config]:
+    """The config class named by OPENBIDS_ENV (development unless told)."""
+    name = os.environ.get("OPENBIDS_ENV", "development")
+    try:
+        return CONFIGS[name]
+    except KeyError:
+        raise RuntimeError(f"OPENBIDS_ENV must be one of {sorted(CONFIGS)}, not {name!r}") from None

@@ -1,0 +1,13 @@
+"""`flask --app portal ...` commands, one module per area."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    from portal.commands import accounts, demo
+
+    for module in (accounts, demo):
+        for command in module.COMMANDS:
+            app.cli.add_command(command)

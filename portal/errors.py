@@ -1,0 +1,72 @@
+"""Error pages and JSON errors: one place maps domain errors to HTTP."""
+
+from __future__ import annotations
+
+from flask import Flask, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from bids.errors import Forbidden, NotFound, ValidationError
+
+MESSAGES = {
+    400: "The request could not be understood.",
+    401: "Sign in to do this.",
+    403: "You do not have permission to do this.",
+    404: "There is nothing here. It may never have existed, or it may not be public.",
+    405: "That method is not allowed here.",
+    413: "That upload is too large.",
+    415: "That type of file is not accepted.",
+    422: "Some of what you sent is not valid.",
+    429: "Too many requests: please wait a moment and try again.",
+    500: "Something went wrong on our side. Nothing you did caused it.",
+}
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/")
+
+
+def error_response(status: int, message: str | None = None, code: str | None = None,
+                   details: dict | None = None):
+    message = message or MESSAGES.get(status, "Error")
+    if wants_json():
+        body = {"error": {"code": code or _code(status), "message": message}}
+        if details:
+            body["error"]["fields"] = details
+        return jsonify(body), status
+    return render_template("error.html", status=status, message=message), status
+
+
+def _code(status: int) -> str:
+    return {
+        400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+        405: "method_not_allowed", 413: "payload_too_large", 415: "unsupported_media_type",
+        422: "validation_error", 429: "rate_limited", 500: "server_error",
+    }.get(status, "error")
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(NotFound)
+    def domain_not_found(exc: NotFound):
+        return error_response(404, str(exc) or None)
+
+    @app.errorhandler(Forbidden)
+    def domain_forbidden(exc: Forbidden):
+        return error_response(403, str(exc) or None)
+
+    @app.errorhandler(ValidationError)
+    def domain_invalid(exc: ValidationError):
+        return error_response(422, str(exc), details=exc.errors)
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(exc: CSRFError):
+        return error_response(400, "The form expired or was not sent from this site. "
+                                   "Reload the page and try again.", code="csrf_failed")
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        status = exc.code or 500
+        message = MESSAGES.get(status) if status in (404, 500) else (exc.description or None)
+        if status == 429:
+            message = MESSAGES[429]
+        return error_response(status, message)

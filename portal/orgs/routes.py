@@ -1,0 +1,3 @@
+"""Routes of the orgs area."""
+
+from portal.orgs import bp  # noqa: F401

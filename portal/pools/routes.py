@@ -1,0 +1,3 @@
+"""Routes of the pools area."""
+
+from portal.pools import bp  # noqa: F401

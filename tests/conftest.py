@@ -1,0 +1,182 @@
+"""Shared fixtures: `app`, `client`, `db`, `runner`, factories and the browser's live server."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+from werkzeug.serving import make_server
+
+from bids.database import db as _db
+from bids.models import Membership, Organisation, OrgKind, Role, User
+from portal import create_app
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+PASSWORD = "correct horse battery"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+def make_config(tmp_path: Path, **overrides) -> dict:
+    database_url = os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{tmp_path / 'test.sqlite3'}"
+    config = {
+        "ENV_NAME": "test",
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "INSTANCE_DIR": str(tmp_path / "instance"),
+        "UPLOAD_DIR": str(tmp_path / "uploads"),
+        "SEARCH_INDEX_DIR": str(tmp_path / "search-index"),
+        "SIMILARITY_DIR": str(tmp_path / "similarity"),
+    }
+    config.update(overrides)
+    return config
+
+
+@pytest.fixture
+def app_config(tmp_path):
+    """Override in a test module to change settings, e.g. to enable CSRF or rate limits."""
+    return {}
+
+
+@pytest.fixture
+def app(tmp_path, app_config):
+    app = create_app(make_config(tmp_path, **app_config))
+    with app.app_context():
+        _db.create_all()
+        yield app
+        _db.session.remove()
+        _db.drop_all()
+        _db.engine.dispose()
+
+
+@pytest.fixture
+def db(app):
+    return _db
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    if not SHARED_DATA.exists():
+        pytest.fail(f"The shared data folder is missing: expected it at {SHARED_DATA}")
+    return SHARED_DATA
+
+
+class Factory:
+    """Small builders for the objects most tests need."""
+
+    def __init__(self, db):
+        self.db = db
+        self._n = 0
+
+    def _next(self) -> int:
+        self._n += 1
+        return self._n
+
+    def user(self, email: str | None = None, name: str = "Test User", *, admin: bool = False,
+             org: Organisation | None = None, role: str = Role.OWNER) -> User:
+        user = User(email=(email or f"user{self._next()}@example.org").lower(),
+                    display_name=name, is_admin=admin)
+        user.set_password(PASSWORD)
+        self.db.session.add(user)
+        if org is not None:
+            self.db.session.add(Membership(user=user, organisation=org, role=role))
+        self.db.session.commit()
+        return user
+
+    def org(self, name: str | None = None, kind: str = OrgKind.APPLICANT, **fields) -> Organisation:
+        from bids.organisations import unique_slug
+
+        name = name or f"Organisation {self._next()}"
+        org = Organisation(name=name, slug=unique_slug(name), kind=kind, regions=[],
+                           description="", **fields)
+        self.db.session.add(org)
+        self.db.session.commit()
+        return org
+
+    def bid(self, org: Organisation, *, published: bool = True, **fields):
+        from bids.publishing import create_bid
+
+        data = {
+            "title": f"Bid {self._next()}",
+            "summary": "A community project.",
+            "body": "We will bring neighbours together.",
+            "funder": {"name": "National Lottery Community Fund"},
+            "amount_requested": "10000",
+            "visibility": "published" if published else "draft",
+        }
+        data.update(fields)
+        bid = create_bid(None, org, data, check_membership=False)
+        self.db.session.commit()
+        return bid
+
+
+@pytest.fixture
+def factory(db) -> Factory:
+    return Factory(db)
+
+
+class AuthActions:
+    def __init__(self, client):
+        self.client = client
+
+    def login(self, email: str, password: str = PASSWORD):
+        return self.client.post("/login", data={"email": email, "password": password})
+
+    def logout(self):
+        return self.client.post("/logout")
+
+
+@pytest.fixture
+def auth(client) -> AuthActions:
+    return AuthActions(client)
+
+
+# --- Browser tests -----------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    """Drive Debian's chromium; Playwright's own browser download is not possible here."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Chromium is missing: `make test` installs Debian's chromium package.")
+    return {
+        **browser_type_launch_args,
+        "executable_path": CHROMIUM,
+        "args": [
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+        ],
+    }
+
+
+class LiveServer:
+    def __init__(self, app):
+        self.app = app
+        self._server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.url = f"http://127.0.0.1:{self._server.server_port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def start(self):
+        self._thread.start()
+        return self
+
+    def stop(self):
+        self._server.shutdown()
+        self._thread.join(timeout=5)
+
+
+@pytest.fixture
+def live_server(app):
+    server = LiveServer(app).start()
+    yield server
+    server.stop()
