@@ -336,3 +336,21 @@ def count_published_bids() -> int:
             Bid.visibility == Visibility.PUBLISHED, Bid.hidden_at.is_(None)
         )
     ) or 0
+
+
+class IndexOutbox(db.Model):
+    """Pending index work, written in the same transaction as the change it records.
+
+    One row per derived store (`target`: "search" or "similar"); a consumer deletes
+    the rows it has applied, so a crash or a locked index loses nothing.
+    """
+
+    __tablename__ = "index_outbox"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    target: Mapped[str] = mapped_column(String(20), index=True)
+    bid_id: Mapped[int] = mapped_column(Integer, index=True)  # no FK: deletions are recorded too
+    action: Mapped[str] = mapped_column(String(10), default="upsert")  # upsert or delete
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)

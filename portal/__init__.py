@@ -67,6 +67,10 @@ def register_extensions(app: Flask) -> None:
     csrf.init_app(app)
     limiter.init_app(app)
 
+    import search_index
+
+    search_index.init_app(app)
+
     @login_manager.user_loader
     def load_user(user_id: str):
         from bids.models import User
