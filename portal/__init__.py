@@ -62,7 +62,10 @@ def register_extensions(app: Flask) -> None:
     from portal.extensions import csrf, db, limiter, login_manager, migrate
 
     db.init_app(app)
-    migrate.init_app(app, db, directory=str(Path(__file__).resolve().parent.parent / "migrations"))
+    migrate.init_app(
+        app, db, directory=str(Path(__file__).resolve().parent.parent / "migrations"),
+        render_as_batch=True, compare_type=True,
+    )
     login_manager.init_app(app)
     csrf.init_app(app)
     limiter.init_app(app)
