@@ -1,0 +1,281 @@
+"""Benchmarks of Open Bids at corpus scale: `python -m benchmarks` (`make bench`).
+
+    python -m benchmarks                      # every benchmark, the whole SBIR corpus (41,999 bids)
+    python -m benchmarks --only similarity    # one benchmark (`make eval`); repeatable
+    python -m benchmarks --limit 2000         # a quick run on the first 2,000 corpus rows
+
+Writing a benchmark
+-------------------
+A benchmark is a module `benchmarks/<name>_bench.py` exposing::
+
+    def run(ctx: BenchContext) -> list[Row]: ...
+
+and registered by adding its `<name>` to `BENCHMARKS` below (one line). Benchmarks run in
+that order, in one process, sharing one `BenchContext`:
+
+- `ctx.app`: a Flask app built by `create_app` on a fresh temporary instance folder (SQLite
+  file database, search index and similarity folders inside it), with the schema created
+  and the SBIR corpus (`ctx.corpus_path`) imported through `bids.importer` the first time
+  it is read. Use `with ctx.app.app_context(): ...` (or `ctx.app_context()`).
+- `ctx.import_report`: the importer's `ImportReport` (counts, seconds, bids/s).
+- `ctx.limit`: `--limit N` or None; `ctx.quick` is True when a limit is given.
+- `ctx.shared_data`: the shared data folder (`../shared/data`), e.g. `eval/sbir-pairs.jsonl`.
+- `ctx.scratch`: a temporary folder of your own (`ctx.scratch / "fts5.sqlite3"`).
+- `ctx.state`: a dict where one benchmark may leave something for a later one.
+
+`Row(name, figure, unit, target="", passed=None, note="")` is one line of the final table;
+build them with `Row.at_least(name, figure, unit, minimum)` / `Row.at_most(name, figure, unit,
+maximum)` when there is a target, or `Row(name, figure, unit)` for a plain figure. Helpers:
+`percentiles(samples)` -> `{"p50", "p95", "max"}`, `time_calls(fn, items)` -> latencies in ms,
+`Stopwatch`, `peak_rss_mb()` and `current_rss_mb()`.
+
+At the end the harness prints a plain-text table (name, figure, unit, target, pass/fail) and
+writes `bench-results/latest.json`; it exits 1 when a target is missed or a benchmark raised.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+import resource
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATA = ROOT.parent / "shared" / "data"
+CORPUS = SHARED_DATA / "sbir-awards.jsonl.gz"
+RESULTS_DIR = ROOT / "bench-results"
+
+# One line per benchmark module `benchmarks/<name>_bench.py`, run in this order.
+BENCHMARKS: list[str] = [
+    "import",
+]
+
+
+@dataclass
+class Row:
+    """One measured figure: `passed` is None when the figure has no target."""
+
+    name: str
+    figure: float
+    unit: str
+    target: str = ""
+    passed: bool | None = None
+    note: str = ""
+    benchmark: str = ""
+
+    @classmethod
+    def at_least(cls, name: str, figure: float, unit: str, minimum: float, note: str = "") -> Row:
+        return cls(name, figure, unit, f">= {minimum:g}", figure >= minimum, note)
+
+    @classmethod
+    def at_most(cls, name: str, figure: float, unit: str, maximum: float, note: str = "") -> Row:
+        return cls(name, figure, unit, f"<= {maximum:g}", figure <= maximum, note)
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far, in MiB (ru_maxrss is KiB on Linux)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def current_rss_mb() -> float:
+    """Resident memory now, in MiB (from /proc; falls back to the peak elsewhere)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return peak_rss_mb()
+
+
+def percentiles(samples: Iterable[float], points: Iterable[int] = (50, 95)) -> dict[str, float]:
+    """Nearest-rank percentiles (`p50`, `p95`, ...) plus `max` and `mean` of the samples."""
+    values = sorted(samples)
+    if not values:
+        raise ValueError("percentiles of no samples")
+    out = {}
+    for p in points:
+        rank = max(1, math.ceil(p / 100 * len(values)))
+        out[f"p{p}"] = values[rank - 1]
+    out["max"] = values[-1]
+    out["mean"] = sum(values) / len(values)
+    return out
+
+
+def time_calls(fn: Callable[[Any], Any], items: Iterable[Any], *, warmup: int = 1) -> list[float]:
+    """Call `fn(item)` for each item; the latencies in milliseconds (after `warmup` untimed calls)."""
+    items = list(items)
+    for item in items[:warmup]:
+        fn(item)
+    latencies = []
+    for item in items:
+        start = time.perf_counter()
+        fn(item)
+        latencies.append((time.perf_counter() - start) * 1000)
+    return latencies
+
+
+class Stopwatch:
+    """`with Stopwatch() as sw: ...` then `sw.seconds`."""
+
+    def __enter__(self) -> Stopwatch:
+        self._start = time.perf_counter()
+        self.seconds = 0.0
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.seconds = time.perf_counter() - self._start
+
+
+@dataclass
+class BenchContext:
+    """What benchmarks share: one app with the corpus imported once (see the module docstring)."""
+
+    limit: int | None = None
+    corpus_path: Path = CORPUS
+    shared_data: Path = SHARED_DATA
+    workdir: Path | None = None
+    state: dict[str, Any] = field(default_factory=dict)
+    import_report: Any = None
+    import_rss_mb: float | None = None
+    _app: Any = None
+    _owns_workdir: bool = False
+
+    def __post_init__(self) -> None:
+        if self.workdir is None:
+            self.workdir = Path(tempfile.mkdtemp(prefix="openbids-bench-"))
+            self._owns_workdir = True
+        self.scratch = self.workdir / "scratch"
+        self.scratch.mkdir(parents=True, exist_ok=True)
+
+    @property
+    def quick(self) -> bool:
+        return self.limit is not None
+
+    @property
+    def instance_dir(self) -> Path:
+        return self.workdir / "instance"
+
+    def app_config(self) -> dict[str, Any]:
+        instance = self.instance_dir
+        return {
+            "ENV_NAME": "development",
+            "DEBUG": False,
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{instance / 'bench.sqlite3'}",
+            "INSTANCE_DIR": str(instance),
+            "UPLOAD_DIR": str(instance / "uploads"),
+            "SEARCH_INDEX_DIR": str(instance / "search-index"),
+            "SIMILARITY_DIR": str(instance / "similarity"),
+            "RATELIMIT_ENABLED": False,
+            "SEED_DEMO": False,
+        }
+
+    @property
+    def app(self):
+        """The app with the corpus imported (imported on first use)."""
+        if self._app is None:
+            self._app = self._build_app()
+        return self._app
+
+    @contextmanager
+    def app_context(self) -> Iterator[Any]:
+        with self.app.app_context():
+            yield self.app
+
+    def _build_app(self):
+        from bids.database import db
+        from bids.importer import import_bids
+        from portal import create_app
+
+        app = create_app(self.app_config())
+        with app.app_context():
+            db.create_all()
+            self.import_report = import_bids(self.corpus_path, limit=self.limit, progress=True)
+            self.import_rss_mb = peak_rss_mb()
+            db.session.remove()
+        return app
+
+    def close(self) -> None:
+        if self._app is not None:
+            from bids.database import db
+
+            with self._app.app_context():
+                db.session.remove()
+                db.engine.dispose()
+        if self._owns_workdir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def run_benchmarks(ctx: BenchContext, names: Iterable[str]) -> tuple[list[Row], list[str]]:
+    """Run the named benchmarks in order; the rows, and one message per benchmark that raised."""
+    rows: list[Row] = []
+    errors: list[str] = []
+    for name in names:
+        started = time.perf_counter()
+        print(f"== {name} ==", flush=True)
+        try:
+            module = importlib.import_module(f"benchmarks.{name}_bench")
+            produced = module.run(ctx)
+        except Exception as exc:  # a broken benchmark must not hide the others' figures
+            import traceback
+
+            traceback.print_exc()
+            errors.append(f"{name}: {type(exc).__name__}: {exc}")
+            continue
+        for row in produced:
+            row.benchmark = name
+            rows.append(row)
+        print(f"   {name} took {time.perf_counter() - started:.1f} s", flush=True)
+    return rows, errors
+
+
+def format_table(rows: list[Row]) -> str:
+    header = ("benchmark", "name", "figure", "unit", "target", "result")
+    lines = [header]
+    for row in rows:
+        result = "-" if row.passed is None else ("pass" if row.passed else "FAIL")
+        lines.append((row.benchmark, row.name, _fmt(row.figure), row.unit, row.target, result))
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+    out = []
+    for n, line in enumerate(lines):
+        out.append("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(line)).rstrip())
+        if n == 0:
+            out.append("  ".join("-" * w for w in widths))
+    for row in rows:
+        if row.note:
+            out.append(f"note: {row.benchmark}/{row.name}: {row.note}")
+    return "\n".join(out)
+
+
+def _fmt(value: float) -> str:
+    if isinstance(value, int) or float(value).is_integer():
+        return f"{int(value):,}"
+    return f"{value:,.3f}" if abs(value) < 10 else f"{value:,.1f}"
+
+
+def write_results(rows: list[Row], errors: list[str], ctx: BenchContext, path: Path) -> None:
+    import json
+    import platform
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "limit": ctx.limit,
+        "machine": {"python": platform.python_version(), "cpus": _cpu_count()},
+        "rows": [asdict(row) for row in rows],
+        "errors": errors,
+    }
+    path.write_text(json.dumps(payload, indent=2) + "\n")
+
+
+def _cpu_count() -> int | None:
+    import os
+
+    return os.cpu_count()

@@ -1,0 +1,38 @@
+"""import-bids: bulk import from JSONL, CSV or 360Giving JSON (see `bids.importer`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from bids.importer import FORMATS, ImportFileError, import_bids
+from bids.models import OrgKind
+
+MAX_PROBLEMS_SHOWN = 50
+
+
+@click.command("import-bids")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(FORMATS),
+              help="File format; guessed from the extension (.jsonl, .csv, .json; .gz accepted).")
+@click.option("--organisation-kind", type=click.Choice([k.value for k in OrgKind]),
+              default=OrgKind.APPLICANT.value, show_default=True,
+              help="Kind given to applicant organisations the import creates.")
+@click.option("--limit", type=int, help="Stop after this many rows.")
+def import_bids_command(file: Path, fmt: str | None, organisation_kind: str, limit: int | None):
+    """Import bids from FILE; imported bids are published. Safe to run again (by identifier)."""
+    try:
+        report = import_bids(file, fmt=fmt, organisation_kind=organisation_kind, limit=limit,
+                             progress=True)
+    except ImportFileError as exc:
+        raise click.ClickException(str(exc)) from None
+    for problem in report.problems[:MAX_PROBLEMS_SHOWN]:
+        click.echo(f"skipped {problem}", err=True)
+    if len(report.problems) > MAX_PROBLEMS_SHOWN:
+        click.echo(f"... and {len(report.problems) - MAX_PROBLEMS_SHOWN} more skipped rows",
+                   err=True)
+    click.echo(report.summary())
+
+
+COMMANDS = [import_bids_command]
