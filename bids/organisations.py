@@ -6,21 +6,27 @@ import secrets
 from datetime import timedelta
 
 from slugify import slugify
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 
-from bids.access import is_owner
+from bids.access import is_member, is_owner, visibility_clause
 from bids.database import db, utcnow
 from bids.errors import Forbidden, NotFound, ValidationError
 from bids.fields import clean_org_identifier, clean_org_kind, clean_tags
-from bids.models import Invitation, Membership, Organisation, OrgKind, Role, User
+from bids.models import Bid, Invitation, Membership, Organisation, OrgKind, Role, User
 
 INVITATION_LIFETIME = timedelta(days=14)
+
+
+# Paths under /orgs/ that an organisation's slug must not shadow.
+RESERVED_SLUGS = frozenset({"new", "join"})
 
 
 def unique_slug(name: str) -> str:
     base = slugify(name, max_length=100) or "organisation"
     slug, n = base, 1
-    while db.session.scalar(select(Organisation.id).where(Organisation.slug == slug)):
+    while slug in RESERVED_SLUGS or db.session.scalar(
+        select(Organisation.id).where(Organisation.slug == slug)
+    ):
         n += 1
         slug = f"{base}-{n}"
     return slug
@@ -94,6 +100,8 @@ def create_organisation(founder: User, data: dict) -> Organisation:
     website = (data.get("website") or "").strip() or None
     if website and not website.startswith(("http://", "https://")):
         errors["website"] = "Website must start with http:// or https://."
+    elif website and len(website) > 300:
+        errors["website"] = "Website must be at most 300 characters."
     try:
         regions = clean_tags(data.get("regions"))
     except ValidationError as exc:
@@ -117,35 +125,54 @@ def create_organisation(founder: User, data: dict) -> Organisation:
 
 
 def update_organisation(actor: User, org: Organisation, data: dict) -> Organisation:
+    """An owner changes the details; every field is checked before any is changed."""
     if not is_owner(actor, org):
         raise Forbidden("Only an owner can change the organisation's details.")
     errors: dict[str, str] = {}
+    changes: dict = {}
     if "name" in data:
         name = (data.get("name") or "").strip()
         if not name:
             errors["name"] = "Name is required."
+        elif len(name) > 200:
+            errors["name"] = "Name must be at most 200 characters."
         else:
-            org.name = name[:200]
-    if "identifier" in data:
+            changes["name"] = name
+    if "kind" in data:
         try:
-            org.org_identifier = clean_org_identifier(data.get("identifier"))
+            changes["kind"] = clean_org_kind(data.get("kind"))
         except ValidationError as exc:
             errors.update(exc.errors)
+    if "identifier" in data:
+        try:
+            identifier = clean_org_identifier(data.get("identifier"))
+        except ValidationError as exc:
+            errors.update(exc.errors)
+        else:
+            other = organisation_with_identifier(identifier) if identifier else None
+            if other is not None and other.id != org.id:
+                errors["identifier"] = "An organisation with this identifier is already registered."
+            else:
+                changes["org_identifier"] = identifier
     if "website" in data:
         website = (data.get("website") or "").strip() or None
         if website and not website.startswith(("http://", "https://")):
             errors["website"] = "Website must start with http:// or https://."
+        elif website and len(website) > 300:
+            errors["website"] = "Website must be at most 300 characters."
         else:
-            org.website = website
+            changes["website"] = website
     if "description" in data:
-        org.description = (data.get("description") or "").strip()[:5000]
+        changes["description"] = (data.get("description") or "").strip()[:5000]
     if "regions" in data:
         try:
-            org.regions = clean_tags(data.get("regions"))
+            changes["regions"] = clean_tags(data.get("regions"))
         except ValidationError as exc:
             errors["regions"] = next(iter(exc.errors.values()))
     if errors:
         raise ValidationError(errors)
+    for attribute, value in changes.items():
+        setattr(org, attribute, value)
     db.session.flush()
     return org
 
@@ -199,7 +226,10 @@ def accept_invitation(user: User, token: str) -> Membership:
 def revoke_invitation(actor: User, invitation: Invitation) -> None:
     if not is_owner(actor, invitation.organisation):
         raise Forbidden("Only an owner can revoke invitations.")
+    if not invitation_is_open(invitation):
+        raise ValidationError("This invitation is no longer open: it was used, revoked or expired.")
     invitation.revoked_at = utcnow()
+    db.session.flush()
 
 
 def remove_member(actor: User, org: Organisation, user_id: int) -> None:
@@ -238,3 +268,110 @@ def open_invitations(org: Organisation) -> list[Invitation]:
             .order_by(Invitation.created_at.desc())
         )
     )
+
+
+def get_invitation(org: Organisation, invitation_id: int) -> Invitation:
+    """One of `org`'s invitations by id (another organisation's answers NotFound)."""
+    invitation = db.session.get(Invitation, invitation_id)
+    if invitation is None or invitation.organisation_id != org.id:
+        raise NotFound("No such invitation.")
+    return invitation
+
+
+def invitation_is_open(invitation: Invitation) -> bool:
+    return (
+        invitation.accepted_at is None
+        and invitation.revoked_at is None
+        and invitation.expires_at >= utcnow()
+    )
+
+
+def members_of(actor: User, org: Organisation) -> list[Membership]:
+    """Memberships with their users, owners first; only members may see the list."""
+    if not is_member(actor, org) and not getattr(actor, "is_admin", False):
+        raise Forbidden("Only members can see who belongs to this organisation.")
+    return list(
+        db.session.scalars(
+            select(Membership)
+            .join(User, Membership.user_id == User.id)
+            .where(Membership.organisation_id == org.id)
+            .order_by(Membership.role.desc(), func.lower(User.display_name), User.id)
+        )
+    )
+
+
+def set_member_role(actor: User, org: Organisation, user_id: int, role: str) -> Membership:
+    """An owner makes a member owner or editor; the last owner cannot step down."""
+    if not is_owner(actor, org):
+        raise Forbidden("Only an owner can change roles.")
+    if role not in {r.value for r in Role}:
+        raise ValidationError({"role": "Role must be owner or editor."})
+    membership = db.session.scalar(
+        select(Membership).where(Membership.organisation_id == org.id, Membership.user_id == user_id)
+    )
+    if membership is None:
+        raise NotFound("No such member.")
+    if membership.role == Role.OWNER and role != Role.OWNER and _owner_count(org) <= 1:
+        raise ValidationError("An organisation needs at least one owner: appoint another first.")
+    membership.role = role
+    db.session.flush()
+    return membership
+
+
+def _owner_count(org: Organisation) -> int:
+    return db.session.scalar(
+        select(func.count(Membership.id)).where(
+            Membership.organisation_id == org.id, Membership.role == Role.OWNER
+        )
+    ) or 0
+
+
+def user_memberships(user: User) -> list[Membership]:
+    """The user's memberships with their organisations, by organisation name."""
+    return list(
+        db.session.scalars(
+            select(Membership)
+            .join(Organisation, Membership.organisation_id == Organisation.id)
+            .where(Membership.user_id == user.id)
+            .order_by(func.lower(Organisation.name), Organisation.id)
+        )
+    )
+
+
+def organisations_query(kind: str | None = None) -> Select[tuple[Organisation]]:
+    """Every organisation (they are public), by name, optionally of one kind."""
+    query = select(Organisation).order_by(func.lower(Organisation.name), Organisation.id)
+    if kind:
+        query = query.where(Organisation.kind == kind)
+    return query
+
+
+def _newest_first(query: Select) -> Select:
+    return query.order_by(
+        func.coalesce(Bid.published_at, Bid.created_at).desc(), Bid.id.desc()
+    )
+
+
+def organisation_bids_query(viewer, org: Organisation) -> Select[tuple[Bid]]:
+    """The organisation's bids `viewer` may read (members also get drafts), newest first."""
+    return _newest_first(
+        select(Bid).where(Bid.organisation_id == org.id, visibility_clause(viewer))
+    )
+
+
+def bids_received_query(viewer, funder: Organisation) -> Select[tuple[Bid]]:
+    """Bids sent to `funder` that `viewer` may read, newest first."""
+    return _newest_first(select(Bid).where(Bid.funder_id == funder.id, visibility_clause(viewer)))
+
+
+def funders_applied_to(viewer, org: Organisation) -> list[tuple[Organisation, int]]:
+    """Distinct funders of the organisation's bids `viewer` may read, with bid counts."""
+    bid_count = func.count(Bid.id)
+    rows = db.session.execute(
+        select(Organisation, bid_count)
+        .join(Bid, Bid.funder_id == Organisation.id)
+        .where(Bid.organisation_id == org.id, visibility_clause(viewer))
+        .group_by(Organisation.id)
+        .order_by(bid_count.desc(), func.lower(Organisation.name))
+    ).all()
+    return [(funder, count) for funder, count in rows]
