@@ -2,8 +2,31 @@
 
 from __future__ import annotations
 
-from flask import Flask
+from flask import Flask, current_app
+
+from search_index.outbox import record_bid_changes, register_consumer, sync
+
+__all__ = ["get_index", "init_app", "record_bid_changes", "register_consumer", "sync"]
+
+
+def get_index():
+    """The search index of the current app."""
+    return current_app.extensions["search_index"]
+
+
+def _apply_search(session, upserts: list[int], deletes: list[int]) -> None:
+    get_index().apply(session, upserts, deletes)
 
 
 def init_app(app: Flask) -> None:
     """Bind the index services to the app (outbox listeners, index locations)."""
+    from search_index import outbox
+    from search_index.index import SearchIndex
+
+    app.config.setdefault("SEARCH_LOCK_TIMEOUT_S", 5.0)
+    app.config.setdefault("SEARCH_SYNC_AFTER_COMMIT", 2000)
+    app.extensions["search_index"] = SearchIndex(
+        app.config["SEARCH_INDEX_DIR"], lock_timeout=float(app.config["SEARCH_LOCK_TIMEOUT_S"])
+    )
+    register_consumer("search", _apply_search, after_commit=True)
+    outbox.listen()

@@ -6,8 +6,8 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from portal.commands import accounts, demo, imports
+    from portal.commands import accounts, demo, imports, index
 
-    for module in (accounts, demo, imports):
+    for module in (accounts, demo, imports, index):
         for command in module.COMMANDS:
             app.cli.add_command(command)

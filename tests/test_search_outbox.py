@@ -1,0 +1,198 @@
+"""The outbox keeps the search index in line with the database, even through locks and crashes."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+
+import pytest
+from sqlalchemy import select
+from whoosh.query import Term
+
+from bids.models import Attachment, Bid, BidLink, IndexOutbox
+from search_index import get_index, outbox, record_bid_changes
+from tests.conftest import make_config
+
+
+def indexed_ids() -> set[int]:
+    return set(get_index().stored())
+
+
+def outbox_rows(db, target=None):
+    query = select(IndexOutbox.target, IndexOutbox.bid_id, IndexOutbox.action)
+    if target:
+        query = query.where(IndexOutbox.target == target)
+    return sorted(db.session.execute(query).all())
+
+
+def test_change_writes_rows_for_both_targets_and_applies_search_after_commit(db, factory):
+    org = factory.org()
+    bid = factory.bid(org, title="Riverside orchard")
+    # "search" was applied after commit; "similar" waits for its consumer.
+    assert outbox_rows(db, "search") == []
+    assert ("similar", bid.id, "upsert") in outbox_rows(db, "similar")
+    assert bid.id in indexed_ids()
+
+
+def test_rollback_leaves_neither_rows_nor_documents(db, factory):
+    org = factory.org()
+    from bids.publishing import create_bid
+
+    bid = create_bid(None, org, {"title": "Never kept", "summary": "x", "visibility": "published"},
+                     check_membership=False)
+    bid_id = bid.id
+    assert {r.bid_id for r in outbox_rows(db)} == {bid_id}  # written in the same transaction
+    db.session.rollback()
+    assert outbox_rows(db) == []
+    assert bid_id not in indexed_ids()
+
+
+def test_rows_are_deduplicated_per_transaction(db, factory):
+    org = factory.org()
+    bid = factory.bid(org)
+    db.session.execute(IndexOutbox.__table__.delete())
+    db.session.commit()
+    bid.title = "First"
+    db.session.flush()
+    bid.title = "Second"
+    db.session.flush()
+    rows = outbox_rows(db, "similar")
+    assert rows == [("similar", bid.id, "upsert")]
+    db.session.commit()
+
+
+def test_attachment_link_and_delete_are_recorded(db, factory):
+    org = factory.org()
+    a, b = factory.bid(org), factory.bid(org)
+    db.session.execute(IndexOutbox.__table__.delete())
+    db.session.commit()
+    db.session.add(Attachment(bid_id=a.id, filename="x.pdf", size=1, sha256="0" * 64,
+                              text="hydroponic greenhouse"))
+    db.session.add(BidLink(from_bid_id=a.id, to_bid_id=b.id, kind="also_sent_to"))
+    db.session.commit()
+    assert {(r.bid_id, r.action) for r in outbox_rows(db, "similar")} == {
+        (a.id, "upsert"), (b.id, "upsert")}
+    searcher = get_index().searcher()
+    assert [h["id"] for h in searcher.search(Term("text", "hydroponic"))] == [str(a.id)]
+    db.session.delete(b)
+    db.session.commit()
+    assert ("similar", b.id, "delete") in outbox_rows(db, "similar")
+    assert b.id not in indexed_ids() and a.id in indexed_ids()
+
+
+def test_locked_index_never_blocks_a_write_and_sync_applies_it_later(app, db, factory, runner):
+    app.extensions["search_index"].lock_timeout = 0.05
+    org = factory.org()
+    ix = get_index().open()
+    blocker = ix.writer()  # another process holds the lock
+    try:
+        bid = factory.bid(org, title="Written while locked")
+    finally:
+        blocker.cancel()
+    assert db.session.get(Bid, bid.id) is not None
+    row = db.session.scalars(select(IndexOutbox).where(IndexOutbox.target == "search")).one()
+    assert row.attempts == 1 and "LockError" in row.last_error
+    assert bid.id not in indexed_ids()
+    result = runner.invoke(args=["index", "check"])
+    assert result.exit_code == 1 and "missing: 1" in result.output
+    result = runner.invoke(args=["index", "sync", "--target", "search"])
+    assert result.exit_code == 0, result.output
+    assert bid.id in indexed_ids()
+    assert runner.invoke(args=["index", "check"]).exit_code == 0
+
+
+def test_record_bid_changes_for_bulk_writes(app, db, factory, runner):
+    org = factory.org()
+    bid = factory.bid(org)
+    with get_index().writing() as writer:
+        writer.delete_by_term("id", str(bid.id))
+    assert bid.id not in indexed_ids()
+    assert record_bid_changes([bid.id, bid.id]) == 1
+    db.session.commit()  # the commit drains "search"
+    assert bid.id in indexed_ids()
+
+
+def test_reindex_swaps_in_a_fresh_index_and_check_finds_drift(app, db, factory, runner):
+    org = factory.org()
+    bids = [factory.bid(org) for _ in range(3)]
+    index = get_index()
+    before = index.current_name()
+    with index.writing() as writer:  # make drift of every kind
+        writer.delete_by_term("id", str(bids[0].id))
+        writer.update_document(id=str(bids[1].id), updated="old", title="stale")
+        writer.update_document(id="999999", updated="x", title="ghost")
+    result = runner.invoke(args=["index", "check"])
+    assert result.exit_code == 1
+    assert "missing: 1" in result.output and "stale: 1" in result.output
+    assert "extra: 1 (999999)" in result.output
+    result = runner.invoke(args=["reindex"])
+    assert result.exit_code == 0, result.output
+    assert "Indexed 3 bids" in result.output
+    assert index.current_name() != before
+    assert indexed_ids() == {b.id for b in bids}
+    assert runner.invoke(args=["index", "check"]).exit_code == 0
+
+
+# --- processes -------------------------------------------------------------------------
+
+def _die_after_commit(config: dict, title: str) -> None:
+    """Child: commit a bid, then die before its index update runs."""
+    from bids.database import db as child_db
+    from portal import create_app
+    from search_index import register_consumer
+
+    app = create_app(config)
+    with app.app_context():
+        register_consumer("search", lambda *args: os._exit(3), after_commit=True)
+        from tests.conftest import Factory
+
+        factory = Factory(child_db)
+        org = factory.org(f"Org of {title}")
+        factory.bid(org, title=title)
+    os._exit(0)  # not reached: the commit's hook killed us
+
+
+def test_process_killed_between_commit_and_index_update_loses_nothing(app, db, runner, tmp_path):
+    config = make_config(tmp_path)
+    child = multiprocessing.get_context("fork").Process(
+        target=_die_after_commit, args=(config, "Lighthouse restoration"))
+    child.start()
+    child.join(60)
+    assert child.exitcode == 3
+    bid = db.session.scalars(select(Bid).where(Bid.title == "Lighthouse restoration")).one()
+    assert bid.id not in indexed_ids()
+    assert runner.invoke(args=["index", "check"]).exit_code == 1
+    result = runner.invoke(args=["index", "sync"])
+    assert result.exit_code == 0, result.output
+    assert bid.id in indexed_ids()
+
+
+def _write_bids(config: dict, worker: int, count: int) -> None:
+    from bids.database import db as child_db
+    from portal import create_app
+    from tests.conftest import Factory
+
+    app = create_app({**config, "SEARCH_LOCK_TIMEOUT_S": 0.2})
+    with app.app_context():
+        factory = Factory(child_db)
+        org = factory.org(f"Writer {worker}")
+        for n in range(count):
+            factory.bid(org, title=f"Concurrent w{worker}n{n}")
+    os._exit(0)
+
+
+@pytest.mark.parametrize("workers,count", [(4, 8)])
+def test_concurrent_writer_processes_lose_nothing(app, db, runner, tmp_path, workers, count):
+    config = make_config(tmp_path)
+    ctx = multiprocessing.get_context("fork")
+    children = [ctx.Process(target=_write_bids, args=(config, w, count)) for w in range(workers)]
+    for child in children:
+        child.start()
+    for child in children:
+        child.join(120)
+        assert child.exitcode == 0
+    assert runner.invoke(args=["index", "sync"]).exit_code == 0
+    ids = set(db.session.scalars(select(Bid.id)))
+    assert len(ids) == workers * count
+    assert indexed_ids() == ids
+    assert runner.invoke(args=["index", "check"]).exit_code == 0
