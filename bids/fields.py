@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -46,6 +46,7 @@ SUGGESTED_LOCATIONS = UK_NATIONS + ENGLISH_REGIONS
 
 # org-id.guide: two-letter country or XI/XM, a list code, then the identifier.
 ORG_IDENTIFIER_RE = re.compile(r"^[A-Z]{2}-[A-Z0-9]{2,12}-[A-Za-z0-9][A-Za-z0-9._/-]{0,80}$")
+ISO_TIMESTAMP_RE = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
 BID_IDENTIFIER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,199}$")
 
 MAX_TITLE = 300
@@ -245,9 +246,14 @@ def _duration(value: Any) -> int | None:
 def _date(value: Any) -> date | None:
     if value is None or value == "":
         return None
+    if isinstance(value, datetime):
+        return value.date()
     if isinstance(value, date):
         return value
-    text = str(value).strip()[:10]
+    text = str(value).strip()
+    # A full ISO timestamp is accepted for its date; anything else after the date is an error.
+    if ISO_TIMESTAMP_RE.match(text):
+        text = text[:10]
     try:
         return date.fromisoformat(text)
     except ValueError:

@@ -6,15 +6,20 @@ or the importer) owns the transaction and commits.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, and_, func, select
+from sqlalchemy.orm import selectinload
 
-from bids.access import can_edit
+from bids.access import can_edit, get_visible_bid, get_visible_bid_by_identifier
 from bids.database import db, utcnow
-from bids.errors import Forbidden, ValidationError
+from bids.errors import Forbidden, NotFound, ValidationError
 from bids.fields import clean_bid_fields
 from bids.models import (
     Bid,
@@ -147,6 +152,11 @@ def update_bid(
         raise ValidationError({"title": "Title is required."})
     identifier = fields.pop("identifier", None)
     if identifier and identifier != bid.identifier:
+        if identifier.startswith(GENERATED_PREFIX):
+            # Another bid will be given this identifier when it is created.
+            raise ValidationError(
+                {"identifier": f"Identifiers starting {GENERATED_PREFIX} are assigned by Open Bids."}
+            )
         if _identifier_taken(identifier, exclude_id=bid.id):
             raise ValidationError({"identifier": "Another bid already has this identifier."})
         bid.identifier = identifier
@@ -291,3 +301,86 @@ def unhide_bid(admin: User, bid: Bid) -> Bid:
     bid.hidden_by_id = None
     db.session.flush()
     return bid
+
+
+# --- Reading: what the home page and the public list show --------------------------------
+
+def public_clause():
+    """Published and not hidden: what anyone may read."""
+    return and_(Bid.visibility == Visibility.PUBLISHED, Bid.hidden_at.is_(None))
+
+
+def published_bids_query() -> Select[tuple[Bid]]:
+    """Public bids, newest first, with what a bid card shows loaded up front."""
+    return (
+        select(Bid)
+        .where(public_clause())
+        .options(selectinload(Bid.organisation), selectinload(Bid.funder))
+        .order_by(Bid.published_at.desc(), Bid.id.desc())
+    )
+
+
+def latest_published_bids(limit: int = 10) -> list[Bid]:
+    return list(db.session.scalars(published_bids_query().limit(limit)))
+
+
+def featured_collective_bid() -> Bid | None:
+    """The newest public bid of an organisation of kind "collective"."""
+    query = published_bids_query().join(Bid.organisation).where(
+        Organisation.kind == OrgKind.COLLECTIVE
+    )
+    return db.session.scalars(query.limit(1)).first()
+
+
+@dataclass(frozen=True)
+class HomeCounts:
+    bids: int
+    organisations: int
+    funders: int
+    requested_gbp: Decimal
+
+
+def home_counts() -> HomeCounts:
+    """Public bids, the organisations that published them, the funders they went to,
+    and the total requested in GBP (other currencies are not converted)."""
+    row = db.session.execute(
+        select(
+            func.count(Bid.id),
+            func.count(func.distinct(Bid.organisation_id)),
+            func.count(func.distinct(Bid.funder_id)),
+        ).where(public_clause())
+    ).one()
+    requested = db.session.scalar(
+        select(func.coalesce(func.sum(Bid.amount_requested_minor), 0)).where(
+            public_clause(), Bid.currency == "GBP"
+        )
+    )
+    return HomeCounts(row[0], row[1], row[2], from_minor(int(requested or 0)))
+
+
+_BID_PATH_RE = re.compile(r"/bids/(\d+)/?$")
+_BID_IDENTIFIER_PATH_RE = re.compile(r"/bids/by-identifier/(.+?)/?$")
+
+
+def resolve_bid_reference(user: User | None, reference: str) -> Bid:
+    """The bid a user means by an identifier or an Open Bids address (URL or path).
+
+    Only bids the user may read are found; anything else is a validation error
+    that does not reveal whether a hidden bid exists.
+    """
+    text = (reference or "").strip()
+    if not text:
+        raise ValidationError({"target": "Give the other bid's identifier or address."})
+    path = urlsplit(text).path if re.match(r"^(https?://|/)", text) else None
+    try:
+        if path is not None:
+            if match := _BID_PATH_RE.search(path):
+                return get_visible_bid(user, int(match[1]))
+            if match := _BID_IDENTIFIER_PATH_RE.search(path):
+                return get_visible_bid_by_identifier(user, unquote(match[1]))
+            raise NotFound("No such bid.")
+        return get_visible_bid_by_identifier(user, text)
+    except NotFound:
+        raise ValidationError(
+            {"target": "No bid found with that identifier or address."}
+        ) from None
