@@ -1,0 +1,396 @@
+"""Overlap clusters over the whole corpus, built from the similarity engine's pairs.
+
+`build_clusters` is pure: given scored pairs of bids and a few facts about each
+bid, it joins bids whose texts overlap above a threshold (union-find), keeps the
+groups that span at least two organisations, and splits any group larger than
+`max_size` by raising the threshold inside it (so one chain of weak links cannot
+swallow the corpus). A cluster's id is its smallest bid id and its signature the
+sorted member ids, so the same pairs always give the same clusters.
+
+`refresh_clusters` persists them (tables in `bids.pools.models`), touching only
+clusters that changed; `refresh_neighbourhood` redoes the clusters around one
+bid after it is published or changed.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+from sqlalchemy import delete, insert, select
+
+from bids.database import db, utcnow
+from bids.models import Bid, BidStatus, Visibility
+
+MIN_SCORE = 0.30  # similarity at or above which two bids overlap (config OVERLAP_MIN_SCORE)
+DUPLICATE_SCORE = 0.80  # one organisation's near-identical texts (config OVERLAP_DUPLICATE_SCORE)
+MAX_SIZE = 40
+SPLIT_STEP = 0.05
+KEY_TERMS = 6
+_WORD = re.compile(r"[a-z][a-z'-]{3,}")
+_STOP = frozenset(ENGLISH_STOP_WORDS) | {
+    "will", "project", "projects", "work", "year", "years", "people", "also", "using", "based",
+    "provide", "including", "new", "develop", "development", "support", "help", "need",
+}
+
+
+@dataclass(frozen=True)
+class BidFacts:
+    id: int
+    organisation_id: int
+    funder_id: int | None = None
+    currency: str = "GBP"
+    amount_minor: int | None = None
+    status: str = "submitted"
+    themes: tuple[str, ...] = ()
+    locations: tuple[str, ...] = ()
+
+
+@dataclass
+class ClusterDraft:
+    id: int
+    member_scores: dict[int, float]
+    top_score: float
+    mean_score: float
+    organisation_count: int
+    funder_ids: list[int] = field(default_factory=list)
+    requested_minor: dict[str, int] = field(default_factory=dict)
+    themes: list[str] = field(default_factory=list)
+    locations: list[str] = field(default_factory=list)
+    statuses: list[str] = field(default_factory=list)
+    key_terms: list[str] = field(default_factory=list)
+    reason: str = ""
+
+    @property
+    def signature(self) -> str:
+        return ",".join(str(i) for i in sorted(self.member_scores))
+
+
+@dataclass
+class RefreshReport:
+    clusters: int = 0
+    created: int = 0
+    changed: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    duplicates: int = 0
+    pairs: int = 0
+    seconds: float = 0.0
+
+
+def _pair(item: Any) -> tuple[int, int, float]:
+    if isinstance(item, tuple | list):
+        return int(item[0]), int(item[1]), float(item[2])
+    return int(item.a), int(item.b), float(item.score)
+
+
+class _UnionFind:
+    def __init__(self) -> None:
+        self.parent: dict[int, int] = {}
+
+    def find(self, x: int) -> int:
+        parent = self.parent.setdefault(x, x)
+        while parent != x:
+            grand = self.parent.setdefault(parent, parent)
+            self.parent[x] = grand
+            x, parent = parent, grand
+        return x
+
+    def union(self, a: int, b: int) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            # The smaller id becomes the root: deterministic, whatever the order of edges.
+            self.parent[max(ra, rb)] = min(ra, rb)
+
+
+def _components(edges: list[tuple[int, int, float]], threshold: float, max_size: int
+                ) -> list[list[int]]:
+    uf = _UnionFind()
+    for a, b, score in edges:
+        if score >= threshold:
+            uf.union(a, b)
+    groups: dict[int, list[int]] = defaultdict(list)
+    for node in list(uf.parent):
+        groups[uf.find(node)].append(node)
+    out: list[list[int]] = []
+    for members in groups.values():
+        if len(members) < 2:
+            continue
+        if len(members) > max_size and threshold + SPLIT_STEP <= 1.0:
+            inside = set(members)
+            sub = [e for e in edges if e[0] in inside and e[1] in inside]
+            out.extend(_components(sub, round(threshold + SPLIT_STEP, 4), max_size))
+        else:
+            out.append(sorted(members))
+    return out
+
+
+def build_clusters(
+    pairs: Iterable[Any],
+    facts: dict[int, BidFacts],
+    *,
+    threshold: float = MIN_SCORE,
+    max_size: int = MAX_SIZE,
+    texts: Callable[[list[int]], dict[int, str]] | None = None,
+) -> list[ClusterDraft]:
+    """Clusters across organisations, sorted by id. Pairs name bids absent from `facts` at will."""
+    best: dict[tuple[int, int], float] = {}
+    for item in pairs:
+        a, b, score = _pair(item)
+        if a == b or score < threshold or a not in facts or b not in facts:
+            continue
+        key = (a, b) if a < b else (b, a)
+        if score > best.get(key, -1.0):
+            best[key] = score
+    edges = sorted((a, b, s) for (a, b), s in best.items())
+    groups = [g for g in _components(edges, threshold, max_size)
+              if len({facts[i].organisation_id for i in g}) >= 2]
+    member_of = {bid_id: min(g) for g in groups for bid_id in g}
+    scores: dict[int, dict[int, float]] = {min(g): dict.fromkeys(g, 0.0) for g in groups}
+    edge_scores: dict[int, list[float]] = defaultdict(list)
+    for a, b, s in edges:
+        ca, cb = member_of.get(a), member_of.get(b)
+        if ca is not None and ca == cb:
+            scores[ca][a] = max(scores[ca][a], s)
+            scores[ca][b] = max(scores[ca][b], s)
+            edge_scores[ca].append(s)
+    all_texts = texts([i for g in groups for i in g]) if texts else {}
+    drafts = []
+    for group in sorted(groups):
+        cid = group[0]
+        drafts.append(_draft(cid, scores[cid], edge_scores[cid], facts, all_texts))
+    return drafts
+
+
+def _draft(cid: int, member_scores: dict[int, float], edge_scores: list[float],
+           facts: dict[int, BidFacts], texts: dict[int, str]) -> ClusterDraft:
+    members = [facts[i] for i in sorted(member_scores)]
+    requested: dict[str, int] = {}
+    for f in members:
+        if f.amount_minor is not None:
+            requested[f.currency] = requested.get(f.currency, 0) + f.amount_minor
+    orgs = {f.organisation_id for f in members}
+    draft = ClusterDraft(
+        id=cid,
+        member_scores={k: round(v, 4) for k, v in member_scores.items()},
+        top_score=round(max(edge_scores), 4),
+        mean_score=round(sum(edge_scores) / len(edge_scores), 4),
+        organisation_count=len(orgs),
+        funder_ids=sorted({f.funder_id for f in members if f.funder_id is not None}),
+        requested_minor=dict(sorted(requested.items())),
+        themes=_common_tags([f.themes for f in members]),
+        locations=_common_tags([f.locations for f in members]),
+        statuses=sorted({f.status for f in members}),
+        key_terms=shared_terms({i: texts.get(i, "") for i in member_scores}, facts),
+    )
+    terms = ", ".join(f"“{t}”" for t in draft.key_terms[:3])
+    draft.reason = (
+        f"{len(members)} bids from {len(orgs)} organisations"
+        + (f" share {terms}" if terms else " overlap")
+        + f" (strongest match {draft.top_score:.2f})."
+    )[:500]
+    return draft
+
+
+def _common_tags(tag_lists: list[tuple[str, ...]]) -> list[str]:
+    """Every tag of any member, most shared first (ties alphabetical)."""
+    counts: Counter[str] = Counter()
+    spelling: dict[str, str] = {}
+    for tags in tag_lists:
+        for tag in {t.casefold(): t for t in tags}.items():
+            counts[tag[0]] += 1
+            spelling.setdefault(tag[0], tag[1])
+    return [spelling[k] for k, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))][:20]
+
+
+def shared_terms(texts: dict[int, str], facts: dict[int, BidFacts], limit: int = KEY_TERMS
+                 ) -> list[str]:
+    """Words used by bids of at least two of the organisations, most widely shared first."""
+    orgs_using: dict[str, set[int]] = defaultdict(set)
+    uses: Counter[str] = Counter()
+    for bid_id, text in texts.items():
+        words = {w.strip("'-") for w in _WORD.findall((text or "").lower())} - _STOP
+        for word in words:
+            orgs_using[word].add(facts[bid_id].organisation_id)
+            uses[word] += 1
+    ranked = sorted(
+        (w for w, orgs in orgs_using.items() if len(orgs) >= 2 and len(w) > 3),
+        key=lambda w: (-len(orgs_using[w]), -uses[w], w),
+    )
+    return ranked[:limit]
+
+
+def near_duplicates(pairs: Iterable[Any], facts: dict[int, BidFacts],
+                    threshold: float = DUPLICATE_SCORE) -> list[tuple[int, int, float]]:
+    """Pairs of one organisation's bids, to different funders, with near-identical texts."""
+    out: dict[tuple[int, int], float] = {}
+    for item in pairs:
+        a, b, score = _pair(item)
+        fa, fb = facts.get(a), facts.get(b)
+        if (score < threshold or fa is None or fb is None or a == b
+                or fa.organisation_id != fb.organisation_id or fa.funder_id == fb.funder_id):
+            continue
+        key = (min(a, b), max(a, b))
+        out[key] = max(out.get(key, 0.0), round(score, 4))
+    return sorted((a, b, s) for (a, b), s in out.items())
+
+
+# --- persistence -----------------------------------------------------------------------
+
+def clusterable_facts(bid_ids: Iterable[int] | None = None) -> dict[int, BidFacts]:
+    """Published, visible, not withdrawn bids: the only ones clusters may show."""
+    query = select(
+        Bid.id, Bid.organisation_id, Bid.funder_id, Bid.currency, Bid.amount_requested_minor,
+        Bid.status, Bid.themes, Bid.locations,
+    ).where(
+        Bid.visibility == Visibility.PUBLISHED, Bid.hidden_at.is_(None),
+        Bid.status != BidStatus.WITHDRAWN,
+    )
+    if bid_ids is not None:
+        query = query.where(Bid.id.in_(list(bid_ids)))
+    return {
+        row[0]: BidFacts(row[0], row[1], row[2], row[3] or "GBP", row[4], row[5],
+                         tuple(row[6] or ()), tuple(row[7] or ()))
+        for row in db.session.execute(query)
+    }
+
+
+def bid_texts(bid_ids: list[int]) -> dict[int, str]:
+    out: dict[int, str] = {}
+    for start in range(0, len(bid_ids), 500):
+        chunk = bid_ids[start:start + 500]
+        for bid_id, title, summary, body in db.session.execute(
+            select(Bid.id, Bid.title, Bid.summary, Bid.body).where(Bid.id.in_(chunk))
+        ):
+            out[bid_id] = "\n".join(p for p in (title, summary, (body or "")[:4000]) if p)
+    return out
+
+
+def _settings() -> tuple[float, float]:
+    from flask import current_app
+
+    return (
+        float(current_app.config.get("OVERLAP_MIN_SCORE", MIN_SCORE)),
+        float(current_app.config.get("OVERLAP_DUPLICATE_SCORE", DUPLICATE_SCORE)),
+    )
+
+
+def similarity_pairs(min_score: float) -> list[Any]:
+    """All scored pairs at or above `min_score` from the similarity engine."""
+    from search_index import similarity
+
+    return list(similarity.overlap_pairs(min_score))
+
+
+def refresh_clusters(pairs: Iterable[Any] | None = None, *,
+                     progress: Callable[[str], None] | None = None) -> RefreshReport:
+    """Recompute every cluster and the near-duplicate pairs; flushes (the caller commits)."""
+    from bids.pools.models import DuplicatePair, OverlapCluster
+
+    started = time.perf_counter()
+    threshold, duplicate = _settings()
+    note = progress or (lambda _step: None)
+    note("pairs")
+    pairs = list(similarity_pairs(min(threshold, duplicate)) if pairs is None else pairs)
+    note("bids")
+    facts = clusterable_facts()
+    note("clusters")
+    drafts = build_clusters(pairs, facts, threshold=threshold, texts=bid_texts)
+    note("save")
+    report = _save(drafts, set(db.session.scalars(select(OverlapCluster.id))))
+    dups = near_duplicates(pairs, facts, duplicate)
+    db.session.execute(delete(DuplicatePair))
+    db.session.add_all(DuplicatePair(first_bid_id=a, second_bid_id=b, score=s) for a, b, s in dups)
+    db.session.flush()
+    report.duplicates = len(dups)
+    report.pairs = len(pairs)
+    report.seconds = round(time.perf_counter() - started, 3)
+    return report
+
+
+def _save(drafts: list[ClusterDraft], replace_ids: set[int]) -> RefreshReport:
+    """Write `drafts`, deleting clusters in `replace_ids` that no draft keeps; unchanged rows stay."""
+    from bids.pools.models import OverlapCluster, OverlapClusterMember
+
+    report = RefreshReport(clusters=len(drafts))
+    existing = {c.id: c for c in db.session.scalars(
+        select(OverlapCluster).where(OverlapCluster.id.in_(
+            list(replace_ids | {d.id for d in drafts})))
+    )} if (replace_ids or drafts) else {}
+    keep = {d.id for d in drafts}
+    gone = [cid for cid in replace_ids if cid not in keep]
+    for start in range(0, len(gone), 500):
+        chunk = gone[start:start + 500]
+        db.session.execute(delete(OverlapClusterMember).where(OverlapClusterMember.cluster_id.in_(chunk)))
+        db.session.execute(delete(OverlapCluster).where(OverlapCluster.id.in_(chunk)))
+    report.removed = len(gone)
+    now = utcnow()
+    rows: list[dict] = []
+    for draft in drafts:
+        values = dict(
+            signature=draft.signature, size=len(draft.member_scores),
+            organisation_count=draft.organisation_count, top_score=draft.top_score,
+            mean_score=draft.mean_score, funder_ids=draft.funder_ids,
+            requested_minor=draft.requested_minor, themes=draft.themes,
+            locations=draft.locations, statuses=draft.statuses, key_terms=draft.key_terms,
+            reason=draft.reason,
+        )
+        cluster = existing.get(draft.id)
+        if cluster is not None and all(getattr(cluster, k) == v for k, v in values.items()):
+            report.unchanged += 1
+            continue
+        if cluster is None:
+            cluster = OverlapCluster(id=draft.id, computed_at=now, **values)
+            db.session.add(cluster)
+            report.created += 1
+        else:
+            db.session.execute(delete(OverlapClusterMember).where(
+                OverlapClusterMember.cluster_id == draft.id))
+            db.session.expire(cluster, ["members"])
+            for key, value in values.items():
+                setattr(cluster, key, value)
+            cluster.computed_at = now
+            report.changed += 1
+        rows.extend({"cluster_id": draft.id, "bid_id": bid_id, "score": score}
+                    for bid_id, score in sorted(draft.member_scores.items()))
+    db.session.flush()
+    if rows:
+        db.session.execute(insert(OverlapClusterMember), rows)
+    return report
+
+
+def refresh_neighbourhood(bid_id: int, neighbours: Callable[[int], Iterable[Any]] | None = None
+                          ) -> RefreshReport:
+    """Redo the clusters around one bid: its neighbours and the clusters any of them were in.
+
+    `neighbours(bid_id)` gives the scored pairs of one bid (default: the similarity
+    engine's `pairs_for`). Exact for the bids it reaches; the nightly full refresh
+    catches anything further away.
+    """
+    from bids.pools.models import OverlapClusterMember
+
+    threshold, _ = _settings()
+    if neighbours is None:
+        from search_index import similarity
+
+        neighbours = similarity.pairs_for
+    first = [_pair(p) for p in neighbours(bid_id)]
+    reached = {bid_id} | {x for a, b, s in first if s >= threshold for x in (a, b)}
+    old_clusters = set(db.session.scalars(
+        select(OverlapClusterMember.cluster_id).where(OverlapClusterMember.bid_id.in_(reached))))
+    if old_clusters:
+        reached |= set(db.session.scalars(
+            select(OverlapClusterMember.bid_id).where(
+                OverlapClusterMember.cluster_id.in_(old_clusters))))
+    pairs = list(first)
+    for other in sorted(reached - {bid_id}):
+        pairs.extend(_pair(p) for p in neighbours(other))
+    pairs = [p for p in pairs if p[0] in reached and p[1] in reached]
+    facts = clusterable_facts(reached)
+    drafts = build_clusters(pairs, facts, threshold=threshold, texts=bid_texts)
+    return _save(drafts, old_clusters)
