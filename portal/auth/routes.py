@@ -1,26 +1,163 @@
-"""Routes of the auth area."""
+"""Sign up, sign in, sign out and the account page (organisations and API tokens)."""
 
-from flask import abort
+from __future__ import annotations
 
+from urllib.parse import urlsplit
+
+from flask import (
+    current_app,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import current_user, login_required, login_user, logout_user
+from sqlalchemy.exc import IntegrityError
+
+from bids.accounts import (
+    authenticate,
+    create_api_token,
+    create_user,
+    revoke_api_token,
+    user_tokens,
+)
+from bids.database import db
+from bids.errors import ValidationError
+from bids.organisations import user_memberships
 from portal.auth import bp
+from portal.auth.forms import LoginForm, SignupForm, TokenForm
+from portal.extensions import limiter
 
 
-# PLACEHOLDER: replace each of these with the real view (owner of this area).
-@bp.route("/account")
-def account():
-    abort(404)
+def login_rate_limit() -> str:
+    return current_app.config["RATELIMIT_LOGIN"]
 
 
-@bp.route("/logout", methods=["GET", "POST"])
-def logout():
-    abort(404)
+def safe_next_url(target: str | None) -> str | None:
+    """`target` if it is a path on this site, else None (no open redirects)."""
+    if not target:
+        return None
+    target = target.strip()
+    if (
+        not target.startswith("/")
+        or target.startswith("//")
+        or "\\" in target
+        or any(ord(ch) < 32 or ord(ch) == 127 for ch in target)
+    ):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return None
+    return target
 
 
-@bp.route("/login", methods=["GET", "POST"])
-def login():
-    abort(404)
+def apply_errors(form, errors: dict[str, str]) -> None:
+    """Show a domain ValidationError's messages beside the fields they name."""
+    for name, message in errors.items():
+        field = getattr(form, name, None) if name != "__all__" else None
+        if field is not None:
+            field.errors = [*field.errors, message]
+        else:
+            form.form_errors.append(message)
 
 
 @bp.route("/signup", methods=["GET", "POST"])
+@limiter.limit(login_rate_limit, methods=["POST"])
 def signup():
-    abort(404)
+    if current_user.is_authenticated:
+        return redirect(safe_next_url(request.args.get("next")) or url_for("auth.account"))
+    form = SignupForm()
+    if request.method == "GET":
+        form.next.data = safe_next_url(request.args.get("next")) or ""
+    if form.validate_on_submit():
+        try:
+            user = create_user(form.email.data, form.display_name.data, form.password.data)
+            db.session.commit()
+        except ValidationError as exc:
+            db.session.rollback()
+            apply_errors(form, exc.errors)
+        except IntegrityError:
+            # Another request registered the same email between our check and the insert.
+            db.session.rollback()
+            apply_errors(form, {"email": "An account with this email already exists: sign in instead."})
+        else:
+            login_user(user)
+            flash(f"Welcome to Open Bids, {user.display_name}.", "success")
+            return redirect(safe_next_url(form.next.data) or url_for("auth.account"))
+    status = 422 if request.method == "POST" else 200
+    return render_template("auth/signup.html", form=form), status
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(login_rate_limit, methods=["POST"])
+def login():
+    if current_user.is_authenticated:
+        return redirect(safe_next_url(request.args.get("next")) or url_for("auth.account"))
+    form = LoginForm()
+    if request.method == "GET":
+        form.next.data = safe_next_url(request.args.get("next")) or ""
+    status = 200
+    if form.validate_on_submit():
+        user = authenticate(form.email.data, form.password.data)
+        if user is not None:
+            login_user(user, remember=form.remember.data)
+            flash(f"Signed in as {user.display_name}.", "success")
+            return redirect(safe_next_url(form.next.data) or url_for("auth.account"))
+        form.form_errors.append("That email and password do not match an account.")
+        status = 401
+    elif request.method == "POST":
+        status = 422
+    return render_template("auth/login.html", form=form), status
+
+
+@bp.route("/logout", methods=["POST"])
+def logout():
+    if current_user.is_authenticated:
+        logout_user()
+        flash("You are signed out.", "success")
+    return redirect(url_for("main.home"))
+
+
+def render_account(token_form: TokenForm, new_secret: str | None = None, status: int = 200):
+    response = make_response(
+        render_template(
+            "auth/account.html",
+            memberships=user_memberships(current_user),
+            tokens=user_tokens(current_user),
+            token_form=token_form,
+            new_secret=new_secret,
+        ),
+        status,
+    )
+    # A freshly created token secret must not linger in any cache.
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.route("/account")
+@login_required
+def account():
+    return render_account(TokenForm(formdata=None))
+
+
+@bp.route("/account/tokens", methods=["POST"])
+@login_required
+def create_token():
+    form = TokenForm()
+    if not form.validate_on_submit():
+        return render_account(form, status=422)
+    _, secret = create_api_token(current_user, form.name.data or "")
+    db.session.commit()
+    # Shown in this response only: neither stored nor put in the (readable) session cookie.
+    return render_account(TokenForm(formdata=None), new_secret=secret, status=201)
+
+
+@bp.route("/account/tokens/<int:token_id>/revoke", methods=["POST"])
+@login_required
+def revoke_token(token_id: int):
+    revoke_api_token(current_user, token_id)
+    db.session.commit()
+    flash("The token is revoked: programs using it can no longer sign in.", "success")
+    return redirect(url_for("auth.account"))
