@@ -76,7 +76,7 @@ def test_bid_list_paginates_newest_first_with_full_cards(client, db, factory):
     assert "Bid number 2" not in first
     card = first.split('class="card bid-card"')[1]
     for expected in ("Highland Hub", "Highlands Trust", "Awards for All", "1,250.50 NOK",
-                     "submitted", "4 February 2024", ">Rural<", ">Youth<"):
+                     "submitted", "5 February 2024", ">Rural<", ">Youth<"):
         assert expected in card, expected
     assert re.search(r'<a href="/bids/\d+">Bid number 4</a>', card)
 
