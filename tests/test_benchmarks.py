@@ -1,0 +1,79 @@
+"""The benchmark harness on a tiny sample, so `make bench` cannot rot unnoticed."""
+
+from __future__ import annotations
+
+import gzip
+import itertools
+import json
+
+import pytest
+
+import benchmarks
+from benchmarks import Row, format_table, percentiles, time_calls
+from benchmarks.__main__ import main
+
+
+def test_percentiles_nearest_rank():
+    stats = percentiles(range(1, 101))
+    assert (stats["p50"], stats["p95"], stats["max"]) == (50, 95, 100)
+    assert stats["mean"] == pytest.approx(50.5)
+    assert percentiles([7.0])["p95"] == 7.0
+    with pytest.raises(ValueError):
+        percentiles([])
+
+
+def test_rows_judge_their_targets_and_the_table_shows_them():
+    fast = Row.at_least("throughput", 600, "bids/s", 500)
+    slow = Row.at_most("latency p95", 120.5, "ms", 100, note="too slow")
+    plain = Row("rss", 321, "MiB")
+    assert (fast.passed, slow.passed, plain.passed) == (True, False, None)
+    for row in (fast, slow, plain):
+        row.benchmark = "x"
+    table = format_table([fast, slow, plain])
+    assert ">= 500" in table and "pass" in table and "FAIL" in table
+    assert "note: x/latency p95: too slow" in table
+
+
+def test_time_calls_measures_each_call():
+    calls = []
+    latencies = time_calls(calls.append, range(5), warmup=2)
+    assert len(latencies) == 5 and all(ms >= 0 for ms in latencies)
+    assert calls == [0, 1, 0, 1, 2, 3, 4]
+
+
+def test_harness_runs_the_import_benchmark_on_a_sample(tmp_path, shared_data, capsys):
+    corpus = tmp_path / "sample.jsonl.gz"
+    with gzip.open(shared_data / "sbir-awards.jsonl.gz", "rt") as src, \
+            gzip.open(corpus, "wt") as out:
+        out.writelines(itertools.islice(src, 60))
+    output = tmp_path / "results" / "latest.json"
+    code = main(["--only", "import", "--limit", "50", "--corpus", str(corpus),
+                 "--output", str(output)])
+    printed = capsys.readouterr().out
+    assert code == 0, printed
+    results = json.loads(output.read_text())
+    assert results["errors"] == [] and results["limit"] == 50
+    figures = {row["name"]: row for row in results["rows"]}
+    assert figures["bids imported"]["figure"] == 50
+    assert figures["import throughput"]["figure"] > 0
+    assert figures["import throughput"]["passed"] is None  # judged only on the whole corpus
+    assert figures["re-import changes (idempotence)"]["figure"] == 0
+    assert figures["index outbox rows left for the indexers"]["figure"] == 100
+    assert "import throughput" in printed and "bids/s" in printed
+
+
+def test_a_failing_benchmark_is_reported_not_hidden(tmp_path, monkeypatch, capsys):
+    import sys
+    import types
+
+    module = types.ModuleType("benchmarks.broken_bench")
+
+    def run(ctx):
+        raise RuntimeError("boom")
+
+    module.run = run
+    monkeypatch.setitem(sys.modules, "benchmarks.broken_bench", module)
+    ctx = benchmarks.BenchContext(limit=1, workdir=tmp_path)
+    rows, errors = benchmarks.run_benchmarks(ctx, ["broken"])
+    assert rows == [] and errors == ["broken: RuntimeError: boom"]
+    assert "RuntimeError: boom" in capsys.readouterr().err

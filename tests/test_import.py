@@ -1,0 +1,349 @@
+"""Bulk import: every format, the SBIR aliases, bad rows, idempotence, outbox rows."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import itertools
+import json
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import func, select
+
+from bids.importer import ImportFileError, guess_format, import_bids
+from bids.models import Bid, IndexOutbox, Organisation, Revision
+
+
+def write_jsonl(path, records):
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    return path
+
+
+def good(n: int, **fields) -> dict:
+    record = {
+        "identifier": f"TEST-{n}",
+        "title": f"Community garden {n}",
+        "summary": "Growing food together.",
+        "body": "We will **grow** vegetables with neighbours.",
+        "organisation": {"name": "Green Streets", "identifier": "GB-CHC-1000001"},
+        "funder": {"name": "Garden Fund"},
+        "programme": "Small Grants",
+        "amount_requested": "12500.50",
+        "currency": "GBP",
+        "status": "submitted",
+        "submitted_on": "2024-03-01",
+        "themes": ["food", "community"],
+        "locations": ["Wales"],
+        "licence": "CC0-1.0",
+        "url": "https://example.org/bids/1",
+    }
+    record.update(fields)
+    return record
+
+
+def count(db, model) -> int:
+    return db.session.scalar(select(func.count(model.id)))
+
+
+def bid(db, identifier) -> Bid:
+    return db.session.scalar(select(Bid).where(Bid.identifier == identifier))
+
+
+def test_jsonl_import_publishes_bids_with_every_field(db, tmp_path):
+    path = write_jsonl(tmp_path / "bids.jsonl", [good(1), good(2, title="Orchard")])
+    report = import_bids(path)
+    assert (report.imported, report.updated, report.skipped) == (2, 0, 0)
+    first = bid(db, "TEST-1")
+    assert first.title == "Community garden 1"
+    assert first.body.startswith("We will **grow**")
+    assert first.organisation.name == "Green Streets"
+    assert first.organisation.org_identifier == "GB-CHC-1000001"
+    assert first.funder.name == "Garden Fund" and first.funder.kind == "funder"
+    assert first.organisation.kind == "applicant"
+    assert first.amount_requested == Decimal("12500.50")
+    assert first.submitted_on == date(2024, 3, 1)
+    assert first.themes == ["food", "community"] and first.locations == ["Wales"]
+    assert first.licence == "CC0-1.0" and first.source_url == "https://example.org/bids/1"
+    assert first.is_public and first.published_at is not None
+    assert [(r.number, r.note) for r in first.revisions] == [(1, "Imported")]
+    assert first.revisions[0].snapshot["organisation"] == "Green Streets"
+    assert first.revisions[0].snapshot["amount_requested"] == "12500.50"
+    # One organisation for both rows, one funder: the cache and lookups reuse them.
+    assert count(db, Organisation) == 2
+
+
+def test_existing_organisations_are_found_by_identifier_then_name(db, tmp_path, factory):
+    by_id = factory.org("Old Name Ltd", org_identifier="GB-COH-12345678")
+    by_name = factory.org("Garden Fund", kind="funder")
+    path = write_jsonl(tmp_path / "b.jsonl", [good(
+        1, organisation={"name": "New Name", "identifier": "GB-COH-12345678"},
+        funder={"name": "garden fund", "identifier": "GB-CHC-999"})])
+    assert import_bids(path).imported == 1
+    row = bid(db, "TEST-1")
+    assert row.organisation_id == by_id.id
+    assert row.funder_id == by_name.id
+    db.session.refresh(by_name)
+    assert by_name.org_identifier == "GB-CHC-999"  # learnt from the import
+
+
+def test_organisation_kind_option(db, tmp_path):
+    path = write_jsonl(tmp_path / "b.jsonl", [good(1)])
+    import_bids(path, organisation_kind="collective")
+    assert bid(db, "TEST-1").organisation.kind == "collective"
+
+
+def test_csv_import_with_lists_and_party_columns(db, tmp_path):
+    path = tmp_path / "bids.csv"
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["identifier", "title", "body", "organisation_name", "organisation_identifier",
+                         "funder_name", "funder_identifier", "amount_awarded", "currency", "status",
+                         "themes", "locations", "decided_on", "submitted_on"])
+        writer.writerow(["CSV-1", "Youth club", "A club,\nwith two lines.", "Club Org", "",
+                         "Youth Fund", "GB-CHC-222", "1,000", "eur", "awarded",
+                         "youth; sport", "Bristol, City of;Wales", "2023-06-01", "2023-01-01"])
+    report = import_bids(path)
+    assert report.imported == 1, report.problems
+    row = bid(db, "CSV-1")
+    assert row.body == "A club,\nwith two lines."
+    assert row.funder.org_identifier == "GB-CHC-222"
+    assert row.amount_awarded == Decimal("1000.00") and row.currency == "EUR"
+    assert row.themes == ["youth", "sport"]
+    assert row.locations == ["Bristol, City of", "Wales"]  # `;` separates, commas stay
+    assert row.status == "awarded" and row.decided_on == date(2023, 6, 1)
+
+
+def test_csv_bad_row_reports_its_line_number(db, tmp_path):
+    path = tmp_path / "bids.csv"
+    path.write_text(
+        "identifier,title,summary,organisation_name,funder_name\n"
+        'C-1,"Multi\nline title fix",ok,Org,Fund\n'
+        "C-2,,summary,Org,Fund\n"
+        "C-3,Fine,summary,Org,Fund\n"
+    )
+    report = import_bids(path)
+    assert report.imported == 2
+    assert [p.line for p in report.problems] == [4]
+    assert "Title is required" in report.problems[0].reason
+
+
+def test_360giving_package(db, tmp_path):
+    package = {"grants": [{
+        "id": "360G-example-001",
+        "title": "Warm spaces",
+        "description": "Keeping people warm in winter.",
+        "amountAppliedFor": 5000,
+        "amountAwarded": 4500.5,
+        "currency": "GBP",
+        "awardDate": "2022-11-15T00:00:00+00:00",
+        "recipientOrganization": [{"id": "GB-CHC-1164883", "name": "Warm Hearts"}],
+        "fundingOrganization": [{"id": "360G-localfunder", "name": "Local Funder"}],
+        "grantProgramme": [{"title": "Winter Fund"}],
+        "beneficiaryLocation": [{"name": "Scotland"}, {"name": "Glasgow"}],
+    }, {"id": "360G-example-002", "title": "", "description": "No title here",
+        "recipientOrganization": [{"name": "X"}], "fundingOrganization": [{"name": "Y"}]}]}
+    path = tmp_path / "grants.json"
+    path.write_text(json.dumps(package))
+    report = import_bids(path)
+    assert report.imported == 1 and report.skipped == 1
+    assert str(report.problems[0]).startswith("grant 2: title")
+    row = bid(db, "360G-example-001")
+    assert row.status == "awarded"
+    assert row.decided_on == date(2022, 11, 15) and row.submitted_on == date(2022, 1, 1)
+    assert row.amount_requested == Decimal("5000.00") and row.amount_awarded == Decimal("4500.50")
+    assert row.organisation.org_identifier == "GB-CHC-1164883"
+    assert row.funder.name == "Local Funder" and row.funder.org_identifier is None
+    assert row.programme == "Winter Fund" and row.locations == ["Scotland", "Glasgow"]
+    assert row.body == "Keeping people warm in winter."
+
+
+def test_not_a_360giving_package_is_refused(db, tmp_path):
+    path = tmp_path / "x.json"
+    path.write_text('{"nothing": []}')
+    with pytest.raises(ImportFileError, match="360Giving"):
+        import_bids(path)
+
+
+def test_format_guessed_from_extension_and_gzip_read_directly(db, tmp_path):
+    assert guess_format("a.jsonl.gz") == "jsonl"
+    assert guess_format("a.CSV") == "csv"
+    assert guess_format("grants.json") == "360giving"
+    with pytest.raises(ImportFileError, match="--format"):
+        guess_format("bids.txt")
+    path = tmp_path / "bids.jsonl.gz"
+    with gzip.open(path, "wt") as handle:
+        handle.write(json.dumps(good(1)) + "\n")
+    assert import_bids(path).imported == 1
+    # An explicit format overrides the name.
+    other = write_jsonl(tmp_path / "bids.txt", [good(2)])
+    assert import_bids(other, fmt="jsonl").imported == 1
+
+
+def test_sbir_aliases(db, tmp_path):
+    record = {"identifier": "sbir.gov:1", "title": "Better sensors", "abstract": "We build sensors.",
+              "funder": "Department of Energy", "funder_path": ["Department of Energy"],
+              "amount": 149999.99, "currency": "USD", "year": 2011, "org": "ACME, INC.",
+              "phase": "Phase II", "program": "SBIR", "url": "https://www.sbir.gov/x/1",
+              "abstract_digits_stripped": False}
+    report = import_bids(write_jsonl(tmp_path / "sbir.jsonl", [record]))
+    assert report.imported == 1, report.problems
+    row = bid(db, "sbir.gov:1")
+    assert row.body == "We build sensors."
+    assert row.organisation.name == "ACME, INC." and row.funder.name == "Department of Energy"
+    assert row.amount_awarded == Decimal("149999.99") and row.currency == "USD"
+    assert row.submitted_on == date(2011, 1, 1)
+    assert row.programme == "SBIR Phase II"
+    assert row.status == "awarded"
+    assert row.source_url == "https://www.sbir.gov/x/1"
+
+
+def test_bad_rows_are_reported_with_line_numbers_and_skipped(db, tmp_path):
+    path = tmp_path / "bad.jsonl"
+    lines = [
+        json.dumps(good(1)),
+        json.dumps(good(2, title="")),                       # 2 missing title
+        json.dumps(good(3, amount_requested="lots")),        # 3 bad amount
+        "",                                                  # 4 blank: ignored
+        json.dumps(good(5, currency="XYZ")),                 # 5 bad currency
+        json.dumps(good(6, submitted_on="01/02/2020")),      # 6 bad date
+        '{"title": "broken',                                 # 7 invalid JSON
+        json.dumps(good(8, funder=None)),                    # 8 missing funder
+        json.dumps(good(9, organisation={"identifier": "GB-CHC-1"})),  # 9 organisation unnamed
+        json.dumps(good(10, summary="", body="")),           # 10 no text
+        json.dumps(["a", "list"]),                           # 11 not an object
+        json.dumps(good(12)),
+    ]
+    path.write_text("\n".join(lines) + "\n")
+    report = import_bids(path)
+    assert (report.imported, report.skipped) == (2, 9)
+    problems = {p.line: p.reason for p in report.problems}
+    assert sorted(problems) == [2, 3, 5, 6, 7, 8, 9, 10, 11]
+    assert "Title is required" in problems[2]
+    assert problems[3].startswith("amount_requested: Must be a number")
+    assert "XYZ is not an ISO 4217" in problems[5]
+    assert "ISO date" in problems[6]
+    assert "not valid JSON" in problems[7]
+    assert problems[8] == "funder: Funder name is required."
+    assert "Organisation needs a name" in problems[9]
+    assert "summary or a body" in problems[10]
+    assert "JSON object" in problems[11]
+    assert {b.identifier for b in db.session.scalars(select(Bid))} == {"TEST-1", "TEST-12"}
+
+
+def test_reimport_is_idempotent_and_updates_changed_fields(db, tmp_path):
+    path = write_jsonl(tmp_path / "b.jsonl", [good(1), good(2)])
+    import_bids(path)
+    again = import_bids(path)
+    assert (again.imported, again.updated, again.unchanged) == (0, 0, 2)
+    assert count(db, Bid) == 2 and count(db, Revision) == 2
+
+    changed = write_jsonl(tmp_path / "c.jsonl", [good(1, title="Community garden, renamed",
+                                                      amount_requested="99"), good(2)])
+    report = import_bids(changed)
+    assert (report.imported, report.updated, report.unchanged) == (0, 1, 1)
+    assert count(db, Bid) == 2
+    db.session.expire_all()
+    first = bid(db, "TEST-1")
+    assert first.title == "Community garden, renamed"
+    assert first.amount_requested == Decimal("99.00")
+    assert [(r.number, r.note) for r in first.revisions] == [(1, "Imported"), (2, "Imported (updated)")]
+    assert first.revisions[1].snapshot["title"] == "Community garden, renamed"
+    assert len(bid(db, "TEST-2").revisions) == 1
+
+
+def test_reimport_keeps_fields_the_row_does_not_give(db, tmp_path, factory):
+    import_bids(write_jsonl(tmp_path / "a.jsonl", [good(1)]))
+    slim = {"identifier": "TEST-1", "title": "Short", "summary": "s",
+            "organisation": "Green Streets", "funder": "Garden Fund"}
+    report = import_bids(write_jsonl(tmp_path / "b.jsonl", [slim]))
+    assert report.updated == 1
+    db.session.expire_all()
+    row = bid(db, "TEST-1")
+    assert row.title == "Short" and row.themes == ["food", "community"]
+    assert row.licence == "CC0-1.0" and row.amount_requested == Decimal("12500.50")
+
+
+def test_same_identifier_twice_in_one_file_updates(db, tmp_path):
+    path = write_jsonl(tmp_path / "b.jsonl", [good(1), good(1, title="Second version")])
+    report = import_bids(path)
+    assert (report.imported, report.updated) == (1, 1)
+    assert count(db, Bid) == 1
+    assert bid(db, "TEST-1").title == "Second version"
+
+
+def test_rows_without_identifier_get_generated_ones(db, tmp_path):
+    record = good(1)
+    del record["identifier"]
+    report = import_bids(write_jsonl(tmp_path / "b.jsonl", [record, record]))
+    assert report.imported == 2
+    ids = {b.id: b.identifier for b in db.session.scalars(select(Bid))}
+    assert sorted(ids.values()) == sorted(f"360G-openbids-{i}" for i in ids)
+    # A generated identifier is never created by an import, only updated.
+    report = import_bids(write_jsonl(tmp_path / "c.jsonl", [good(1, identifier="360G-openbids-999")]))
+    assert report.skipped == 1 and "assigned by Open Bids" in report.problems[0].reason
+
+
+def test_outbox_rows_written_for_new_and_changed_bids_only(db, tmp_path):
+    path = write_jsonl(tmp_path / "b.jsonl", [good(1), good(2)])
+    report = import_bids(path)
+    rows = db.session.execute(select(IndexOutbox.target, IndexOutbox.bid_id, IndexOutbox.action))
+    got = sorted(rows.all())
+    ids = sorted(report.bid_ids)
+    assert got == sorted((t, i, "upsert") for t in ("search", "similar") for i in ids)
+    db.session.execute(IndexOutbox.__table__.delete())
+    db.session.commit()
+    import_bids(path)  # unchanged: nothing for the indexers to do
+    assert count(db, IndexOutbox) == 0
+    import_bids(write_jsonl(tmp_path / "c.jsonl", [good(2, title="Changed")]))
+    changed = bid(db, "TEST-2").id
+    assert sorted(db.session.execute(select(IndexOutbox.target, IndexOutbox.bid_id)).all()) == [
+        ("search", changed), ("similar", changed)]
+
+
+def test_batches_commit_and_span_batch_boundaries(db, tmp_path, monkeypatch):
+    import bids.importer as importer
+
+    monkeypatch.setattr(importer, "BATCH_SIZE", 3)
+    records = [good(n) for n in range(1, 9)] + [good(2, title="Late update")]
+    report = import_bids(write_jsonl(tmp_path / "b.jsonl", records))
+    assert (report.imported, report.updated) == (8, 1)
+    assert count(db, Bid) == 8
+    assert bid(db, "TEST-2").title == "Late update"
+
+
+def test_cli_import_bids(runner, db, tmp_path):
+    path = write_jsonl(tmp_path / "b.jsonl", [good(1), good(2, title="")])
+    result = runner.invoke(args=["import-bids", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "Imported 1, updated 0, unchanged 0, skipped 1" in result.output
+    assert "skipped line 2: title: Title is required." in result.output
+    bad = tmp_path / "b.txt"
+    bad.write_text("x")
+    result = runner.invoke(args=["import-bids", str(bad)])
+    assert result.exit_code != 0 and "--format" in result.output
+    result = runner.invoke(args=["import-bids", "--format", "csv", "--organisation-kind", "other",
+                                 str(write_csv_one(tmp_path))])
+    assert result.exit_code == 0, result.output
+    assert bid(db, "CSV-9").organisation.kind == "other"
+
+
+def write_csv_one(tmp_path):
+    path = tmp_path / "one.data"
+    path.write_text("identifier,title,summary,organisation_name,funder_name\nCSV-9,T,S,New Org,F\n")
+    return path
+
+
+@pytest.mark.slow
+def test_real_sbir_slice_imports_cleanly(db, tmp_path, shared_data):
+    source = shared_data / "sbir-awards.jsonl.gz"
+    path = tmp_path / "slice.jsonl.gz"
+    with gzip.open(source, "rt") as src, gzip.open(path, "wt") as out:
+        out.writelines(itertools.islice(src, 300))
+    report = import_bids(path)
+    assert report.problems == []
+    assert report.imported == 300
+    assert count(db, Bid) == 300
+    assert db.session.scalar(select(func.count(Bid.id)).where(Bid.programme == "")) == 0
+    assert import_bids(path).unchanged == 300
