@@ -1,0 +1,303 @@
+"""A pool's co-funding opportunities: overlap clusters, bids sent to several members, big bids.
+
+Each opportunity carries a score out of 100 and the parts that make it up, so a
+member can see why it ranks where it does. Filters (theme, place, status) apply
+to every list; amounts are never added across currencies.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from bids.database import db
+from bids.models import Bid, BidLink, BidStatus, LinkKind, from_minor
+from bids.pools.models import DuplicatePair, OverlapCluster, OverlapClusterMember, Pool, Programme
+from search_index.clusters import clusterable_facts
+
+PAGE = 25
+OPEN_STATUSES = {BidStatus.SUBMITTED}
+
+
+@dataclass(frozen=True)
+class Filters:
+    theme: str = ""
+    place: str = ""
+    status: str = ""
+
+    @classmethod
+    def from_args(cls, args) -> Filters:
+        return cls(*(str(args.get(k) or "").strip()[:80] for k in ("theme", "place", "status")))
+
+    def accepts(self, themes, locations, statuses) -> bool:
+        return (
+            (not self.theme or self.theme.casefold() in {t.casefold() for t in themes})
+            and (not self.place or self.place.casefold() in {p.casefold() for p in locations})
+            and (not self.status or self.status in statuses)
+        )
+
+
+@dataclass
+class ScorePart:
+    label: str
+    points: float
+    out_of: int
+    why: str
+
+
+@dataclass
+class Opportunity:
+    kind: str  # cluster, several, too_big
+    key: str
+    title: str
+    reason: str
+    bids: list[Bid]
+    parts: list[ScorePart]
+    requested_minor: dict[str, int]
+    cluster_id: int | None = None
+    key_terms: list[str] = field(default_factory=list)
+
+    @property
+    def score(self) -> float:
+        return round(sum(p.points for p in self.parts), 1)
+
+    def requested_text(self) -> str:
+        return " + ".join(f"{c} {from_minor(v):,.0f}" for c, v in sorted(self.requested_minor.items())
+                          ) or "not stated"
+
+
+def _fit(pool: Pool, themes, locations, out_of: int) -> ScorePart:
+    pool_themes = {t.casefold() for t in pool.themes}
+    pool_places = {g.casefold() for g in pool.geographies}
+    theme_hit = sorted({t for t in themes if t.casefold() in pool_themes})
+    place_hit = sorted({p for p in locations if p.casefold() in pool_places})
+    share = (0.5 if (theme_hit or not pool_themes) else 0) + (0.5 if (place_hit or not pool_places) else 0)
+    why = "; ".join(filter(None, [
+        f"themes {', '.join(theme_hit)}" if theme_hit else ("pool has no themes" if not pool_themes
+                                                            else "no shared theme"),
+        f"places {', '.join(place_hit)}" if place_hit else ("pool has no places" if not pool_places
+                                                            else "no shared place"),
+    ]))
+    return ScorePart("Fit with the pool", round(out_of * share, 1), out_of, why)
+
+
+def _matches_pool(pool: Pool, themes, locations) -> bool:
+    pool_themes = {t.casefold() for t in pool.themes}
+    pool_places = {g.casefold() for g in pool.geographies}
+    theme_ok = not pool_themes or any(t.casefold() in pool_themes for t in themes)
+    place_ok = not pool_places or any(p.casefold() in pool_places for p in locations)
+    return theme_ok and place_ok
+
+
+def _requested(bids: list[Bid]) -> dict[str, int]:
+    out: dict[str, int] = defaultdict(int)
+    for bid in bids:
+        if bid.amount_requested_minor:
+            out[bid.currency] += bid.amount_requested_minor
+    return dict(out)
+
+
+def _load_bids(ids) -> dict[int, Bid]:
+    ids = list(ids)
+    if not ids:
+        return {}
+    return {b.id: b for b in db.session.scalars(
+        select(Bid).where(Bid.id.in_(ids)).options(selectinload(Bid.organisation),
+                                                    selectinload(Bid.funder)))}
+
+
+def overlap_clusters(pool: Pool, filters: Filters = Filters(), limit: int | None = PAGE
+                     ) -> list[Opportunity]:
+    """Clusters involving a member's funding or matching the pool's themes and places."""
+    members = pool.member_org_ids()
+    rows = db.session.execute(select(
+        OverlapCluster.id, OverlapCluster.top_score, OverlapCluster.organisation_count,
+        OverlapCluster.funder_ids, OverlapCluster.themes, OverlapCluster.locations,
+        OverlapCluster.statuses,
+    )).all()
+    scored: list[tuple[float, int, list[ScorePart]]] = []
+    for cid, top, org_count, funder_ids, themes, locations, statuses in rows:
+        ours = members.intersection(funder_ids or [])
+        if not ours and not (pool.themes or pool.geographies):
+            continue
+        if not ours and not _matches_pool(pool, themes, locations):
+            continue
+        if not filters.accepts(themes, locations, statuses):
+            continue
+        parts = [
+            ScorePart("Overlap strength", round(40 * min(top, 1.0), 1), 40,
+                      f"strongest text match {top:.2f}"),
+            ScorePart("Organisations", round(20 * min(org_count - 1, 4) / 4, 1), 20,
+                      f"{org_count} organisations could work together"),
+            ScorePart("Pool members applied to", round(25 * len(ours) / max(len(members), 1), 1), 25,
+                      f"{len(ours)} of {len(members)} members"),
+            _fit(pool, themes, locations, 15),
+        ]
+        scored.append((sum(p.points for p in parts), cid, parts))
+    scored.sort(key=lambda item: (-item[0], item[1]))
+    if limit is not None:
+        scored = scored[:limit]
+    clusters = {c.id: c for c in db.session.scalars(
+        select(OverlapCluster).where(OverlapCluster.id.in_([cid for _, cid, _ in scored])))}
+    member_ids: dict[int, list[int]] = defaultdict(list)
+    for cid, bid_id in db.session.execute(
+        select(OverlapClusterMember.cluster_id, OverlapClusterMember.bid_id)
+        .where(OverlapClusterMember.cluster_id.in_(list(clusters)))
+        .order_by(OverlapClusterMember.bid_id)
+    ):
+        member_ids[cid].append(bid_id)
+    bids = _load_bids(i for ids in member_ids.values() for i in ids)
+    out = []
+    for _, cid, parts in scored:
+        cluster = clusters[cid]
+        members_bids = [bids[i] for i in member_ids[cid] if i in bids]
+        out.append(Opportunity(
+            "cluster", f"cluster-{cid}", f"Overlap cluster {cid}: " + ", ".join(cluster.key_terms[:3]),
+            cluster.reason, members_bids, parts, dict(cluster.requested_minor), cluster_id=cid,
+            key_terms=list(cluster.key_terms),
+        ))
+    return out
+
+
+def _groups(pairs: list[tuple[int, int]]) -> list[list[int]]:
+    parent: dict[int, int] = {}
+
+    def find(x: int) -> int:
+        while parent.setdefault(x, x) != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for a, b in pairs:
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+    groups: dict[int, list[int]] = defaultdict(list)
+    for node in list(parent):
+        groups[find(node)].append(node)
+    return [sorted(g) for g in groups.values()]
+
+
+def sent_to_several(pool: Pool, filters: Filters = Filters(), limit: int | None = PAGE
+                    ) -> list[Opportunity]:
+    """One project sent to two or more pool members: by lineage or near-identical text."""
+    members = list(pool.member_org_ids())
+    member_bids = select(Bid.id).where(Bid.funder_id.in_(members))
+    pairs = [(a, b) for a, b in db.session.execute(
+        select(BidLink.from_bid_id, BidLink.to_bid_id).where(
+            BidLink.kind == LinkKind.ALSO_SENT_TO, BidLink.from_bid_id.in_(member_bids),
+            BidLink.to_bid_id.in_(member_bids)))]
+    evidence = {tuple(sorted(p)): "lineage recorded by the applicant" for p in pairs}
+    for a, b, score in db.session.execute(select(
+            DuplicatePair.first_bid_id, DuplicatePair.second_bid_id, DuplicatePair.score).where(
+            DuplicatePair.first_bid_id.in_(member_bids), DuplicatePair.second_bid_id.in_(member_bids))):
+        pairs.append((a, b))
+        evidence.setdefault((a, b), f"near-identical text (match {score:.2f})")
+    groups = _groups(pairs)
+    visible = clusterable_facts({i for g in groups for i in g})
+    bids = _load_bids(visible)
+    out = []
+    for group in groups:
+        group_bids = [bids[i] for i in group if i in bids]
+        funders = {b.funder_id for b in group_bids if b.funder_id in members}
+        if len(funders) < 2:
+            continue
+        themes = {t for b in group_bids for t in b.themes}
+        places = {p for b in group_bids for p in b.locations}
+        if not filters.accepts(themes, places, {b.status for b in group_bids}):
+            continue
+        still_open = [b for b in group_bids if b.status in OPEN_STATUSES]
+        why = sorted({evidence[p] for p in evidence if p[0] in group and p[1] in group})
+        parts = [
+            ScorePart("Pool members applied to", 30 + (20 if len(funders) > 2 else 0), 50,
+                      f"{len(funders)} members received it"),
+            ScorePart("Still undecided", 30 if still_open else 0, 30,
+                      f"{len(still_open)} of {len(group_bids)} applications await a decision"),
+            _fit(pool, themes, places, 20),
+        ]
+        names = sorted({b.funder.name for b in group_bids if b.funder_id in funders})
+        out.append(Opportunity(
+            "several", "several-" + "-".join(map(str, group)), group_bids[0].title,
+            f"Sent to {' and '.join(names)} ({'; '.join(why)}).", group_bids, parts,
+            _requested(group_bids[:1]),
+        ))
+    out.sort(key=lambda o: (-o.score, o.key))
+    return out[:limit] if limit is not None else out
+
+
+def typical_awards(funder_ids) -> dict[int, list[Programme]]:
+    out: dict[int, list[Programme]] = defaultdict(list)
+    for programme in db.session.scalars(select(Programme).where(
+            Programme.funder_id.in_(list(funder_ids)), Programme.typical_award_max_minor.is_not(None))):
+        out[programme.funder_id].append(programme)
+    return out
+
+
+def _typical_for(bid: Bid, programmes: list[Programme]) -> Programme | None:
+    same_currency = [p for p in programmes if p.currency == bid.currency]
+    named = [p for p in same_currency if bid.programme and p.name.casefold() == bid.programme.casefold()]
+    if named:
+        return named[0]
+    return max(same_currency, key=lambda p: p.typical_award_max_minor, default=None)
+
+
+def too_big(pool: Pool, filters: Filters = Filters(), limit: int | None = PAGE) -> list[Opportunity]:
+    """Undecided bids to members that match the pool and ask more than the member typically gives."""
+    members = pool.member_org_ids()
+    programmes = typical_awards(members)
+    if not programmes:
+        return []
+    candidates = db.session.scalars(
+        select(Bid).where(
+            Bid.funder_id.in_(list(programmes)), Bid.status.in_(list(OPEN_STATUSES)),
+            Bid.visibility == "published", Bid.hidden_at.is_(None),
+            Bid.amount_requested_minor.is_not(None),
+        ).options(selectinload(Bid.organisation), selectinload(Bid.funder))
+    )
+    out = []
+    for bid in candidates:
+        if not _matches_pool(pool, bid.themes, bid.locations):
+            continue
+        if not filters.accepts(bid.themes, bid.locations, {bid.status}):
+            continue
+        programme = _typical_for(bid, programmes[bid.funder_id])
+        if programme is None or bid.amount_requested_minor <= programme.typical_award_max_minor:
+            continue
+        ratio = bid.amount_requested_minor / programme.typical_award_max_minor
+        parts = [
+            ScorePart("Gap beyond a typical award", round(50 * min(ratio - 1, 1), 1), 50,
+                      f"asks {ratio:.1f}× the {programme.name} typical maximum of "
+                      f"{programme.currency} {programme.typical_award_max:,.0f}"),
+            _fit(pool, bid.themes, bid.locations, 30),
+            ScorePart("Still undecided", 20, 20, "awaiting a decision"),
+        ]
+        out.append(Opportunity(
+            "too_big", f"bid-{bid.id}", bid.title,
+            f"Asks {bid.currency} {bid.amount_requested:,.0f} of {bid.funder.name}, whose "
+            f"{programme.name} typically gives up to {programme.currency} "
+            f"{programme.typical_award_max:,.0f}.",
+            [bid], parts, _requested([bid]),
+        ))
+    out.sort(key=lambda o: (-o.score, o.key))
+    return out[:limit] if limit is not None else out
+
+
+def all_opportunities(pool: Pool, filters: Filters = Filters(), limit: int | None = PAGE
+                      ) -> dict[str, list[Opportunity]]:
+    return {
+        "clusters": overlap_clusters(pool, filters, limit),
+        "several": sent_to_several(pool, filters, limit),
+        "too_big": too_big(pool, filters, limit),
+    }
+
+
+def filter_choices(pool: Pool) -> dict[str, list[str]]:
+    """Themes and places offered as filters: the pool's own, then common ones among clusters."""
+    return {
+        "theme": sorted(set(pool.themes)),
+        "place": sorted(set(pool.geographies)),
+        "status": [s.value for s in BidStatus if s not in (BidStatus.DRAFT, BidStatus.WITHDRAWN)],
+    }
