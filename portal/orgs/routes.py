@@ -1,3 +1,203 @@
-"""Routes of the orgs area."""
+"""Organisations: list, create, page, edit, members and invitation links."""
 
-from portal.orgs import bp  # noqa: F401
+from __future__ import annotations
+
+from flask import current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from bids.access import is_member, is_owner
+from bids.database import db
+from bids.errors import Forbidden, ValidationError
+from bids.models import OrgKind
+from bids.organisations import (
+    accept_invitation,
+    bids_received_query,
+    create_invitation,
+    create_organisation,
+    funders_applied_to,
+    get_invitation,
+    get_open_invitation,
+    get_organisation_by_slug,
+    members_of,
+    open_invitations,
+    organisation_bids_query,
+    organisations_query,
+    remove_member,
+    revoke_invitation,
+    set_member_role,
+    update_organisation,
+)
+from portal.auth.routes import apply_errors
+from portal.orgs import bp
+from portal.orgs.forms import KIND_LABELS, InvitationForm, OrganisationForm
+
+ORGS_PER_PAGE = 30
+
+
+def _page(name: str = "page") -> int:
+    return request.args.get(name, 1, type=int) or 1
+
+
+@bp.route("/")
+def index():
+    kind = request.args.get("kind") or None
+    if kind is not None and kind not in {k.value for k in OrgKind}:
+        kind = None
+    pagination = db.paginate(
+        organisations_query(kind), page=_page(), per_page=ORGS_PER_PAGE, error_out=False
+    )
+    return render_template("orgs/index.html", pagination=pagination, kind=kind,
+                           kind_labels=KIND_LABELS)
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@login_required
+def new():
+    form = OrganisationForm()
+    if form.validate_on_submit():
+        try:
+            org = create_organisation(current_user, form.domain_data())
+            db.session.commit()
+        except ValidationError as exc:
+            db.session.rollback()
+            apply_errors(form, exc.errors)
+        else:
+            flash(f"{org.name} is created and you are its owner.", "success")
+            return redirect(url_for("orgs.show", slug=org.slug))
+    status = 422 if request.method == "POST" else 200
+    return render_template("orgs/form.html", form=form, org=None), status
+
+
+@bp.route("/<slug>")
+def show(slug: str):
+    org = get_organisation_by_slug(slug)
+    per_page = current_app.config["BIDS_PER_PAGE"]
+    bids = db.paginate(organisation_bids_query(current_user, org), page=_page(),
+                       per_page=per_page, error_out=False)
+    received = None
+    if org.kind == OrgKind.FUNDER:
+        received = db.paginate(bids_received_query(current_user, org), page=_page("received_page"),
+                               per_page=per_page, error_out=False)
+    return render_template(
+        "orgs/show.html", org=org, bids=bids, received=received,
+        funders=funders_applied_to(current_user, org),
+        member=is_member(current_user, org), owner=is_owner(current_user, org),
+        kind_labels=KIND_LABELS,
+    )
+
+
+@bp.route("/<slug>/edit", methods=["GET", "POST"])
+@login_required
+def edit(slug: str):
+    org = get_organisation_by_slug(slug)
+    if not is_owner(current_user, org):
+        raise Forbidden("Only an owner can change the organisation's details.")
+    form = OrganisationForm(obj=None if request.method == "POST" else org)
+    if request.method == "GET":
+        form.identifier.data = org.org_identifier or ""
+        form.set_regions(org.regions or [])
+    if form.validate_on_submit():
+        try:
+            update_organisation(current_user, org, form.domain_data())
+            db.session.commit()
+        except ValidationError as exc:
+            db.session.rollback()
+            apply_errors(form, exc.errors)
+        else:
+            flash("The organisation's details are saved.", "success")
+            return redirect(url_for("orgs.show", slug=org.slug))
+    status = 422 if request.method == "POST" else 200
+    return render_template("orgs/form.html", form=form, org=org), status
+
+
+@bp.route("/<slug>/members")
+@login_required
+def members(slug: str):
+    org = get_organisation_by_slug(slug)
+    owner = is_owner(current_user, org)
+    return render_template(
+        "orgs/members.html", org=org, memberships=members_of(current_user, org), owner=owner,
+        invitations=open_invitations(org) if owner else [], invitation_form=InvitationForm(),
+    )
+
+
+def _to_members(org, message: str, category: str = "success"):
+    flash(message, category)
+    return redirect(url_for("orgs.members", slug=org.slug))
+
+
+@bp.route("/<slug>/invitations", methods=["POST"])
+@login_required
+def invite(slug: str):
+    org = get_organisation_by_slug(slug)
+    form = InvitationForm()
+    if not form.validate_on_submit():
+        return _to_members(org, "Choose the role of the person you invite.", "error")
+    create_invitation(current_user, org, form.role.data)
+    db.session.commit()
+    return _to_members(org, "Invitation link created: copy it from the list below and send it "
+                            "to your colleague. It works once, for 14 days.")
+
+
+@bp.route("/<slug>/invitations/<int:invitation_id>/revoke", methods=["POST"])
+@login_required
+def revoke(slug: str, invitation_id: int):
+    org = get_organisation_by_slug(slug)
+    try:
+        revoke_invitation(current_user, get_invitation(org, invitation_id))
+        db.session.commit()
+    except ValidationError as exc:
+        db.session.rollback()
+        return _to_members(org, str(exc), "error")
+    return _to_members(org, "The invitation is revoked: its link no longer works.")
+
+
+@bp.route("/<slug>/members/<int:user_id>/role", methods=["POST"])
+@login_required
+def set_role(slug: str, user_id: int):
+    org = get_organisation_by_slug(slug)
+    try:
+        membership = set_member_role(current_user, org, user_id, request.form.get("role", ""))
+        db.session.commit()
+    except ValidationError as exc:
+        db.session.rollback()
+        return _to_members(org, str(exc), "error")
+    return _to_members(org, f"{membership.user.display_name} is now {membership.role}.")
+
+
+@bp.route("/<slug>/members/<int:user_id>/remove", methods=["POST"])
+@login_required
+def remove(slug: str, user_id: int):
+    org = get_organisation_by_slug(slug)
+    leaving = user_id == current_user.id
+    try:
+        remove_member(current_user, org, user_id)
+        db.session.commit()
+    except ValidationError as exc:
+        db.session.rollback()
+        return _to_members(org, str(exc), "error")
+    if leaving:
+        flash(f"You have left {org.name}.", "success")
+        return redirect(url_for("orgs.show", slug=org.slug))
+    return _to_members(org, "The member is removed.")
+
+
+@bp.route("/<slug>/leave", methods=["POST"])
+@login_required
+def leave(slug: str):
+    return remove(slug, current_user.id)
+
+
+@bp.route("/join/<token>", methods=["GET", "POST"])
+def join(token: str):
+    invitation = get_open_invitation(token)
+    org = invitation.organisation
+    if request.method == "POST":
+        if not current_user.is_authenticated:
+            return redirect(url_for("auth.login", next=request.path))
+        accept_invitation(current_user, token)
+        db.session.commit()
+        flash(f"Welcome to {org.name}: you are now {current_user.role_in(org.id)}.", "success")
+        return redirect(url_for("orgs.show", slug=org.slug))
+    return render_template("orgs/join.html", invitation=invitation, org=org,
+                           already_member=is_member(current_user, org))
