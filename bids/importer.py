@@ -56,11 +56,13 @@ import sys
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
 
+from flask import current_app
 from slugify import slugify
 from sqlalchemy import func, insert, select, update
 
@@ -71,7 +73,6 @@ from bids.models import (
     Attachment,
     Bid,
     BidStatus,
-    IndexOutbox,
     Organisation,
     OrgKind,
     Revision,
@@ -84,7 +85,7 @@ from bids.publishing import GENERATED_PREFIX, SNAPSHOT_FIELDS
 FORMATS = ("jsonl", "csv", "360giving")
 EXTENSIONS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".json": "360giving"}
 BATCH_SIZE = 1000
-INDEX_TARGETS = ("search", "similar")
+AFTER_COMMIT_KEY = "SEARCH_SYNC_AFTER_COMMIT"  # search_index.outbox: rows applied after a commit
 SBIR_ALIASES = ("abstract", "org", "amount", "year", "program", "phase")
 
 # Row field -> Bid column, for the fields copied as they are.
@@ -461,19 +462,34 @@ def snapshot_of(values: Mapping[str, Any], names: Mapping[int, str],
 
 
 def record_index_work(bid_ids: Iterable[int]) -> None:
-    """Outbox rows (search and similar) for bids written by bulk statements.
+    """Outbox rows (search and similar) for bids written by bulk statements, same transaction.
 
-    Bulk INSERT/UPDATE statements bypass the ORM session events that record index work,
-    so the importer writes the rows itself, in the same transaction.
+    Bulk INSERT/UPDATE statements bypass the ORM session events that record index work.
     """
-    now = utcnow()
-    rows = [
-        {"target": target, "bid_id": bid_id, "action": "upsert", "created_at": now, "attempts": 0}
-        for bid_id in bid_ids
-        for target in INDEX_TARGETS
-    ]
-    if rows:
-        db.session.execute(insert(IndexOutbox), rows)
+    from search_index import record_bid_changes
+
+    record_bid_changes(bid_ids)
+
+
+@contextmanager
+def index_sync_deferred() -> Iterator[None]:
+    """Queue index work without applying it after each batch's commit.
+
+    The outbox applies up to SEARCH_SYNC_AFTER_COMMIT pending rows after every commit;
+    indexing each batch as it lands would cap the import at ~300 bids/s. The rows stay
+    queued (nothing is lost) and the last batch's commit applies the usual amount.
+    """
+    config = current_app.config
+    missing = object()
+    previous = config.get(AFTER_COMMIT_KEY, missing)
+    config[AFTER_COMMIT_KEY] = 0
+    try:
+        yield
+    finally:
+        if previous is missing:
+            config.pop(AFTER_COMMIT_KEY, None)
+        else:
+            config[AFTER_COMMIT_KEY] = previous
 
 
 class BatchWriter:
@@ -485,13 +501,13 @@ class BatchWriter:
 
     def add(self, row: CleanRow) -> None:
         identifier = row.fields.get("identifier")
-        if identifier and identifier in self.identifiers:
-            self.flush()  # the same bid twice in one batch: the later row updates the earlier
+        # A full batch is written before the next row, so the last rows wait for `flush()`;
+        # the same bid twice in one batch: the earlier row is written, the later one updates it.
+        if len(self.rows) >= BATCH_SIZE or (identifier and identifier in self.identifiers):
+            self.flush()
         self.rows.append(row)
         if identifier:
             self.identifiers.add(identifier)
-        if len(self.rows) >= BATCH_SIZE:
-            self.flush()
 
     def flush(self) -> None:
         if not self.rows:
@@ -631,22 +647,29 @@ def import_bids(
                    mininterval=0.5)
         records = bar
     try:
-        for count, (line, record) in enumerate(records, start=1):
-            if isinstance(record, RowProblem):
-                report.skipped += 1
-                report.problems.append(record)
-            else:
-                try:
-                    writer.add(clean_row(line, record))
-                except ValidationError as exc:
-                    where = "grant" if fmt == "360giving" else "line"
-                    report.skipped += 1
-                    report.problems.append(RowProblem(line, describe(exc), where))
-            if limit is not None and count >= limit:
-                break
-        writer.flush()
+        with index_sync_deferred():
+            _read_into(records, writer, report, fmt, limit)
+        writer.flush()  # the last batch: its commit applies queued index work as usual
     finally:
         if bar is not None:
             bar.close()
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _read_into(records: Iterable[Record], writer: BatchWriter, report: ImportReport, fmt: str,
+               limit: int | None) -> None:
+    """Validate each record into the writer, which commits full batches; keeps the last one."""
+    for count, (line, record) in enumerate(records, start=1):
+        if isinstance(record, RowProblem):
+            report.skipped += 1
+            report.problems.append(record)
+        else:
+            try:
+                writer.add(clean_row(line, record))
+            except ValidationError as exc:
+                where = "grant" if fmt == "360giving" else "line"
+                report.skipped += 1
+                report.problems.append(RowProblem(line, describe(exc), where))
+        if limit is not None and count >= limit:
+            break

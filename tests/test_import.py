@@ -285,7 +285,9 @@ def test_rows_without_identifier_get_generated_ones(db, tmp_path):
     assert report.skipped == 1 and "assigned by Open Bids" in report.problems[0].reason
 
 
-def test_outbox_rows_written_for_new_and_changed_bids_only(db, tmp_path):
+def test_outbox_rows_written_for_new_and_changed_bids_only(app, db, tmp_path, monkeypatch):
+    # Nothing applied after commit, so every row the import wrote is still there to see.
+    monkeypatch.setitem(app.config, "SEARCH_SYNC_AFTER_COMMIT", 0)
     path = write_jsonl(tmp_path / "b.jsonl", [good(1), good(2)])
     report = import_bids(path)
     rows = db.session.execute(select(IndexOutbox.target, IndexOutbox.bid_id, IndexOutbox.action))
@@ -311,6 +313,29 @@ def test_batches_commit_and_span_batch_boundaries(db, tmp_path, monkeypatch):
     assert (report.imported, report.updated) == (8, 1)
     assert count(db, Bid) == 8
     assert bid(db, "TEST-2").title == "Late update"
+
+
+def test_index_work_is_deferred_to_the_last_batch(app, db, tmp_path, monkeypatch):
+    import bids.importer as importer
+    from search_index import get_index
+
+    monkeypatch.setattr(importer, "BATCH_SIZE", 2)
+    seen = []
+    real_flush = importer.BatchWriter.flush
+
+    def spy(self):
+        if self.rows:
+            seen.append(app.config.get("SEARCH_SYNC_AFTER_COMMIT"))
+        real_flush(self)
+
+    monkeypatch.setattr(importer.BatchWriter, "flush", spy)
+    before = app.config.get("SEARCH_SYNC_AFTER_COMMIT")
+    report = import_bids(write_jsonl(tmp_path / "b.jsonl", [good(n) for n in range(1, 7)]))
+    assert report.imported == 6
+    # Batches 1 and 2 commit without indexing; the last commit applies the queue as usual.
+    assert seen == [0, 0, before]
+    assert app.config.get("SEARCH_SYNC_AFTER_COMMIT") == before
+    assert get_index().doc_count() == 6
 
 
 def test_cli_import_bids(runner, db, tmp_path):

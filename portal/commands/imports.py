@@ -8,6 +8,7 @@ import click
 
 from bids.importer import FORMATS, ImportFileError, import_bids
 from bids.models import OrgKind
+from search_index import outbox
 
 MAX_PROBLEMS_SHOWN = 50
 
@@ -33,6 +34,10 @@ def import_bids_command(file: Path, fmt: str | None, organisation_kind: str, lim
         click.echo(f"... and {len(report.problems) - MAX_PROBLEMS_SHOWN} more skipped rows",
                    err=True)
     click.echo(report.summary())
+    pending = outbox.pending_count("search")
+    if pending:
+        click.echo(f"{pending} bids wait for the search index: `flask --app portal index sync` "
+                   "applies them (after a large import `flask --app portal reindex` is faster).")
 
 
 COMMANDS = [import_bids_command]
