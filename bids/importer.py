@@ -22,7 +22,8 @@ Formats (guessed from the extension, `.gz` read directly):
   Other keys (`funder_path`, `abstract_digits_stripped`, ...) are ignored.
 - `csv` (`.csv`): a header row with the same fields, except `organisation_name`,
   `organisation_identifier`, `funder_name`, `funder_identifier`; `themes` and `locations`
-  separated by `;`. Empty cells are empty values.
+  separated by `;`. An empty cell (like an absent or empty field in JSONL) is not given:
+  a new bid takes the default, an existing bid keeps its value.
 - `360giving` (`.json`): a 360Giving package `{"grants": [...]}`; each grant's `id` ->
   identifier, `title`, `description` -> body, `amountAppliedFor`, `amountAwarded`,
   `currency`, `awardDate` -> decided_on and submitted_on (1 January of that year),
@@ -326,7 +327,7 @@ def _grant_party(value: Any) -> dict[str, Any] | None:
 class CleanRow:
     line: int
     fields: dict[str, Any]
-    given: frozenset[str]  # the fields the row gave (an update changes only these)
+    given: frozenset[str]  # the fields the row gave a value (an update changes only these)
     organisation: dict[str, Any]
     funder: dict[str, Any]
 
@@ -350,7 +351,9 @@ def clean_row(line: int, record: Mapping[str, Any]) -> CleanRow:
             errors[key] = f"{label} name is required."
     if errors:
         raise ValidationError(errors)
-    given = frozenset(k for k in record if k in PLAIN_COLUMNS or k in MONEY_COLUMNS)
+    # Empty values count as not given: a blank CSV cell neither clears a field nor sets a default.
+    given = frozenset(k for k, v in record.items()
+                      if (k in PLAIN_COLUMNS or k in MONEY_COLUMNS) and v not in (None, "", []))
     return CleanRow(line, fields, given, parties["organisation"], parties["funder"])
 
 

@@ -115,6 +115,22 @@ def test_csv_import_with_lists_and_party_columns(db, tmp_path):
     assert row.status == "awarded" and row.decided_on == date(2023, 6, 1)
 
 
+def test_csv_blank_cells_take_defaults_and_do_not_clear_on_update(db, tmp_path):
+    header = "identifier,title,summary,organisation_name,funder_name,status,currency,themes\n"
+    path = tmp_path / "a.csv"
+    path.write_text(header + "C-1,T,S,Org,Fund,,,\n")
+    assert import_bids(path).imported == 1
+    row = bid(db, "C-1")
+    assert (row.status, row.currency, row.themes) == ("submitted", "GBP", [])
+    path.write_text(header + "C-1,T,S,Org,Fund,awarded,USD,health\n")
+    assert import_bids(path).updated == 1
+    path.write_text(header + "C-1,New title,S,Org,Fund,,,\n")
+    assert import_bids(path).updated == 1
+    db.session.expire_all()
+    row = bid(db, "C-1")
+    assert (row.title, row.status, row.currency, row.themes) == ("New title", "awarded", "USD", ["health"])
+
+
 def test_csv_bad_row_reports_its_line_number(db, tmp_path):
     path = tmp_path / "bids.csv"
     path.write_text(
