@@ -1,0 +1,164 @@
+"""Text extraction in a limited child process, on real and hostile PDFs."""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import time
+from pathlib import Path
+
+import pytest
+from pdf_builders import (
+    HELLO,
+    damaged_pdf,
+    decompression_bomb_pdf,
+    encrypted_pdf,
+    operator_flood_pdf,
+    text_pdf,
+)
+
+from bids.models import ExtractionStatus
+from bids.pdf_text import MAX_TEXT_CHARS, _clean_text, extract_pdf_text
+
+LIMITS = {"timeout_s": 20, "memory_mb": 512}
+
+
+def metadata(shared_data: Path) -> dict[str, dict]:
+    lines = (shared_data / "pdfs" / "metadata.jsonl").read_text().splitlines()
+    return {row["file"]: row for row in map(json.loads, lines)}
+
+
+def extraction_children() -> list[int]:
+    """Our own child processes still running `bids.pdf_text`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        parent = int(stat.rsplit(")", 1)[1].split()[1])
+        if parent == os.getpid() and b"bids.pdf_text" in cmdline:
+            found.append(int(entry.name))
+    return found
+
+
+def test_real_proposal_is_read_with_its_page_count(shared_data):
+    pdf = shared_data / "pdfs" / "barker_michelle_2020.pdf"
+    result = extract_pdf_text(pdf.read_bytes(), **LIMITS)
+    assert result.status == ExtractionStatus.OK
+    assert result.pages == metadata(shared_data)[pdf.name]["pages"] == 11
+    assert "Research Software" in result.text
+    assert len(result.text) > 10_000
+    assert "\x00" not in result.text and "   " not in result.text
+    assert result.message == "Text read from 11 pages."
+
+
+def test_scan_without_text_layer(shared_data):
+    pdf = shared_data / "pdfs" / "tollerud_erik_2020.pdf"
+    assert metadata(shared_data)[pdf.name]["no_text_layer"] is True
+    result = extract_pdf_text(pdf.read_bytes(), **LIMITS)
+    assert result.status == ExtractionStatus.NO_TEXT_LAYER
+    assert result.pages == 55
+    assert result.text == ""
+    assert result.message == (
+        "This PDF is a scan with no text layer: it is kept, but its words cannot be searched."
+    )
+
+
+def test_twenty_page_pdf_is_read_well_under_three_seconds(shared_data):
+    pdf = shared_data / "pdfs" / "team_metadocencia_2023.pdf"  # 19 pages of text
+    start = time.perf_counter()
+    result = extract_pdf_text(pdf.read_bytes(), **LIMITS)
+    elapsed = time.perf_counter() - start
+    assert result.status == ExtractionStatus.OK and result.pages == 19
+    assert elapsed < 3.0, f"19 pages took {elapsed:.2f} s"
+
+
+@pytest.mark.slow
+def test_every_shared_pdf_matches_its_metadata(shared_data):
+    rows = metadata(shared_data)
+    timings = {}
+    for name, row in rows.items():
+        start = time.perf_counter()
+        result = extract_pdf_text((shared_data / "pdfs" / name).read_bytes(), **LIMITS)
+        timings[name] = time.perf_counter() - start
+        expected = ExtractionStatus.NO_TEXT_LAYER if row["no_text_layer"] else ExtractionStatus.OK
+        assert (name, result.status, result.pages) == (name, expected, row["pages"])
+    slowest = max(timings, key=timings.get)
+    print(f"\nslowest: {slowest} ({rows[slowest]['pages']} pages) {timings[slowest]:.2f} s")
+
+
+def test_password_protected_pdf_is_encrypted():
+    result = extract_pdf_text(encrypted_pdf(user_password="secret"), **LIMITS)
+    assert result.status == ExtractionStatus.ENCRYPTED
+    assert result.text == "" and result.pages is None
+    assert result.message.startswith("This PDF is encrypted")
+
+
+def test_pdf_encrypted_with_an_empty_user_password_is_read():
+    data = encrypted_pdf(user_password="", owner_password="owner-only")
+    assert b"/Encrypt" in data and HELLO.encode() not in data
+    result = extract_pdf_text(data, **LIMITS)
+    assert result.status == ExtractionStatus.OK
+    assert result.text == HELLO and result.pages == 1
+
+
+def test_decompression_bomb_fails_quickly_and_the_caller_stays_healthy():
+    bomb = decompression_bomb_pdf(gigabytes=4)
+    assert len(bomb) < 20_000
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    start = time.perf_counter()
+    result = extract_pdf_text(bomb, timeout_s=5, memory_mb=256)
+    elapsed = time.perf_counter() - start
+    assert result.status == ExtractionStatus.FAILED
+    assert result.message.startswith("We could not read text from this PDF")
+    assert result.text == ""
+    assert elapsed < 5
+    # The caller's peak memory did not grow by the bomb (KiB on Linux).
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before < 50_000
+    assert extract_pdf_text(text_pdf(), **LIMITS).text == HELLO
+    assert extraction_children() == []
+
+
+def test_memory_limit_stops_a_content_flood():
+    start = time.perf_counter()
+    result = extract_pdf_text(operator_flood_pdf(), timeout_s=10, memory_mb=128)
+    assert result.status == ExtractionStatus.FAILED
+    assert "it used too much memory" in result.message
+    assert time.perf_counter() - start < 10
+
+
+def test_wall_clock_timeout_kills_the_child(shared_data):
+    data = (shared_data / "pdfs" / "miller_henrye_2020.pdf").read_bytes()  # 65 pages
+    start = time.perf_counter()
+    result = extract_pdf_text(data, timeout_s=0.3, memory_mb=512)
+    elapsed = time.perf_counter() - start
+    assert result.status == ExtractionStatus.FAILED
+    assert result.message == (
+        "We could not read text from this PDF (it took too long): "
+        "it is kept, but its words cannot be searched."
+    )
+    assert elapsed < 1.5
+    assert extraction_children() == []
+
+
+def test_damaged_pdf_fails_with_a_message():
+    result = extract_pdf_text(damaged_pdf(), **LIMITS)
+    assert result.status == ExtractionStatus.FAILED
+    assert "(it is damaged)" in result.message
+
+
+def test_messages_for_a_pdf_that_is_only_read():
+    result = extract_pdf_text(encrypted_pdf(user_password="secret"), **LIMITS, stored=False)
+    assert result.status == ExtractionStatus.ENCRYPTED
+    assert "kept" not in result.message and "cannot be searched" in result.message
+
+
+def test_text_is_cleaned_and_capped():
+    assert _clean_text("a\x00b \t\u00a0 c\r\n\n\n\n d  \x07e") == "a b c\n\nd e"
+    assert len(_clean_text("word " * MAX_TEXT_CHARS)) == MAX_TEXT_CHARS
+    assert _clean_text("lone \ud800 surrogate") == "lone ? surrogate"
