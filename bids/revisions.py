@@ -84,12 +84,28 @@ def word_diff(old: str, new: str) -> list[Segment]:
         else:
             segments.append(Segment(kind, text))
 
-    for op, i1, i2, j1, j2 in matcher.get_opcodes():
-        if op == "equal":
-            push("same", "".join(a[i1:i2]))
+    opcodes = matcher.get_opcodes()
+    pending_removed: list[str] = []
+    pending_added: list[str] = []
+
+    def flush() -> None:
+        push("removed", "".join(pending_removed))
+        push("added", "".join(pending_added))
+        pending_removed.clear()
+        pending_added.clear()
+
+    for n, (op, i1, i2, j1, j2) in enumerate(opcodes):
+        old_text, new_text = "".join(a[i1:i2]), "".join(b[j1:j2])
+        # A lone space between two changes belongs to the change: "old words" -> "new words"
+        # reads better than alternating one-word deletions and insertions.
+        between_changes = 0 < n < len(opcodes) - 1 and opcodes[n + 1][0] != "equal"
+        if op == "equal" and not (between_changes and old_text.isspace()):
+            flush()
+            push("same", old_text)
         else:
-            push("removed", "".join(a[i1:i2]))
-            push("added", "".join(b[j1:j2]))
+            pending_removed.append(old_text)
+            pending_added.append(new_text)
+    flush()
     return segments
 
 

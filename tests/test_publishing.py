@@ -279,6 +279,17 @@ def test_word_diff_runs():
     ]
 
 
+def test_word_diff_keeps_a_rewritten_phrase_together():
+    """Before the fix, this alternated We/Warm, help/spaces... one word at a time."""
+    segments = word_diff("We help older men. Thanks", "Warm spaces in Wrexham. Thanks")
+    assert [(s.kind, s.text) for s in segments] == [
+        ("removed", "We help older men."), ("added", "Warm spaces in Wrexham."),
+        ("same", " Thanks"),
+    ]
+    segments = word_diff("a b c d", "a x c y")  # a kept word still separates two changes
+    assert [s.kind for s in segments] == ["same", "removed", "added", "same", "removed", "added"]
+
+
 def test_compare_revisions(db, member):
     user, org = member
     bid = create_bid(user, org, {**BASE, "visibility": "published", "themes": ["a"]})
