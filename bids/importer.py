@@ -171,12 +171,7 @@ def guess_format(path: Path | str) -> str:
 
 def open_text(path: Path | str) -> io.TextIOBase:
     """The file as text (UTF-8, a BOM tolerated), decompressed when gzipped."""
-    path = Path(path)
-    with path.open("rb") as probe:
-        gzipped = probe.read(2) == b"\x1f\x8b"
-    if gzipped:
-        return gzip.open(path, "rt", encoding="utf-8-sig", newline="")
-    return path.open("r", encoding="utf-8-sig", newline="")
+    return io.TextIOWrapper(open_binary(path), encoding="utf-8-sig", newline="")
 
 
 Record = tuple[int, dict[str, Any] | RowProblem]
@@ -193,13 +188,23 @@ def read_records(path: Path | str, fmt: str) -> Iterator[Record]:
     raise ImportFileError(f"Unknown format {fmt!r}: use one of {', '.join(FORMATS)}.")
 
 
+def open_binary(path: Path | str) -> io.BufferedIOBase:
+    path = Path(path)
+    with path.open("rb") as probe:
+        gzipped = probe.read(2) == b"\x1f\x8b"
+    return gzip.open(path, "rb") if gzipped else path.open("rb")
+
+
 def read_jsonl(path: Path | str) -> Iterator[Record]:
-    with open_text(path) as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
+    with open_binary(path) as handle:
+        for number, raw in enumerate(handle, start=1):
+            if not raw.strip():
                 continue
             try:
-                value = json.loads(line)
+                value = json.loads(raw.decode("utf-8-sig" if number == 1 else "utf-8"))
+            except UnicodeDecodeError:
+                yield number, RowProblem(number, "not UTF-8 text")
+                continue
             except json.JSONDecodeError as exc:
                 yield number, RowProblem(number, f"not valid JSON ({exc.msg})")
                 continue
@@ -243,6 +248,10 @@ def read_csv(path: Path | str) -> Iterator[Record]:
                 yield number, csv_record(row)
         except csv.Error as exc:
             yield reader.line_num, RowProblem(reader.line_num, f"unreadable CSV ({exc})")
+        except UnicodeDecodeError:
+            raise ImportFileError(
+                f"Not UTF-8 text after line {reader.line_num}: save the CSV as UTF-8."
+            ) from None
 
 
 def csv_record(row: Mapping[str, str | None]) -> dict[str, Any]:
@@ -267,6 +276,8 @@ def read_360giving(path: Path | str) -> Iterator[Record]:
     with open_text(path) as handle:
         try:
             package = json.load(handle)
+        except UnicodeDecodeError:
+            raise ImportFileError("Not UTF-8 text.") from None
         except json.JSONDecodeError as exc:
             raise ImportFileError(f"Not a JSON file: {exc.msg} at line {exc.lineno}.") from None
     grants = package.get("grants") if isinstance(package, dict) else None

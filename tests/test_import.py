@@ -182,6 +182,13 @@ def test_not_a_360giving_package_is_refused(db, tmp_path):
         import_bids(path)
 
 
+def test_a_csv_that_is_not_utf8_is_refused_with_a_reason(db, tmp_path):
+    path = tmp_path / "x.csv"
+    path.write_bytes(b"identifier,title,summary,organisation_name,funder_name\nA,Caf\xe9,s,O,F\n")
+    with pytest.raises(ImportFileError, match="UTF-8"):
+        import_bids(path)
+
+
 def test_format_guessed_from_extension_and_gzip_read_directly(db, tmp_path):
     assert guess_format("a.jsonl.gz") == "jsonl"
     assert guess_format("a.CSV") == "csv"
@@ -231,11 +238,12 @@ def test_bad_rows_are_reported_with_line_numbers_and_skipped(db, tmp_path):
         json.dumps(["a", "list"]),                           # 11 not an object
         json.dumps(good(12)),
     ]
-    path.write_text("\n".join(lines) + "\n")
+    path.write_bytes(("\n".join(lines) + "\n").encode() + b'{"title": "caf\xe9"}\n')  # 13 Latin-1
     report = import_bids(path)
-    assert (report.imported, report.skipped) == (2, 9)
+    assert (report.imported, report.skipped) == (2, 10)
     problems = {p.line: p.reason for p in report.problems}
-    assert sorted(problems) == [2, 3, 5, 6, 7, 8, 9, 10, 11]
+    assert sorted(problems) == [2, 3, 5, 6, 7, 8, 9, 10, 11, 13]
+    assert problems[13] == "not UTF-8 text"
     assert "Title is required" in problems[2]
     assert problems[3].startswith("amount_requested: Must be a number")
     assert "XYZ is not an ISO 4217" in problems[5]
