@@ -180,3 +180,10 @@ def live_server(app):
     server = LiveServer(app).start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def base_url(pytestconfig):
+    """Replaces pytest-playwright's fallback `base_url`, a fixture defined as an instance method,
+    which pytest 9 warns about (an error here); the live server gives each test its own URL."""
+    return pytestconfig.getoption("--base-url", default=None) or None
