@@ -92,5 +92,22 @@ def _seed_links(bids: dict[str, Bid], people: dict[str, User]) -> None:
 
 
 def _seed_extensions(orgs, people, bids) -> list[str]:
-    """Demo content other areas add (the funders' pool); each returns report lines."""
-    return []
+    """The funders' pool: programmes, a pool of two funders and the overlap clusters."""
+    from bids.pools.models import Pool, Programme
+    from bids.pools.services import create_pool, create_programme, invite_funder, respond_to_invitation
+    from search_index.clusters import refresh_clusters
+
+    for funder, spec in content.PROGRAMMES:
+        exists = db.session.scalar(select(Programme.id).where(
+            Programme.funder_id == orgs[funder].id, Programme.name == spec["name"]))
+        if not exists:
+            create_programme(people[content.FUNDER_PEOPLE[funder]], orgs[funder], spec)
+    pool = db.session.scalar(select(Pool).where(Pool.name == content.POOL["name"]))
+    if pool is None:
+        owner = people["funder1@openbids.test"]
+        pool = create_pool(owner, orgs[content.NLCF], content.POOL)
+        invitation = invite_funder(owner, pool, orgs[content.THISTLE], "Join us to co-fund.")
+        respond_to_invitation(people["funder2@openbids.test"], invitation.id, accept=True)
+    report = refresh_clusters()
+    return [f"Funders' pool “{pool.name}”: {len(pool.members)} members; "
+            f"{report.clusters} overlap clusters, {report.duplicates} near-duplicate pairs."]

@@ -783,3 +783,30 @@ LINKS = [
      "also_sent_to"),
     ("demo-nck-shared-tables-resubmission-2023", "demo-nck-shared-tables-2022", "resubmission_of"),
 ]
+
+FUNDER_PEOPLE = {NLCF: "funder1@openbids.test", THISTLE: "funder2@openbids.test"}
+
+# (funder, programme): typical awards let the pool spot bids too big for one member.
+PROGRAMMES = [
+    (NLCF, {"name": "Bringing People Together", "currency": "GBP",
+            "description": "Projects that help people build relationships with others in their community.",
+            "themes": "community cohesion; relational practice", "nations": "England; Scotland; Wales; Northern Ireland",
+            "typical_award_min": "10000", "typical_award_max": "200000"}),
+    (NLCF, {"name": "Reaching Communities", "currency": "GBP",
+            "description": "Larger grants for communities facing disadvantage.",
+            "themes": "loneliness; older people; food", "nations": "England; Scotland; Wales; Northern Ireland",
+            "typical_award_min": "10000", "typical_award_max": "150000"}),
+    (THISTLE, {"name": "Stronger Together", "currency": "GBP",
+               "description": "(Fictional) connected, resilient communities in Scotland.",
+               "themes": "youth; relational practice; older people", "nations": "Scotland",
+               "typical_award_min": "5000", "typical_award_max": "60000", "budget": "1500000"}),
+]
+
+POOL = {
+    "name": "Relationships Funders Pool",
+    "purpose": "Funders of relationship-centred practice and community connection who want to "
+               "spot overlapping bids early and co-fund what no single member could carry.",
+    "themes": "relational practice; community cohesion; loneliness; youth",
+    "geographies": "England; Scotland; Wales; Northern Ireland",
+    "share_pledges_with_applicants": True,
+}

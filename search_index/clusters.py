@@ -280,13 +280,6 @@ def _settings() -> tuple[float, float]:
     )
 
 
-def similarity_pairs(min_score: float) -> list[Any]:
-    """All scored pairs at or above `min_score` from the similarity engine."""
-    from search_index import similarity
-
-    return list(similarity.overlap_pairs(min_score))
-
-
 def refresh_clusters(pairs: Iterable[Any] | None = None, *,
                      progress: Callable[[str], None] | None = None) -> RefreshReport:
     """Recompute every cluster and the near-duplicate pairs; flushes (the caller commits)."""
@@ -296,7 +289,7 @@ def refresh_clusters(pairs: Iterable[Any] | None = None, *,
     threshold, duplicate = _settings()
     note = progress or (lambda _step: None)
     note("pairs")
-    pairs = list(similarity_pairs(min(threshold, duplicate)) if pairs is None else pairs)
+    pairs = list(available_pairs(min(threshold, duplicate)) if pairs is None else pairs)
     note("bids")
     facts = clusterable_facts()
     note("clusters")
@@ -394,3 +387,34 @@ def refresh_neighbourhood(bid_id: int, neighbours: Callable[[int], Iterable[Any]
     facts = clusterable_facts(reached)
     drafts = build_clusters(pairs, facts, threshold=threshold, texts=bid_texts)
     return _save(drafts, old_clusters)
+
+
+def tfidf_pairs(bid_ids: list[int], min_score: float) -> list[tuple[int, int, float]]:
+    """Cosine similarity of TF-IDF vectors: a small stand-in for the similarity engine.
+
+    Used only when `search_index.similarity` offers no `overlap_pairs` (e.g. the demo
+    seeding before that engine is installed); quadratic, so for small sets only.
+    """
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.metrics.pairwise import cosine_similarity
+
+    texts = bid_texts(sorted(bid_ids))
+    ids = sorted(texts)
+    if len(ids) < 2:
+        return []
+    matrix = TfidfVectorizer(stop_words="english", sublinear_tf=True, min_df=1).fit_transform(
+        [texts[i] for i in ids])
+    sims = cosine_similarity(matrix)
+    return [(ids[i], ids[j], round(float(sims[i, j]), 4))
+            for i in range(len(ids)) for j in range(i + 1, len(ids)) if sims[i, j] >= min_score]
+
+
+def available_pairs(min_score: float) -> list[Any]:
+    """The similarity engine's pairs, or TF-IDF pairs over the (small) clusterable set without it."""
+    try:
+        from search_index import similarity
+
+        overlap_pairs = similarity.overlap_pairs
+    except (ImportError, AttributeError):
+        return tfidf_pairs(list(clusterable_facts()), min_score)
+    return list(overlap_pairs(min_score))

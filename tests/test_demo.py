@@ -89,3 +89,22 @@ def test_seed_command(runner, db):
     assert result.exit_code == 0, result.output
     assert "demo@openbids.test" in result.output
     assert db.session.scalar(select(func.count(Bid.id))) >= 14
+
+
+def test_demo_pool_has_two_funders_and_a_real_overlap_cluster(db):
+    from bids.pools.models import OverlapCluster, Pool
+    from bids.pools.opportunities import overlap_clusters, too_big
+
+    seed_demo()
+    pool = db.session.scalar(select(Pool).where(Pool.name == "Relationships Funders Pool"))
+    assert {m.organisation.name for m in pool.members} == {
+        "The National Lottery Community Fund", "The Thistle and Heather Trust"}
+    collective = db.session.scalar(select(Bid).where(Bid.identifier == COLLECTIVE_ID))
+    clusters = overlap_clusters(pool)
+    assert clusters, "the demo needs at least one overlap cluster"
+    with_collective = [c for c in clusters if collective in c.bids]
+    assert with_collective and len({b.organisation_id for b in with_collective[0].bids}) >= 3
+    assert [o.bids[0].identifier for o in too_big(pool)]  # e.g. Kinship's GBP 240,000 to NLCF
+    before = [(c.id, c.signature) for c in db.session.scalars(select(OverlapCluster))]
+    seed_demo()
+    assert [(c.id, c.signature) for c in db.session.scalars(select(OverlapCluster))] == before
