@@ -118,19 +118,15 @@ class SearchIndex:
     # --- reading -------------------------------------------------------------------------
 
     def searcher(self) -> Searcher:
-        """A searcher on the newest committed state (refreshed cheaply when it changed)."""
+        """A shared searcher on the newest committed state (do not close it)."""
         ix = self.open()
         with self._lock:
             current = self._searcher
             if current is not None and current.ixreader is not None:
-                same_index = getattr(current, "_openbids_index", None) is ix
-                if same_index and current.up_to_date():
+                if getattr(current, "_openbids_index", None) is ix and current.up_to_date():
                     return current
-                if same_index:
-                    fresh = current.refresh()
-                    fresh._openbids_index = ix
-                    self._searcher = fresh
-                    return fresh
+            # Not `Searcher.refresh()`: it reuses segment readers that miss new deletions.
+            # The old searcher is left to the garbage collector: another thread may still use it.
             fresh = ix.searcher()
             fresh._openbids_index = ix
             self._searcher = fresh

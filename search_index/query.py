@@ -1,0 +1,98 @@
+"""The query language: words, "phrases", AND/OR/NOT, field:value, trailing wildcards.
+
+A query Whoosh cannot make sense of never errors: it falls back to its plain
+words and says so.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from whoosh import query as wq
+from whoosh.fields import Schema
+from whoosh.qparser import (
+    FieldAliasPlugin,
+    MultifieldParser,
+    OrGroup,
+    PrefixPlugin,
+    WildcardPlugin,
+)
+
+# What a plain word is searched in; funder/organisation names count too.
+DEFAULT_FIELDS = ("title", "summary", "text", "organisation", "funder", "programme")
+# Fields a user may name (anything else, e.g. the permission fields, stays plain text).
+QUERY_FIELDS = DEFAULT_FIELDS + ("themes", "locations", "status", "year", "amount",
+                                 "submitted_on", "published")
+ALIASES = {
+    "themes": ["theme"],
+    "locations": ["location"],
+    "organisation": ["organization", "org"],
+    "text": ["body"],
+    "programme": ["program"],
+}
+FALLBACK_MESSAGE = ("We could not read that as a search expression, "
+                    "so we searched for its words instead.")
+_WORD = re.compile(r"\w+", re.UNICODE)
+_OPERATORS = {"AND", "OR", "NOT", "ANDNOT", "ANDMAYBE"}
+
+
+@dataclass
+class ParsedQuery:
+    query: wq.Query | None  # None: no words at all (browse everything)
+    text: str
+    fell_back: bool = False
+    message: str | None = None
+
+
+def _query_schema(schema: Schema) -> Schema:
+    restricted = Schema()
+    for name in QUERY_FIELDS:
+        restricted.add(name, schema[name])
+    return restricted
+
+
+class QueryBuilder:
+    def __init__(self, schema: Schema):
+        self.schema = schema
+        self.parser = MultifieldParser(list(DEFAULT_FIELDS), _query_schema(schema))
+        self.parser.remove_plugin_class(WildcardPlugin)  # no leading/inner wildcards: they scan
+        self.parser.add_plugin(PrefixPlugin())            # the whole vocabulary
+        self.parser.add_plugin(FieldAliasPlugin(ALIASES))
+        # Fallback: any of the words, best matches first (a stray token must not empty the page).
+        self.plain = MultifieldParser(list(DEFAULT_FIELDS), _query_schema(schema), group=OrGroup)
+        for plugin in list(self.plain.plugins):
+            if type(plugin).__name__ not in ("WhitespacePlugin", "MultifieldPlugin"):
+                self.plain.remove_plugin(plugin)
+
+    def parse(self, text: str) -> ParsedQuery:
+        text = (text or "").strip()[:1000]
+        if not text:
+            return ParsedQuery(None, "")
+        try:
+            parsed = self.parser.parse(text)
+            if _is_broken(parsed):
+                raise ValueError("unusable query")
+            return ParsedQuery(parsed, text)
+        except Exception:  # noqa: BLE001 - any parser trouble means: use the plain words
+            return self.plain_words(text)
+
+    def plain_words(self, text: str) -> ParsedQuery:
+        words = [w for w in _WORD.findall(text) if w not in _OPERATORS]
+        if not words:
+            return ParsedQuery(wq.NullQuery, text, True, FALLBACK_MESSAGE)
+        parsed = self.plain.parse(" ".join(w.lower() for w in words))
+        return ParsedQuery(parsed, text, True, FALLBACK_MESSAGE)
+
+
+def _is_broken(q: wq.Query) -> bool:
+    """Errors the parser tucked inside the tree, or nothing searchable left from real words."""
+    if q is wq.NullQuery or isinstance(q, wq.qcore._NullQuery):
+        return True
+    stack = [q]
+    while stack:
+        node = stack.pop()
+        if getattr(node, "error", None):
+            return True
+        stack.extend(node.children())
+    return False

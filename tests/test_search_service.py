@@ -1,0 +1,173 @@
+"""The search service: query language and fallback, permissions, facets, sorting, snippets, spelling."""
+
+from __future__ import annotations
+
+import pytest
+
+from bids.publishing import hide_bid
+from search_index.service import Filters, filters_from_args, get_search_service
+
+
+@pytest.fixture
+def corpus(db, factory):
+    """A small, varied set of bids: two funders, themes, locations, amounts, a draft and a hidden bid."""
+    green = factory.org("Green Streets Trust")
+    other = factory.org("Harbour Arts")
+    bids = {
+        "garden": factory.bid(green, title="Community garden for Leith",
+                              body="Raised beds and a community garden shed for older neighbours.",
+                              themes=["Environment", "Older people"], locations=["Edinburgh"],
+                              amount_requested="8000", submitted_on="2022-03-01", status="submitted"),
+        "orchard": factory.bid(green, title="Orchard restoration",
+                               body="Restoring an old orchard with school volunteers; garden skills.",
+                               themes=["Environment"], locations=["Cardiff"],
+                               amount_requested="45000", submitted_on="2021-05-01",
+                               funder={"name": "Esmée Fairbairn Foundation"}),
+        "theatre": factory.bid(other, title="Harbour theatre nights",
+                               body="Free theatre on the harbour for families <script>x</script>.",
+                               themes=["Arts"], locations=["Cardiff"], amount_requested="120000",
+                               submitted_on="2023-01-10", status="awarded"),
+        "draft": factory.bid(green, title="Secret garden draft", body="Not yet public garden plan.",
+                             published=False),
+        "hidden": factory.bid(other, title="Hidden garden", body="Moderated garden text."),
+    }
+    admin = factory.user("admin@example.org", admin=True)
+    hide_bid(admin, bids["hidden"], "spam")
+    db.session.commit()
+    return {"bids": bids, "admin": admin, "green": green, "other": other}
+
+
+def ids(results):
+    return set(results.bid_ids)
+
+
+def service():
+    return get_search_service()
+
+
+def test_words_phrases_boolean_fields_and_wildcards(corpus):
+    b = corpus["bids"]
+    s = service()
+    assert ids(s.search(None, "garden")) == {b["garden"].id, b["orchard"].id}
+    assert ids(s.search(None, '"community garden"')) == {b["garden"].id}
+    assert ids(s.search(None, "garden AND NOT orchard")) == {b["garden"].id}
+    assert ids(s.search(None, "theatre OR orchard")) == {b["theatre"].id, b["orchard"].id}
+    assert ids(s.search(None, "status:awarded")) == {b["theatre"].id}
+    assert ids(s.search(None, "year:2021")) == {b["orchard"].id}
+    assert ids(s.search(None, 'funder:"Esmee Fairbairn"')) == {b["orchard"].id}  # accents folded
+    assert ids(s.search(None, "theme:arts")) == {b["theatre"].id}
+    assert ids(s.search(None, "location:cardiff")) == {b["orchard"].id, b["theatre"].id}
+    assert ids(s.search(None, "organisation:harbour")) == {b["theatre"].id}
+    assert ids(s.search(None, "orch*")) == {b["orchard"].id}
+    assert ids(s.search(None, "title:restoration")) == {b["orchard"].id}
+    assert ids(s.search(None, "gardens")) == {b["garden"].id, b["orchard"].id}  # stemming
+
+
+@pytest.mark.parametrize("q", ["(garden OR", "garden AND", "year:notayear garden", ")))garden(((",
+                               'title:"garden', "garden:"])
+def test_malformed_queries_never_error_and_fall_back_to_words(corpus, q):
+    results = service().search(None, q)
+    assert corpus["bids"]["garden"].id in ids(results)
+
+
+def test_fallback_is_reported(corpus):
+    results = service().search(None, "year:notayear garden")
+    assert results.fell_back and "searched for its words" in results.message
+    assert not service().search(None, "garden").fell_back
+
+
+def test_permissions_drafts_and_hidden(corpus, factory):
+    b, s = corpus["bids"], service()
+    outsider = factory.user("out@example.org")
+    member = factory.user("member@example.org", org=corpus["green"])
+    other_member = factory.user("harbour@example.org", org=corpus["other"])
+    public = {b["garden"].id, b["orchard"].id}
+    assert ids(s.search(None, "garden")) == public
+    assert ids(s.search(outsider, "garden")) == public
+    assert ids(s.search(member, "garden")) == public | {b["draft"].id}
+    assert ids(s.search(other_member, "garden")) == public | {b["hidden"].id}
+    assert ids(s.search(corpus["admin"], "garden")) == public | {b["draft"].id, b["hidden"].id}
+    assert s.search(None, "secret").total == 0
+    assert s.search(None, "").total == 3
+
+
+def test_facets_count_and_filters_combine(corpus):
+    b, s = corpus["bids"], service()
+    results = s.search(None, "")
+    facets = {name: {f.value: f.count for f in values} for name, values in results.facets.items()}
+    assert facets["location"] == {"Cardiff": 2, "Edinburgh": 1}
+    assert facets["theme"] == {"Environment": 2, "Older people": 1, "Arts": 1}
+    assert facets["status"] == {"submitted": 1, "awarded": 1, "draft": 1}
+    assert facets["funder"] == {"National Lottery Community Fund": 2, "Esmée Fairbairn Foundation": 1}
+    assert facets["year"] == {"2023": 1, "2022": 1, "2021": 1}
+    assert facets["band"] == {"0-10000": 1, "10000-50000": 1, "100000-500000": 1}
+
+    filtered = s.search(None, "", Filters(location=["Cardiff"], theme=["Environment"]))
+    assert ids(filtered) == {b["orchard"].id}
+    # a facet's own alternatives stay countable (OR within a field)
+    loc = {f.value: (f.count, f.selected) for f in filtered.facets["location"]}
+    assert loc == {"Cardiff": (1, True), "Edinburgh": (1, False)}
+    either = s.search(None, "", Filters(location=["Cardiff", "Edinburgh"]))
+    assert either.total == 3
+    assert ids(s.search(None, "", Filters(band=["100000-500000"]))) == {b["theatre"].id}
+    assert ids(s.search(None, "", Filters(year=[2022]))) == {b["garden"].id}
+    assert ids(s.search(None, "", Filters(funder=["esmée fairbairn foundation"]))) == {b["orchard"].id}
+    assert ids(s.search(None, "", Filters(min_amount=10_000_00, max_amount=50_000_00))) == {
+        b["orchard"].id}
+    # drafts never leak into facet counts
+    assert sum(f.count for f in s.search(None, "garden").facets["status"]) == 2
+    assert sum(f.count for f in s.search(None, "").facets["status"]) == 3
+
+
+def test_filters_from_args():
+    from werkzeug.datastructures import MultiDict
+
+    args = MultiDict([("theme", "Arts"), ("theme", "Health"), ("status", "Awarded"),
+                      ("year", "2022"), ("year", "x"), ("min_amount", "1,000.50"), ("band", "bogus")])
+    filters = filters_from_args(args)
+    assert filters.theme == ["Arts", "Health"] and filters.status == ["awarded"]
+    assert filters.year == [2022] and filters.min_amount == 100050 and filters.band == []
+    with pytest.raises(ValueError):
+        filters_from_args(MultiDict([("min_amount", "lots")]), strict=True)
+
+
+def test_sorting_and_pagination(corpus):
+    b, s = corpus["bids"], service()
+    by_amount = s.search(None, "", sort="amount").bid_ids
+    assert by_amount == [b["theatre"].id, b["orchard"].id, b["garden"].id]
+    newest = s.search(None, "", sort="newest").bid_ids
+    assert newest == [b["theatre"].id, b["orchard"].id, b["garden"].id]  # published order
+    page1 = s.search(None, "", sort="amount", page=1, per_page=2)
+    page2 = s.search(None, "", sort="amount", page=2, per_page=2)
+    assert page1.total == page2.total == 3 and page1.pages == 2
+    assert page1.bid_ids + page2.bid_ids == by_amount
+    ranked = s.search(None, "garden community").bid_ids
+    assert ranked[0] == b["garden"].id
+    assert s.search(None, "garden", page=5).items == []
+
+
+def test_snippets_are_escaped_and_marked(corpus):
+    results = service().search(None, "families")
+    snippet = str(results.items[0].snippet)
+    assert "<mark>families</mark>" in snippet
+    assert "<script>" not in snippet and "&lt;script&gt;" in snippet
+
+
+def test_did_you_mean_from_the_index_vocabulary(corpus):
+    results = service().search(None, "orcherd")
+    assert results.total == 0
+    assert results.corrected_query == "orchard"
+    assert service().search(None, "orchard").corrected_query is None
+
+
+def test_updates_and_deletes_reach_results(corpus, db):
+    b, s = corpus["bids"], service()
+    b["garden"].title = "Allotment for Leith"
+    b["garden"].body = "Raised beds."
+    db.session.commit()
+    assert s.search(None, "allotment").bid_ids == [b["garden"].id]
+    assert b["garden"].id not in ids(s.search(None, "shed"))
+    db.session.delete(b["orchard"])
+    db.session.commit()
+    assert s.search(None, "orchard").total == 0
+    assert s.search(None, "").total == 2
