@@ -171,9 +171,7 @@ def _read_pdf(data: bytes) -> dict:
                 break
     except (MemoryError, LimitReachedError):
         return {"status": "failed", "reason": REASON_MEMORY}
-    except RecursionError:
-        return {"status": "failed", "reason": REASON_DAMAGED}
-    except Exception:  # noqa: BLE001 - any parser error means a damaged file
+    except Exception:  # noqa: BLE001 - any parser error (or reference loop) means a damaged file
         return {"status": "failed", "reason": REASON_DAMAGED}
     if pages_with_text < max(1, math.ceil(MIN_TEXT_PAGE_SHARE * pages)):
         return {"status": "no_text_layer", "pages": pages}
