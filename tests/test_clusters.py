@@ -151,3 +151,14 @@ def test_neighbourhood_refresh_joins_a_new_bid(db, factory):
     cluster = db.session.get(OverlapCluster, a.id)
     assert cluster.signature == f"{a.id},{b.id},{c.id}"
     assert cluster.organisation_count == 3
+
+
+def test_overlaps_refresh_command(db, factory, runner):
+    orgs = [factory.org(f"Org {n}") for n in range(2)]
+    text = "Relational practice network map for community connectors and peer learning."
+    for org in orgs:
+        factory.bid(org, title="Relational network", body=text)
+    result = runner.invoke(args=["overlaps", "refresh"])
+    assert result.exit_code == 0, result.output
+    assert "1 clusters (1 new" in result.output
+    assert db.session.scalars(select(OverlapCluster)).one().organisation_count == 2

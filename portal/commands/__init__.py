@@ -6,8 +6,8 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from portal.commands import accounts, demo, imports, index
+    from portal.commands import accounts, demo, imports, index, overlaps
 
-    for module in (accounts, demo, imports, index):
+    for module in (accounts, demo, imports, index, overlaps):
         for command in module.COMMANDS:
             app.cli.add_command(command)
