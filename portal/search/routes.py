@@ -1,11 +1,80 @@
-"""Routes of the search area."""
+"""The search page: the query language, facets, sorting and exports over the search service."""
 
-from flask import abort
+from __future__ import annotations
 
+from flask import current_app, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from bids.access import can_view
+from bids.database import db
+from bids.models import Bid
 from portal.search import bp
+from search_index.service import FACET_FIELDS, SORTS, filters_from_args, get_search_service
+
+FACET_TITLES = {"funder": "Funder", "status": "Status", "year": "Year", "theme": "Theme",
+                "location": "Location", "band": "Amount"}
+SORT_LABELS = {"relevance": "Relevance", "newest": "Newest", "amount": "Largest amount"}
 
 
-# PLACEHOLDER: replace each of these with the real view (owner of this area).
+def _page_arg() -> int:
+    raw = request.args.get("page", "1")
+    return min(int(raw), 10_000) if raw.isdigit() and int(raw) > 0 else 1
+
+
+def _args_with(**changes) -> dict:
+    """The current query string with some keys replaced (None removes a key)."""
+    args = request.args.to_dict(flat=False)
+    args.pop("page", None)
+    for key, value in changes.items():
+        if value is None:
+            args.pop(key, None)
+        else:
+            args[key] = value
+    return args
+
+
+def facet_url(name: str, value: str) -> str:
+    """Add the value to the facet's filter, or remove it when already chosen."""
+    chosen = request.args.getlist(name)
+    chosen = [v for v in chosen if v != value] if value in chosen else [*chosen, value]
+    return url_for("search.search", **_args_with(**{name: chosen or None}))
+
+
+def search_url(**changes) -> str:
+    return url_for("search.search", **_args_with(**changes))
+
+
+def export_url(fmt: str) -> str:
+    endpoint = "api.export_csv" if fmt == "csv" else "api.export_json"
+    return url_for(endpoint, **_args_with())
+
+
+def page_url(page: int) -> str:
+    return url_for("search.search", **_args_with(), page=page)
+
+
 @bp.route("/search")
 def search():
-    abort(404)
+    q = request.args.get("q", "")
+    sort = request.args.get("sort", "relevance")
+    filters = filters_from_args(request.args)
+    results = get_search_service().search(
+        current_user, q, filters, sort, _page_arg(), current_app.config["BIDS_PER_PAGE"]
+    )
+    ids = results.bid_ids
+    loaded = {bid.id: bid for bid in db.session.scalars(
+        select(Bid).where(Bid.id.in_(ids)).options(
+            selectinload(Bid.organisation), selectinload(Bid.funder))
+    )} if ids else {}
+    # The database decides: a bid changed since it was indexed is shown only if still visible.
+    rows = [(loaded[hit.bid_id], hit) for hit in results.items
+            if hit.bid_id in loaded and can_view(current_user, loaded[hit.bid_id])]
+    active = [(name, value) for name in FACET_FIELDS for value in request.args.getlist(name)]
+    labels = {name: {f.value: f.label for f in values} for name, values in results.facets.items()}
+    return render_template(
+        "search/results.html", q=q, results=results, rows=rows, active=active, labels=labels,
+        facet_titles=FACET_TITLES, sorts=SORTS, sort_labels=SORT_LABELS,
+        facet_url=facet_url, search_url=search_url, page_url=page_url, export_url=export_url,
+    )
