@@ -93,6 +93,16 @@ def test_new_form_has_every_field_and_suggestions(client, member, org):
     assert 'aria-describedby="summary-hint"' in page
 
 
+def test_new_preselects_the_organisation_from_the_link(client, member, org, factory):
+    second = factory.org("Second Org")
+    factory.db.session.add(type(member.memberships[0])(user=member, organisation=second))
+    factory.db.session.commit()
+    login(client, member)
+    page = client.get(f"/bids/new?organisation={second.id}").get_data(as_text=True)
+    assert f'<option selected value="{second.id}">Second Org</option>' in page
+    assert f'<option value="{org.id}">Wrexham Warmth</option>' in page
+
+
 def test_publish_a_bid(client, db, member, org):
     login(client, member)
     response = client.post("/bids/new", data={**FORM, "organisation": org.id, "publish": "Publish"})
@@ -258,6 +268,7 @@ def test_record_outcome(client, db, member, org, factory):
     assert bid.revisions[-1].note == "Good news"
     page = client.get(f"/bids/{bid.id}").get_data(as_text=True)
     assert "£15,000" in page and "1 March 2024" in page
+    assert '<span class="status status-awarded">Awarded</span>' in page
 
     response = client.post(f"/bids/{bid.id}/outcome", data={"status": "declined"})
     assert response.status_code == 422
@@ -364,6 +375,9 @@ def test_xss_in_every_field_comes_back_escaped(client, db, member, org):
         "publish": "Publish"})
     bid = db.session.scalar(select(Bid))
     assert bid is not None and bid.title.startswith("T<script>")
+    client.post(f"/bids/{bid.id}/edit", data={
+        **FORM, "title": bid.title, "note": "n" + payload, "save": "Save"})
+    assert bid.revisions[-1].note.startswith("n<script>")
     logout(client)
     for url in (f"/bids/{bid.id}", "/bids/", "/", f"/bids/{bid.id}/revisions"):
         page = client.get(url).get_data(as_text=True)
@@ -427,6 +441,25 @@ def test_attachments_of_a_draft_are_private(client, db, member, org, factory, sh
         assert download.status_code == 200
     login(client, factory.user())
     assert client.get(url).status_code == 404
+
+
+class TestUploadLimit:
+    @pytest.fixture
+    def app_config(self):
+        return {"MAX_UPLOAD_MB": 1}
+
+    def test_an_oversized_upload_is_refused_with_a_message(self, client, db, member, org,
+                                                           factory):
+        bid = factory.bid(org)
+        login(client, member)
+        big = b"%PDF-1.4\n" + b"0" * (1024 * 1024 + 10)
+        response = client.post(f"/bids/{bid.id}/attachments", data={
+            "file": (io.BytesIO(big), "big.pdf")}, content_type="multipart/form-data",
+            follow_redirects=True)
+        assert response.status_code == 200
+        assert "larger than 1 MB" in response.get_data(as_text=True)
+        db.session.refresh(bid)
+        assert bid.attachments == []
 
 
 # --- CSRF ---------------------------------------------------------------------------------

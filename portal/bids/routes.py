@@ -92,6 +92,8 @@ def new():
     form = BidForm()
     del form.save, form.note
     form.organisation.choices = choices((o.id, o.name) for o in organisations)
+    if request.method == "GET":  # an organisation page may link to /bids/new?organisation=<id>
+        form.organisation.data = request.args.get("organisation", type=int)
     if not organisations:
         return _render_form(form, organisations=organisations)
     if not form.validate_on_submit():

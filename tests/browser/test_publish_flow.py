@@ -120,7 +120,7 @@ def test_publish_revise_compare_and_decide(live_server, page: Page, browser, sha
         visitor = visitor_context.new_page()
         visitor.goto(bid_url)
         expect(visitor.get_by_role("heading", level=1)).to_have_text("Warm spaces across Wrexham")
-        expect(visitor.locator("aside")).to_contain_text("awarded")
+        expect(visitor.locator("aside")).to_contain_text("Awarded")
         expect(visitor.get_by_role("link", name="Edit", exact=True)).to_have_count(0)
         expect(visitor.locator("ul.attachments a")).to_have_count(1)
         response = visitor.goto(draft_url)
