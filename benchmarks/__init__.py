@@ -31,7 +31,7 @@ that order, in one process, sharing one `BenchContext`:
 build them with `Row.at_least(name, figure, unit, minimum)` / `Row.at_most(name, figure, unit,
 maximum)` when there is a target, or `Row(name, figure, unit)` for a plain figure. Helpers:
 `percentiles(samples)` -> `{"p50", "p95", "max"}`, `time_calls(fn, items)` -> latencies in ms,
-`Stopwatch`, `peak_rss_mb()` and `current_rss_mb()`.
+`Stopwatch`, `cpu_seconds()`, `peak_rss_mb()` and `current_rss_mb()`.
 
 At the end the harness prints a plain-text table (name, figure, unit, target, pass/fail) and
 writes `bench-results/latest.json`; it exits 1 when a target is missed or a benchmark raised.
@@ -81,6 +81,12 @@ class Row:
     @classmethod
     def at_most(cls, name: str, figure: float, unit: str, maximum: float, note: str = "") -> Row:
         return cls(name, figure, unit, f"<= {maximum:g}", figure <= maximum, note)
+
+
+def cpu_seconds() -> float:
+    """CPU time (user + system) this process has used: a figure that other load cannot inflate."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def peak_rss_mb() -> float:
@@ -149,6 +155,7 @@ class BenchContext:
     state: dict[str, Any] = field(default_factory=dict)
     import_report: Any = None
     import_rss_mb: float | None = None
+    import_cpu_s: float | None = None
     _app: Any = None
     _owns_workdir: bool = False
 
@@ -201,7 +208,9 @@ class BenchContext:
         app = create_app(self.app_config())
         with app.app_context():
             db.create_all()
+            cpu = cpu_seconds()
             self.import_report = import_bids(self.corpus_path, limit=self.limit, progress=True)
+            self.import_cpu_s = cpu_seconds() - cpu
             self.import_rss_mb = peak_rss_mb()
             db.session.remove()
         return app

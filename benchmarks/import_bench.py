@@ -31,6 +31,10 @@ def run(ctx: BenchContext) -> list[Row]:
     rows = [
         speed,
         Row("import duration", round(report.seconds, 1), "s"),
+        # Wall-clock figures suffer from whatever else runs on the machine; CPU time does not.
+        Row("import CPU time", round(ctx.import_cpu_s or 0, 1), "s",
+            note=f"{report.written / ctx.import_cpu_s:,.0f} bids per CPU-second"
+            if ctx.import_cpu_s else ""),
         Row("bids imported", report.imported, "bids"),
         # The SBIR file has two awards with no funder: the importer rightly skips them.
         Row("rows skipped (invalid)", report.skipped, "rows",

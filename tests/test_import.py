@@ -88,6 +88,22 @@ def test_existing_organisations_are_found_by_identifier_then_name(db, tmp_path, 
     assert by_name.org_identifier == "GB-CHC-999"  # learnt from the import
 
 
+def test_new_organisations_in_one_batch_are_created_once(db, tmp_path):
+    rows = [
+        good(1, organisation={"name": "Hill Trust"}),
+        good(2, organisation={"name": "hill trust", "identifier": "GB-CHC-42"}),
+        good(3, organisation={"name": "Hill Trust (trading name)", "identifier": "GB-CHC-42"}),
+        good(4, organisation={"name": "Hill Trust"}, funder={"name": "Hill Trust"}),
+    ]
+    assert import_bids(write_jsonl(tmp_path / "b.jsonl", rows)).imported == 4
+    orgs = {o.name: o for o in db.session.scalars(select(Organisation))}
+    assert sorted(orgs) == ["Garden Fund", "Hill Trust"]
+    assert orgs["Hill Trust"].org_identifier == "GB-CHC-42"
+    assert {b.organisation_id for b in db.session.scalars(select(Bid))} == {orgs["Hill Trust"].id}
+    assert bid(db, "TEST-4").funder_id == orgs["Hill Trust"].id
+    assert len({o.slug for o in orgs.values()}) == 2
+
+
 def test_organisation_kind_option(db, tmp_path):
     path = write_jsonl(tmp_path / "b.jsonl", [good(1)])
     import_bids(path, organisation_kind="collective")
