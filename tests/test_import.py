@@ -305,6 +305,22 @@ def test_reimport_keeps_fields_the_row_does_not_give(db, tmp_path, factory):
     assert row.licence == "CC0-1.0" and row.amount_requested == Decimal("12500.50")
 
 
+def test_reimport_publishes_a_draft_and_keeps_a_hidden_bid_hidden(db, tmp_path, factory):
+    from bids.publishing import hide_bid
+
+    org = factory.org("Green Streets")
+    draft = factory.bid(org, published=False, identifier="TEST-1")
+    hidden = factory.bid(org, identifier="TEST-2")
+    hide_bid(factory.user(admin=True), hidden, "Spam")
+    db.session.commit()
+    report = import_bids(write_jsonl(tmp_path / "b.jsonl", [good(1), good(2)]))
+    assert (report.imported, report.updated) == (0, 2)
+    db.session.expire_all()
+    assert draft.is_published and draft.published_at is not None and draft.is_public
+    assert hidden.is_hidden and hidden.hidden_reason == "Spam"
+    assert hidden.title == "Community garden 2"
+
+
 def test_same_identifier_twice_in_one_file_updates(db, tmp_path):
     path = write_jsonl(tmp_path / "b.jsonl", [good(1), good(1, title="Second version")])
     report = import_bids(path)
