@@ -316,7 +316,7 @@ def published_bids_query() -> Select[tuple[Bid]]:
         select(Bid)
         .where(public_clause())
         .options(selectinload(Bid.organisation), selectinload(Bid.funder))
-        .order_by(Bid.published_at.desc(), Bid.id.desc())
+        .order_by(Bid.published_at.desc().nulls_last(), Bid.id.desc())
     )
 
 

@@ -28,6 +28,7 @@ FORM = {
     "locations": "Wales; North West",
     "licence": "CC-BY-4.0",
     "identifier": "",
+    "source_url": "https://example.org/warm-spaces",
 }
 
 
@@ -115,6 +116,7 @@ def test_publish_a_bid(client, db, member, org):
     assert bid.funder.org_identifier == "GB-COH-RC000934"
     assert bid.themes == ["warmth", "loneliness"] and bid.locations == ["Wales", "North West"]
     assert len(bid.revisions) == 1
+    assert bid.source_url == "https://example.org/warm-spaces"
 
     logout(client)
     page = client.get(f"/bids/{bid.id}").get_data(as_text=True)
@@ -200,6 +202,7 @@ def test_edit_a_draft_then_publish(client, db, member, org, factory):
     login(client, member)
     page = client.get(f"/bids/{bid.id}/edit").get_data(as_text=True)
     assert 'name="publish"' in page and 'name="save_draft"' in page
+    assert 'name="amount_requested" type="text" value="10000"' in page  # not 10000.00
     client.post(f"/bids/{bid.id}/edit", data={**FORM, "publish": "Publish"})
     db.session.refresh(bid)
     assert bid.is_published and len(bid.revisions) == 1
@@ -268,7 +271,7 @@ def test_record_outcome(client, db, member, org, factory):
     assert bid.revisions[-1].note == "Good news"
     page = client.get(f"/bids/{bid.id}").get_data(as_text=True)
     assert "£15,000" in page and "1 March 2024" in page
-    assert '<span class="status status-awarded">Awarded</span>' in page
+    assert '<span class="status status-label status-awarded">Awarded</span>' in page
 
     response = client.post(f"/bids/{bid.id}/outcome", data={"status": "declined"})
     assert response.status_code == 422

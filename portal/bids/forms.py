@@ -55,6 +55,7 @@ FIELD_KEYS = {
     "locations": "locations",
     "licence": "licence",
     "identifier": "identifier",
+    "source_url": "url",
     "status": "status",
 }
 
@@ -79,6 +80,8 @@ class BidForm(FlaskForm):
     locations = StringField("Locations", render_kw={"list": "location-suggestions"})
     licence = SelectField("Licence", choices=choices(LICENCES.items()), default="CC-BY-4.0")
     identifier = StringField("Identifier (optional)", render_kw={"maxlength": 200})
+    source_url = StringField("Address of the original (optional)",
+                             render_kw={"type": "url", "maxlength": 500})
     note = StringField("What changed (optional)", render_kw={"maxlength": 300})
 
     preview = SubmitField("Preview")

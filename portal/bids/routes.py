@@ -50,6 +50,13 @@ def _actor():
     return current_user._get_current_object() if current_user.is_authenticated else None
 
 
+def _plain_amount(amount) -> str:
+    """300000 rather than 300000.00 in a form field; pence kept when there are any."""
+    if amount is None:
+        return ""
+    return str(amount.quantize(1)) if amount == amount.to_integral_value() else str(amount)
+
+
 def _bid_initial(bid) -> dict:
     return {
         "title": bid.title,
@@ -58,7 +65,7 @@ def _bid_initial(bid) -> dict:
         "funder_name": bid.funder.name if bid.funder else "",
         "funder_identifier": (bid.funder.org_identifier or "") if bid.funder else "",
         "programme": bid.programme,
-        "amount_requested": str(bid.amount_requested) if bid.amount_requested is not None else "",
+        "amount_requested": _plain_amount(bid.amount_requested),
         "currency": bid.currency,
         "duration_months": bid.duration_months or "",
         "submitted_on": bid.submitted_on.isoformat() if bid.submitted_on else "",
@@ -66,6 +73,7 @@ def _bid_initial(bid) -> dict:
         "locations": "; ".join(bid.locations or []),
         "licence": bid.licence,
         "identifier": bid.identifier,
+        "source_url": bid.source_url or "",
     }
 
 
@@ -168,7 +176,6 @@ def show(bid_id: int):
         is_admin=bool(user and user.is_admin),
         hide_form=HideForm(),
         action_form=ActionForm(),
-        ok_status=ExtractionStatus.OK,
     )
 
 
@@ -227,7 +234,7 @@ def outcome(bid_id: int):
     bid = get_editable_bid(user, bid_id)
     initial = {
         "status": bid.status if bid.status != "draft" else "submitted",
-        "amount_awarded": str(bid.amount_awarded) if bid.amount_awarded is not None else "",
+        "amount_awarded": _plain_amount(bid.amount_awarded),
         "decided_on": bid.decided_on.isoformat() if bid.decided_on else "",
     }
     form = OutcomeForm(data=initial if request.method == "GET" else None)
