@@ -474,22 +474,43 @@ class TestCsrf:
 
     def test_forms_without_a_token_are_refused(self, client, db, member, org, factory):
         bid = factory.bid(org)
+        other = factory.bid(org)
+        link = BidLink(from_bid_id=bid.id, to_bid_id=other.id, kind="also_sent_to")
+        db.session.add(link)
+        member.is_admin = True
+        db.session.commit()
         login(client, member)
         for url, data in (
             ("/bids/new", {**FORM, "organisation": org.id, "publish": "Publish"}),
             (f"/bids/{bid.id}/edit", {**FORM, "save": "Save"}),
-            (f"/bids/{bid.id}/outcome", {"status": "declined"}),
+            (f"/bids/{bid.id}/outcome", {"status": "submitted"}),
+            (f"/bids/{bid.id}/attachments", {"file": (io.BytesIO(b"%PDF-1.4"), "a.pdf")}),
+            (f"/bids/{bid.id}/links", {"kind": "resubmission_of", "target": other.identifier}),
+            (f"/bids/{bid.id}/links/{link.id}/delete", {}),
+            (f"/bids/{bid.id}/hide", {"reason": "spam"}),
         ):
-            assert client.post(url, data=data).status_code in (400, 422), url
-        assert bid_count(db) == 1
+            response = client.post(url, data=data)
+            assert response.status_code == 400, url
+            assert "The form expired" in response.get_data(as_text=True)
         db.session.expire_all()
-        assert db.session.get(Bid, bid.id).status == "draft"
+        bid = db.session.get(Bid, bid.id)
+        assert bid_count(db) == 2
+        assert (bid.status, bid.title, bid.attachments, bid.is_hidden) == (
+            "draft", bid.title, [], False)
+        assert bid.title != FORM["title"]
+        assert [(x.kind, x.to_bid_id) for x in bid.links] == [("also_sent_to", other.id)]
 
-    def test_forms_carry_a_token(self, client, member, org, factory):
+    def test_forms_carry_a_token(self, client, db, member, org, factory):
         bid = factory.bid(org)
+        db.session.add(BidLink(from_bid_id=bid.id, to_bid_id=factory.bid(org).id,
+                               kind="also_sent_to"))
+        member.is_admin = True
+        db.session.commit()
         login(client, member)
-        for url in ("/bids/new", f"/bids/{bid.id}/edit", f"/bids/{bid.id}/outcome"):
+        expected = {"/bids/new": 2, f"/bids/{bid.id}/edit": 5, f"/bids/{bid.id}/outcome": 2,
+                    f"/bids/{bid.id}": 2}  # the header's sign-out form is one of them
+        for url, count in expected.items():
             page = client.get(url).get_data(as_text=True)
             forms = re.findall(r'<form[^>]*method="post".*?</form>', page, re.S)
-            assert forms, url
+            assert len(forms) == count, url
             assert all('name="csrf_token"' in form for form in forms), url
