@@ -1,0 +1,431 @@
+"""Overlapping bids: which bids say much the same thing (issue 4).
+
+Method (chosen by measurement, see `benchmarks/similarity_bench.py`): cosine of TF-IDF
+vectors (word unigrams and bigrams, sublinear tf, English stop words) for the score, and
+MinHash over 5-word passages for "near-duplicate text". The vectors and signatures live
+under `SIMILARITY_DIR` (`store.py`); the database stays the source of truth and the
+"similar" outbox rows keep the store current within a commit.
+
+For views and the API:
+
+    similar_to_bid(user, bid, limit=10) -> list[Match]      # never the bid itself
+    similar_to_text(user, text, limit=10) -> list[Match]    # the draft check; nothing stored
+    compare_texts(text_a, text_b) -> Comparison              # shared passages, for <mark>
+
+Every result is a bid `user` may see (`bids.access`): a draft is matched only for members of
+its own organisation, hidden bids only for admins.
+
+For the funders' pool clustering (published, non-hidden bids only):
+
+    overlap_pairs(min_score) -> Iterator[OverlapPair]   # (a, b, score, relation, shared_terms), a < b
+    pairs_for(bid_id, min_score=...) -> list[OverlapPair]
+
+`overlap_pairs` keeps each bid's top `NEIGHBOURS` neighbours, computed in chunks over the
+whole corpus and cached on disk (`neighbours-*.npz`) until the store next changes.
+
+Relation labels (`relation_for`), thresholds chosen on the SBIR pairs (abstracts only):
+- "near-duplicate text": at least half of the two texts' passages are shared
+  (resemblance >= NEAR_DUPLICATE), or the score is >= 0.9;
+- "strong overlap": score >= STRONG (about 90% of labelled pairs above it are real overlaps);
+- "related": score >= RELATED (most unrelated same-funder pairs fall below it).
+Matches under RELATED are not shown.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+import numpy as np
+from flask import Flask, current_app
+from markupsafe import Markup
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from bids.access import _real_user, can_view
+from bids.database import db
+from bids.markdown_render import markdown_to_text
+from bids.models import Bid
+from search_index.similarity.store import Doc, Snapshot, Store
+from search_index.similarity.text import (
+    estimated_resemblance,
+    passage_overlap,
+    shared_spans,
+    shingle_hashes,
+    signature,
+)
+
+log = logging.getLogger(__name__)
+
+NEAR_DUPLICATE = 0.5
+NEAR_DUPLICATE_SCORE = 0.9
+STRONG = 0.5
+RELATED = 0.2
+NEIGHBOURS = 20
+SHARED_TERMS = 8
+MIN_WORDS = 20
+MAX_CHARS = 200_000
+
+RELATION_LABELS = {
+    "near_duplicate": "near-duplicate text",
+    "strong": "strong overlap",
+    "related": "related",
+}
+
+
+class OverlapPair(NamedTuple):
+    a: int
+    b: int
+    score: float
+    relation: str
+    shared_terms: list[str]
+
+
+@dataclass
+class Match:
+    bid: Bid
+    score: float
+    relation: str
+    shared_terms: list[str]
+    resemblance: float = 0.0
+    passages_shared: float | None = None  # share of the query's passages also in this bid
+
+    @property
+    def relation_label(self) -> str:
+        return RELATION_LABELS[self.relation]
+
+
+@dataclass
+class Comparison:
+    left: Markup
+    right: Markup
+    resemblance: float
+    share_left: float
+    share_right: float
+    shared_terms: list[str] = field(default_factory=list)
+
+
+def relation_for(score: float, resemblance: float) -> str | None:
+    if resemblance >= NEAR_DUPLICATE or score >= NEAR_DUPLICATE_SCORE:
+        return "near_duplicate"
+    if score >= STRONG:
+        return "strong"
+    if score >= RELATED:
+        return "related"
+    return None
+
+
+# --- the store and the outbox ----------------------------------------------------------------
+
+def init_app(app: Flask) -> None:
+    from search_index.outbox import register_consumer
+
+    app.extensions["similarity"] = Store(app.config["SIMILARITY_DIR"])
+    register_consumer("similar", apply_changes, after_commit=True)
+
+
+def get_store() -> Store:
+    return current_app.extensions["similarity"]
+
+
+def document_text(bid: Bid) -> str:
+    """What the matcher reads of a bid: title, summary, body and attachments' text."""
+    parts = [bid.title, bid.summary, markdown_to_text(bid.body or "")]
+    parts.extend(a.text for a in bid.attachments if a.text)
+    return "\n\n".join(p for p in parts if p)[:MAX_CHARS]
+
+
+def _doc(bid: Bid) -> Doc:
+    return Doc(bid.id, bid.organisation_id, bid.is_public, document_text(bid))
+
+
+def _load_docs(session: Session, bid_ids: list[int] | None = None) -> list[Doc]:
+    """Docs of the given bids (all bids when None), read in chunks to bound memory."""
+    query = select(Bid).options(selectinload(Bid.attachments)).order_by(Bid.id)
+    chunks = ([query] if bid_ids is None
+              else [query.where(Bid.id.in_(bid_ids[i:i + 500])) for i in range(0, len(bid_ids), 500)])
+    docs = []
+    for chunk in chunks:
+        for bid in session.scalars(chunk.execution_options(yield_per=1000)):
+            docs.append(_doc(bid))
+    return docs
+
+
+def apply_changes(session: Session, upserts: list[int], deletes: list[int]) -> None:
+    """Outbox consumer for target "similar": bring the changed bids into the store."""
+    store = get_store()
+    with store.locked():
+        docs = _load_docs(session, upserts) if upserts else []
+        gone = set(upserts) - {d.bid_id for d in docs}  # deleted since the row was written
+        store.change(docs, sorted(set(deletes) | gone), all_docs=lambda: _load_docs(session))
+
+
+def rebuild() -> int:
+    """Refit the vocabulary and rebuild every vector from the database; returns bids stored."""
+    store = get_store()
+    with store.locked():
+        docs = _load_docs(db.session)
+        store.rebuild(docs)
+    return len(docs)
+
+
+def _snapshot() -> Snapshot | None:
+    store = get_store()
+    snap = store.snapshot()
+    if snap is None:  # first use: build from the database (small sites, tests)
+        rebuild()
+        snap = store.snapshot()
+    return snap
+
+
+# --- matching ----------------------------------------------------------------------------------
+
+def _allowed_rows(rows: np.ndarray, user: Any) -> np.ndarray:
+    user = _real_user(user)
+    if user is not None and user.is_admin:
+        return np.ones(len(rows), dtype=bool)
+    allowed = rows["public"].copy()
+    if user is not None:
+        orgs = list(user.organisation_ids())
+        if orgs:
+            allowed |= np.isin(rows["org_id"], orgs)
+    return allowed
+
+
+def shared_terms(snap: Snapshot, q, other, limit: int = SHARED_TERMS) -> list[str]:
+    """The distinctive terms two texts share: largest products of their TF-IDF weights."""
+    common, qi, oi = np.intersect1d(q.indices, other.indices, assume_unique=True, return_indices=True)
+    if common.size == 0:
+        return []
+    weights = q.data[qi] * np.asarray(other.data)[oi]
+    order = np.argsort(-weights, kind="stable")
+    chosen: list[str] = []
+    for position in order:
+        term = snap.vectoriser.terms[common[position]]
+        # A bigram already says what its words say: skip words covered by a chosen bigram.
+        if any(term in c.split() or c in term.split() for c in chosen):
+            continue
+        chosen.append(term)
+        if len(chosen) == limit:
+            break
+    return chosen
+
+
+def _rank(snap: Snapshot, user: Any, q, sig: np.ndarray, *, exclude: int | None,
+          query_text: str | None, limit: int) -> list[Match]:
+    rows, alive = snap.all_rows()
+    base, delta = snap.lexical_scores(q)
+    scores = np.concatenate([base, delta])
+    resemblance = estimated_resemblance(sig, snap.signatures())
+    # Same text always first: a near-identical passage set lifts the score to the resemblance.
+    scores = np.maximum(scores, resemblance.astype(np.float32))
+    mask = alive & _allowed_rows(rows, user) & (scores >= RELATED)
+    if exclude is not None:
+        mask &= rows["bid_id"] != exclude
+    candidates = np.flatnonzero(mask)
+    want = min(len(candidates), limit * 2 + 10)
+    if want == 0:
+        return []
+    top = candidates[np.argpartition(-scores[candidates], want - 1)[:want]]
+    top = top[np.lexsort((rows["bid_id"][top], -scores[top]))]
+    bids = {b.id: b for b in db.session.scalars(
+        select(Bid).where(Bid.id.in_([int(rows["bid_id"][p]) for p in top]))
+        .options(selectinload(Bid.organisation), selectinload(Bid.funder), selectinload(Bid.attachments))
+    )}
+    matches: list[Match] = []
+    for position in top:
+        bid = bids.get(int(rows["bid_id"][position]))
+        if bid is None or not can_view(user, bid):  # the database has the last word
+            continue
+        score = float(min(1.0, max(0.0, scores[position])))
+        relation = relation_for(score, float(resemblance[position]))
+        if relation is None:
+            continue
+        match = Match(bid, round(score, 4), relation,
+                      shared_terms(snap, q, snap.row_vector(int(position))),
+                      resemblance=round(float(resemblance[position]), 4))
+        if relation == "near_duplicate" and query_text is not None:
+            match.resemblance, match.passages_shared = (
+                round(v, 4) for v in passage_overlap(query_text, document_text(bid)))
+        matches.append(match)
+        if len(matches) == limit:
+            break
+    return matches
+
+
+def similar_to_bid(user: Any, bid: Bid, limit: int = 10) -> list[Match]:
+    """Bids overlapping `bid` that `user` may see, best first, never `bid` itself."""
+    snap = _snapshot()
+    if snap is None:
+        return []
+    text = document_text(bid)
+    position = snap.position_of(bid.id)
+    if position is not None:
+        q, sig = snap.row_vector(position), snap.row_signature(position)
+    else:  # not applied yet (outbox pending): read it now
+        q, sig = snap.vectoriser.transform([text]), signature(text)
+    return _rank(snap, user, q, sig, exclude=bid.id, query_text=text, limit=limit)
+
+
+def similar_to_text(user: Any, text: str, title: str = "", limit: int = 10) -> list[Match]:
+    """Bids overlapping a pasted or uploaded text (the draft check); nothing is stored."""
+    snap = _snapshot()
+    if snap is None:
+        return []
+    full = "\n\n".join(p for p in (title, text) if p)[:MAX_CHARS]
+    q = snap.vectoriser.transform([full])
+    return _rank(snap, user, q, signature(full), exclude=None, query_text=full, limit=limit)
+
+
+def check_text_length(text: str) -> str | None:
+    """Why a text cannot be checked, or None when it can."""
+    if len(text) > MAX_CHARS:
+        return f"The text is longer than {MAX_CHARS:,} characters; check a shorter extract."
+    if len(text.split()) < MIN_WORDS:
+        return f"Give at least {MIN_WORDS} words so the comparison means something."
+    return None
+
+
+def lineage_candidates(bid: Bid, matches: list[Match]) -> list[Match]:
+    """Near-duplicates of `bid` from its own organisation: candidates for "resubmission of"."""
+    linked = {link.to_bid_id for link in bid.links} | {link.from_bid_id for link in bid.backlinks}
+    return [m for m in matches if m.relation == "near_duplicate"
+            and m.bid.organisation_id == bid.organisation_id and m.bid.id not in linked]
+
+
+# --- comparing -----------------------------------------------------------------------------------
+
+def _highlight(text: str, spans: list[tuple[int, int]]) -> Markup:
+    """Escape the text, wrapping shared passages in <mark>."""
+    out, last = [], 0
+    for start, end in spans:
+        out.append(html.escape(text[last:start]))
+        out.append("<mark>" + html.escape(text[start:end]) + "</mark>")
+        last = end
+    out.append(html.escape(text[last:]))
+    return Markup("".join(out))
+
+
+def compare_texts(text_a: str, text_b: str) -> Comparison:
+    hashes_a, hashes_b = shingle_hashes(text_a), shingle_hashes(text_b)
+    resemblance, share_a = passage_overlap(text_a, text_b)
+    _, share_b = passage_overlap(text_b, text_a)
+    terms: list[str] = []
+    snap = get_store().snapshot()
+    if snap is not None:
+        qa, qb = snap.vectoriser.transform([text_a, text_b])
+        terms = shared_terms(snap, qa, qb)
+    return Comparison(
+        left=_highlight(text_a, shared_spans(text_a, hashes_b.tolist())),
+        right=_highlight(text_b, shared_spans(text_b, hashes_a.tolist())),
+        resemblance=resemblance, share_left=share_a, share_right=share_b, shared_terms=terms,
+    )
+
+
+# --- corpus-wide pairs, for clustering -------------------------------------------------------------
+
+def _public_positions(snap: Snapshot) -> np.ndarray:
+    rows, alive = snap.all_rows()
+    return np.flatnonzero(alive & rows["public"])
+
+
+def _neighbours(snap: Snapshot) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Top NEIGHBOURS (row, row, score) among public bids, cached on disk per store state."""
+    store = get_store()
+    tag = hashlib.sha1(repr(snap.key).encode()).hexdigest()[:16]
+    path = store.dir / f"neighbours-{tag}.npz"
+    if path.exists():
+        with np.load(path) as f:
+            return f["a"], f["b"], f["score"]
+    positions = _public_positions(snap)
+    matrix = snap.matrix()[positions]
+    sigs = snap.signatures()[positions]
+    transposed = matrix.T.tocsr()
+    k = min(NEIGHBOURS, max(len(positions) - 1, 0))
+    out_a, out_b, out_s = [], [], []
+    for start in range(0, len(positions), 1000):
+        block = (matrix[start:start + 1000] @ transposed).toarray()
+        for offset in range(block.shape[0]):
+            row = block[offset]
+            i = start + offset
+            row[i] = -1.0
+            if k == 0:
+                continue
+            nearest = np.argpartition(-row, k - 1)[:k]
+            nearest = nearest[row[nearest] > 0]
+            res = estimated_resemblance(sigs[i], sigs[nearest])
+            out_a.append(np.full(len(nearest), i))
+            out_b.append(nearest)
+            out_s.append(np.maximum(row[nearest], res))
+    a = positions[np.concatenate(out_a)] if out_a else np.zeros(0, dtype=np.int64)
+    b = positions[np.concatenate(out_b)] if out_b else np.zeros(0, dtype=np.int64)
+    s = np.concatenate(out_s).astype(np.float32) if out_s else np.zeros(0, dtype=np.float32)
+    for old in store.dir.glob("neighbours-*.npz"):
+        old.unlink(missing_ok=True)
+    tmp = store.dir / f".{path.name}"
+    with open(tmp, "wb") as handle:
+        np.savez(handle, a=a, b=b, score=s)
+    tmp.replace(path)
+    return a, b, s
+
+
+def _pair(snap: Snapshot, rows: np.ndarray, pa: int, pb: int, score: float) -> OverlapPair | None:
+    resemblance = float(estimated_resemblance(snap.row_signature(pa), snap.row_signature(pb)[None, :])[0])
+    relation = relation_for(score, resemblance)
+    if relation is None:
+        return None
+    a, b = int(rows["bid_id"][pa]), int(rows["bid_id"][pb])
+    if a > b:
+        a, b = b, a
+    terms = shared_terms(snap, snap.row_vector(pa), snap.row_vector(pb))
+    return OverlapPair(a, b, round(float(score), 4), relation, terms)
+
+
+def overlap_pairs(min_score: float = RELATED) -> Iterator[OverlapPair]:
+    """Every pair of published, non-hidden bids scoring >= min_score among each one's top neighbours."""
+    snap = _snapshot()
+    if snap is None:
+        return
+    rows, _ = snap.all_rows()
+    a, b, s = _neighbours(snap)
+    keep = s >= min_score
+    seen: set[tuple[int, int]] = set()
+    for pa, pb, score in zip(a[keep].tolist(), b[keep].tolist(), s[keep].tolist(), strict=True):
+        key = (min(pa, pb), max(pa, pb))
+        if key in seen:
+            continue
+        seen.add(key)
+        pair = _pair(snap, rows, pa, pb, min(1.0, score))
+        if pair is not None:
+            yield pair
+
+
+def pairs_for(bid_id: int, min_score: float = RELATED, limit: int = NEIGHBOURS) -> list[OverlapPair]:
+    """One published bid's overlaps with other published bids (for a neighbourhood refresh)."""
+    snap = _snapshot()
+    if snap is None:
+        return []
+    position = snap.position_of(bid_id)
+    if position is None:
+        return []
+    rows, alive = snap.all_rows()
+    if not rows["public"][position]:
+        return []
+    base, delta = snap.lexical_scores(snap.row_vector(position))
+    scores = np.maximum(np.concatenate([base, delta]),
+                        estimated_resemblance(snap.row_signature(position), snap.signatures()))
+    scores[~(alive & rows["public"])] = -1.0
+    scores[position] = -1.0
+    order = np.argsort(-scores, kind="stable")[:limit]
+    out = []
+    for other in order:
+        if scores[other] < min_score:
+            break
+        pair = _pair(snap, rows, position, int(other), float(min(1.0, scores[other])))
+        if pair is not None:
+            out.append(pair)
+    return out

@@ -1,0 +1,332 @@
+"""The persisted matcher: TF-IDF vectors and MinHash signatures of every bid, on disk.
+
+Layout of `SIMILARITY_DIR` (all derived from the database, safe to delete):
+
+    manifest.json        {"base": "gen-000003", "delta": "delta-000017.npz", ...}
+    gen-000003/          one fitted generation, written once, memory-mapped on load
+        vocab.json       the vectoriser's terms in column order
+        idf.npy          their inverse document frequencies
+        X.*.npy          row-normalised TF-IDF rows (CSR: data, indices, indptr)
+        XT.*.npy         the same matrix by term (for fast scoring of a query's terms)
+        sig.npy          MinHash signatures (n x 64 uint32)
+        rows.npy         per row: bid id, organisation id, public flag
+    delta-000017.npz     bids added or changed since the generation (same vocabulary) and the
+                         generation's rows they replace or delete
+
+A change rewrites only the small delta file and the manifest (atomic renames, under a
+file lock); readers in other processes notice the manifest changed and reload the delta.
+`rebuild` refits the vocabulary from all bids and starts a new generation; small stores
+refit on every change, since that costs milliseconds and keeps the vocabulary fresh.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+import tempfile
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
+
+from search_index.similarity.text import SIGNATURE_SIZE, signature
+
+# Measured on the SBIR pairs (see benchmarks/similarity_bench.py): word unigrams and bigrams,
+# sublinear tf, English stop words; min_df=2 / max_df=0.5 keep a quarter of the terms at
+# the same recall. Tiny corpora keep every term (each is distinctive there).
+NGRAMS = (1, 2)
+LARGE_CORPUS = 1000
+MAX_TEXT_CHARS = 200_000
+ROW_DTYPE = np.dtype([("bid_id", "<i8"), ("org_id", "<i8"), ("public", "?")])
+
+
+@dataclass
+class Doc:
+    """What the store keeps about one bid."""
+
+    bid_id: int
+    org_id: int
+    public: bool
+    text: str
+
+
+class Vectoriser:
+    """TF-IDF with a fixed vocabulary: new texts are transformed without refitting."""
+
+    def __init__(self, vocabulary: list[str], idf: np.ndarray):
+        self.terms = vocabulary
+        self.idf = np.asarray(idf, dtype=np.float32)
+        self._counter = CountVectorizer(
+            vocabulary={t: i for i, t in enumerate(vocabulary)}, ngram_range=NGRAMS,
+            stop_words="english", dtype=np.float32,
+        )
+
+    @classmethod
+    def fit(cls, texts: list[str]) -> tuple[Vectoriser, sp.csr_matrix]:
+        large = len(texts) >= LARGE_CORPUS
+        tfidf = TfidfVectorizer(
+            ngram_range=NGRAMS, sublinear_tf=True, stop_words="english", dtype=np.float32,
+            min_df=2 if large else 1, max_df=0.5 if large else 1.0,
+        )
+        try:
+            matrix = tfidf.fit_transform([t[:MAX_TEXT_CHARS] for t in texts])
+        except ValueError:  # no usable words at all (empty or stop-words-only corpus)
+            return cls([], np.zeros(0, dtype=np.float32)), sp.csr_matrix((len(texts), 0), dtype=np.float32)
+        vectoriser = cls(list(tfidf.get_feature_names_out()), tfidf.idf_)
+        return vectoriser, _canonical(matrix)
+
+    def transform(self, texts: list[str]) -> sp.csr_matrix:
+        if not self.terms:
+            return sp.csr_matrix((len(texts), 0), dtype=np.float32)
+        counts = self._counter.transform([t[:MAX_TEXT_CHARS] for t in texts]).astype(np.float32)
+        counts.data = np.log(counts.data) + 1.0  # sublinear tf, as TfidfVectorizer computes it
+        weighted = counts @ sp.diags(self.idf)
+        return _canonical(_l2_rows(sp.csr_matrix(weighted)))
+
+
+def _l2_rows(matrix: sp.csr_matrix) -> sp.csr_matrix:
+    norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
+    norms[norms == 0] = 1.0
+    return sp.csr_matrix(sp.diags(1.0 / norms) @ matrix)
+
+
+def _canonical(matrix) -> sp.csr_matrix:
+    matrix = sp.csr_matrix(matrix, dtype=np.float32)
+    matrix.sort_indices()
+    matrix.indices = matrix.indices.astype(np.int32)
+    matrix.indptr = matrix.indptr.astype(np.int64)
+    return matrix
+
+
+@dataclass
+class Segment:
+    """Rows of bids: TF-IDF matrix, MinHash signatures and who may see each."""
+
+    rows: np.ndarray  # ROW_DTYPE
+    X: sp.csr_matrix
+    sig: np.ndarray
+
+    @classmethod
+    def empty(cls, n_features: int) -> Segment:
+        return cls(np.zeros(0, dtype=ROW_DTYPE), sp.csr_matrix((0, n_features), dtype=np.float32),
+                   np.zeros((0, SIGNATURE_SIZE), dtype=np.uint32))
+
+    @classmethod
+    def build(cls, docs: list[Doc], matrix: sp.csr_matrix) -> Segment:
+        rows = np.array([(d.bid_id, d.org_id, d.public) for d in docs], dtype=ROW_DTYPE)
+        sig = (np.stack([signature(d.text) for d in docs]) if docs
+               else np.zeros((0, SIGNATURE_SIZE), dtype=np.uint32))
+        return cls(rows, matrix, sig)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+
+@dataclass
+class Snapshot:
+    """One consistent view of the store, as loaded by a reader."""
+
+    key: tuple
+    vectoriser: Vectoriser
+    base: Segment
+    XT: sp.csr_matrix  # base.X transposed (terms x rows)
+    base_alive: np.ndarray  # bool per base row
+    delta: Segment
+
+    @property
+    def n_features(self) -> int:
+        return len(self.vectoriser.terms)
+
+    def lexical_scores(self, q: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
+        """Cosine of the query row with every base row and every delta row."""
+        base = np.zeros(len(self.base), dtype=np.float32)
+        if q.nnz and len(self.base):
+            postings = self.XT[q.indices]  # only the query's terms' columns are touched
+            base = np.asarray(postings.T @ q.data, dtype=np.float32).ravel()
+        delta = (np.asarray((self.delta.X @ q.T).todense(), dtype=np.float32).ravel()
+                 if len(self.delta) and q.nnz else np.zeros(len(self.delta), dtype=np.float32))
+        return base, delta
+
+    def all_rows(self) -> tuple[np.ndarray, np.ndarray]:
+        """Row metadata of base then delta, and whether each row is live."""
+        rows = np.concatenate([self.base.rows, self.delta.rows])
+        alive = np.concatenate([self.base_alive, np.ones(len(self.delta), dtype=bool)])
+        return rows, alive
+
+    def row_vector(self, position: int) -> sp.csr_matrix:
+        if position < len(self.base):
+            return self.base.X[position]
+        return self.delta.X[position - len(self.base)]
+
+    def row_signature(self, position: int) -> np.ndarray:
+        if position < len(self.base):
+            return np.asarray(self.base.sig[position])
+        return self.delta.sig[position - len(self.base)]
+
+    def position_of(self, bid_id: int) -> int | None:
+        rows, alive = self.all_rows()
+        hits = np.flatnonzero((rows["bid_id"] == bid_id) & alive)
+        return int(hits[-1]) if hits.size else None
+
+    def signatures(self) -> np.ndarray:
+        return np.concatenate([np.asarray(self.base.sig), self.delta.sig]) if len(self.delta) \
+            else np.asarray(self.base.sig)
+
+    def matrix(self) -> sp.csr_matrix:
+        return sp.vstack([self.base.X, self.delta.X], format="csr") if len(self.delta) else self.base.X
+
+
+class Store:
+    """Reads and writes the files under one directory; one per app."""
+
+    def __init__(self, directory: str | os.PathLike[str], *, refit_below: int = LARGE_CORPUS):
+        self.dir = Path(directory)
+        self.refit_below = refit_below
+        self._snapshot: Snapshot | None = None
+
+    # --- reading --------------------------------------------------------------------------
+
+    def _manifest(self) -> dict | None:
+        try:
+            return json.loads((self.dir / "manifest.json").read_text())
+        except FileNotFoundError:
+            return None
+
+    def snapshot(self) -> Snapshot | None:
+        """The current view, reloaded when another process changed the store."""
+        manifest = self._manifest()
+        if manifest is None:
+            self._snapshot = None
+            return None
+        key = (manifest["base"], manifest.get("delta"))
+        cached = self._snapshot
+        if cached is not None and cached.key == key:
+            return cached
+        try:
+            self._snapshot = self._load(manifest, key, cached)
+        except FileNotFoundError:  # a writer swapped files between our reads: read again
+            time.sleep(0.05)
+            return self.snapshot()
+        return self._snapshot
+
+    def _load(self, manifest: dict, key: tuple, cached: Snapshot | None) -> Snapshot:
+        gen = self.dir / manifest["base"]
+        if cached is not None and cached.key[0] == key[0]:
+            vectoriser, base, XT = cached.vectoriser, cached.base, cached.XT
+        else:
+            terms = json.loads((gen / "vocab.json").read_text())
+            vectoriser = Vectoriser(terms, np.load(gen / "idf.npy"))
+            base = Segment(np.load(gen / "rows.npy"), _load_csr(gen, "X"),
+                           np.load(gen / "sig.npy", mmap_mode="r"))
+            XT = _load_csr(gen, "XT")
+        base_alive = np.ones(len(base), dtype=bool)
+        delta = Segment.empty(len(vectoriser.terms))
+        if key[1]:
+            with np.load(self.dir / key[1]) as f:
+                base_alive[f["dead"]] = False
+                delta = Segment(f["rows"], sp.csr_matrix(
+                    (f["data"], f["indices"], f["indptr"]), shape=(len(f["rows"]), len(vectoriser.terms))),
+                    f["sig"])
+        return Snapshot(key, vectoriser, base, XT, base_alive, delta)
+
+    # --- writing --------------------------------------------------------------------------
+
+    @contextmanager
+    def locked(self):
+        self.dir.mkdir(parents=True, exist_ok=True)
+        with open(self.dir / ".lock", "a+") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def rebuild(self, docs: list[Doc]) -> Snapshot:
+        """Fit a new generation from every bid (the caller holds the lock)."""
+        vectoriser, matrix = Vectoriser.fit([d.text for d in docs])
+        base = Segment.build(docs, matrix)
+        name = f"gen-{time.time_ns():020d}"
+        tmp = Path(tempfile.mkdtemp(prefix=".build-", dir=self.dir))
+        (tmp / "vocab.json").write_text(json.dumps(vectoriser.terms))
+        np.save(tmp / "idf.npy", vectoriser.idf)
+        np.save(tmp / "rows.npy", base.rows)
+        np.save(tmp / "sig.npy", base.sig)
+        _save_csr(tmp, "X", matrix)
+        _save_csr(tmp, "XT", _canonical(matrix.T.tocsr()))
+        os.replace(tmp, self.dir / name)
+        self._write_manifest({"base": name, "delta": None, "built_at": time.time(),
+                              "bids": len(docs), "terms": len(vectoriser.terms)})
+        self._cleanup(keep={name})
+        return self.snapshot()
+
+    def change(self, upserts: list[Doc], deletes: list[int], all_docs=None) -> Snapshot:
+        """Apply upserts and deletes (the caller holds the lock).
+
+        `all_docs()` returns every bid's Doc; it is called to refit when the store is
+        missing or small. Otherwise the changed bids go to the delta with the existing vocabulary.
+        """
+        snap = self.snapshot()
+        if snap is None or (all_docs is not None and len(snap.base) + len(snap.delta) < self.refit_below):
+            if all_docs is None:
+                raise RuntimeError("The similarity store is empty: rebuild it first.")
+            return self.rebuild(all_docs())
+        changed = {d.bid_id for d in upserts} | set(deletes)
+        dead = set(np.flatnonzero(~snap.base_alive).tolist())
+        dead.update(np.flatnonzero(np.isin(snap.base.rows["bid_id"], list(changed))).tolist())
+        keep = ~np.isin(snap.delta.rows["bid_id"], list(changed))
+        fresh = Segment.build(upserts, snap.vectoriser.transform([d.text for d in upserts]))
+        rows = np.concatenate([snap.delta.rows[keep], fresh.rows])
+        X = sp.vstack([snap.delta.X[np.flatnonzero(keep)], fresh.X], format="csr") if len(rows) \
+            else sp.csr_matrix((0, snap.n_features), dtype=np.float32)
+        X = _canonical(X)
+        sig = np.concatenate([snap.delta.sig[keep], fresh.sig])
+        name = f"delta-{time.time_ns():020d}.npz"
+        tmp = self.dir / f".{name}"
+        with open(tmp, "wb") as handle:
+            np.savez(handle, rows=rows, data=X.data, indices=X.indices, indptr=X.indptr, sig=sig,
+                     dead=np.array(sorted(dead), dtype=np.int64))
+        os.replace(tmp, self.dir / name)
+        manifest = self._manifest() or {}
+        old_delta = manifest.get("delta")
+        manifest.update({"delta": name, "changed_at": time.time()})
+        self._write_manifest(manifest)
+        if old_delta:
+            (self.dir / old_delta).unlink(missing_ok=True)
+        return self.snapshot()
+
+    def _write_manifest(self, manifest: dict) -> None:
+        tmp = self.dir / ".manifest.json"
+        tmp.write_text(json.dumps(manifest))
+        os.replace(tmp, self.dir / "manifest.json")
+
+    def _cleanup(self, keep: set[str]) -> None:
+        # Readers that still map old files keep them open; unlinking is safe on POSIX.
+        manifest = self._manifest() or {}
+        for entry in self.dir.iterdir():
+            if entry.name.startswith("gen-") and entry.name not in keep:
+                shutil.rmtree(entry, ignore_errors=True)
+            elif entry.name.startswith("delta-") and entry.name != manifest.get("delta"):
+                entry.unlink(missing_ok=True)
+
+
+def _save_csr(directory: Path, name: str, matrix: sp.csr_matrix) -> None:
+    np.save(directory / f"{name}.data.npy", matrix.data)
+    np.save(directory / f"{name}.indices.npy", matrix.indices)
+    np.save(directory / f"{name}.indptr.npy", matrix.indptr)
+    (directory / f"{name}.shape.json").write_text(json.dumps(list(matrix.shape)))
+
+
+def _load_csr(directory: Path, name: str) -> sp.csr_matrix:
+    shape = tuple(json.loads((directory / f"{name}.shape.json").read_text()))
+    parts = [np.load(directory / f"{name}.{part}.npy", mmap_mode="r")
+             for part in ("data", "indices", "indptr")]
+    matrix = sp.csr_matrix(shape, dtype=np.float32)
+    # Assigning the arrays directly keeps them memory-mapped (the constructor would copy).
+    matrix.data, matrix.indices, matrix.indptr = parts
+    return matrix
