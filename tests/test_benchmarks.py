@@ -58,8 +58,8 @@ def test_harness_runs_the_import_benchmark_on_a_sample(tmp_path, shared_data, ca
     assert figures["import throughput"]["figure"] > 0
     assert figures["import throughput"]["passed"] is None  # judged only on the whole corpus
     assert figures["re-import changes (idempotence)"]["figure"] == 0
-    # 2 rows a bid (search, similar), less what the last commit's outbox drain applied.
-    assert 0 < figures["index outbox rows left for the indexers"]["figure"] <= 100
+    # 2 rows a bid (search, similar), less what the consumers applied after the last commit.
+    assert 0 <= figures["index outbox rows left for the indexers"]["figure"] <= 100
     assert "import throughput" in printed and "bids/s" in printed
 
 
