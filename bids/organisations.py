@@ -15,6 +15,7 @@ from bids.fields import clean_org_identifier, clean_org_kind, clean_tags
 from bids.models import Bid, Invitation, Membership, Organisation, OrgKind, Role, User
 
 INVITATION_LIFETIME = timedelta(days=14)
+LAST_OWNER = "An organisation needs at least one owner: appoint another first."
 
 
 # Paths under /orgs/ that an organisation's slug must not shadow.
@@ -250,7 +251,7 @@ def remove_member(actor: User, org: Organisation, user_id: int) -> None:
             )
         )
         if owners <= 1:
-            raise ValidationError("An organisation needs at least one owner: appoint another first.")
+            raise ValidationError(LAST_OWNER)
     db.session.delete(membership)
     db.session.flush()
 
@@ -307,12 +308,14 @@ def set_member_role(actor: User, org: Organisation, user_id: int, role: str) -> 
     if role not in {r.value for r in Role}:
         raise ValidationError({"role": "Role must be owner or editor."})
     membership = db.session.scalar(
-        select(Membership).where(Membership.organisation_id == org.id, Membership.user_id == user_id)
+        select(Membership).where(
+            Membership.organisation_id == org.id, Membership.user_id == user_id
+        )
     )
     if membership is None:
         raise NotFound("No such member.")
     if membership.role == Role.OWNER and role != Role.OWNER and _owner_count(org) <= 1:
-        raise ValidationError("An organisation needs at least one owner: appoint another first.")
+        raise ValidationError(LAST_OWNER)
     membership.role = role
     db.session.flush()
     return membership

@@ -187,3 +187,15 @@ def base_url(pytestconfig):
     """Replaces pytest-playwright's fallback `base_url`, a fixture defined as an instance method,
     which pytest 9 warns about (an error here); the live server gives each test its own URL."""
     return pytestconfig.getoption("--base-url", default=None) or None
+
+
+@pytest.fixture
+def fast_passwords(monkeypatch):
+    """Opt-in: cheap password hashing for tests that create many users (scrypt costs ~0.1-0.5 s
+    a hash). Hashes stay real and verifiable; one test per area should keep the default."""
+    from functools import partial
+
+    from werkzeug.security import generate_password_hash
+
+    monkeypatch.setattr("bids.models.generate_password_hash",
+                        partial(generate_password_hash, method="pbkdf2:sha256:1000"))

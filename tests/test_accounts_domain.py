@@ -35,6 +35,8 @@ from bids.organisations import (
 )
 from tests.conftest import PASSWORD
 
+pytestmark = pytest.mark.usefixtures("fast_passwords")
+
 
 def count(db, model) -> int:
     return db.session.scalar(select(func.count()).select_from(model))
@@ -42,10 +44,12 @@ def count(db, model) -> int:
 
 # --- users ------------------------------------------------------------------------------
 
-def test_create_user_stores_lower_case_email_and_hashed_password(db):
+def test_create_user_stores_lower_case_email_and_hashed_password(db, monkeypatch):
+    monkeypatch.undo()  # the real, default hashing
     user = create_user("  Ada@Example.ORG ", "Ada", "a long enough password")
     db.session.commit()
     assert user.email == "ada@example.org"
+    assert user.password_hash.startswith("scrypt:")
     assert "a long enough password" not in user.password_hash
     assert user.check_password("a long enough password")
 

@@ -11,6 +11,8 @@ from bids.accounts import user_for_token
 from bids.models import ApiToken, Role, User
 from tests.conftest import PASSWORD
 
+pytestmark = pytest.mark.usefixtures("fast_passwords")
+
 
 def signup(client, email="new@example.org", name="New Person", password=PASSWORD, **query):
     return client.post("/signup", query_string=query,

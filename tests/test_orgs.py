@@ -12,6 +12,8 @@ from bids.models import Invitation, Membership, Organisation, OrgKind, Role
 from bids.organisations import create_invitation
 from tests.conftest import PASSWORD
 
+pytestmark = pytest.mark.usefixtures("fast_passwords")
+
 
 def org_count(db) -> int:
     return db.session.scalar(select(func.count(Organisation.id)))

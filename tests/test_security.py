@@ -12,6 +12,8 @@ from config import DEV_SECRET_KEY
 from portal import create_app
 from tests.conftest import PASSWORD, make_config
 
+pytestmark = pytest.mark.usefixtures("fast_passwords")
+
 XSS_PAYLOADS = ["<script>alert(1)</script>", '"><img src=x onerror=alert(1)>']
 
 

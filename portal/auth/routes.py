@@ -31,6 +31,9 @@ from portal.auth.forms import LoginForm, SignupForm, TokenForm
 from portal.extensions import limiter
 
 
+DUPLICATE_EMAIL = "An account with this email already exists: sign in instead."
+
+
 def login_rate_limit() -> str:
     return current_app.config["RATELIMIT_LOGIN"]
 
@@ -81,7 +84,7 @@ def signup():
         except IntegrityError:
             # Another request registered the same email between our check and the insert.
             db.session.rollback()
-            apply_errors(form, {"email": "An account with this email already exists: sign in instead."})
+            apply_errors(form, {"email": DUPLICATE_EMAIL})
         else:
             login_user(user)
             flash(f"Welcome to Open Bids, {user.display_name}.", "success")

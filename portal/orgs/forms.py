@@ -26,8 +26,10 @@ class MultiCheckboxField(SelectMultipleField):
 
 class OrganisationForm(FlaskForm):
     name = StringField("Name", validators=[DataRequired("Name is required."), Length(max=200)])
-    kind = SelectField("Kind", choices=[SelectChoice(k.value, label) for k, label in KIND_LABELS.items()],
-                       default=OrgKind.APPLICANT.value)
+    kind = SelectField(
+        "Kind", choices=[SelectChoice(k.value, label) for k, label in KIND_LABELS.items()],
+        default=OrgKind.APPLICANT.value,
+    )
     identifier = StringField(
         "Organisation identifier (optional)", validators=[Length(max=100)],
         description="The org-id form used by 360Giving: country, register and number, "
@@ -37,8 +39,10 @@ class OrganisationForm(FlaskForm):
     website = URLField("Website (optional)", validators=[Length(max=300)],
                        description="Starting with https:// or http://.")
     description = TextAreaField("About the organisation (optional)", validators=[Length(max=5000)])
-    regions = MultiCheckboxField("Where you work", choices=[SelectChoice(p, p) for p in SUGGESTED_LOCATIONS],
-                                 validate_choice=True)
+    regions = MultiCheckboxField(
+        "Where you work", choices=[SelectChoice(p, p) for p in SUGGESTED_LOCATIONS],
+        validate_choice=True,
+    )
     other_regions = StringField(
         "Other places (optional)", validators=[Length(max=2000)],
         description="Towns, counties or countries not listed above, separated by semicolons.",
