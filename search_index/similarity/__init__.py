@@ -43,16 +43,16 @@ from typing import Any, NamedTuple
 import numpy as np
 from flask import Flask, current_app
 from markupsafe import Markup
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, selectinload
 
 from bids.access import _real_user, can_view
-from bids.database import db
-from bids.markdown_render import markdown_to_text
-from bids.models import Bid
+from bids.database import db, utcnow
+from bids.models import Bid, IndexOutbox
 from search_index.similarity.store import Doc, Snapshot, Store
 from search_index.similarity.text import (
     estimated_resemblance,
+    markdown_words,
     passage_overlap,
     shared_spans,
     shingle_hashes,
@@ -134,7 +134,7 @@ def get_store() -> Store:
 
 def document_text(bid: Bid) -> str:
     """What the matcher reads of a bid: title, summary, body and attachments' text."""
-    parts = [bid.title, bid.summary, markdown_to_text(bid.body or "")]
+    parts = [bid.title, bid.summary, markdown_words(bid.body or "")]
     parts.extend(a.text for a in bid.attachments if a.text)
     return "\n\n".join(p for p in parts if p)[:MAX_CHARS]
 
@@ -165,11 +165,20 @@ def apply_changes(session: Session, upserts: list[int], deletes: list[int]) -> N
 
 
 def rebuild() -> int:
-    """Refit the vocabulary and rebuild every vector from the database; returns bids stored."""
+    """Refit the vocabulary and rebuild every vector from the database; returns bids stored.
+
+    Pending "similar" outbox rows written before the rebuild began are covered by it and
+    deleted (committed here: a rebuild is a maintenance unit of work of its own).
+    """
     store = get_store()
+    started = utcnow()
+    db.session.commit()
     with store.locked():
         docs = _load_docs(db.session)
         store.rebuild(docs)
+    db.session.execute(delete(IndexOutbox).where(
+        IndexOutbox.target == "similar", IndexOutbox.created_at < started))
+    db.session.commit()
     return len(docs)
 
 
@@ -215,14 +224,21 @@ def shared_terms(snap: Snapshot, q, other, limit: int = SHARED_TERMS) -> list[st
     return chosen
 
 
+def scores_for(snap: Snapshot, q, sig: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(score, passage resemblance) of a query against every row of the store.
+
+    The score is the TF-IDF cosine, lifted to the resemblance when more passages are shared
+    than the words' weights say, so the same text always ranks first.
+    """
+    base, delta = snap.lexical_scores(q)
+    resemblance = estimated_resemblance(sig, snap.signatures()).astype(np.float32)
+    return np.maximum(np.concatenate([base, delta]), resemblance), resemblance
+
+
 def _rank(snap: Snapshot, user: Any, q, sig: np.ndarray, *, exclude: int | None,
           query_text: str | None, limit: int) -> list[Match]:
     rows, alive = snap.all_rows()
-    base, delta = snap.lexical_scores(q)
-    scores = np.concatenate([base, delta])
-    resemblance = estimated_resemblance(sig, snap.signatures())
-    # Same text always first: a near-identical passage set lifts the score to the resemblance.
-    scores = np.maximum(scores, resemblance.astype(np.float32))
+    scores, resemblance = scores_for(snap, q, sig)
     mask = alive & _allowed_rows(rows, user) & (scores >= RELATED)
     if exclude is not None:
         mask &= rows["bid_id"] != exclude
@@ -415,9 +431,7 @@ def pairs_for(bid_id: int, min_score: float = RELATED, limit: int = NEIGHBOURS) 
     rows, alive = snap.all_rows()
     if not rows["public"][position]:
         return []
-    base, delta = snap.lexical_scores(snap.row_vector(position))
-    scores = np.maximum(np.concatenate([base, delta]),
-                        estimated_resemblance(snap.row_signature(position), snap.signatures()))
+    scores, _ = scores_for(snap, snap.row_vector(position), snap.row_signature(position))
     scores[~(alive & rows["public"])] = -1.0
     scores[position] = -1.0
     order = np.argsort(-scores, kind="stable")[:limit]

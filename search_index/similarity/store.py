@@ -272,7 +272,11 @@ class Store:
         missing or small. Otherwise the changed bids go to the delta with the existing vocabulary.
         """
         snap = self.snapshot()
-        if snap is None or (all_docs is not None and len(snap.base) + len(snap.delta) < self.refit_below):
+        # Refit when small (cheap) or when the delta outgrows the generation (vocabulary drift;
+        # doubling keeps the total refitting work linear in the corpus during bulk loads).
+        if snap is None or (all_docs is not None and (
+                len(snap.base) + len(snap.delta) < self.refit_below
+                or len(snap.delta) + len(upserts) > max(self.refit_below, len(snap.base)))):
             if all_docs is None:
                 raise RuntimeError("The similarity store is empty: rebuild it first.")
             return self.rebuild(all_docs())

@@ -23,6 +23,15 @@ _WORD = re.compile(r"[^\W_]+(?:['’-][^\W_]+)*", re.UNICODE)
 _EMPTY_SIGNATURE = np.full(SIGNATURE_SIZE, np.iinfo(np.uint32).max, dtype=np.uint32)
 
 
+_MARKUP = re.compile(r"\]\([^)\s]*\)|<[^>]{0,200}>|https?://\S+")
+
+
+def markdown_words(source: str) -> str:
+    """Markdown reduced to its words, fast: link targets, tags and URLs go; the tokenisers
+    ignore the remaining punctuation (rendering Markdown costs ~5 ms a bid, 4 minutes at 42k)."""
+    return _MARKUP.sub(" ", source or "")
+
+
 def words(text: str) -> list[str]:
     """Lower-cased words, the units of passages."""
     return [w.lower() for w in _WORD.findall(text or "")]
@@ -33,17 +42,24 @@ def word_spans(text: str) -> list[tuple[int, int]]:
     return [m.span() for m in _WORD.finditer(text or "")]
 
 
+def _token_hashes(tokens: list[str]) -> np.ndarray:
+    return np.fromiter((zlib.crc32(t.encode()) for t in tokens), dtype=np.uint64, count=len(tokens))
+
+
 def shingle_hashes(text: str, size: int = SHINGLE_WORDS) -> np.ndarray:
-    """Stable 32-bit hashes of every run of `size` words (one hash per position)."""
+    """Stable 32-bit hashes of every run of `size` words (one hash per position, in order)."""
     tokens = words(text)
     if not tokens:
         return np.zeros(0, dtype=np.uint32)
+    hashed = _token_hashes(tokens)
     if len(tokens) < size:
-        return np.array([zlib.crc32(" ".join(tokens).encode())], dtype=np.uint32)
-    return np.array(
-        [zlib.crc32(" ".join(tokens[i:i + size]).encode()) for i in range(len(tokens) - size + 1)],
-        dtype=np.uint32,
-    )
+        size = len(tokens)
+    count = len(tokens) - size + 1
+    # A polynomial over the words' CRCs (uint64 wraps), folded to 32 bits: vectorised, stable.
+    combined = np.zeros(count, dtype=np.uint64)
+    for offset in range(size):
+        combined = combined * np.uint64(1_000_003) + hashed[offset:offset + count]
+    return ((combined ^ (combined >> np.uint64(32))) & np.uint64(0xFFFFFFFF)).astype(np.uint32)
 
 
 def minhash(hashes: np.ndarray) -> np.ndarray:
@@ -85,21 +101,20 @@ def passage_overlap(text_a: str, text_b: str) -> tuple[float, float]:
 
 def shared_spans(text: str, other_hashes: Iterable[int], size: int = SHINGLE_WORDS) -> list[tuple[int, int]]:
     """Merged character ranges of `text` covered by passages that also occur in the other text."""
-    other = set(other_hashes)
-    tokens = words(text)
+    other = np.fromiter(other_hashes, dtype=np.uint32)
+    hashes = shingle_hashes(text, size)
     spans = word_spans(text)
-    if len(tokens) < size or not other:
+    if len(spans) < size or other.size == 0:
         return []
-    covered = np.zeros(len(tokens), dtype=bool)
-    for i in range(len(tokens) - size + 1):
-        if zlib.crc32(" ".join(tokens[i:i + size]).encode()) in other:
-            covered[i:i + size] = True
+    covered = np.zeros(len(spans), dtype=bool)
+    for i in np.flatnonzero(np.isin(hashes, other)):
+        covered[i:i + size] = True
     ranges: list[tuple[int, int]] = []
     i = 0
-    while i < len(tokens):
+    while i < len(spans):
         if covered[i]:
             j = i
-            while j + 1 < len(tokens) and covered[j + 1]:
+            while j + 1 < len(spans) and covered[j + 1]:
                 j += 1
             ranges.append((spans[i][0], spans[j][1]))
             i = j + 1
