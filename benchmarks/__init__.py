@@ -19,9 +19,9 @@ that order, in one process, sharing one `BenchContext`:
   it is read. Use `with ctx.app.app_context(): ...` (or `ctx.app_context()`).
 - `ctx.import_report`: the importer's `ImportReport` (counts, seconds, bids/s).
   The import leaves its index work queued in the outbox (`IndexOutbox`, one "search" and
-  one "similar" row per bid, less the up-to-SEARCH_SYNC_AFTER_COMMIT rows its last commit
-  applied): nothing is indexed yet. A benchmark that needs an index builds it (and deals
-  with those queued rows, which later commits would otherwise drain) itself.
+  one "similar" row per bid; only an import of at most SEARCH_SYNC_AFTER_COMMIT bids has
+  them applied by its last commit): nothing is indexed yet. A benchmark that needs an index
+  builds it (and deals with those queued rows, which later commits would otherwise drain).
 - `ctx.limit`: `--limit N` or None; `ctx.quick` is True when a limit is given.
 - `ctx.shared_data`: the shared data folder (`../shared/data`), e.g. `eval/sbir-pairs.jsonl`.
 - `ctx.scratch`: a temporary folder of your own (`ctx.scratch / "fts5.sqlite3"`).

@@ -513,19 +513,21 @@ def record_index_work(bid_ids: Iterable[int]) -> None:
 
 
 @contextmanager
-def index_sync_deferred() -> Iterator[None]:
-    """Queue index work without applying it after each batch's commit.
+def index_sync_deferred() -> Iterator[int]:
+    """Queue index work without applying it after each batch's commit; yields the usual limit.
 
     The outbox applies up to SEARCH_SYNC_AFTER_COMMIT pending rows after every commit;
-    indexing each batch as it lands would cap the import at ~300 bids/s. The rows stay
-    queued (nothing is lost) and the last batch's commit applies the usual amount.
+    indexing each batch as it lands capped the import at ~300 bids/s, and applying the
+    last 2,000 of a 42,000-bid import only delays `reindex`. The rows stay queued (nothing
+    is lost): a small import's last commit applies them, a large one leaves them for
+    `flask --app portal index sync` or a rebuild.
     """
     config = current_app.config
     missing = object()
     previous = config.get(AFTER_COMMIT_KEY, missing)
     config[AFTER_COMMIT_KEY] = 0
     try:
-        yield
+        yield int(previous) if previous is not missing else 2000
     finally:
         if previous is missing:
             config.pop(AFTER_COMMIT_KEY, None)
@@ -694,9 +696,11 @@ def import_bids(
                    mininterval=0.5)
         records = bar
     try:
-        with index_sync_deferred():
+        with index_sync_deferred() as after_commit_limit:
             _read_into(records, writer, report, fmt, limit)
-        writer.flush()  # the last batch: its commit applies queued index work as usual
+            if report.imported + report.updated + len(writer.rows) > after_commit_limit:
+                writer.flush()  # a large import: the index is rebuilt or synced afterwards
+        writer.flush()  # a small one: its last commit applies the queued index work as usual
     finally:
         if bar is not None:
             bar.close()

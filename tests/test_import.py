@@ -394,6 +394,17 @@ def test_index_work_is_deferred_to_the_last_batch(app, db, tmp_path, monkeypatch
     assert get_index().doc_count() == 6
 
 
+def test_a_large_import_leaves_all_index_work_queued(app, db, tmp_path, monkeypatch):
+    import bids.importer as importer
+
+    monkeypatch.setattr(importer, "BATCH_SIZE", 2)
+    monkeypatch.setitem(app.config, "SEARCH_SYNC_AFTER_COMMIT", 3)  # "large" = more than 3 bids
+    import_bids(write_jsonl(tmp_path / "b.jsonl", [good(n) for n in range(1, 6)]))
+    assert app.config["SEARCH_SYNC_AFTER_COMMIT"] == 3
+    queued = db.session.execute(select(IndexOutbox.target, func.count()).group_by(IndexOutbox.target))
+    assert dict(queued.all()) == {"search": 5, "similar": 5}
+
+
 def test_cli_import_bids(runner, db, tmp_path):
     path = write_jsonl(tmp_path / "b.jsonl", [good(1), good(2, title="")])
     result = runner.invoke(args=["import-bids", str(path)])
