@@ -180,3 +180,11 @@ def test_form_errors_echo_input_escaped(client):
                                             "password": PASSWORD})
     assert response.status_code == 422
     assert_escaped(response.get_data(as_text=True), payload)
+
+
+@pytest.mark.parametrize("payload", XSS_PAYLOADS)
+def test_token_name_is_escaped(client, auth, factory, payload):
+    factory.user("ann@example.org")
+    auth.login("ann@example.org")
+    assert client.post("/account/tokens", data={"name": payload}).status_code == 201
+    assert_escaped(client.get("/account").get_data(as_text=True), payload)
