@@ -42,8 +42,8 @@ def test_minhash_estimates_passage_resemblance():
 
 
 @pytest.mark.parametrize(("score", "resemblance", "relation"), [
-    (0.95, 0.0, "near_duplicate"), (0.3, 0.6, "near_duplicate"), (0.6, 0.1, "strong"),
-    (0.25, 0.0, "related"), (0.1, 0.0, None),
+    (0.85, 0.0, "near_duplicate"), (0.2, 0.6, "near_duplicate"), (0.6, 0.1, "strong"),
+    (0.3, 0.0, "strong"), (0.12, 0.0, "related"), (0.08, 0.0, None),
 ])
 def test_relation_labels(score, resemblance, relation):
     assert similarity.relation_for(score, resemblance) == relation
@@ -116,7 +116,7 @@ def test_overlap_pairs_cover_published_bids_only(app, factory):
     b = factory.bid(orgs[1], body=LONELY + " " + DIGITAL)
     draft = factory.bid(orgs[2], published=False, body=LONELY)
     factory.bid(orgs[2], body=SPORT)
-    pairs = list(similarity.overlap_pairs(0.2))
+    pairs = list(similarity.overlap_pairs(0.3))
     assert {(p.a, p.b) for p in pairs} == {(min(a.id, b.id), max(a.id, b.id))}
     pair = pairs[0]
     assert pair.a < pair.b and 0 < pair.score <= 1 and pair.relation in similarity.RELATION_LABELS

@@ -1,11 +1,72 @@
-"""Routes of the overlaps area."""
+"""Routes of the overlaps area: the draft check and the side-by-side comparison."""
 
-from flask import abort
+from __future__ import annotations
 
+from flask import render_template
+from flask_login import current_user
+
+from bids.access import get_visible_bid
+from bids.attachments import read_pdf_upload
+from bids.errors import DomainError
 from portal.overlaps import bp
+from portal.overlaps.forms import CheckForm, CompareDraftForm
+from search_index import similarity
+from search_index.similarity import document_text
 
 
-# PLACEHOLDER: replace each of these with the real view (owner of this area).
-@bp.route("/check")
+def overlap_panel(user, bid) -> dict:
+    """Template data of the "Overlapping bids" panel (`overlaps/_panel.html`) for one bid."""
+    matches = similarity.similar_to_bid(user, bid, limit=10)
+    hints = similarity.lineage_candidates(bid, matches) if user is not None and \
+        getattr(user, "is_authenticated", False) and bid.organisation_id in user.organisation_ids() else []
+    return {"overlaps": matches, "overlap_bid": bid, "lineage_hints": hints}
+
+
+@bp.route("/check", methods=["GET", "POST"])
 def check():
-    abort(404)
+    form = CheckForm()
+    matches, checked, problem = None, None, None
+    if form.validate_on_submit():
+        text = form.text.data or ""
+        upload = form.file.data
+        if upload and getattr(upload, "filename", ""):
+            try:
+                extracted = read_pdf_upload(upload)
+            except DomainError as exc:
+                problem = str(exc)
+            else:
+                if extracted.ok:
+                    text = extracted.text
+                else:
+                    problem = extracted.message
+        if problem is None:
+            problem = similarity.check_text_length(text)
+        if problem is None:
+            matches = similarity.similar_to_text(current_user, text, title=form.title.data or "")
+            checked = CompareDraftForm(formdata=None, title=form.title.data or "", text=text)
+    status = 422 if problem else 200
+    return render_template("overlaps/check.html", form=form, matches=matches, problem=problem,
+                           checked=checked), status
+
+
+@bp.route("/compare/<int:a_id>/<int:b_id>")
+def compare(a_id: int, b_id: int):
+    left = get_visible_bid(current_user, a_id)
+    right = get_visible_bid(current_user, b_id)
+    comparison = similarity.compare_texts(document_text(left), document_text(right))
+    return render_template("overlaps/compare.html", left=left, right=right, comparison=comparison)
+
+
+@bp.route("/compare/draft/<int:bid_id>", methods=["POST"])
+def compare_draft(bid_id: int):
+    """A checked draft (text posted back from /check, not stored) beside a bid."""
+    right = get_visible_bid(current_user, bid_id)
+    form = CompareDraftForm()
+    text = form.text.data or "" if form.validate_on_submit() else ""
+    problem = similarity.check_text_length(text)
+    if problem:
+        return render_template("error.html", status=422, message=problem), 422
+    draft = "\n\n".join(p for p in (form.title.data, text) if p)
+    comparison = similarity.compare_texts(draft, document_text(right))
+    return render_template("overlaps/compare.html", left=None, right=right, comparison=comparison,
+                           draft_title=form.title.data or "Your draft")
