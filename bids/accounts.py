@@ -96,3 +96,27 @@ def revoke_api_token(user: User, token_id: int) -> None:
     if token is None or token.user_id != user.id:
         raise NotFound("No such token.")
     token.revoked_at = token.revoked_at or utcnow()
+
+
+def update_display_name(user: User, display_name: str) -> User:
+    display_name = (display_name or "").strip()
+    if not display_name:
+        raise ValidationError({"display_name": "Tell us your name."})
+    if len(display_name) > 120:
+        raise ValidationError({"display_name": "Name must be at most 120 characters."})
+    user.display_name = display_name
+    db.session.flush()
+    return user
+
+
+def change_password(user: User, current: str, new: str) -> None:
+    """The current password must be given; the new one follows the sign-up rule."""
+    errors: dict[str, str] = {}
+    if not user.check_password(current or ""):
+        errors["current_password"] = "That is not your current password."
+    if len(new or "") < MIN_PASSWORD:
+        errors["new_password"] = f"Use at least {MIN_PASSWORD} characters."
+    if errors:
+        raise ValidationError(errors)
+    user.set_password(new)
+    db.session.flush()

@@ -9,9 +9,11 @@ from sqlalchemy import func, select
 
 from bids.accounts import (
     authenticate,
+    change_password,
     create_api_token,
     create_user,
     revoke_api_token,
+    update_display_name,
     user_for_token,
     user_tokens,
 )
@@ -333,3 +335,26 @@ def test_bids_and_funders_respect_visibility(db, factory, team):
 
     assert [(f.name, n) for f, n in funders_applied_to(None, org)] == [("Fund A", 2), ("Fund B", 1)]
     assert ("Fund C", 1) in [(f.name, n) for f, n in funders_applied_to(owner, org)]
+
+
+def test_display_name_change(db, factory):
+    user = factory.user(name="Old")
+    update_display_name(user, "  New Name ")
+    assert user.display_name == "New Name"
+    for bad in ("   ", "x" * 121):
+        with pytest.raises(ValidationError):
+            update_display_name(user, bad)
+    assert user.display_name == "New Name"
+
+
+def test_change_password_needs_the_current_one(db, factory):
+    user = factory.user()
+    with pytest.raises(ValidationError) as exc:
+        change_password(user, "wrong password", "a brand new password")
+    assert "current_password" in exc.value.errors
+    with pytest.raises(ValidationError) as exc:
+        change_password(user, PASSWORD, "short")
+    assert "new_password" in exc.value.errors
+    assert user.check_password(PASSWORD)
+    change_password(user, PASSWORD, "a brand new password")
+    assert user.check_password("a brand new password") and not user.check_password(PASSWORD)

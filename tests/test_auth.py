@@ -237,3 +237,39 @@ class TestRateLimits:
             assert signup(client, email=f"bad{n}", password="x").status_code == 422
         assert signup(client, email="good@example.org").status_code == 429
         assert users(db) == 0
+
+
+def test_change_display_name(client, auth, factory, db):
+    user = factory.user("ann@example.org", "Ann")
+    auth.login("ann@example.org")
+    response = client.post("/account/profile", data={"display_name": "Ann Updated"})
+    assert response.status_code == 302
+    db.session.refresh(user)
+    assert user.display_name == "Ann Updated"
+    response = client.post("/account/profile", data={"display_name": "  "})
+    assert response.status_code == 422 and "Tell us your name" in response.get_data(as_text=True)
+    db.session.refresh(user)
+    assert user.display_name == "Ann Updated"
+
+
+def test_change_password(client, auth, factory, db):
+    factory.user("ann@example.org")
+    auth.login("ann@example.org")
+    response = client.post("/account/password", data={"current_password": "wrong one here",
+                                                      "new_password": "a brand new password"})
+    assert response.status_code == 422
+    assert "not your current password" in response.get_data(as_text=True)
+    response = client.post("/account/password", data={"current_password": PASSWORD,
+                                                      "new_password": "a brand new password"})
+    assert response.status_code == 302
+    auth.logout()
+    assert auth.login("ann@example.org").status_code == 401
+    assert auth.login("ann@example.org", "a brand new password").status_code == 302
+
+
+def test_account_forms_have_unique_ids(client, auth, factory):
+    factory.user("ann@example.org")
+    auth.login("ann@example.org")
+    html = client.get("/account").get_data(as_text=True)
+    ids = re.findall(r'\bid="([^"]+)"', html)
+    assert len(ids) == len(set(ids)), sorted(i for i in ids if ids.count(i) > 1)

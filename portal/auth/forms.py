@@ -47,3 +47,25 @@ class TokenForm(FlaskForm):
         "Token name", validators=[Length(max=100)],
         description="A label to recognise it by, e.g. the script that uses it.",
     )
+
+
+class ProfileForm(FlaskForm):
+    display_name = StringField(
+        "Your name", validators=[DataRequired("Tell us your name."), Length(max=120)],
+        render_kw={"autocomplete": "name"},
+    )
+
+
+class PasswordForm(FlaskForm):
+    current_password = PasswordField(
+        "Current password", validators=[DataRequired("Enter your current password.")],
+        render_kw={"autocomplete": "current-password"},
+    )
+    new_password = PasswordField(
+        "New password",
+        validators=[
+            DataRequired("Choose a new password."),
+            Length(min=MIN_PASSWORD, max=200, message=f"Use at least {MIN_PASSWORD} characters."),
+        ],
+        render_kw={"autocomplete": "new-password"},
+    )

@@ -18,16 +18,18 @@ from sqlalchemy.exc import IntegrityError
 
 from bids.accounts import (
     authenticate,
+    change_password,
     create_api_token,
     create_user,
     revoke_api_token,
+    update_display_name,
     user_tokens,
 )
 from bids.database import db
 from bids.errors import ValidationError
 from bids.organisations import user_memberships
 from portal.auth import bp
-from portal.auth.forms import LoginForm, SignupForm, TokenForm
+from portal.auth.forms import LoginForm, PasswordForm, ProfileForm, SignupForm, TokenForm
 from portal.extensions import limiter
 
 
@@ -123,13 +125,18 @@ def logout():
     return redirect(url_for("main.home"))
 
 
-def render_account(token_form: TokenForm, new_secret: str | None = None, status: int = 200):
+def render_account(token_form: TokenForm | None = None, new_secret: str | None = None,
+                   status: int = 200, profile_form: ProfileForm | None = None,
+                   password_form: PasswordForm | None = None):
     response = make_response(
         render_template(
             "auth/account.html",
             memberships=user_memberships(current_user),
             tokens=user_tokens(current_user),
-            token_form=token_form,
+            token_form=token_form or TokenForm(formdata=None),
+            profile_form=profile_form
+            or ProfileForm(formdata=None, display_name=current_user.display_name),
+            password_form=password_form or PasswordForm(formdata=None),
             new_secret=new_secret,
         ),
         status,
@@ -142,7 +149,42 @@ def render_account(token_form: TokenForm, new_secret: str | None = None, status:
 @bp.route("/account")
 @login_required
 def account():
-    return render_account(TokenForm(formdata=None))
+    return render_account()
+
+
+@bp.route("/account/profile", methods=["POST"])
+@login_required
+def profile():
+    form = ProfileForm()
+    if form.validate_on_submit():
+        try:
+            update_display_name(current_user, form.display_name.data)
+            db.session.commit()
+        except ValidationError as exc:
+            db.session.rollback()
+            apply_errors(form, exc.errors)
+        else:
+            flash("Your name is saved.", "success")
+            return redirect(url_for("auth.account"))
+    return render_account(profile_form=form, status=422)
+
+
+@bp.route("/account/password", methods=["POST"])
+@login_required
+@limiter.limit(login_rate_limit, methods=["POST"])
+def password():
+    form = PasswordForm()
+    if form.validate_on_submit():
+        try:
+            change_password(current_user, form.current_password.data, form.new_password.data)
+            db.session.commit()
+        except ValidationError as exc:
+            db.session.rollback()
+            apply_errors(form, exc.errors)
+        else:
+            flash("Your password is changed.", "success")
+            return redirect(url_for("auth.account"))
+    return render_account(password_form=form, status=422)
 
 
 @bp.route("/account/tokens", methods=["POST"])
@@ -150,11 +192,11 @@ def account():
 def create_token():
     form = TokenForm()
     if not form.validate_on_submit():
-        return render_account(form, status=422)
+        return render_account(token_form=form, status=422)
     _, secret = create_api_token(current_user, form.name.data or "")
     db.session.commit()
     # Shown in this response only: neither stored nor put in the (readable) session cookie.
-    return render_account(TokenForm(formdata=None), new_secret=secret, status=201)
+    return render_account(new_secret=secret, status=201)
 
 
 @bp.route("/account/tokens/<int:token_id>/revoke", methods=["POST"])
