@@ -242,7 +242,7 @@ def near_duplicates(pairs: Iterable[Any], facts: dict[int, BidFacts],
 
 # --- persistence -----------------------------------------------------------------------
 
-def clusterable_facts(bid_ids: Iterable[int] | None = None) -> dict[int, BidFacts]:
+def clusterable_facts(bid_ids: Iterable[int] | None = None, session=None) -> dict[int, BidFacts]:
     """Published, visible, not withdrawn bids: the only ones clusters may show."""
     query = select(
         Bid.id, Bid.organisation_id, Bid.funder_id, Bid.currency, Bid.amount_requested_minor,
@@ -256,15 +256,15 @@ def clusterable_facts(bid_ids: Iterable[int] | None = None) -> dict[int, BidFact
     return {
         row[0]: BidFacts(row[0], row[1], row[2], row[3] or "GBP", row[4], row[5],
                          tuple(row[6] or ()), tuple(row[7] or ()))
-        for row in db.session.execute(query)
+        for row in (session or db.session).execute(query)
     }
 
 
-def bid_texts(bid_ids: list[int]) -> dict[int, str]:
+def bid_texts(bid_ids: list[int], session=None) -> dict[int, str]:
     out: dict[int, str] = {}
     for start in range(0, len(bid_ids), 500):
         chunk = bid_ids[start:start + 500]
-        for bid_id, title, summary, body in db.session.execute(
+        for bid_id, title, summary, body in (session or db.session).execute(
             select(Bid.id, Bid.title, Bid.summary, Bid.body).where(Bid.id.in_(chunk))
         ):
             out[bid_id] = "\n".join(p for p in (title, summary, (body or "")[:4000]) if p)
@@ -306,12 +306,13 @@ def refresh_clusters(pairs: Iterable[Any] | None = None, *,
     return report
 
 
-def _save(drafts: list[ClusterDraft], replace_ids: set[int]) -> RefreshReport:
+def _save(drafts: list[ClusterDraft], replace_ids: set[int], session=None) -> RefreshReport:
     """Write `drafts`, deleting clusters in `replace_ids` that no draft keeps; unchanged rows stay."""
     from bids.pools.models import OverlapCluster, OverlapClusterMember
 
+    session = session or db.session
     report = RefreshReport(clusters=len(drafts))
-    existing = {c.id: c for c in db.session.scalars(
+    existing = {c.id: c for c in session.scalars(
         select(OverlapCluster).where(OverlapCluster.id.in_(
             list(replace_ids | {d.id for d in drafts})))
     )} if (replace_ids or drafts) else {}
@@ -319,8 +320,8 @@ def _save(drafts: list[ClusterDraft], replace_ids: set[int]) -> RefreshReport:
     gone = [cid for cid in replace_ids if cid not in keep]
     for start in range(0, len(gone), 500):
         chunk = gone[start:start + 500]
-        db.session.execute(delete(OverlapClusterMember).where(OverlapClusterMember.cluster_id.in_(chunk)))
-        db.session.execute(delete(OverlapCluster).where(OverlapCluster.id.in_(chunk)))
+        session.execute(delete(OverlapClusterMember).where(OverlapClusterMember.cluster_id.in_(chunk)))
+        session.execute(delete(OverlapCluster).where(OverlapCluster.id.in_(chunk)))
     report.removed = len(gone)
     now = utcnow()
     rows: list[dict] = []
@@ -339,54 +340,77 @@ def _save(drafts: list[ClusterDraft], replace_ids: set[int]) -> RefreshReport:
             continue
         if cluster is None:
             cluster = OverlapCluster(id=draft.id, computed_at=now, **values)
-            db.session.add(cluster)
+            session.add(cluster)
             report.created += 1
         else:
-            db.session.execute(delete(OverlapClusterMember).where(
+            session.execute(delete(OverlapClusterMember).where(
                 OverlapClusterMember.cluster_id == draft.id))
-            db.session.expire(cluster, ["members"])
+            session.expire(cluster, ["members"])
             for key, value in values.items():
                 setattr(cluster, key, value)
             cluster.computed_at = now
             report.changed += 1
         rows.extend({"cluster_id": draft.id, "bid_id": bid_id, "score": score}
                     for bid_id, score in sorted(draft.member_scores.items()))
-    db.session.flush()
+    session.flush()
     if rows:
-        db.session.execute(insert(OverlapClusterMember), rows)
+        session.execute(insert(OverlapClusterMember), rows)
     return report
 
 
-def refresh_neighbourhood(bid_id: int, neighbours: Callable[[int], Iterable[Any]] | None = None
-                          ) -> RefreshReport:
+def refresh_neighbourhood(bid_id: int, neighbours: Callable[[int], Iterable[Any]] | None = None,
+                          session=None) -> RefreshReport:
     """Redo the clusters around one bid: its neighbours and the clusters any of them were in.
 
     `neighbours(bid_id)` gives the scored pairs of one bid (default: the similarity
-    engine's `pairs_for`). Exact for the bids it reaches; the nightly full refresh
-    catches anything further away.
+    engine's `pairs_for`). Exact for the bids it reaches; the full refresh
+    (`flask --app portal overlaps refresh`) catches anything further away. Flushes only.
     """
     from bids.pools.models import OverlapClusterMember
 
+    session = session or db.session
     threshold, _ = _settings()
     if neighbours is None:
         from search_index import similarity
 
-        neighbours = similarity.pairs_for
+        def neighbours(one: int) -> list[Any]:
+            return similarity.pairs_for(one, min_score=threshold)
     first = [_pair(p) for p in neighbours(bid_id)]
     reached = {bid_id} | {x for a, b, s in first if s >= threshold for x in (a, b)}
-    old_clusters = set(db.session.scalars(
+    old_clusters = set(session.scalars(
         select(OverlapClusterMember.cluster_id).where(OverlapClusterMember.bid_id.in_(reached))))
     if old_clusters:
-        reached |= set(db.session.scalars(
+        reached |= set(session.scalars(
             select(OverlapClusterMember.bid_id).where(
                 OverlapClusterMember.cluster_id.in_(old_clusters))))
     pairs = list(first)
     for other in sorted(reached - {bid_id}):
         pairs.extend(_pair(p) for p in neighbours(other))
     pairs = [p for p in pairs if p[0] in reached and p[1] in reached]
-    facts = clusterable_facts(reached)
-    drafts = build_clusters(pairs, facts, threshold=threshold, texts=bid_texts)
-    return _save(drafts, old_clusters)
+    facts = clusterable_facts(reached, session)
+    drafts = build_clusters(pairs, facts, threshold=threshold,
+                            texts=lambda ids: bid_texts(ids, session))
+    return _save(drafts, old_clusters, session)
+
+
+NEIGHBOURHOOD_BATCH = 20  # more changed bids at once (an import) wait for the full refresh
+
+
+def follow_similarity_changes(session, upserts: list[int], deletes: list[int]) -> None:
+    """After the similarity store applied changed bids, redo the clusters around each of them.
+
+    Runs after every commit that published, changed or withdrew a bid (the "similar"
+    outbox rows); a bulk import's large batches are left to `overlaps refresh`.
+    """
+    from flask import current_app
+
+    changed = sorted(set(upserts) | set(deletes))
+    if (not changed or len(changed) > NEIGHBOURHOOD_BATCH
+            or not current_app.config.get("OVERLAP_AUTO_REFRESH", True)):
+        return
+    for bid_id in changed:
+        refresh_neighbourhood(bid_id, session=session)
+    session.commit()
 
 
 def tfidf_pairs(bid_ids: list[int], min_score: float) -> list[tuple[int, int, float]]:

@@ -10,6 +10,10 @@ Consumers register how their target's rows are applied:
 
     register_consumer("similar", apply_fn)
 
+and others may follow a target (`follow("similar", fn)`: the pool's clusters are redone
+around bids the similarity store has just taken in); a follower runs after the rows are
+applied and deleted, and its failure is logged without requeueing them.
+
 `apply_fn(session, upsert_ids, delete_ids)` receives its own SQLAlchemy session
 (not `db.session`, whose commit hook may be running) and raises to leave the
 rows in the outbox.
@@ -44,6 +48,7 @@ class Consumer:
 
 
 _consumers: dict[str, Consumer] = {}
+_followers: dict[str, list[ApplyFn]] = {}
 _listening = False
 _PENDING_KEY = "openbids_outbox_written"
 _RECORDED_KEY = "openbids_outbox_recorded"
@@ -54,6 +59,15 @@ def register_consumer(target: str, apply_fn: ApplyFn, *, after_commit: bool = Fa
     if target not in TARGETS:
         raise ValueError(f"Unknown outbox target {target!r}; expected one of {TARGETS}")
     _consumers[target] = Consumer(apply_fn, after_commit)
+
+
+def follow(target: str, fn: ApplyFn) -> None:
+    """Call `fn(session, upsert_ids, delete_ids)` after each batch of `target` is applied."""
+    if target not in TARGETS:
+        raise ValueError(f"Unknown outbox target {target!r}; expected one of {TARGETS}")
+    followers = _followers.setdefault(target, [])
+    if fn not in followers:
+        followers.append(fn)
 
 
 def consumer(target: str) -> Consumer | None:
@@ -209,6 +223,12 @@ def _drain(bind, target: str, *, limit: int | None = None, batch: int = 500) -> 
             session.execute(delete(IndexOutbox).where(IndexOutbox.id.in_(row_ids)))
             session.commit()
             applied += len(rows)
+            for follower in _followers.get(target, ()):
+                try:
+                    follower(session, upserts, deletes)
+                except Exception:  # noqa: BLE001 - derived data of derived data: logged, not retried
+                    session.rollback()
+                    log.exception("A follower of %s outbox rows failed", target)
     return applied
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 
+import pytest
 from sqlalchemy import select
 
 from bids.pools.models import DuplicatePair, OverlapCluster, OverlapClusterMember
@@ -15,6 +16,14 @@ from search_index.clusters import (
     refresh_neighbourhood,
     shared_terms,
 )
+
+
+
+@pytest.fixture
+def app_config():
+    """Pairs are fed by hand here: publishing must not also cluster through the engine."""
+    return {"OVERLAP_AUTO_REFRESH": False}
+
 
 # bid id -> organisation id
 ORGS = {1: 10, 2: 20, 3: 30, 4: 10, 5: 40, 6: 50, 7: 60, 8: 60}
