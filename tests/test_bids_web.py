@@ -154,6 +154,17 @@ def test_preview_renders_markdown_and_saves_nothing(client, db, member, org):
     assert bid_count(db) == 0
 
 
+def test_live_preview_endpoint_sanitises(client, member):
+    assert client.post("/bids/preview", data={"body": "# x"}).status_code == 302  # signed out
+    login(client, member)
+    response = client.post("/bids/preview", data={
+        "body": "# Plan\n\n*a* <script>alert(1)</script> [x](javascript:alert(2))"})
+    assert response.status_code == 200 and response.mimetype == "text/html"
+    html = response.get_data(as_text=True)
+    assert "<h2>Plan</h2>" in html and "<em>a</em>" in html
+    assert "<script" not in html and "javascript:" not in html
+
+
 def test_invalid_input_shows_errors_and_saves_nothing(client, db, member, org):
     login(client, member)
     response = client.post("/bids/new", data={
@@ -488,6 +499,7 @@ class TestCsrf:
             (f"/bids/{bid.id}/links", {"kind": "resubmission_of", "target": other.identifier}),
             (f"/bids/{bid.id}/links/{link.id}/delete", {}),
             (f"/bids/{bid.id}/hide", {"reason": "spam"}),
+            ("/bids/preview", {"body": "# x"}),
         ):
             response = client.post(url, data=data)
             assert response.status_code == 400, url

@@ -5,7 +5,7 @@ Views are thin: they read forms, call the services in `bids/`, and own the commi
 
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, request, send_file, url_for
+from flask import Response, flash, redirect, render_template, request, send_file, url_for
 from flask_login import current_user, login_required
 
 from bids.access import (
@@ -19,7 +19,8 @@ from bids.access import (
 from bids.attachments import add_attachment, attachment_file_path
 from bids.database import db
 from bids.errors import NotFound, ValidationError
-from bids.fields import SUGGESTED_LOCATIONS
+from bids.fields import MAX_BODY, SUGGESTED_LOCATIONS
+from bids.markdown_render import render_markdown
 from bids.models import BidLink, ExtractionStatus, Organisation, Visibility
 from bids.publishing import (
     create_bid,
@@ -122,6 +123,17 @@ def new():
     flash("Your bid is published." if bid.is_published
           else "Your draft is saved. Only your organisation can see it.", "success")
     return redirect(url_for("bids.show", bid_id=bid.id))
+
+
+@bp.route("/preview", methods=["POST"])
+@login_required
+def preview():
+    """The sanitised HTML of a Markdown body, for the form's live preview (bids.js).
+
+    The form's own Preview button does the same without JavaScript.
+    """
+    body = (request.form.get("body") or "")[:MAX_BODY]
+    return Response(render_markdown(body), mimetype="text/html")
 
 
 @bp.route("/<int:bid_id>/edit", methods=["GET", "POST"])

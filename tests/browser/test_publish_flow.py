@@ -53,8 +53,11 @@ def test_publish_revise_compare_and_decide(live_server, page: Page, browser, sha
     expect(page.get_by_role("heading", level=1)).to_have_text("Publish a bid")
     body = "## Why we need this\n\nMany people are **cold** and alone.\n\n- warm rooms\n- company"
     fill_bid(page, "Warm spaces in Wrexham", body)
+    # With JavaScript, a live preview follows the typing (bids.js); without it, the button.
+    live = page.get_by_role("region", name="Live preview of the bid text")
+    expect(live.get_by_role("heading", name="Why we need this")).to_be_visible()
     page.get_by_role("button", name="Preview").click()
-    preview = page.locator("section.preview")
+    preview = page.get_by_role("region", name="Preview of the bid text", exact=True)
     expect(preview.get_by_role("heading", name="Why we need this")).to_be_visible()
     expect(preview.locator("strong")).to_have_text("cold")
     expect(page.get_by_label("Title", exact=True)).to_have_value("Warm spaces in Wrexham")
