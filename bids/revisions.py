@@ -6,7 +6,8 @@ import difflib
 import re
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.orm import defer, selectinload
 
 from bids.database import db
 from bids.errors import NotFound
@@ -60,6 +61,24 @@ def get_revision(bid: Bid, number: int) -> Revision:
     if revision is None:
         raise NotFound("No such revision.")
     return revision
+
+
+def revision_count(bid: Bid) -> int:
+    return db.session.scalar(select(func.count(Revision.id)).where(Revision.bid_id == bid.id)) or 0
+
+
+def latest_revision_number(bid: Bid) -> int:
+    return db.session.scalar(select(func.max(Revision.number)).where(Revision.bid_id == bid.id)) or 0
+
+
+def list_revisions(bid: Bid) -> list[Revision]:
+    """Newest first, without loading the snapshots (each holds a whole bid)."""
+    return list(db.session.scalars(
+        select(Revision)
+        .where(Revision.bid_id == bid.id)
+        .options(defer(Revision.snapshot), selectinload(Revision.author))
+        .order_by(Revision.number.desc())
+    ))
 
 
 def _as_text(value) -> str:

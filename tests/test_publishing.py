@@ -26,7 +26,14 @@ from bids.publishing import (
     unlink_bids,
     update_bid,
 )
-from bids.revisions import compare_revisions, compare_snapshots, word_diff
+from bids.revisions import (
+    compare_revisions,
+    compare_snapshots,
+    latest_revision_number,
+    list_revisions,
+    revision_count,
+    word_diff,
+)
 
 BASE = {"title": "Men's sheds in Powys", "summary": "Sheds.", "funder": "Arts Council"}
 
@@ -299,6 +306,8 @@ def test_compare_revisions(db, member):
     assert set(changes) == {"title", "themes", "amount_requested"}
     assert changes["themes"].old == "a" and changes["themes"].new == "a; b"
     assert compare_snapshots(bid.revisions[0].snapshot, bid.revisions[0].snapshot) == []
+    assert (revision_count(bid), latest_revision_number(bid)) == (3, 3)
+    assert [r.number for r in list_revisions(bid)] == [3, 2, 1]
 
 
 # --- Markdown ------------------------------------------------------------------------------

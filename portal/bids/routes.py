@@ -32,7 +32,13 @@ from bids.publishing import (
     unlink_bids,
     update_bid,
 )
-from bids.revisions import compare_revisions as compare_revision_fields
+from bids.revisions import (
+    compare_revisions as compare_revision_fields,
+    get_revision,
+    latest_revision_number,
+    list_revisions,
+    revision_count,
+)
 from portal.bids import bp
 from portal.bids.forms import (
     LINK_LABELS,
@@ -185,6 +191,7 @@ def show(bid_id: int):
         bid=bid,
         lineage=lineage,
         can_edit=can_edit(user, bid),
+        revision_count=revision_count(bid),
         is_admin=bool(user and user.is_admin),
         hide_form=HideForm(),
         action_form=ActionForm(),
@@ -276,22 +283,21 @@ def outcome(bid_id: int):
 @bp.route("/<int:bid_id>/revisions")
 def revisions(bid_id: int):
     bid = get_visible_bid(_actor(), bid_id)
-    return render_template("bids/revisions.html", bid=bid, revisions=list(reversed(bid.revisions)))
+    return render_template("bids/revisions.html", bid=bid, revisions=list_revisions(bid))
 
 
 @bp.route("/<int:bid_id>/revisions/compare")
 def compare_revisions(bid_id: int):
     bid = get_visible_bid(_actor(), bid_id)
-    latest = bid.revisions[-1].number if bid.revisions else 0
+    latest = latest_revision_number(bid)
     old = request.args.get("from", max(latest - 1, 1), type=int)
     new = request.args.get("to", latest, type=int)
     if old > new:
         old, new = new, old
     changes = compare_revision_fields(bid, old, new)
-    by_number = {r.number: r for r in bid.revisions}
     return render_template(
         "bids/compare.html", bid=bid, changes=changes,
-        old=by_number[old], new=by_number[new], revisions=bid.revisions,
+        old=get_revision(bid, old), new=get_revision(bid, new),
     )
 
 
