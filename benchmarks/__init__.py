@@ -59,6 +59,7 @@ RESULTS_DIR = ROOT / "bench-results"
 # One line per benchmark module `benchmarks/<name>_bench.py`, run in this order.
 BENCHMARKS: list[str] = [
     "import",
+    "search",
     "similarity",
 ]
 

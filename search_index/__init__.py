@@ -6,12 +6,30 @@ from flask import Flask, current_app
 
 from search_index.outbox import record_bid_changes, register_consumer, sync
 
-__all__ = ["get_index", "init_app", "record_bid_changes", "register_consumer", "sync"]
+__all__ = ["get_index", "init_app", "rebuild_search_index", "record_bid_changes",
+           "register_consumer", "sync"]
 
 
 def get_index():
     """The search index of the current app."""
     return current_app.extensions["search_index"]
+
+
+def rebuild_search_index(session, progress=None) -> int:
+    """Rebuild the index aside and swap it in; outbox rows it already covers are dropped."""
+    from sqlalchemy import delete
+
+    from bids.database import utcnow
+    from bids.models import IndexOutbox
+
+    started = utcnow()
+    session.commit()
+    count = get_index().rebuild(session, progress=progress)
+    # Rows written before the rebuild began describe states it has read; later ones stay.
+    session.execute(delete(IndexOutbox).where(
+        IndexOutbox.target == "search", IndexOutbox.created_at < started))
+    session.commit()
+    return count
 
 
 def _apply_search(session, upserts: list[int], deletes: list[int]) -> None:
@@ -20,7 +38,7 @@ def _apply_search(session, upserts: list[int], deletes: list[int]) -> None:
 
 def init_app(app: Flask) -> None:
     """Bind the index services to the app (outbox listeners, index locations)."""
-    from search_index import outbox, similarity
+    from search_index import outbox
     from search_index.index import SearchIndex
 
     app.config.setdefault("SEARCH_LOCK_TIMEOUT_S", 5.0)
@@ -29,5 +47,4 @@ def init_app(app: Flask) -> None:
         app.config["SEARCH_INDEX_DIR"], lock_timeout=float(app.config["SEARCH_LOCK_TIMEOUT_S"])
     )
     register_consumer("search", _apply_search, after_commit=True)
-    similarity.init_app(app)
     outbox.listen()

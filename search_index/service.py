@@ -18,7 +18,6 @@ from flask import current_app
 from markupsafe import Markup, escape
 from sqlalchemy import select
 from whoosh import query as wq
-from whoosh.highlight import ContextFragmenter, Formatter, get_text, highlight
 
 from bids.database import db
 from bids.models import Attachment, Bid, BidStatus, User
@@ -30,7 +29,7 @@ from search_index.schema import make_analyzer
 SORTS = ("relevance", "newest", "amount")
 FACET_FIELDS = ("funder", "status", "year", "theme", "location", "band")
 FACET_LIMIT = 12
-SNIPPET_CHARS = 20_000  # highlight within the first part of long texts only
+SNIPPET_CHARS = 4_000  # highlight within the first part of long texts only
 # Amount bands in major units (any currency): (key, lower, upper or None).
 BANDS = (
     ("0-10000", 0, 10_000),
@@ -41,6 +40,7 @@ BANDS = (
     ("1000000-", 1_000_000, None),
 )
 _WORD = re.compile(r"[^\W\d_]{3,}", re.UNICODE)
+_TOKEN = re.compile(r"\w+", re.UNICODE)
 
 
 def band_label(key: str) -> str:
@@ -148,16 +148,58 @@ class Results:
         return [hit.bid_id for hit in self.items]
 
 
-class EscapingFormatter(Formatter):
-    """HTML snippets: the text escaped, matched words wrapped in <mark>."""
+class Snippeter:
+    """Highlighted snippets: the text escaped, words whose stem the query looks for in <mark>.
 
-    between = " … "
+    Whoosh's own highlighter runs every token through the analyzer chain (~7 ms a result);
+    this one stems each distinct word once and remembers it.
+    """
 
-    def _text(self, text: str) -> str:
-        return str(escape(text))
+    def __init__(self, analyzer, *, surround: int = 90, fragments: int = 2):
+        self.analyzer = analyzer
+        self.surround = surround
+        self.fragments = fragments
+        self._stems: dict[str, str | None] = {}
 
-    def format_token(self, text, token, replace=False):
-        return f"<mark>{escape(get_text(text, token, replace))}</mark>"
+    def stem(self, word: str) -> str | None:
+        stem = self._stems.get(word, "")
+        if stem == "":
+            tokens = [t.text for t in self.analyzer(word)]
+            stem = tokens[0] if tokens else None
+            if len(self._stems) > 200_000:
+                self._stems.clear()
+            self._stems[word] = stem
+        return stem
+
+    def __call__(self, text: str, terms: set[str]) -> Markup | None:
+        matches = [m for m in _TOKEN.finditer(text) if self.stem(m.group(0).lower()) in terms]
+        if not matches:
+            return None
+        pieces, last_end = [], -1
+        for match in matches:
+            if len(pieces) == self.fragments:
+                break
+            if match.start() < last_end:
+                continue
+            start = max(0, match.start() - self.surround)
+            end = min(len(text), match.end() + self.surround * 2)
+            if start > 0:  # start and end on word boundaries
+                space = text.find(" ", start, match.start())
+                start = space + 1 if space != -1 else start
+            if end < len(text):
+                space = text.rfind(" ", match.end(), end)
+                end = space if space != -1 else end
+            inside = [m for m in matches if m.start() >= start and m.end() <= end]
+            out, cursor = [], start
+            for m in inside:
+                out.append(str(escape(text[cursor:m.start()])))
+                out.append(f"<mark>{escape(m.group(0))}</mark>")
+                cursor = m.end()
+            out.append(str(escape(text[cursor:end])))
+            pieces.append(("… " if start > 0 else "") + "".join(out).strip()
+                          + (" …" if end < len(text) else ""))
+            last_end = end
+        return Markup(" ".join(pieces))
 
 
 class _MaskFilter(set):
@@ -182,6 +224,7 @@ class SearchService:
         self.index = index
         self.docvalues = DocValues()
         self.analyzer = make_analyzer()
+        self.snippeter = Snippeter(self.analyzer)
         self._builder: QueryBuilder | None = None
         self._lock = threading.Lock()
 
@@ -387,17 +430,12 @@ class SearchService:
                 select(Attachment.bid_id, Attachment.text).where(Attachment.bid_id.in_(ids))):
             if text and bid_id in texts:
                 texts[bid_id][1] += "\n\n" + text
-        fragmenter = ContextFragmenter(maxchars=240, surround=70)
-        formatter = EscapingFormatter()
         for hit in hits:
             summary, body = texts.get(hit.bid_id, ("", ""))
             for text in (body, summary):
-                if not text:
-                    continue
-                snippet = highlight(text[:SNIPPET_CHARS], terms, self.analyzer, fragmenter,
-                                    formatter, top=2)
+                snippet = self.snippeter(text[:SNIPPET_CHARS], terms) if text else None
                 if snippet:
-                    hit.snippet = Markup(snippet)
+                    hit.snippet = snippet
                     break
 
     def _correction(self, searcher, text: str) -> str | None:

@@ -26,11 +26,16 @@ def outbox_rows(db, target=None):
 
 
 def test_change_writes_rows_for_both_targets_and_applies_search_after_commit(db, factory):
+    from bids.publishing import create_bid
+
     org = factory.org()
-    bid = factory.bid(org, title="Riverside orchard")
-    # "search" was applied after commit; "similar" waits for its consumer.
-    assert outbox_rows(db, "search") == []
-    assert ("similar", bid.id, "upsert") in outbox_rows(db, "similar")
+    bid = create_bid(None, org, {"title": "Riverside orchard", "summary": "x"},
+                     check_membership=False)
+    # Written in the same transaction as the bid, once per target.
+    assert outbox_rows(db) == [("search", bid.id, "upsert"), ("similar", bid.id, "upsert")]
+    assert bid.id not in indexed_ids()
+    db.session.commit()
+    assert outbox_rows(db, "search") == []  # applied after commit
     assert bid.id in indexed_ids()
 
 
@@ -69,14 +74,16 @@ def test_attachment_link_and_delete_are_recorded(db, factory):
     db.session.add(Attachment(bid_id=a.id, filename="x.pdf", size=1, sha256="0" * 64,
                               text="hydroponic greenhouse"))
     db.session.add(BidLink(from_bid_id=a.id, to_bid_id=b.id, kind="also_sent_to"))
-    db.session.commit()
+    db.session.flush()
     assert {(r.bid_id, r.action) for r in outbox_rows(db, "similar")} == {
         (a.id, "upsert"), (b.id, "upsert")}
+    db.session.commit()
     searcher = get_index().searcher()
     assert [h["id"] for h in searcher.search(Term("text", "hydroponic"))] == [str(a.id)]
     db.session.delete(b)
+    db.session.flush()
+    assert ("search", b.id, "delete") in outbox_rows(db, "search")
     db.session.commit()
-    assert ("similar", b.id, "delete") in outbox_rows(db, "similar")
     assert b.id not in indexed_ids() and a.id in indexed_ids()
 
 
@@ -183,6 +190,12 @@ def _write_bids(config: dict, worker: int, count: int) -> None:
 
 @pytest.mark.parametrize("workers,count", [(4, 8)])
 def test_concurrent_writer_processes_lose_nothing(app, db, runner, tmp_path, workers, count):
+    from bids.models import OrgKind
+    from bids.organisations import find_or_create_organisation
+
+    # The shared funder exists first: concurrent creation of one organisation is not under test.
+    find_or_create_organisation("National Lottery Community Fund", None, kind=OrgKind.FUNDER)
+    db.session.commit()
     config = make_config(tmp_path)
     ctx = multiprocessing.get_context("fork")
     children = [ctx.Process(target=_write_bids, args=(config, w, count)) for w in range(workers)]

@@ -10,7 +10,7 @@ from tqdm import tqdm
 
 from bids.database import db
 from bids.models import Bid
-from search_index import get_index
+from search_index import get_index, rebuild_search_index
 from search_index import outbox
 
 
@@ -20,7 +20,7 @@ def reindex_command():
     total = db.session.scalar(select(func.count(Bid.id))) or 0
     with tqdm(total=total, unit="bid", desc="Indexing", file=sys.stderr,
               disable=total == 0) as bar:
-        count = get_index().rebuild(db.session, progress=bar.update)
+        count = rebuild_search_index(db.session, progress=bar.update)
     click.echo(f"Indexed {count} bids.")
 
 

@@ -1,0 +1,196 @@
+"""Search benchmark: rebuild, single-bid update, query latency with facets, FTS5 yardstick, nDCG@10.
+
+Targets (issue 3, 42k bids, 2 cores): search p95 <= 50 ms in-process with facets; single-bid
+update <= 200 ms; full rebuild <= 5 min; RSS <= 1 GB. The same queries run against SQLite FTS5
+(porter tokenizer, bm25, a GROUP BY for one facet) over the same texts as a yardstick.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+
+from benchmarks import BenchContext, Row, Stopwatch, current_rss_mb, peak_rss_mb, percentiles
+
+# (whoosh query, FTS5 MATCH, SQL condition, filters, page): >= 50 fixed queries.
+WORDS = ["battery", "laser", "vaccine", "sensor", "software", "coating", "radar", "composite",
+         "antenna", "protein", "turbine", "imaging", "cancer", "robot", "polymer"]
+PAIRS = ["fuel cell", "neural network", "infrared detector", "drug delivery", "machine learning",
+         "wireless sensor", "solar cell", "water purification", "image processing", "gene therapy"]
+PHRASES = ["carbon nanotube", "lithium ion", "fuel cell", "quantum dot", "machine learning",
+           "heat exchanger", "signal processing", "drug delivery"]
+
+
+def query_set() -> list[dict]:
+    queries = [{"q": w, "fts": w} for w in WORDS]
+    queries += [{"q": p, "fts": p} for p in PAIRS]
+    queries += [{"q": f'"{p}"', "fts": f'"{p}"'} for p in PHRASES]
+    queries += [
+        {"q": 'funder:"Department of Defense" radar', "fts": 'funder:"Department of Defense" radar'},
+        {"q": "year:2010 battery", "fts": "battery", "where": "year = 2010"},
+        {"q": "status:awarded vaccine", "fts": "vaccine"},
+        {"q": "programme:sttr sensor", "fts": "programme:sttr sensor"},
+        {"q": "title:laser", "fts": "title:laser"},
+        {"q": 'funder:"National Science Foundation"', "fts": 'funder:"National Science Foundation"'},
+        {"q": "year:2015 software", "fts": "software", "where": "year = 2015"},
+        {"q": "organisation:technologies coating", "fts": "org:technologies coating"},
+        {"q": "laser AND NOT weapon", "fts": "laser NOT weapon"},
+        {"q": "battery OR supercapacitor", "fts": "battery OR supercapacitor"},
+        {"q": "nano*", "fts": "nano*"},
+        {"q": "sensor* AND network", "fts": "sensor* AND network"},
+        {"q": "vaccine NOT malaria", "fts": "vaccine NOT malaria"},
+        {"q": "sensor", "fts": "sensor", "page": 50},
+        {"q": "system", "fts": "system", "page": 100},
+        {"q": "software", "fts": "software", "page": 20},
+        {"q": "materials", "fts": "materials", "page": 200},
+        {"q": "laser", "fts": "laser", "filters": {"year": [2012]}, "where": "year = 2012"},
+        {"q": "energy", "fts": "energy", "filters": {"band": ["100000-500000"]},
+         "where": "amount >= 10000000 AND amount < 50000000"},
+        {"q": "detection", "fts": "detection",
+         "filters": {"funder": ["Department of Health and Human Services"]},
+         "where": "funder = 'Department of Health and Human Services'"},
+        {"q": "", "fts": None, "filters": {"funder": ["Department of Energy"]}},
+        {"q": "", "fts": None, "sort": "amount"},
+    ]
+    return queries
+
+
+def _filters(spec: dict):
+    from search_index.service import Filters
+
+    return Filters(**spec.get("filters", {}))
+
+
+def run(ctx: BenchContext) -> list[Row]:
+    from sqlalchemy import select
+
+    from bids.database import db
+    from bids.models import Bid
+    from search_index import rebuild_search_index
+    from search_index.relevance import evaluate, load_judgements
+    from search_index.service import get_search_service
+
+    app = ctx.app
+    rows: list[Row] = []
+    with app.app_context():
+        total = db.session.scalar(select(db.func.count(Bid.id)))
+        with Stopwatch() as sw:
+            count = rebuild_search_index(db.session)
+        rows.append(Row.at_most("search: full rebuild", round(sw.seconds, 1), "s", 300,
+                                note=f"{count} bids of {total}"))
+        rows.append(Row("search: rebuild rate", round(count / sw.seconds), "bids/s"))
+
+        service = get_search_service()
+        queries = query_set()
+
+        def run_query(spec, snippets=True):
+            return service.search(None, spec["q"], _filters(spec), spec.get("sort", "relevance"),
+                                  spec.get("page", 1), 20, snippets=snippets)
+
+        first = []
+        for spec in queries:  # cold: first use builds the facet arrays and warms caches
+            start = time.perf_counter()
+            run_query(spec)
+            first.append((time.perf_counter() - start) * 1000)
+        samples, plain = [], []
+        for _ in range(3):
+            for spec in queries:
+                start = time.perf_counter()
+                run_query(spec)
+                samples.append((time.perf_counter() - start) * 1000)
+                start = time.perf_counter()
+                run_query(spec, snippets=False)
+                plain.append((time.perf_counter() - start) * 1000)
+        hot = percentiles(samples)
+        rows.append(Row("search: queries in the fixed set", len(queries), "queries"))
+        rows.append(Row("search: p50 with facets and snippets", round(hot["p50"], 1), "ms"))
+        rows.append(Row.at_most("search: p95 with facets and snippets", round(hot["p95"], 1), "ms",
+                                50, note=f"max {hot['max']:.0f} ms; 3 rounds after a warm-up"))
+        rows.append(Row("search: p95 with facets, no snippets", round(percentiles(plain)["p95"], 1),
+                        "ms"))
+        rows.append(Row("search: p95 first (cold) pass", round(percentiles(first)["p95"], 1), "ms",
+                        note="includes building the per-segment facet arrays once"))
+
+        # Single-bid update: ORM change, commit, after-commit index update.
+        ids = list(db.session.scalars(select(Bid.id).order_by(Bid.id).limit(21)))
+        latencies = []
+        for n, bid_id in enumerate(ids):
+            bid = db.session.get(Bid, bid_id)
+            bid.title = f"{bid.title} (revised {n})"
+            start = time.perf_counter()
+            db.session.commit()
+            latencies.append((time.perf_counter() - start) * 1000)
+        update = percentiles(latencies[1:])
+        found = service.search(None, f'"revised {len(ids) - 1}"', snippets=False).bid_ids
+        rows.append(Row.at_most("search: single-bid update (commit + index) p95",
+                                round(update["p95"], 1), "ms", 200,
+                                note=f"p50 {update['p50']:.0f} ms; findable at once: "
+                                     f"{ids[-1] in found}"))
+
+        scores = evaluate(service, load_judgements())
+        mean = sum(scores.values()) / len(scores)
+        worst = sorted(scores.items(), key=lambda kv: kv[1])[:3]
+        rows.append(Row("search: nDCG@10 (judged collection)", round(mean, 3), "",
+                        note=f"{len(scores)} queries; weakest: "
+                             + ", ".join(f"{q} {s:.2f}" for q, s in worst)))
+
+        fts_p50, fts_p95 = _fts5_yardstick(ctx, queries)
+        rows.append(Row("fts5: p50 (same queries)", round(fts_p50, 2), "ms"))
+        rows.append(Row("fts5: p95 (same queries)", round(fts_p95, 2), "ms"))
+        rows.append(Row("search: Whoosh/FTS5 p50 ratio", round(hot["p50"] / fts_p50, 1), "x"))
+        rows.append(Row("search: Whoosh/FTS5 p95 ratio", round(hot["p95"] / fts_p95, 1), "x"))
+        rows.append(Row.at_most("search: peak RSS", round(peak_rss_mb()), "MiB", 1024,
+                                note=f"current {current_rss_mb():.0f} MiB (whole bench process)"))
+        db.session.remove()
+    return rows
+
+
+def _fts5_yardstick(ctx: BenchContext, queries: list[dict]) -> tuple[float, float]:
+    from sqlalchemy import select
+
+    from bids.database import db
+    from bids.models import Bid, Organisation
+
+    path = ctx.scratch / "fts5.sqlite3"
+    path.unlink(missing_ok=True)
+    con = sqlite3.connect(path)
+    con.execute("CREATE VIRTUAL TABLE docs USING fts5(title, summary, body, org, funder, programme,"
+                " year UNINDEXED, amount UNINDEXED, tokenize='porter unicode61 remove_diacritics 2')")
+    funder = db.aliased(Organisation)
+    result = db.session.execute(
+        select(Bid.id, Bid.title, Bid.summary, Bid.body, Organisation.name, funder.name,
+               Bid.programme, Bid.submitted_on, Bid.amount_awarded_minor)
+        .join(Organisation, Bid.organisation_id == Organisation.id)
+        .outerjoin(funder, Bid.funder_id == funder.id)
+    )
+    con.executemany(
+        "INSERT INTO docs(rowid, title, summary, body, org, funder, programme, year, amount)"
+        " VALUES (?,?,?,?,?,?,?,?,?)",
+        ((r[0], r[1], r[2], r[3], r[4], r[5] or "", r[6],
+          r[7].year if r[7] else None, r[8]) for r in result))
+    con.commit()
+
+    def run(spec):
+        where = f" AND {spec['where']}" if spec.get("where") else ""
+        offset = (spec.get("page", 1) - 1) * 20
+        if spec["fts"] is None:
+            con.execute("SELECT rowid FROM docs LIMIT 20").fetchall()
+            return
+        args = (spec["fts"],)
+        con.execute(f"SELECT rowid FROM docs WHERE docs MATCH ?{where} ORDER BY rank "
+                    f"LIMIT 20 OFFSET {offset}", args).fetchall()
+        con.execute(f"SELECT count(*) FROM docs WHERE docs MATCH ?{where}", args).fetchone()
+        con.execute(f"SELECT funder, count(*) FROM docs WHERE docs MATCH ?{where} GROUP BY funder",
+                    args).fetchall()
+
+    for spec in queries:
+        run(spec)
+    samples = []
+    for _ in range(3):
+        for spec in queries:
+            start = time.perf_counter()
+            run(spec)
+            samples.append((time.perf_counter() - start) * 1000)
+    con.close()
+    stats = percentiles(samples)
+    return stats["p50"], stats["p95"]
