@@ -10,8 +10,8 @@ from wtforms.validators import Length, Optional
 
 class CheckForm(FlaskForm):
     title = StringField("Working title (optional)", validators=[Optional(), Length(max=300)])
-    text = TextAreaField("Paste your draft", validators=[Optional()])
-    file = FileField("Or upload it as a PDF")
+    text = TextAreaField("Paste your draft", validators=[Optional()], render_kw={"rows": 12})
+    file = FileField("Or upload it as a PDF", render_kw={"accept": "application/pdf"})
 
 
 class CompareDraftForm(FlaskForm):
