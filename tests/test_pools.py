@@ -175,3 +175,29 @@ def test_opportunities(world, db):
     several = sent_to_several(pool)
     assert len(several) == 1 and {b.id for b in several[0].bids} == {twin.id, copy.id}
     assert "lineage" in several[0].reason
+
+
+def test_applicants_hear_of_cluster_pledges_only_when_the_pool_shares(world, db):
+    from sqlalchemy import select
+
+    from bids.pools.models import Notification
+
+    pool, bid_a, bid_b = world["pool"], world["bid_a"], world["bid_b"]
+    cluster_id = min(bid_a.id, bid_b.id)
+
+    def notices(user):
+        return [n.url for n in db.session.scalars(
+            select(Notification).where(Notification.user_id == user.id, Notification.kind == "pledge"))]
+
+    services.make_pledge(world["one"], pool, {"cluster_id": cluster_id, "amount": "2000"})
+    assert notices(world["writer_a"]) == notices(world["writer_b"]) == []
+    assert services.shared_pledges_for_bid(world["writer_b"], bid_b) == []
+
+    pool.share_pledges_with_applicants = True
+    pledge = services.make_pledge(world["two"], pool, {"cluster_id": cluster_id, "note": "Keen"})
+    assert notices(world["writer_a"]) == [f"/pools/bids/{bid_a.id}/pledges"]
+    assert notices(world["writer_b"]) == [f"/pools/bids/{bid_b.id}/pledges"]
+    shared = services.shared_pledges_for_bid(world["writer_b"], bid_b)
+    assert pledge in shared and len(shared) == 2  # the earlier one is shared now too
+    services.withdraw_pledge(world["two"], pool, pledge.id)
+    assert pledge not in services.shared_pledges_for_bid(world["writer_b"], bid_b)

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 
 from bids.access import _real_user, can_edit, can_view, is_member
 from bids.database import db, utcnow
@@ -23,6 +23,7 @@ from bids.pools.models import (
     Introduction,
     Notification,
     OverlapCluster,
+    OverlapClusterMember,
     Pledge,
     PledgeKind,
     Pool,
@@ -377,9 +378,12 @@ def make_pledge(actor: User, pool: Pool, data: Mapping[str, Any]) -> Pledge:
     text = f"{org_name} {how} {what} in the pool “{pool.name}”."
     notify_users(org_user_ids(pool.member_org_ids()), "pledge", text, f"/pools/{pool.id}",
                  skip=actor.id)
-    if bid is not None and pool.share_pledges_with_applicants:
-        notify_users(org_user_ids([bid.organisation_id]), "pledge", text,
-                     f"/pools/bids/{bid.id}/pledges")
+    if pool.share_pledges_with_applicants:
+        # A pledge to a cluster concerns every applicant in it: each hears about its own bid.
+        targets = [bid] if bid is not None else [m.bid for m in cluster.members if m.bid.is_public]
+        for target in targets:
+            notify_users(org_user_ids([target.organisation_id]), "pledge", text,
+                         f"/pools/bids/{target.id}/pledges", skip=actor.id)
     return pledge
 
 
@@ -433,9 +437,11 @@ def shared_pledges_for_bid(user: Any, bid: Bid) -> list[Pledge]:
     """What the applicant sees: active pledges from pools that share them, for its own bid only."""
     if not can_edit(user, bid):
         raise NotFound("No such bid.")
+    in_clusters = select(OverlapClusterMember.cluster_id).where(OverlapClusterMember.bid_id == bid.id)
     return list(db.session.scalars(select(Pledge).join(Pool).where(
-        Pledge.bid_id == bid.id, Pledge.withdrawn_at.is_(None),
-        Pool.share_pledges_with_applicants.is_(True)).order_by(Pledge.created_at)))
+        or_(Pledge.bid_id == bid.id, and_(Pledge.bid_id.is_(None), Pledge.cluster_id.in_(in_clusters))),
+        Pledge.withdrawn_at.is_(None), Pool.share_pledges_with_applicants.is_(True),
+    ).order_by(Pledge.created_at, Pledge.id)))
 
 
 # --- introductions ---------------------------------------------------------------------------
