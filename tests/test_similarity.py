@@ -139,3 +139,13 @@ def test_text_length_checks():
     assert similarity.check_text_length("too short") is not None
     assert similarity.check_text_length(LONELY) is None
     assert "200,000" in similarity.check_text_length("word " * 40_001)
+
+
+def test_rebuild_command_reports_and_status(app, factory, runner):
+    org = factory.org()
+    factory.bid(org, body=LONELY)
+    factory.bid(org, body=FOOD)
+    result = runner.invoke(args=["similarity", "rebuild"])
+    assert result.exit_code == 0 and "rebuilt: 2 bids" in result.output
+    status = runner.invoke(args=["similarity", "status"])
+    assert "2 bids" in status.output

@@ -146,8 +146,8 @@ def _doc(bid: Bid) -> Doc:
     return Doc(bid.id, bid.organisation_id, bid.is_public, document_text(bid))
 
 
-def _load_docs(session: Session, bid_ids: list[int] | None = None) -> list[Doc]:
-    """Docs of the given bids (all bids when None), read in chunks to bound memory."""
+def _load_docs(session: Session, bid_ids: list[int] | None = None, progress=None) -> list[Doc]:
+    """Docs of the given bids (all bids when None), read in chunks; `progress(n)` after each bid."""
     query = select(Bid).options(selectinload(Bid.attachments)).order_by(Bid.id)
     chunks = ([query] if bid_ids is None
               else [query.where(Bid.id.in_(bid_ids[i:i + 500])) for i in range(0, len(bid_ids), 500)])
@@ -155,6 +155,8 @@ def _load_docs(session: Session, bid_ids: list[int] | None = None) -> list[Doc]:
     for chunk in chunks:
         for bid in session.scalars(chunk.execution_options(yield_per=1000)):
             docs.append(_doc(bid))
+            if progress is not None:
+                progress(1)
     return docs
 
 
@@ -167,7 +169,7 @@ def apply_changes(session: Session, upserts: list[int], deletes: list[int]) -> N
         store.change(docs, sorted(set(deletes) | gone), all_docs=lambda: _load_docs(session))
 
 
-def rebuild() -> int:
+def rebuild(progress=None) -> int:
     """Refit the vocabulary and rebuild every vector from the database; returns bids stored.
 
     Pending "similar" outbox rows written before the rebuild began are covered by it and
@@ -177,7 +179,7 @@ def rebuild() -> int:
     started = utcnow()
     db.session.commit()
     with store.locked():
-        docs = _load_docs(db.session)
+        docs = _load_docs(db.session, progress=progress)
         store.rebuild(docs)
     db.session.execute(delete(IndexOutbox).where(
         IndexOutbox.target == "similar", IndexOutbox.created_at < started))
