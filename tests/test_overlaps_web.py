@@ -144,3 +144,23 @@ def test_demo_collective_and_overlapping_bids_find_each_other(app):
     assert len(found) >= 3
     for other in found[:3]:
         assert collective.id in [m.bid.id for m in similarity.similar_to_bid(None, other)]
+
+
+def test_bid_page_panel_lists_overlaps_with_compare_links(client, corpus, factory):
+    twin = factory.bid(corpus["mine"], title="Lunch clubs again", body=LONELY + " " + FOOD)
+    html = client.get(f"/bids/{corpus['public'].id}").get_data(as_text=True)
+    assert "Overlapping bids" in html and "Lunch clubs again" in html
+    assert f"/compare/{corpus['public'].id}/{twin.id}" in html
+    assert "Secret village lunches" not in html
+    assert "Same funder, another organisation." in html  # the factory gives both the same funder
+
+
+def test_draft_edit_page_shows_panel_and_lineage_hint_to_members(client, auth, corpus, factory):
+    own_published = factory.bid(corpus["mine"], title="Last year's lunches", body=LONELY)
+    auth.login("member@example.org")
+    html = client.get(f"/bids/{corpus['draft'].id}/edit").get_data(as_text=True)
+    assert "Overlapping bids" in html and "Village lunch clubs" in html
+    assert "nearly duplicates another of your organisation's bids" in html
+    assert own_published.identifier in html
+    shown = client.get(f"/bids/{own_published.id}").get_data(as_text=True)
+    assert "Secret village lunches" in shown  # a member sees the own draft among the overlaps

@@ -50,6 +50,7 @@ from portal.bids.forms import (
     UploadForm,
     choices,
 )
+from portal.overlaps.routes import overlap_panel
 
 
 def _actor():
@@ -96,6 +97,8 @@ def _render_form(form, *, bid=None, organisations=(), preview=False, status=200)
         link_form=LinkForm(),
         action_form=ActionForm(),
         link_labels=LINK_LABELS,
+        # A private draft's edit page shows what it overlaps (only members reach this page).
+        **(overlap_panel(_actor(), bid) if bid is not None and not bid.is_published else {}),
     ), status
 
 
@@ -195,6 +198,7 @@ def show(bid_id: int):
         is_admin=bool(user and user.is_admin),
         hide_form=HideForm(),
         action_form=ActionForm(),
+        **overlap_panel(user, bid),
     )
 
 
