@@ -62,6 +62,7 @@ SNAPSHOT_FIELDS = (
     "themes",
     "locations",
     "licence",
+    "source_url",
 )
 
 

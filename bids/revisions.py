@@ -32,6 +32,7 @@ FIELD_LABELS = {
     "themes": "Themes",
     "locations": "Locations",
     "licence": "Licence",
+    "source_url": "Source address",
     "attachments": "Attachments",
 }
 TOKEN_RE = re.compile(r"\s+|[^\s]+")

@@ -301,9 +301,9 @@ def test_compare_revisions(db, member):
     user, org = member
     bid = create_bid(user, org, {**BASE, "visibility": "published", "themes": ["a"]})
     update_bid(user, bid, {"title": "Men's sheds across Wales", "themes": "a; b"})
-    update_bid(user, bid, {"amount_requested": "100"})
+    update_bid(user, bid, {"amount_requested": "100", "url": "https://example.org/b"})
     changes = {c.field: c for c in compare_revisions(bid, 1, 3)}
-    assert set(changes) == {"title", "themes", "amount_requested"}
+    assert set(changes) == {"title", "themes", "amount_requested", "source_url"}
     assert changes["themes"].old == "a" and changes["themes"].new == "a; b"
     assert compare_snapshots(bid.revisions[0].snapshot, bid.revisions[0].snapshot) == []
     assert (revision_count(bid), latest_revision_number(bid)) == (3, 3)
