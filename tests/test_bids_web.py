@@ -9,8 +9,7 @@ import pytest
 from flask import g
 from sqlalchemy import func, select
 
-from bids.models import Bid, BidLink
-from bids.publishing import hide_bid
+from bids.models import Bid, BidLink, Membership
 
 FORM = {
     "title": "Warm spaces in Wrexham",
@@ -96,7 +95,7 @@ def test_new_form_has_every_field_and_suggestions(client, member, org):
 
 def test_new_preselects_the_organisation_from_the_link(client, member, org, factory):
     second = factory.org("Second Org")
-    factory.db.session.add(type(member.memberships[0])(user=member, organisation=second))
+    factory.db.session.add(Membership(user=member, organisation=second, role="editor"))
     factory.db.session.commit()
     login(client, member)
     page = client.get(f"/bids/new?organisation={second.id}").get_data(as_text=True)
