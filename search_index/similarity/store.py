@@ -16,7 +16,7 @@ Layout of `SIMILARITY_DIR` (all derived from the database, safe to delete):
 A change rewrites only the small delta file and the manifest (atomic renames, under a
 file lock); readers in other processes notice the manifest changed and reload the delta.
 `rebuild` refits the vocabulary from all bids and starts a new generation; small stores
-refit on every change, since that costs milliseconds and keeps the vocabulary fresh.
+(under REFIT_BELOW bids) refit on every change, which is cheap and keeps the vocabulary complete.
 """
 
 from __future__ import annotations
@@ -42,6 +42,9 @@ from search_index.similarity.text import SIGNATURE_SIZE, signature
 # the same recall. Tiny corpora keep every term (each is distinctive there).
 NGRAMS = (1, 2)
 LARGE_CORPUS = 1000
+# Below this many bids every change refits everything (well under a second), keeping the
+# vocabulary complete; above it changes go to the delta, refitted by `rebuild` or on doubling.
+REFIT_BELOW = 300
 MAX_TEXT_CHARS = 200_000
 ROW_DTYPE = np.dtype([("bid_id", "<i8"), ("org_id", "<i8"), ("public", "?")])
 
@@ -185,7 +188,7 @@ class Snapshot:
 class Store:
     """Reads and writes the files under one directory; one per app."""
 
-    def __init__(self, directory: str | os.PathLike[str], *, refit_below: int = LARGE_CORPUS):
+    def __init__(self, directory: str | os.PathLike[str], *, refit_below: int = REFIT_BELOW):
         self.dir = Path(directory)
         self.refit_below = refit_below
         self._snapshot: Snapshot | None = None
