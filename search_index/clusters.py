@@ -27,8 +27,14 @@ from sqlalchemy import delete, insert, select
 from bids.database import db, utcnow
 from bids.models import Bid, BidStatus, Visibility
 
-MIN_SCORE = 0.30  # similarity at or above which two bids overlap (config OVERLAP_MIN_SCORE)
-DUPLICATE_SCORE = 0.80  # one organisation's near-identical texts (config OVERLAP_DUPLICATE_SCORE)
+# On the similarity engine's scale (TF-IDF cosine, uni- and bigrams; `search_index.similarity`
+# documents it on the SBIR pairs: real overlaps' 25th percentile 0.16, same-firm different
+# projects' 90th percentile 0.13, unrelated pairs of two firms' 99th percentile 0.08). 0.125
+# keeps most real overlaps and stays above nearly every unrelated cross-organisation pair; in
+# the demo it sits in the gap between the relational-network bids (0.145 to 0.21) and the
+# unrelated ones (0.106 and under). Over-long chains are split by raising it (`MAX_SIZE`).
+MIN_SCORE = 0.125  # config OVERLAP_MIN_SCORE
+DUPLICATE_SCORE = 0.80  # the engine's near-duplicate score (config OVERLAP_DUPLICATE_SCORE)
 MAX_SIZE = 40
 SPLIT_STEP = 0.05
 KEY_TERMS = 6
@@ -140,6 +146,7 @@ def build_clusters(
 ) -> list[ClusterDraft]:
     """Clusters across organisations, sorted by id. Pairs name bids absent from `facts` at will."""
     best: dict[tuple[int, int], float] = {}
+    pair_terms: dict[tuple[int, int], list[str]] = {}
     for item in pairs:
         a, b, score = _pair(item)
         if a == b or score < threshold or a not in facts or b not in facts:
@@ -147,28 +154,38 @@ def build_clusters(
         key = (a, b) if a < b else (b, a)
         if score > best.get(key, -1.0):
             best[key] = score
+            pair_terms[key] = list(getattr(item, "shared_terms", None) or ())
     edges = sorted((a, b, s) for (a, b), s in best.items())
     groups = [g for g in _components(edges, threshold, max_size)
               if len({facts[i].organisation_id for i in g}) >= 2]
     member_of = {bid_id: min(g) for g in groups for bid_id in g}
     scores: dict[int, dict[int, float]] = {min(g): dict.fromkeys(g, 0.0) for g in groups}
+    # What the cluster is about and how strongly: edges between two organisations only.
     edge_scores: dict[int, list[float]] = defaultdict(list)
+    edge_terms: dict[int, Counter[str]] = defaultdict(Counter)
     for a, b, s in edges:
         ca, cb = member_of.get(a), member_of.get(b)
         if ca is not None and ca == cb:
             scores[ca][a] = max(scores[ca][a], s)
             scores[ca][b] = max(scores[ca][b], s)
-            edge_scores[ca].append(s)
-    all_texts = texts([i for g in groups for i in g]) if texts else {}
+            if facts[a].organisation_id != facts[b].organisation_id:
+                edge_scores[ca].append(s)
+                for rank, term in enumerate(pair_terms.get((a, b), ())):
+                    edge_terms[ca][term] += KEY_TERMS - min(rank, KEY_TERMS - 1)
+    # The engine names each pair's shared distinctive terms; texts are read only without them.
+    need_texts = [i for g in groups if not edge_terms[min(g)] for i in g]
+    all_texts = texts(need_texts) if texts and need_texts else {}
     drafts = []
     for group in sorted(groups):
         cid = group[0]
-        drafts.append(_draft(cid, scores[cid], edge_scores[cid], facts, all_texts))
+        drafts.append(_draft(cid, scores[cid], edge_scores[cid], facts, all_texts,
+                             edge_terms[cid]))
     return drafts
 
 
 def _draft(cid: int, member_scores: dict[int, float], edge_scores: list[float],
-           facts: dict[int, BidFacts], texts: dict[int, str]) -> ClusterDraft:
+           facts: dict[int, BidFacts], texts: dict[int, str],
+           terms: Counter[str] | None = None) -> ClusterDraft:
     members = [facts[i] for i in sorted(member_scores)]
     requested: dict[str, int] = {}
     for f in members:
@@ -186,7 +203,8 @@ def _draft(cid: int, member_scores: dict[int, float], edge_scores: list[float],
         themes=_common_tags([f.themes for f in members]),
         locations=_common_tags([f.locations for f in members]),
         statuses=sorted({f.status for f in members}),
-        key_terms=shared_terms({i: texts.get(i, "") for i in member_scores}, facts),
+        key_terms=([t for t, _ in sorted(terms.items(), key=lambda kv: (-kv[1], kv[0]))][:KEY_TERMS]
+                   if terms else shared_terms({i: texts.get(i, "") for i in member_scores}, facts)),
     )
     terms = ", ".join(f"“{t}”" for t in draft.key_terms[:3])
     draft.reason = (
@@ -227,12 +245,17 @@ def shared_terms(texts: dict[int, str], facts: dict[int, BidFacts], limit: int =
 
 def near_duplicates(pairs: Iterable[Any], facts: dict[int, BidFacts],
                     threshold: float = DUPLICATE_SCORE) -> list[tuple[int, int, float]]:
-    """Pairs of one organisation's bids, to different funders, with near-identical texts."""
+    """Pairs of one organisation's bids, to different funders, with near-identical texts.
+
+    Near-identical: the engine labelled the pair so (most of their passages are shared),
+    or it scores at least `threshold`.
+    """
     out: dict[tuple[int, int], float] = {}
     for item in pairs:
         a, b, score = _pair(item)
         fa, fb = facts.get(a), facts.get(b)
-        if (score < threshold or fa is None or fb is None or a == b
+        duplicate = score >= threshold or getattr(item, "relation", None) == "near_duplicate"
+        if (not duplicate or fa is None or fb is None or a == b
                 or fa.organisation_id != fb.organisation_id or fa.funder_id == fb.funder_id):
             continue
         key = (min(a, b), max(a, b))
@@ -413,32 +436,8 @@ def follow_similarity_changes(session, upserts: list[int], deletes: list[int]) -
     session.commit()
 
 
-def tfidf_pairs(bid_ids: list[int], min_score: float) -> list[tuple[int, int, float]]:
-    """Cosine similarity of TF-IDF vectors: a small stand-in for the similarity engine.
-
-    Used only when `search_index.similarity` offers no `overlap_pairs` (e.g. the demo
-    seeding before that engine is installed); quadratic, so for small sets only.
-    """
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.metrics.pairwise import cosine_similarity
-
-    texts = bid_texts(sorted(bid_ids))
-    ids = sorted(texts)
-    if len(ids) < 2:
-        return []
-    matrix = TfidfVectorizer(stop_words="english", sublinear_tf=True, min_df=1).fit_transform(
-        [texts[i] for i in ids])
-    sims = cosine_similarity(matrix)
-    return [(ids[i], ids[j], round(float(sims[i, j]), 4))
-            for i in range(len(ids)) for j in range(i + 1, len(ids)) if sims[i, j] >= min_score]
-
-
 def available_pairs(min_score: float) -> list[Any]:
-    """The similarity engine's pairs, or TF-IDF pairs over the (small) clusterable set without it."""
-    try:
-        from search_index import similarity
+    """The similarity engine's scored pairs over every published, visible bid."""
+    from search_index import similarity
 
-        overlap_pairs = similarity.overlap_pairs
-    except (ImportError, AttributeError):
-        return tfidf_pairs(list(clusterable_facts()), min_score)
-    return list(overlap_pairs(min_score))
+    return list(similarity.overlap_pairs(min_score))

@@ -171,3 +171,24 @@ def test_overlaps_refresh_command(db, factory, runner):
     assert result.exit_code == 0, result.output
     assert "1 clusters (1 new" in result.output
     assert db.session.scalars(select(OverlapCluster)).one().organisation_count == 2
+
+
+def test_engine_terms_and_strength_come_from_pairs_between_organisations():
+    from search_index.similarity import OverlapPair
+
+    facts = {1: BidFacts(1, 10), 2: BidFacts(2, 10), 3: BidFacts(3, 20)}
+    pairs = [OverlapPair(1, 2, 0.95, "near_duplicate", ["same", "organisation"]),
+             OverlapPair(1, 3, 0.4, "strong", ["kinship care", "peer learning"]),
+             OverlapPair(2, 3, 0.3, "strong", ["peer learning", "kinship"])]
+
+    def no_texts(ids):
+        raise AssertionError("the engine's terms suffice")
+
+    [cluster] = build_clusters(pairs, facts, threshold=0.2, texts=no_texts)
+    assert cluster.key_terms[:2] == ["peer learning", "kinship care"]
+    assert "same" not in cluster.key_terms  # a pair within one organisation says nothing shared
+    assert cluster.top_score == 0.4 and cluster.mean_score == 0.35
+    assert near_duplicates([OverlapPair(1, 2, 0.5, "near_duplicate", [])], facts) == []  # one funder
+    two_funders = {1: BidFacts(1, 10, funder_id=5), 2: BidFacts(2, 10, funder_id=6)}
+    assert near_duplicates([OverlapPair(1, 2, 0.5, "near_duplicate", [])], two_funders) == [(1, 2, 0.5)]
+    assert near_duplicates([OverlapPair(1, 2, 0.5, "strong", [])], two_funders) == []
