@@ -107,6 +107,15 @@ def _canonical(matrix) -> sp.csr_matrix:
     return matrix
 
 
+def _row(matrix: sp.csr_matrix, i: int) -> sp.csr_matrix:
+    """Row i as a 1-row CSR, reading only its slice: `matrix[i]` on the mapped matrix (int32
+    indices, int64 indptr) first copies every index to one dtype, ~2 ms a row (measured)."""
+    start, end = int(matrix.indptr[i]), int(matrix.indptr[i + 1])
+    return sp.csr_matrix(
+        (np.asarray(matrix.data[start:end]), np.asarray(matrix.indices[start:end]),
+         np.array([0, end - start], dtype=np.int64)), shape=(1, matrix.shape[1]))
+
+
 @dataclass
 class Segment:
     """Rows of bids: TF-IDF matrix, MinHash signatures and who may see each."""
@@ -164,8 +173,8 @@ class Snapshot:
 
     def row_vector(self, position: int) -> sp.csr_matrix:
         if position < len(self.base):
-            return self.base.X[position]
-        return self.delta.X[position - len(self.base)]
+            return _row(self.base.X, position)
+        return _row(self.delta.X, position - len(self.base))
 
     def row_signature(self, position: int) -> np.ndarray:
         if position < len(self.base):
