@@ -49,6 +49,9 @@ class Config:
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
     RATELIMIT_LOGIN = os.environ.get("RATELIMIT_LOGIN", "10 per minute")
     RATELIMIT_SIMILAR = os.environ.get("RATELIMIT_SIMILAR", "30 per minute")
+    # API v1: anonymous callers per address, token holders per user.
+    RATELIMIT_API_ANON = os.environ.get("RATELIMIT_API_ANON", "120 per minute")
+    RATELIMIT_API_TOKEN = os.environ.get("RATELIMIT_API_TOKEN", "600 per minute")
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = _env_bool("SESSION_COOKIE_SECURE", False)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, jsonify, make_response, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
@@ -20,6 +20,7 @@ MESSAGES = {
     429: "Too many requests: please wait a moment and try again.",
     500: "Something went wrong on our side. Nothing you did caused it.",
 }
+PASSED_HEADERS = {"Allow", "WWW-Authenticate", "Retry-After"}
 
 
 def wants_json() -> bool:
@@ -69,4 +70,9 @@ def init_app(app: Flask) -> None:
         message = MESSAGES.get(status) if status in (404, 500) else (exc.description or None)
         if status == 429:
             message = MESSAGES[429]
-        return error_response(status, message)
+        response = make_response(error_response(status, message))
+        # Keep the headers the status promises (Allow on 405, the Bearer challenge on 401).
+        for name, value in exc.get_headers():
+            if name in PASSED_HEADERS:
+                response.headers[name] = value
+        return response
