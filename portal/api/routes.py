@@ -275,14 +275,20 @@ def _token_need(operation: dict) -> str:
 
 @bp.get("/")
 def docs():
+    """Every described endpoint, grouped by tag (untagged ones under "other")."""
     document = openapi.build_document(url_for("api.docs", _external=True).rstrip("/"))
-    endpoints = [
-        {"method": method.upper(), "path": path, "summary": operation.get("summary", ""),
-         "token": _token_need(operation), "tag": (operation.get("tags") or [""])[0]}
-        for path, operations in document["paths"].items()
-        for method, operation in operations.items()
-    ]
-    return render_template("api/index.html", document=document, endpoints=endpoints)
+    descriptions = {tag["name"]: tag["description"] for tag in document["tags"]}
+    groups: dict[str, list[dict]] = {name: [] for name in descriptions}
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            tag = (operation.get("tags") or ["other"])[0]
+            groups.setdefault(tag, []).append(
+                {"method": method.upper(), "path": path, "summary": operation.get("summary", ""),
+                 "token": _token_need(operation)}
+            )
+    sections = [{"name": name, "description": descriptions.get(name, ""), "endpoints": endpoints}
+                for name, endpoints in groups.items() if endpoints]
+    return render_template("api/index.html", document=document, sections=sections)
 
 
 # --- OpenAPI description of these routes -------------------------------------------------
