@@ -195,7 +195,8 @@ def test_hidden_bid_is_404_everywhere_for_outsiders(client, db, world):
     db.session.commit()
     assert_error(client.get(f"/api/v1/bids/{world.mid.id}"), 404)
     assert_error(client.get(f"/api/v1/bids/{world.mid.id}", headers=bearer(world.token_a)), 404)
-    assert "Seed library" not in [i["title"] for i in client.get("/api/v1/bids").get_json()["items"]]
+    listed = client.get("/api/v1/bids").get_json()["items"]
+    assert "Seed library" not in [i["title"] for i in listed]
     owner_view = client.get(f"/api/v1/bids/{world.mid.id}", headers=bearer(world.token_b))
     assert owner_view.status_code == 200
 
@@ -369,7 +370,8 @@ def test_bodies_that_are_not_a_json_object(client, db, world):
 def test_patch_changes_fields_and_adds_a_revision(client, db, world):
     response = client.patch(
         f"/api/v1/bids/{world.old.id}",
-        json={"title": "Repair cafe, year two", "amount_requested": "6000", "themes": "repair; waste",
+        json={"title": "Repair cafe, year two", "amount_requested": "6000",
+              "themes": "repair; waste",
               "note": "New budget"},
         headers=bearer(world.token_a),
     )
@@ -393,7 +395,7 @@ def test_patch_can_publish_a_draft_but_not_unpublish(client, db, world):
 
 
 def test_patch_permissions(client, db, world):
-    # Another organisation's member: 403 on a public bid, 404 on a draft (it does not exist for them).
+    # Another organisation's member: 403 on a public bid, 404 on a draft (invisible to them).
     assert_error(client.patch(f"/api/v1/bids/{world.old.id}", json={"title": "Mine"},
                               headers=bearer(world.token_b)), 403, "forbidden")
     assert_error(client.patch(f"/api/v1/bids/{world.draft.id}", json={"title": "Mine"},
@@ -449,7 +451,8 @@ def _pdf(shared_data) -> bytes:
 
 def test_upload_a_real_pdf(client, db, world, shared_data):
     response = client.post(f"/api/v1/bids/{world.old.id}/attachments",
-                           headers=bearer(world.token_a), **multipart("proposal.pdf", _pdf(shared_data)))
+                           headers=bearer(world.token_a),
+                           **multipart("proposal.pdf", _pdf(shared_data)))
     assert response.status_code == 201, response.get_json()
     data = response.get_json()
     meta = {m["file"]: m for m in map(json.loads, (shared_data / "pdfs" / "metadata.jsonl")
@@ -525,7 +528,8 @@ def test_api_writes_need_no_csrf_token(client, world, app_config):
     assert response.status_code == 201
 
 
-@pytest.mark.parametrize("app_config", [{"RATELIMIT_ENABLED": True, "RATELIMIT_API_ANON": "3 per minute",
+@pytest.mark.parametrize("app_config", [{"RATELIMIT_ENABLED": True,
+                                         "RATELIMIT_API_ANON": "3 per minute",
                                          "RATELIMIT_API_TOKEN": "5 per minute"}])
 def test_rate_limits(client, world, app_config):
     for _ in range(3):
@@ -589,3 +593,8 @@ def test_docs_page_lists_the_endpoints(client):
         for operation in ops.values():
             assert str(escape(operation["summary"])) in html
     assert 'href="/api/v1/openapi.json"' in html
+    row = re.search(r"<tr>\s*<td><code>PATCH</code></td>.*?</tr>", html, re.S).group(0)
+    assert "/api/v1/bids/{bid_id}" in row and "<td>required</td>" in row
+    row = re.search(r"<tr>\s*<td><code>GET</code></td>\s*<td><code>/api/v1/bids</code>.*?</tr>",
+                    html, re.S).group(0)
+    assert "<td>optional</td>" in row

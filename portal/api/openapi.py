@@ -173,7 +173,7 @@ add_schemas(
     {
         "Party": {
             "type": "object",
-            "description": "An organisation (360Giving recipientOrganization / fundingOrganization).",
+            "description": "An organisation (360Giving recipient/fundingOrganization).",
             "required": ["name"],
             "properties": {
                 "name": {"type": "string", "maxLength": 200},

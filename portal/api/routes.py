@@ -69,7 +69,7 @@ def _json_object() -> dict[str, Any]:
 
 
 def _bid_fields(data: dict[str, Any], *, allowed_extra: set[str]) -> dict[str, Any]:
-    """Map API names to `clean_bid_fields` names; unknown names are a 422, read-only ones ignored."""
+    """API names to `clean_bid_fields` names; unknown names are a 422, read-only ones ignored."""
     unknown = sorted(k for k in data if k not in WRITABLE and k not in READ_ONLY
                      and k not in allowed_extra)
     if unknown:
@@ -402,8 +402,8 @@ openapi.add_paths(
         "/": {
             "get": {"tags": ["meta"], "operationId": "docs",
                     "summary": "A page for people listing the endpoints",
-                    "responses": {"200": {"description": "HTML.",
-                                          "content": {"text/html": {"schema": {"type": "string"}}}}}},
+                    "responses": {"200": {"description": "HTML.", "content": {
+                        "text/html": {"schema": {"type": "string"}}}}}},
         },
     }
 )
