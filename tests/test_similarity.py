@@ -149,3 +149,13 @@ def test_rebuild_command_reports_and_status(app, factory, runner):
     assert result.exit_code == 0 and "rebuilt: 2 bids" in result.output
     status = runner.invoke(args=["similarity", "status"])
     assert "2 bids" in status.output
+
+
+def test_overlap_pair_unpacks_like_a_tuple(app, factory):
+    orgs = [factory.org() for _ in range(2)]
+    a = factory.bid(orgs[0], body=LONELY)
+    b = factory.bid(orgs[1], body=LONELY)
+    (pair,) = similarity.overlap_pairs(0.3)
+    x, y, score, relation, terms = pair
+    assert (x, y) == (min(a.id, b.id), max(a.id, b.id)) and pair[2] == score == pair.score
+    assert relation == "near_duplicate" and terms == pair.shared_terms and "clubs" in terms

@@ -41,7 +41,7 @@ import html
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 from flask import Flask, current_app
@@ -80,12 +80,33 @@ RELATION_LABELS = {
 }
 
 
-class OverlapPair(NamedTuple):
-    a: int
-    b: int
-    score: float
-    relation: str
-    shared_terms: list[str]
+class OverlapPair:
+    """One scored pair of bids (a < b). Unpacks as `(a, b, score, relation, shared_terms)`;
+    the shared terms are worked out on first use (clustering 42k bids rarely needs them)."""
+
+    __slots__ = ("a", "b", "score", "relation", "_terms", "_source")
+
+    def __init__(self, a: int, b: int, score: float, relation: str, shared_terms=None, source=None):
+        self.a, self.b, self.score, self.relation = a, b, score, relation
+        self._terms, self._source = shared_terms, source
+
+    @property
+    def shared_terms(self) -> list[str]:
+        if self._terms is None:
+            snap, pa, pb = self._source
+            self._terms = shared_terms(snap, snap.row_vector(pa), snap.row_vector(pb))
+        return self._terms
+
+    def __iter__(self):
+        return iter((self.a, self.b, self.score, self.relation, self.shared_terms))
+
+    def __getitem__(self, index):
+        if isinstance(index, int) and -1 < index < 4:
+            return (self.a, self.b, self.score, self.relation)[index]
+        return tuple(self)[index]
+
+    def __repr__(self) -> str:
+        return f"OverlapPair({self.a}, {self.b}, {self.score}, {self.relation!r})"
 
 
 @dataclass
@@ -394,16 +415,29 @@ def _neighbours(snap: Snapshot) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return a, b, s
 
 
-def _pair(snap: Snapshot, rows: np.ndarray, pa: int, pb: int, score: float) -> OverlapPair | None:
-    resemblance = float(estimated_resemblance(snap.row_signature(pa), snap.row_signature(pb)[None, :])[0])
-    relation = relation_for(score, resemblance)
-    if relation is None:
-        return None
-    a, b = int(rows["bid_id"][pa]), int(rows["bid_id"][pb])
-    if a > b:
-        a, b = b, a
-    terms = shared_terms(snap, snap.row_vector(pa), snap.row_vector(pb))
-    return OverlapPair(a, b, round(float(score), 4), relation, terms)
+def _relations(scores: np.ndarray, resemblance: np.ndarray) -> np.ndarray:
+    """`relation_for` over arrays ("" where below RELATED)."""
+    return np.select(
+        [(resemblance >= NEAR_DUPLICATE) | (scores >= NEAR_DUPLICATE_SCORE), scores >= STRONG,
+         scores >= RELATED],
+        ["near_duplicate", "strong", "related"], default="")
+
+
+def _pairs(snap: Snapshot, pa: np.ndarray, pb: np.ndarray, scores: np.ndarray) -> Iterator[OverlapPair]:
+    rows, _ = snap.all_rows()
+    sigs = snap.signatures()
+    for start in range(0, len(pa), 50_000):
+        a, b, s = pa[start:start + 50_000], pb[start:start + 50_000], scores[start:start + 50_000]
+        left, right = np.asarray(sigs[a]), np.asarray(sigs[b])
+        resemblance = ((left == right) & (left != np.iinfo(np.uint32).max)).mean(axis=1)
+        relations = _relations(s, resemblance)
+        ids_a, ids_b = rows["bid_id"][a], rows["bid_id"][b]
+        for i in np.flatnonzero(relations != ""):
+            x, y, px, py = int(ids_a[i]), int(ids_b[i]), int(a[i]), int(b[i])
+            if x > y:
+                x, y, px, py = y, x, py, px
+            yield OverlapPair(x, y, round(float(min(1.0, s[i])), 4), str(relations[i]),
+                              source=(snap, px, py))
 
 
 def overlap_pairs(min_score: float = RELATED) -> Iterator[OverlapPair]:
@@ -411,18 +445,13 @@ def overlap_pairs(min_score: float = RELATED) -> Iterator[OverlapPair]:
     snap = _snapshot()
     if snap is None:
         return
-    rows, _ = snap.all_rows()
     a, b, s = _neighbours(snap)
     keep = s >= min_score
-    seen: set[tuple[int, int]] = set()
-    for pa, pb, score in zip(a[keep].tolist(), b[keep].tolist(), s[keep].tolist(), strict=True):
-        key = (min(pa, pb), max(pa, pb))
-        if key in seen:
-            continue
-        seen.add(key)
-        pair = _pair(snap, rows, pa, pb, min(1.0, score))
-        if pair is not None:
-            yield pair
+    a, b, s = a[keep], b[keep], s[keep]
+    lo, hi = np.minimum(a, b), np.maximum(a, b)
+    _, first = np.unique(lo.astype(np.int64) * (int(hi.max(initial=0)) + 1) + hi, return_index=True)
+    first.sort()
+    yield from _pairs(snap, lo[first], hi[first], s[first])
 
 
 def pairs_for(bid_id: int, min_score: float = RELATED, limit: int = NEIGHBOURS) -> list[OverlapPair]:
@@ -440,11 +469,5 @@ def pairs_for(bid_id: int, min_score: float = RELATED, limit: int = NEIGHBOURS) 
     scores[~(alive & rows["public"])] = -1.0
     scores[position] = -1.0
     order = np.argsort(-scores, kind="stable")[:limit]
-    out = []
-    for other in order:
-        if scores[other] < min_score:
-            break
-        pair = _pair(snap, rows, position, int(other), float(min(1.0, scores[other])))
-        if pair is not None:
-            out.append(pair)
-    return out
+    order = order[scores[order] >= min_score]
+    return list(_pairs(snap, np.full(len(order), position), order, scores[order]))
