@@ -201,3 +201,20 @@ def test_applicants_hear_of_cluster_pledges_only_when_the_pool_shares(world, db)
     assert pledge in shared and len(shared) == 2  # the earlier one is shared now too
     services.withdraw_pledge(world["two"], pool, pledge.id)
     assert pledge not in services.shared_pledges_for_bid(world["writer_b"], bid_b)
+
+
+def test_dashboard_clusters_follow_each_refresh(world, factory, db):
+    from bids.pools.opportunities import overlap_clusters
+
+    pool, bid_a, bid_b = world["pool"], world["bid_a"], world["bid_b"]
+    [first] = overlap_clusters(pool)
+    assert first.parts[0].points == 28.0  # 40 x 0.7
+    c = factory.bid(factory.org("Applicant C"), funder={"name": "Funder Two"}, themes=["loneliness"])
+    refresh_clusters([(bid_a.id, bid_b.id, 0.9), (bid_b.id, c.id, 0.5)])
+    db.session.commit()
+    [again] = overlap_clusters(pool)  # changed cluster: read afresh, not from the decoded cache
+    assert again.parts[0].points == 36.0 and len(again.bids) == 3
+    assert again.score == round(sum(p.points for p in again.parts), 1)
+    refresh_clusters([])
+    db.session.commit()
+    assert overlap_clusters(pool) == []
