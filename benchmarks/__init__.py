@@ -61,6 +61,7 @@ BENCHMARKS: list[str] = [
     "import",
     "search",
     "similarity",
+    "pools",
 ]
 
 
