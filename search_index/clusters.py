@@ -146,7 +146,7 @@ def build_clusters(
 ) -> list[ClusterDraft]:
     """Clusters across organisations, sorted by id. Pairs name bids absent from `facts` at will."""
     best: dict[tuple[int, int], float] = {}
-    pair_terms: dict[tuple[int, int], list[str]] = {}
+    best_item: dict[tuple[int, int], Any] = {}  # its shared terms are read only inside clusters
     for item in pairs:
         a, b, score = _pair(item)
         if a == b or score < threshold or a not in facts or b not in facts:
@@ -154,7 +154,7 @@ def build_clusters(
         key = (a, b) if a < b else (b, a)
         if score > best.get(key, -1.0):
             best[key] = score
-            pair_terms[key] = list(getattr(item, "shared_terms", None) or ())
+            best_item[key] = item
     edges = sorted((a, b, s) for (a, b), s in best.items())
     groups = [g for g in _components(edges, threshold, max_size)
               if len({facts[i].organisation_id for i in g}) >= 2]
@@ -170,7 +170,7 @@ def build_clusters(
             scores[ca][b] = max(scores[ca][b], s)
             if facts[a].organisation_id != facts[b].organisation_id:
                 edge_scores[ca].append(s)
-                for rank, term in enumerate(pair_terms.get((a, b), ())):
+                for rank, term in enumerate(getattr(best_item[(a, b)], "shared_terms", None) or ()):
                     edge_terms[ca][term] += KEY_TERMS - min(rank, KEY_TERMS - 1)
     # The engine names each pair's shared distinctive terms; texts are read only without them.
     need_texts = [i for g in groups if not edge_terms[min(g)] for i in g]
