@@ -53,8 +53,11 @@ def pools_of(user: Any) -> list[Pool]:
     if user is None or not user.organisation_ids():
         return []
     return list(db.session.scalars(
-        select(Pool).join(PoolMember).where(PoolMember.organisation_id.in_(user.organisation_ids()))
-        .distinct().order_by(Pool.name)
+        # A subquery, not DISTINCT: PostgreSQL cannot compare the JSON columns DISTINCT would.
+        select(Pool)
+        .where(Pool.id.in_(select(PoolMember.pool_id).where(
+            PoolMember.organisation_id.in_(user.organisation_ids()))))
+        .order_by(Pool.name)
     ))
 
 
