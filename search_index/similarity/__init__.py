@@ -252,15 +252,21 @@ def shared_terms(snap: Snapshot, q, other, limit: int = SHARED_TERMS) -> list[st
     return chosen
 
 
-def scores_for(snap: Snapshot, q, sig: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def scores_for(snap: Snapshot, q, sig: np.ndarray, lift: int = 300) -> tuple[np.ndarray, np.ndarray]:
     """(score, passage resemblance) of a query against every row of the store.
 
-    The score is the TF-IDF cosine, lifted to the resemblance when more passages are shared
-    than the words' weights say, so the same text always ranks first.
+    The score is the TF-IDF cosine, lifted to the passages' resemblance where more passages
+    are shared than the words' weights say, so the same text always ranks first. Shared
+    passages mean shared words, so only the `lift` best rows by cosine are compared.
     """
     base, delta = snap.lexical_scores(q)
-    resemblance = estimated_resemblance(sig, snap.signatures()).astype(np.float32)
-    return np.maximum(np.concatenate([base, delta]), resemblance), resemblance
+    scores = np.concatenate([base, delta])
+    resemblance = np.zeros(len(scores), dtype=np.float32)
+    if len(scores):
+        top = np.argpartition(-scores, min(lift, len(scores)) - 1)[:lift]
+        top = np.sort(top[scores[top] > 0])  # sorted: sequential reads of the mapped signatures
+        resemblance[top] = estimated_resemblance(sig, np.asarray(snap.signatures()[top]))
+    return np.maximum(scores, resemblance), resemblance
 
 
 def _rank(snap: Snapshot, user: Any, q, sig: np.ndarray, *, exclude: int | None,

@@ -166,10 +166,13 @@ class Snapshot:
         return base, delta
 
     def all_rows(self) -> tuple[np.ndarray, np.ndarray]:
-        """Row metadata of base then delta, and whether each row is live."""
-        rows = np.concatenate([self.base.rows, self.delta.rows])
-        alive = np.concatenate([self.base_alive, np.ones(len(self.delta), dtype=bool)])
-        return rows, alive
+        """Row metadata of base then delta, and whether each row is live (computed once)."""
+        cached = self.__dict__.get("_all_rows")
+        if cached is None:
+            rows = np.concatenate([self.base.rows, self.delta.rows])
+            alive = np.concatenate([self.base_alive, np.ones(len(self.delta), dtype=bool)])
+            cached = self.__dict__["_all_rows"] = (rows, alive)
+        return cached
 
     def row_vector(self, position: int) -> sp.csr_matrix:
         if position < len(self.base):
@@ -187,8 +190,12 @@ class Snapshot:
         return int(hits[-1]) if hits.size else None
 
     def signatures(self) -> np.ndarray:
-        return np.concatenate([np.asarray(self.base.sig), self.delta.sig]) if len(self.delta) \
-            else np.asarray(self.base.sig)
+        if not len(self.delta):
+            return self.base.sig
+        cached = self.__dict__.get("_signatures")
+        if cached is None:
+            cached = self.__dict__["_signatures"] = np.concatenate([np.asarray(self.base.sig), self.delta.sig])
+        return cached
 
     def matrix(self) -> sp.csr_matrix:
         return sp.vstack([self.base.X, self.delta.X], format="csr") if len(self.delta) else self.base.X
