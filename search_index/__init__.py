@@ -38,7 +38,7 @@ def _apply_search(session, upserts: list[int], deletes: list[int]) -> None:
 
 def init_app(app: Flask) -> None:
     """Bind the index services to the app (outbox listeners, index locations)."""
-    from search_index import outbox
+    from search_index import outbox, similarity
     from search_index.index import SearchIndex
 
     app.config.setdefault("SEARCH_LOCK_TIMEOUT_S", 5.0)
@@ -47,4 +47,5 @@ def init_app(app: Flask) -> None:
         app.config["SEARCH_INDEX_DIR"], lock_timeout=float(app.config["SEARCH_LOCK_TIMEOUT_S"])
     )
     register_consumer("search", _apply_search, after_commit=True)
+    similarity.init_app(app)
     outbox.listen()
