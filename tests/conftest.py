@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextvars
 import os
 import shutil
 import threading
 from pathlib import Path
 
 import pytest
+from flask.testing import FlaskClient
 from werkzeug.serving import make_server
 
 from bids.database import db as _db
@@ -55,8 +57,27 @@ def db(app):
     return _db
 
 
+class IsolatedClient(FlaskClient):
+    """Each request runs in a fresh context, so it gets its own app context, `g` and database
+    session, as in production, instead of sharing the test's (which can hide bugs). Responses
+    are buffered so streamed bodies are produced inside that context."""
+
+    def open(self, *args, **kwargs):
+        kwargs.pop("buffered", None)
+        parent = super()
+
+        def request():
+            response = parent.open(*args, buffered=False, **kwargs)
+            response.was_streamed = response.is_streamed
+            response.get_data()
+            return response
+
+        return contextvars.Context().run(request)
+
+
 @pytest.fixture
 def client(app):
+    app.test_client_class = IsolatedClient
     return app.test_client()
 
 

@@ -191,6 +191,7 @@ def test_revoke_token(client, auth, factory, db):
     auth.login("ann@example.org")
     response = client.post(f"/account/tokens/{token.id}/revoke")
     assert response.status_code == 302
+    db.session.expire_all()  # the request committed in its own session
     assert user_for_token(secret) is None
     assert "Revoked" in client.get("/account").get_data(as_text=True)
 

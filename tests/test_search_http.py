@@ -85,7 +85,7 @@ def test_exports_stream_exactly_the_filtered_results(client, corpus):
     b = corpus["bids"]
     response = client.get("/api/v1/export.csv?q=garden&location=Cardiff")
     assert response.status_code == 200 and response.mimetype == "text/csv"
-    assert response.is_streamed
+    assert response.was_streamed
     rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff"))))
     assert [int(r["id"]) for r in rows] == [b["orchard"].id]
     assert rows[0]["funder"] == "Esmée Fairbairn Foundation"
