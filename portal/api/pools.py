@@ -10,7 +10,7 @@ from bids.models import from_minor
 from bids.pools import services
 from bids.pools.access import get_member_pool
 from bids.pools.opportunities import Filters, all_opportunities
-from portal.api import bp
+from portal.api import bp, openapi
 from portal.api.auth import require_user, token_required
 
 
@@ -71,3 +71,60 @@ def pool_withdraw_pledge(pool_id: int, pledge_id: int):
     pledge = services.withdraw_pledge(user, get_member_pool(user, pool_id), pledge_id)
     db.session.commit()
     return jsonify(_pledge(pledge))
+
+
+POOL_ID = {"name": "pool_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+PLEDGE = openapi.json_content({
+    "type": "object",
+    "properties": {
+        "id": {"type": "integer"}, "pool_id": {"type": "integer"},
+        "organisation": {"type": "string"}, "bid_id": {"type": ["integer", "null"]},
+        "cluster_id": {"type": ["integer", "null"]}, "kind": {"type": "string", "enum": ["interest", "amount"]},
+        "amount": {"type": ["string", "null"], "description": "Decimal amount, exact."},
+        "currency": {"type": ["string", "null"]}, "note": {"type": "string"},
+        "created_at": {"type": "string", "format": "date-time"},
+        "withdrawn_at": {"type": ["string", "null"], "format": "date-time"},
+    },
+})
+
+openapi.add_tag("pools", "Funders' pools: co-funding opportunities and pledges (members only).")
+openapi.add_paths({
+    "/pools/{pool_id}/opportunities": {"get": {
+        "tags": ["pools"], "operationId": "poolOpportunities",
+        "summary": "Overlap clusters, bids sent to several members, and bids too big for one member",
+        "description": "Each list is ranked by a co-funding score whose parts are given. "
+                       "Filters: `theme`, `place`, `status`. Non-members get 404.",
+        "security": [{"bearerAuth": []}],
+        "parameters": [POOL_ID] + [
+            {"name": name, "in": "query", "required": False, "schema": {"type": "string"}}
+            for name in ("theme", "place", "status")
+        ],
+        "responses": {"200": {"description": "The three lists.",
+                              "content": openapi.json_content({"type": "object"})},
+                      **openapi.error_responses(401, 404, 429)},
+    }},
+    "/pools/{pool_id}/pledges": {"post": {
+        "tags": ["pools"], "operationId": "poolPledge",
+        "summary": "Mark interest in, or pledge an amount to, a bid or a cluster",
+        "security": [{"bearerAuth": []}],
+        "parameters": [POOL_ID],
+        "requestBody": {"required": True, "content": openapi.json_content({
+            "type": "object",
+            "properties": {"bid_id": {"type": "integer"}, "cluster_id": {"type": "integer"},
+                           "amount": {"type": ["number", "string"]},
+                           "currency": {"type": "string", "default": "GBP"},
+                           "note": {"type": "string"}},
+        })},
+        "responses": {"201": {"description": "The pledge.", "content": PLEDGE},
+                      **openapi.error_responses(400, 401, 404, 422, 429)},
+    }},
+    "/pools/{pool_id}/pledges/{pledge_id}": {"delete": {
+        "tags": ["pools"], "operationId": "poolWithdrawPledge",
+        "summary": "Withdraw one's own organisation's pledge",
+        "security": [{"bearerAuth": []}],
+        "parameters": [POOL_ID, {"name": "pledge_id", "in": "path", "required": True,
+                                 "schema": {"type": "integer"}}],
+        "responses": {"200": {"description": "The withdrawn pledge.", "content": PLEDGE},
+                      **openapi.error_responses(401, 404, 429)},
+    }},
+})
