@@ -157,7 +157,7 @@ def run(ctx: BenchContext) -> list[Row]:
 
 
 _APP_RSS_SCRIPT = """
-import json, random, resource, sys
+import json, random, sys
 from werkzeug.datastructures import FileStorage
 from portal import create_app
 from bids.database import db
@@ -174,7 +174,10 @@ with app.app_context():
         with open(sys.argv[2], "rb") as handle:
             text = read_pdf_upload(FileStorage(handle, filename="a.pdf", content_type="application/pdf")).text
         similarity.similar_to_text(None, text)
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
+# VmHWM, not ru_maxrss: the latter survives exec and would report the parent's peak.
+for line in open("/proc/self/status"):
+    if line.startswith("VmHWM:"):
+        print(int(line.split()[1]) // 1024)
 """
 
 
