@@ -58,7 +58,6 @@ import sys
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -83,11 +82,12 @@ from bids.models import (
     to_minor,
 )
 from bids.publishing import GENERATED_PREFIX, SNAPSHOT_FIELDS
+from search_index import outbox
 
 FORMATS = ("jsonl", "csv", "360giving")
 EXTENSIONS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".json": "360giving"}
 BATCH_SIZE = 1000
-AFTER_COMMIT_KEY = "SEARCH_SYNC_AFTER_COMMIT"  # search_index.outbox: rows applied after a commit
+SYNC_LIMIT_KEY = "SEARCH_SYNC_AFTER_COMMIT"  # imports this small are indexed when they finish
 SBIR_ALIASES = ("abstract", "org", "amount", "year", "program", "phase")
 
 # Row field -> Bid column, for the fields copied as they are.
@@ -507,32 +507,7 @@ def record_index_work(bid_ids: Iterable[int]) -> None:
 
     Bulk INSERT/UPDATE statements bypass the ORM session events that record index work.
     """
-    from search_index import record_bid_changes
-
-    record_bid_changes(bid_ids)
-
-
-@contextmanager
-def index_sync_deferred() -> Iterator[int]:
-    """Queue index work without applying it after each batch's commit; yields the usual limit.
-
-    The outbox applies up to SEARCH_SYNC_AFTER_COMMIT pending rows after every commit;
-    indexing each batch as it lands capped the import at ~300 bids/s, and applying the
-    last 2,000 of a 42,000-bid import only delays `reindex`. The rows stay queued (nothing
-    is lost): a small import's last commit applies them, a large one leaves them for
-    `flask --app portal index sync` or a rebuild.
-    """
-    config = current_app.config
-    missing = object()
-    previous = config.get(AFTER_COMMIT_KEY, missing)
-    config[AFTER_COMMIT_KEY] = 0
-    try:
-        yield int(previous) if previous is not missing else 2000
-    finally:
-        if previous is missing:
-            config.pop(AFTER_COMMIT_KEY, None)
-        else:
-            config[AFTER_COMMIT_KEY] = previous
+    outbox.record_bid_changes(bid_ids)
 
 
 class BatchWriter:
@@ -696,11 +671,11 @@ def import_bids(
                    mininterval=0.5)
         records = bar
     try:
-        with index_sync_deferred() as after_commit_limit:
+        with outbox.deferred():
             _read_into(records, writer, report, fmt, limit)
-            if report.imported + report.updated + len(writer.rows) > after_commit_limit:
-                writer.flush()  # a large import: the index is rebuilt or synced afterwards
-        writer.flush()  # a small one: its last commit applies the queued index work as usual
+            writer.flush()
+        if report.imported + report.updated <= current_app.config.get(SYNC_LIMIT_KEY, 2000):
+            outbox.sync()  # a small import is searchable at once; a large one is synced or rebuilt
     finally:
         if bar is not None:
             bar.close()

@@ -22,7 +22,8 @@ rows in the outbox.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from flask import current_app, has_app_context
@@ -52,6 +53,7 @@ _followers: dict[str, list[ApplyFn]] = {}
 _listening = False
 _PENDING_KEY = "openbids_outbox_written"
 _RECORDED_KEY = "openbids_outbox_recorded"
+_DEFERRED_KEY = "openbids_outbox_deferred"
 
 
 def register_consumer(target: str, apply_fn: ApplyFn, *, after_commit: bool = False) -> None:
@@ -158,8 +160,29 @@ def record_bid_changes(bid_ids: Iterable[int], action: str = UPSERT,
 
 # --- applying --------------------------------------------------------------------------
 
+@contextmanager
+def deferred() -> Iterator[None]:
+    """Within the block, this session's commits record index work but apply none of it.
+
+    For bulk imports: indexing batch by batch would cap their speed. The rows stay in the
+    outbox for `sync`, `flask --app portal index sync` or a rebuild. Scoped to the session,
+    so other requests and workers go on applying their own changes as usual.
+    """
+    info = db.session.info
+    info[_DEFERRED_KEY] = info.get(_DEFERRED_KEY, 0) + 1
+    try:
+        yield
+    finally:
+        info[_DEFERRED_KEY] -= 1
+        if not info[_DEFERRED_KEY]:
+            del info[_DEFERRED_KEY]
+            info.pop(_PENDING_KEY, None)
+
+
 def _after_commit(session: Session) -> None:
     session.info.pop(_RECORDED_KEY, None)
+    if session.info.get(_DEFERRED_KEY):
+        return
     if not session.info.pop(_PENDING_KEY, False) or not has_app_context():
         return
     bind = session.bind or db.engine

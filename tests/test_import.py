@@ -10,6 +10,8 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+
+from search_index.outbox import pending_count
 from sqlalchemy import func, select
 
 from bids.importer import ImportFileError, guess_format, import_bids
@@ -371,27 +373,39 @@ def test_batches_commit_and_span_batch_boundaries(db, tmp_path, monkeypatch):
     assert bid(db, "TEST-2").title == "Late update"
 
 
-def test_index_work_is_deferred_to_the_last_batch(app, db, tmp_path, monkeypatch):
+def test_index_work_waits_for_the_end_of_a_small_import(app, db, tmp_path, monkeypatch):
     import bids.importer as importer
     from search_index import get_index
 
     monkeypatch.setattr(importer, "BATCH_SIZE", 2)
-    seen = []
+    indexed_after_each_batch = []
     real_flush = importer.BatchWriter.flush
 
     def spy(self):
-        if self.rows:
-            seen.append(app.config.get("SEARCH_SYNC_AFTER_COMMIT"))
         real_flush(self)
+        indexed_after_each_batch.append(get_index().doc_count() if get_index().exists() else 0)
 
     monkeypatch.setattr(importer.BatchWriter, "flush", spy)
-    before = app.config.get("SEARCH_SYNC_AFTER_COMMIT")
+    before = dict(app.config)
     report = import_bids(write_jsonl(tmp_path / "b.jsonl", [good(n) for n in range(1, 7)]))
     assert report.imported == 6
-    # Batches 1 and 2 commit without indexing; the last commit applies the queue as usual.
-    assert seen == [0, 0, before]
-    assert app.config.get("SEARCH_SYNC_AFTER_COMMIT") == before
+    # Batch commits index nothing; the finished import is indexed at once.
+    assert set(indexed_after_each_batch) == {0}
     assert get_index().doc_count() == 6
+    assert pending_count() == 0
+    assert dict(app.config) == before
+
+
+def test_a_large_import_leaves_its_index_work_queued_for_sync(app, db, tmp_path):
+    from search_index import get_index, sync
+
+    app.config["SEARCH_SYNC_AFTER_COMMIT"] = 3  # "large" means more bids than this
+    report = import_bids(write_jsonl(tmp_path / "b.jsonl", [good(n) for n in range(1, 6)]))
+    assert report.imported == 5
+    assert pending_count("search") == 5 and pending_count("similar") == 5
+    assert not get_index().exists() or get_index().doc_count() == 0
+    sync()  # what `flask --app portal index sync` does
+    assert get_index().doc_count() == 5 and pending_count() == 0
 
 
 def test_a_large_import_leaves_all_index_work_queued(app, db, tmp_path, monkeypatch):
