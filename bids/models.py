@@ -356,6 +356,9 @@ class IndexOutbox(db.Model):
     """
 
     __tablename__ = "index_outbox"
+    # Never reuse ids (SQLite would hand out a deleted row's id again): consumers delete the
+    # rows they applied by id, and a reused id would delete a newer, unapplied change.
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     target: Mapped[str] = mapped_column(String(20), index=True)

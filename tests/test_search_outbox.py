@@ -209,3 +209,26 @@ def test_concurrent_writer_processes_lose_nothing(app, db, runner, tmp_path, wor
     assert len(ids) == workers * count
     assert indexed_ids() == ids
     assert runner.invoke(args=["index", "check"]).exit_code == 0
+
+
+def test_outbox_ids_are_never_reused(app, db):
+    """Consumers delete applied rows by id: a reused id would delete a newer, unapplied change.
+
+    SQLite hands out a deleted row's id again unless the table is AUTOINCREMENT; this lost a
+    bid in the concurrent-writers test (two consumers drained the same rows while a writer's
+    new row took one of their ids).
+    """
+    from sqlalchemy import delete, func
+
+    from bids.models import IndexOutbox
+    from search_index import record_bid_changes
+
+    app.config["SEARCH_SYNC_AFTER_COMMIT"] = 0
+    record_bid_changes([1])
+    db.session.commit()
+    first = db.session.scalar(select(func.max(IndexOutbox.id)))
+    db.session.execute(delete(IndexOutbox))
+    db.session.commit()
+    record_bid_changes([2])
+    db.session.commit()
+    assert db.session.scalar(select(func.min(IndexOutbox.id))) > first

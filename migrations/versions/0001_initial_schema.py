@@ -26,7 +26,8 @@ def upgrade():
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('last_error', sa.Text(), nullable=True),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_index_outbox'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_index_outbox')),
+    sqlite_autoincrement=True,
     )
     with op.batch_alter_table('index_outbox', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_index_outbox_bid_id'), ['bid_id'], unique=False)
