@@ -354,3 +354,18 @@ def filter_choices(pool: Pool) -> dict[str, list[str]]:
         "place": sorted(set(pool.geographies)),
         "status": [s.value for s in BidStatus if s not in (BidStatus.DRAFT, BidStatus.WITHDRAWN)],
     }
+
+
+def clusters_with_bids_of(org_ids: set[int]) -> list[OverlapCluster]:
+    """Overlap clusters holding a bid of one of these organisations, strongest first."""
+    if not org_ids:
+        return []
+    with_our_bids = (
+        select(OverlapClusterMember.cluster_id)
+        .join(Bid, Bid.id == OverlapClusterMember.bid_id)
+        .where(Bid.organisation_id.in_(org_ids))
+    )
+    return list(db.session.scalars(
+        select(OverlapCluster).where(OverlapCluster.id.in_(with_our_bids))
+        .order_by(OverlapCluster.top_score.desc())
+    ))

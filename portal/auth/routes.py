@@ -29,6 +29,7 @@ from bids.database import db
 from bids.errors import ValidationError
 from bids.organisations import user_memberships
 from portal.auth import bp
+from portal.forms import apply_errors
 from portal.auth.forms import LoginForm, PasswordForm, ProfileForm, SignupForm, TokenForm
 from portal.extensions import limiter
 
@@ -56,16 +57,6 @@ def safe_next_url(target: str | None) -> str | None:
     if parts.scheme or parts.netloc:
         return None
     return target
-
-
-def apply_errors(form, errors: dict[str, str]) -> None:
-    """Show a domain ValidationError's messages beside the fields they name."""
-    for name, message in errors.items():
-        field = getattr(form, name, None) if name != "__all__" else None
-        if field is not None:
-            field.errors = [*field.errors, message]
-        else:
-            form.form_errors.append(message)
 
 
 @bp.route("/signup", methods=["GET", "POST"])

@@ -40,6 +40,7 @@ from bids.revisions import (
     revision_count,
 )
 from portal.bids import bp
+from portal.forms import apply_errors
 from portal.bids.forms import (
     LINK_LABELS,
     ActionForm,
@@ -271,12 +272,7 @@ def outcome(bid_id: int):
         except ValidationError as exc:
             db.session.rollback()
             bid = get_editable_bid(user, bid_id)
-            for key, message in exc.errors.items():
-                target = form[key] if key in form else None
-                if target is not None:
-                    target.errors = [*target.errors, message]
-                else:
-                    form.form_errors.append(message)
+            apply_errors(form, exc.errors)
         else:
             flash(f"Outcome recorded: {bid.status}.", "success")
             return redirect(url_for("bids.show", bid_id=bid.id))

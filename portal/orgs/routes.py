@@ -27,7 +27,7 @@ from bids.organisations import (
     set_member_role,
     update_organisation,
 )
-from portal.auth.routes import apply_errors
+from portal.forms import apply_errors
 from portal.orgs import bp
 from portal.orgs.forms import KIND_LABELS, InvitationForm, OrganisationForm
 

@@ -11,7 +11,7 @@ from flask_login import current_user, login_required
 from bids.access import get_visible_bid
 from bids.database import db
 from bids.errors import NotFound, ValidationError
-from bids.models import Bid, Organisation, OrgKind
+from bids.models import Organisation, OrgKind
 from bids.pools import services
 from bids.pools.access import (
     funder_orgs_of,
@@ -20,8 +20,14 @@ from bids.pools.access import (
     pools_of,
     user_pool_orgs,
 )
-from bids.pools.models import OverlapCluster, OverlapClusterMember
-from bids.pools.opportunities import Filters, all_opportunities, filter_choices
+from bids.pools.models import OverlapCluster
+from bids.pools.opportunities import (
+    Filters,
+    all_opportunities,
+    clusters_with_bids_of,
+    filter_choices,
+)
+from portal.forms import apply_errors
 from portal.pools import bp
 from portal.pools.forms import (
     ActionForm,
@@ -42,15 +48,6 @@ def inbox_context():
     if not current_user.is_authenticated:
         return {"inbox_unread": 0}
     return {"inbox_unread": services.unread_count(current_user)}
-
-
-def _errors_to_form(form, exc: ValidationError) -> None:
-    for key, message in exc.errors.items():
-        field = getattr(form, key, None)
-        if field is not None and hasattr(field, "errors"):
-            field.errors = [*field.errors, message] if isinstance(field.errors, list) else [message]
-        else:
-            form.form_errors.append(message)
 
 
 def _funder_choices():
@@ -81,7 +78,7 @@ def new():
             pool = services.create_pool(current_user, db.session.get(Organisation, form.funder.data),
                                         form.data)
         except ValidationError as exc:
-            _errors_to_form(form, exc)
+            apply_errors(form, exc.errors)
         else:
             db.session.commit()
             flash("Pool created. Invite other funders from its settings.", "success")
@@ -139,7 +136,7 @@ def settings(pool_id: int):
         try:
             services.update_pool(current_user, pool, form.data)
         except ValidationError as exc:
-            _errors_to_form(form, exc)
+            apply_errors(form, exc.errors)
         else:
             db.session.commit()
             flash("Pool saved.", "success")
@@ -303,13 +300,7 @@ def applicant_pledges(bid_id: int):
 def my_overlaps():
     """Clusters containing my organisations' bids: where a writer proposes introductions."""
     org_ids = current_user.organisation_ids()
-    clusters = []
-    if org_ids:
-        ids = db.session.scalars(
-            db.select(OverlapClusterMember.cluster_id).join(Bid, Bid.id == OverlapClusterMember.bid_id)
-            .where(Bid.organisation_id.in_(org_ids)).distinct()).all()
-        clusters = db.session.scalars(db.select(OverlapCluster).where(OverlapCluster.id.in_(ids))
-                                      .order_by(OverlapCluster.top_score.desc())).all()
+    clusters = clusters_with_bids_of(org_ids)
     return render_template("pools/overlaps.html", clusters=clusters, org_ids=org_ids)
 
 
@@ -399,7 +390,7 @@ def new_programme():
         try:
             services.create_programme(current_user, funder, form.data)
         except ValidationError as exc:
-            _errors_to_form(form, exc)
+            apply_errors(form, exc.errors)
         else:
             db.session.commit()
             flash("Programme published.", "success")
