@@ -14,7 +14,7 @@ from bids.errors import Forbidden, NotFound
 from bids.models import Bid, Organisation, User, Visibility
 
 
-def _real_user(user: Any) -> User | None:
+def real_user(user: Any) -> User | None:
     """Flask-Login's anonymous user and None both mean 'nobody signed in'."""
     return user if isinstance(user, User) else None
 
@@ -22,7 +22,7 @@ def _real_user(user: Any) -> User | None:
 def visibility_clause(user: Any):
     """SQL condition for the bids `user` may read."""
     public = and_(Bid.visibility == Visibility.PUBLISHED, Bid.hidden_at.is_(None))
-    user = _real_user(user)
+    user = real_user(user)
     if user is None:
         return public
     if user.is_admin:
@@ -40,25 +40,25 @@ def visible_bids(user: Any) -> Select[tuple[Bid]]:
 def can_view(user: Any, bid: Bid) -> bool:
     if bid.is_public:
         return True
-    user = _real_user(user)
+    user = real_user(user)
     if user is None:
         return False
     return user.is_admin or bid.organisation_id in user.organisation_ids()
 
 
 def can_edit(user: Any, bid: Bid) -> bool:
-    user = _real_user(user)
+    user = real_user(user)
     return user is not None and bid.organisation_id in user.organisation_ids()
 
 
 def is_member(user: Any, organisation: Organisation | int) -> bool:
-    user = _real_user(user)
+    user = real_user(user)
     org_id = organisation if isinstance(organisation, int) else organisation.id
     return user is not None and org_id in user.organisation_ids()
 
 
 def is_owner(user: Any, organisation: Organisation | int) -> bool:
-    user = _real_user(user)
+    user = real_user(user)
     org_id = organisation if isinstance(organisation, int) else organisation.id
     return user is not None and user.role_in(org_id) == "owner"
 
@@ -85,7 +85,7 @@ def get_editable_bid(user: Any, bid_id: int) -> Bid:
 
 
 def require_admin(user: Any) -> User:
-    user = _real_user(user)
+    user = real_user(user)
     if user is None or not user.is_admin:
         raise NotFound("No such page.")
     return user

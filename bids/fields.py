@@ -143,12 +143,12 @@ def clean_bid_fields(data: Mapping[str, Any], *, partial: bool = False) -> dict[
     take("body", _optional_text, "Body", MAX_BODY)
     take("funder", clean_party, "Funder")
     take("programme", _optional_text, "Programme", 200)
-    take("amount_requested", _amount)
-    take("amount_awarded", _amount)
-    take("currency", _currency)
+    take("amount_requested", clean_amount)
+    take("amount_awarded", clean_amount)
+    take("currency", clean_currency)
     take("duration_months", _duration)
-    take("submitted_on", _date)
-    take("decided_on", _date)
+    take("submitted_on", clean_date)
+    take("decided_on", clean_date)
     take("status", _choice, BidStatus, BidStatus.DRAFT)
     take("visibility", _choice, Visibility, Visibility.DRAFT)
     take("themes", _tags)
@@ -205,7 +205,7 @@ def _identifier(value: Any) -> str | None:
     return text
 
 
-def _amount(value: Any) -> Decimal | None:
+def clean_amount(value: Any) -> Decimal | None:
     if value is None or value == "":
         return None
     if isinstance(value, bool):
@@ -224,7 +224,7 @@ def _amount(value: Any) -> Decimal | None:
     return amount
 
 
-def _currency(value: Any) -> str:
+def clean_currency(value: Any) -> str:
     code = (_text(value) or "GBP").upper()
     if pycountry.currencies.get(alpha_3=code) is None:
         raise ValidationError(f"{code} is not an ISO 4217 currency code.")
@@ -243,7 +243,7 @@ def _duration(value: Any) -> int | None:
     return months
 
 
-def _date(value: Any) -> date | None:
+def clean_date(value: Any) -> date | None:
     if value is None or value == "":
         return None
     if isinstance(value, datetime):

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bids.access import _real_user
+from bids.access import real_user
 from bids.database import db
 from bids.errors import NotFound
 from bids.models import OrgKind, User
@@ -18,7 +18,7 @@ from bids.pools.models import Pool, PoolMember, PoolRole
 
 def user_pool_orgs(user: Any, pool: Pool) -> set[int]:
     """The user's organisations that are members of `pool`."""
-    user = _real_user(user)
+    user = real_user(user)
     if user is None:
         return set()
     return user.organisation_ids() & pool.member_org_ids()
@@ -49,7 +49,7 @@ def acting_org_id(user: User, pool: Pool) -> int:
 
 
 def pools_of(user: Any) -> list[Pool]:
-    user = _real_user(user)
+    user = real_user(user)
     if user is None or not user.organisation_ids():
         return []
     return list(db.session.scalars(
@@ -62,7 +62,7 @@ def pools_of(user: Any) -> list[Pool]:
 
 
 def funder_orgs_of(user: Any) -> list:
-    user = _real_user(user)
+    user = real_user(user)
     if user is None:
         return []
     return sorted((m.organisation for m in user.memberships

@@ -13,10 +13,10 @@ from typing import Any
 
 from sqlalchemy import and_, func, or_, select, update
 
-from bids.access import _real_user, can_edit, can_view, is_member
+from bids.access import real_user, can_edit, can_view, is_member
 from bids.database import db, utcnow
 from bids.errors import Forbidden, NotFound, ValidationError
-from bids.fields import _amount, _currency, _date, clean_tags
+from bids.fields import clean_amount, clean_currency, clean_date, clean_tags
 from bids.models import Bid, Membership, Organisation, OrgKind, User, from_minor, to_minor
 from bids.pools.access import acting_org_id, get_member_pool, is_pool_owner, user_pool_orgs
 from bids.pools.models import (
@@ -50,7 +50,7 @@ def org_user_ids(org_ids: Iterable[int]) -> set[int]:
 
 
 def unread_count(user: Any) -> int:
-    user = _real_user(user)
+    user = real_user(user)
     if user is None:
         return 0
     return db.session.scalar(select(func.count(Notification.id)).where(
@@ -83,7 +83,7 @@ def _require_funder_member(actor: Any, org: Organisation) -> User:
 
 def _money(data: Mapping[str, Any], key: str, errors: dict[str, str]) -> int | None:
     try:
-        return to_minor(_amount(data.get(key)))
+        return to_minor(clean_amount(data.get(key)))
     except ValidationError as exc:
         errors[key] = str(exc)
         return None
@@ -101,11 +101,11 @@ def create_programme(actor: User, funder: Organisation, data: Mapping[str, Any])
     values: dict[str, Any] = {}
     for key in ("opens_on", "closes_on"):
         try:
-            values[key] = _date(data.get(key))
+            values[key] = clean_date(data.get(key))
         except ValidationError as exc:
             errors[key] = str(exc)
     try:
-        values["currency"] = _currency(data.get("currency"))
+        values["currency"] = clean_currency(data.get("currency"))
     except ValidationError as exc:
         errors["currency"] = str(exc)
     low = _money(data, "typical_award_min", errors)
@@ -348,7 +348,7 @@ def make_pledge(actor: User, pool: Pool, data: Mapping[str, Any]) -> Pledge:
     if amount_minor is not None:
         allowed = _target_currencies(bid, cluster) or {"GBP"}
         try:
-            currency = _currency(data.get("currency") or (next(iter(allowed)) if len(allowed) == 1
+            currency = clean_currency(data.get("currency") or (next(iter(allowed)) if len(allowed) == 1
                                                           else None))
         except ValidationError as exc:
             errors["currency"] = str(exc)
@@ -487,7 +487,7 @@ def propose_introduction(actor: User, first_bid: Bid, second_bid: Bid, message: 
 
 def get_introduction_for(user: Any, intro_id: int) -> Introduction:
     intro = db.session.get(Introduction, intro_id)
-    user = _real_user(user)
+    user = real_user(user)
     if intro is None or user is None or not (
         user.id == intro.proposed_by_id
         or {intro.first_org_id, intro.second_org_id} & user.organisation_ids()

@@ -49,7 +49,7 @@ from markupsafe import Markup
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, selectinload
 
-from bids.access import _real_user, can_view
+from bids.access import real_user, can_view
 from bids.database import db, utcnow
 from bids.models import Bid, IndexOutbox
 from search_index.similarity.store import Doc, Snapshot, Store
@@ -222,7 +222,7 @@ def _snapshot() -> Snapshot | None:
 # --- matching ----------------------------------------------------------------------------------
 
 def _allowed_rows(rows: np.ndarray, user: Any) -> np.ndarray:
-    user = _real_user(user)
+    user = real_user(user)
     if user is not None and user.is_admin:
         return np.ones(len(rows), dtype=bool)
     allowed = rows["public"].copy()
