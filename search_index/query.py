@@ -52,12 +52,43 @@ def _query_schema(schema: Schema) -> Schema:
     return restricted
 
 
+# The words fields are stemmed ("community" is indexed as "commun"), so a typed prefix can be
+# longer than the stem it should find: `communit*`. English stemmers cut at most a few letters
+# off a prefix that long ("-ity", "-ies", "-ing").
+STEMMED_FIELDS = frozenset(DEFAULT_FIELDS)
+STEM_SLACK = 3
+MIN_STEM = 4
+
+
+class StemAwarePrefix(wq.Prefix):
+    """A trailing wildcard on a stemmed field: the terms that start with the prefix, and the
+    stems (up to STEM_SLACK letters shorter, at least MIN_STEM long) that the prefix starts with."""
+
+    def _btexts(self, ixreader):
+        yield from ixreader.expand_prefix(self.fieldname, self.text)
+        if self.fieldname not in STEMMED_FIELDS:
+            return
+        for cut in range(1, STEM_SLACK + 1):
+            stem = self.text[:-cut]
+            if len(stem) < MIN_STEM:
+                break
+            if (self.fieldname, stem) in ixreader:
+                yield stem.encode("utf-8")
+
+
+class _StemAwarePrefixPlugin(PrefixPlugin):
+    class PrefixNode(PrefixPlugin.PrefixNode):
+        qclass = StemAwarePrefix
+
+    nodetype = PrefixNode
+
+
 class QueryBuilder:
     def __init__(self, schema: Schema):
         self.schema = schema
         self.parser = MultifieldParser(list(DEFAULT_FIELDS), _query_schema(schema))
         self.parser.remove_plugin_class(WildcardPlugin)  # no leading/inner wildcards: they scan
-        self.parser.add_plugin(PrefixPlugin())            # the whole vocabulary
+        self.parser.add_plugin(_StemAwarePrefixPlugin())   # the whole vocabulary
         self.parser.add_plugin(FieldAliasPlugin(ALIASES))
         # Fallback: any of the words, best matches first (a stray token must not empty the page).
         self.plain = MultifieldParser(list(DEFAULT_FIELDS), _query_schema(schema), group=OrGroup)

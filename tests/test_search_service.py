@@ -63,6 +63,24 @@ def test_words_phrases_boolean_fields_and_wildcards(corpus):
     assert ids(s.search(None, "gardens")) == {b["garden"].id, b["orchard"].id}  # stemming
 
 
+def test_trailing_wildcards_reach_stemmed_words(corpus):
+    b = corpus["bids"]
+    s = service()
+    # "community" is indexed as its stem "commun", "restoration" as "restor": shorter than the
+    # typed prefixes, which found nothing before.
+    results = s.search(None, "communit*")
+    assert ids(results) == ids(s.search(None, "community")) >= {b["garden"].id}
+    assert "<mark>community</mark>" in str(results.items[0].snippet).lower()
+    assert ids(s.search(None, "restorat*")) == {b["orchard"].id}
+    assert ids(s.search(None, "title:restorat*")) == {b["orchard"].id}
+    # Only a few letters are given back, and never below four: "theat*" does not become "the".
+    assert ids(s.search(None, "theat*")) == {b["theatre"].id}
+    assert ids(s.search(None, "communitarianism*")) == set()
+    # Keyword fields are not stemmed: their prefixes are plain.
+    assert ids(s.search(None, "location:cardif*")) == {b["orchard"].id, b["theatre"].id}
+    assert ids(s.search(None, "location:cardiffs*")) == set()
+
+
 @pytest.mark.parametrize("q", ["(garden OR", "garden AND", "year:notayear garden", ")))garden(((",
                                'title:"garden', "garden:"])
 def test_malformed_queries_never_error_and_fall_back_to_words(corpus, q):
