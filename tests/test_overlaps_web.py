@@ -132,6 +132,13 @@ def test_compare_page_marks_shared_passages_and_escapes(client, factory, corpus)
     assert client.get(f"/compare/{evil.id}/{corpus['draft'].id}").status_code == 404
 
 
+def test_compare_page_shows_markdown_as_text_with_the_same_passages(client, factory, corpus):
+    styled = factory.bid(corpus["theirs"], title="Styled", body="## Our plan\n\n**" + LONELY + "**")
+    html = client.get(f"/compare/{styled.id}/{corpus['public'].id}").get_data(as_text=True)
+    assert "Our plan" in html and "## Our plan" not in html and "**" not in html
+    assert "<mark>" in html
+
+
 def test_demo_collective_and_overlapping_bids_find_each_other(app):
     from bids.database import db
     from bids.demo import seed_demo

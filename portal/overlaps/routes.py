@@ -11,7 +11,7 @@ from bids.errors import DomainError
 from portal.overlaps import bp
 from portal.overlaps.forms import CheckForm, CompareDraftForm
 from search_index import similarity
-from search_index.similarity import document_text
+from search_index.similarity import readable_text
 
 
 def overlap_panel(user, bid) -> dict:
@@ -53,7 +53,7 @@ def check():
 def compare(a_id: int, b_id: int):
     left = get_visible_bid(current_user, a_id)
     right = get_visible_bid(current_user, b_id)
-    comparison = similarity.compare_texts(document_text(left), document_text(right))
+    comparison = similarity.compare_texts(readable_text(left), readable_text(right))
     return render_template("overlaps/compare.html", left=left, right=right, comparison=comparison)
 
 
@@ -67,6 +67,6 @@ def compare_draft(bid_id: int):
     if problem:
         return render_template("error.html", status=422, message=problem), 422
     draft = "\n\n".join(p for p in (form.title.data, text) if p)
-    comparison = similarity.compare_texts(draft, document_text(right))
+    comparison = similarity.compare_texts(draft, readable_text(right))
     return render_template("overlaps/compare.html", left=None, right=right, comparison=comparison,
                            draft_title=form.title.data or "Your draft")

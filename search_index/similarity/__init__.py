@@ -73,6 +73,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from bids.access import real_user, can_view
 from bids.database import db, utcnow
+from bids.markdown_render import markdown_to_text
 from bids.models import Bid, IndexOutbox
 from search_index.similarity.store import Doc, Snapshot, Store
 from search_index.similarity.text import (
@@ -183,6 +184,14 @@ def get_store() -> Store:
 def document_text(bid: Bid) -> str:
     """What the matcher reads of a bid: title, summary, body and attachments' text."""
     parts = [bid.title, bid.summary, markdown_words(bid.body or "")]
+    parts.extend(a.text for a in bid.attachments if a.text)
+    return "\n\n".join(p for p in parts if p)[:MAX_CHARS]
+
+
+def readable_text(bid: Bid) -> str:
+    """What the comparison page shows of a bid: `document_text` with the Markdown rendered to
+    plain text. The words are the same, so are the shared passages; `##` and `**` are gone."""
+    parts = [bid.title, bid.summary, markdown_to_text(bid.body or "")]
     parts.extend(a.text for a in bid.attachments if a.text)
     return "\n\n".join(p for p in parts if p)[:MAX_CHARS]
 
