@@ -148,7 +148,13 @@ def test_rebuild_command_reports_and_status(app, factory, runner):
     result = runner.invoke(args=["similarity", "rebuild"])
     assert result.exit_code == 0 and "rebuilt: 2 bids" in result.output
     status = runner.invoke(args=["similarity", "status"])
-    assert "2 bids" in status.output
+    assert "2 bids" in status.output and "0 rows in the delta" in status.output
+    assert "not matched until" not in status.output
+    similarity.get_store().refit_below = 0  # as a large store: changes go to the delta
+    factory.bid(org, body=DIGITAL)
+    status = runner.invoke(args=["similarity", "status"])
+    assert "3 bids" in status.output and "1 rows in the delta" in status.output
+    assert "not matched until the next `flask --app portal similarity rebuild`" in status.output
 
 
 def test_overlap_pair_unpacks_like_a_tuple(app, factory):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 
 import click
 from sqlalchemy import func, select
@@ -36,8 +37,13 @@ def status_command():
         click.echo("No similarity store yet: run `flask --app portal similarity rebuild`.")
         return
     rows, alive = snap.all_rows()
-    click.echo(f"{int(alive.sum()):,} bids, {snap.n_features:,} terms, "
+    manifest = similarity.get_store().manifest() or {}
+    fitted = datetime.fromtimestamp(manifest.get("built_at", 0), UTC).strftime("%Y-%m-%d %H:%M UTC")
+    click.echo(f"{int(alive.sum()):,} bids, {snap.n_features:,} terms fitted {fitted}, "
                f"{len(snap.delta):,} rows in the delta since the last refit.")
+    if len(snap.delta):
+        click.echo("Words first used by bids in the delta are not matched until the next "
+                   "`flask --app portal similarity rebuild` (run it nightly).")
 
 
 COMMANDS = [similarity_group]

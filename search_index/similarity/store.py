@@ -211,6 +211,10 @@ class Store:
 
     # --- reading --------------------------------------------------------------------------
 
+    def manifest(self) -> dict | None:
+        """The store's manifest: the generation, its delta, when it was fitted (`built_at`)."""
+        return self._manifest()
+
     def _manifest(self) -> dict | None:
         try:
             return json.loads((self.dir / "manifest.json").read_text())
