@@ -469,7 +469,7 @@ def _highlight_terms(query, reader, fields=("text", "summary"), prefix_limit=50)
     for leaf in query.leaves():
         if isinstance(leaf, wq.Prefix):
             if leaf.field() in fields:
-                for n, word in enumerate(leaf._btexts(reader)):
+                for n, (_, word) in enumerate(leaf.expanded_terms(reader)):
                     if n >= prefix_limit:
                         break
                     terms.add(word.decode("utf-8") if isinstance(word, bytes) else word)
