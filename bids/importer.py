@@ -674,8 +674,12 @@ def import_bids(
         with outbox.deferred():
             _read_into(records, writer, report, fmt, limit)
             writer.flush()
-        if report.imported + report.updated <= current_app.config.get(SYNC_LIMIT_KEY, 2000):
-            outbox.sync()  # a small import is searchable at once; a large one is synced or rebuilt
+        # A small import is searchable at once; a large one is synced or rebuilt. The sync is
+        # bounded like the one after any commit: a backlog left by an earlier large import
+        # (84k rows for the SBIR corpus) must not be applied row by row here.
+        changed, limit = report.imported + report.updated, current_app.config.get(SYNC_LIMIT_KEY, 2000)
+        if 0 < changed <= limit:
+            outbox.sync(limit=limit)
     finally:
         if bar is not None:
             bar.close()

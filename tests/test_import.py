@@ -419,6 +419,22 @@ def test_a_large_import_leaves_all_index_work_queued(app, db, tmp_path, monkeypa
     assert dict(queued.all()) == {"search": 5, "similar": 5}
 
 
+def test_a_small_import_after_a_large_one_applies_a_bounded_share_of_the_backlog(app, db, tmp_path):
+    from search_index import get_index
+
+    app.config["SEARCH_SYNC_AFTER_COMMIT"] = 3
+    big = write_jsonl(tmp_path / "big.jsonl", [good(n) for n in range(1, 9)])
+    import_bids(big)
+    assert pending_count("search") == 8 and pending_count("similar") == 8
+    # Re-importing unchanged rows changes nothing, so it applies nothing either.
+    again = import_bids(big)
+    assert again.unchanged == 8 and pending_count("search") == 8
+    # A small import applies at most SEARCH_SYNC_AFTER_COMMIT rows per target, not the backlog.
+    import_bids(write_jsonl(tmp_path / "small.jsonl", [good(20)]))
+    assert pending_count("search") == 9 - 3 and pending_count("similar") == 9 - 3
+    assert get_index().doc_count() == 3
+
+
 def test_cli_import_bids(runner, db, tmp_path):
     path = write_jsonl(tmp_path / "b.jsonl", [good(1), good(2, title="")])
     result = runner.invoke(args=["import-bids", str(path)])
