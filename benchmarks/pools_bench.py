@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select
 
 from benchmarks import (
     BenchContext,
@@ -24,27 +24,13 @@ from benchmarks import (
     Stopwatch,
     cpu_seconds,
     current_rss_mb,
+    ensure_similarity_store,
     peak_rss_mb,
     percentiles,
 )
 
 REFRESH_TARGET_S = 60
 DASHBOARD_TARGET_MS = 300
-
-
-def _ensure_similarity_store() -> float:
-    from bids.database import db
-    from bids.models import IndexOutbox
-    from search_index import similarity
-
-    seconds = 0.0
-    if similarity.get_store().snapshot() is None:
-        with Stopwatch() as sw:
-            similarity.rebuild()
-        seconds = sw.seconds
-    db.session.execute(delete(IndexOutbox).where(IndexOutbox.target == "similar"))
-    db.session.commit()
-    return seconds
 
 
 def _pool_of_largest_funders():
@@ -80,7 +66,7 @@ def run(ctx: BenchContext) -> list[Row]:
     app = ctx.app
     rows: list[Row] = []
     with app.app_context():
-        store_s = _ensure_similarity_store()
+        store_s = ensure_similarity_store()
         if store_s:
             rows.append(Row("similarity store build (before clustering)", round(store_s, 1), "s"))
 
