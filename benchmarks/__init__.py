@@ -40,9 +40,12 @@ writes `bench-results/latest.json`; it exits 1 when a target is missed or a benc
 from __future__ import annotations
 
 import importlib
+import json
 import math
 import resource
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -84,6 +87,25 @@ class Row:
     @classmethod
     def at_most(cls, name: str, figure: float, unit: str, maximum: float, note: str = "") -> Row:
         return cls(name, figure, unit, f"<= {maximum:g}", figure <= maximum, note)
+
+
+# VmHWM, not ru_maxrss: the latter survives exec and would report the parent's peak.
+_PRINT_PEAK = """
+for _line in open("/proc/self/status"):
+    if _line.startswith("VmHWM:"):
+        print(int(_line.split()[1]) // 1024)
+"""
+
+
+def fresh_process_peak_mb(ctx: BenchContext, script: str, *args: str, timeout: int = 600) -> int:
+    """Peak RSS (MiB) of a new Python process running `script`, which reads the app's config
+    as JSON from sys.argv[1] (then `args`): what a web worker holds, apart from the bench
+    process's import and scratch state."""
+    done = subprocess.run(
+        [sys.executable, "-c", script + _PRINT_PEAK, json.dumps(ctx.app_config()), *args],
+        capture_output=True, text=True, check=True, cwd=ROOT, timeout=timeout,
+    )
+    return int(done.stdout.strip().splitlines()[-1])
 
 
 def cpu_seconds() -> float:

@@ -22,7 +22,15 @@ import time
 import numpy as np
 from sqlalchemy import select
 
-from benchmarks import BenchContext, Row, Stopwatch, peak_rss_mb, percentiles, time_calls
+from benchmarks import (
+    BenchContext,
+    Row,
+    Stopwatch,
+    fresh_process_peak_mb,
+    peak_rss_mb,
+    percentiles,
+    time_calls,
+)
 
 TARGETS = {"recall@1": 0.80, "recall@10": 0.92, "MRR": 0.85}
 PDF_NAME = "team_metadocencia_2023.pdf"  # 19 pages, the nearest to the issue's 20-page draft
@@ -210,26 +218,12 @@ with app.app_context():
         with open(sys.argv[2], "rb") as handle:
             text = read_pdf_upload(FileStorage(handle, filename="a.pdf", content_type="application/pdf")).text
         similarity.similar_to_text(None, text)
-# VmHWM, not ru_maxrss: the latter survives exec and would report the parent's peak.
-for line in open("/proc/self/status"):
-    if line.startswith("VmHWM:"):
-        print(int(line.split()[1]) // 1024)
 """
 
 
 def _app_rss_mb(ctx: BenchContext) -> int:
     """Peak RSS of a separate process doing what a web worker does (the bench process is no app)."""
-    import subprocess
-    import sys
-
-    from benchmarks import ROOT
-
-    done = subprocess.run(
-        [sys.executable, "-c", _APP_RSS_SCRIPT, json.dumps(ctx.app_config()),
-         str(ctx.shared_data / "pdfs" / PDF_NAME)],
-        capture_output=True, text=True, check=True, cwd=ROOT, timeout=600,
-    )
-    return int(done.stdout.strip().splitlines()[-1])
+    return fresh_process_peak_mb(ctx, _APP_RSS_SCRIPT, str(ctx.shared_data / "pdfs" / PDF_NAME))
 
 
 def _pdf_check_rows(ctx: BenchContext) -> list[Row]:
