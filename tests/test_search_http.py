@@ -18,7 +18,7 @@ def test_search_page_results_facets_and_links(client, corpus):
     assert b["draft"].title not in page and b["hidden"].title not in page
     assert "<mark>garden</mark>" in page
     assert 'href="/search?q=garden&amp;location=Cardiff"' in page  # a facet link
-    assert "/api/v1/export.csv?q=garden" in page
+    assert "/search/export.csv?q=garden" in page
     assert page.count("<h1") == 1
 
 
@@ -93,6 +93,28 @@ def test_exports_stream_exactly_the_filtered_results(client, corpus):
     items = json.loads(everything)["items"]
     assert [i["id"] for i in items] == [b["theatre"].id, b["orchard"].id, b["garden"].id]
     assert items[0]["locations"] == ["Cardiff"]
+
+
+def test_search_page_downloads_include_a_members_drafts_and_the_api_ignores_cookies(
+        client, auth, corpus, factory):
+    b = corpus["bids"]
+    factory.user("grower@example.org", org=corpus["green"])
+
+    def exported(url: str) -> set[int]:
+        text = client.get(url).get_data(as_text=True).lstrip("\ufeff")
+        return {int(r["id"]) for r in csv.DictReader(io.StringIO(text))}
+
+    public = {b["garden"].id, b["orchard"].id}
+    assert exported("/search/export.csv?q=garden") == public
+    auth.login("grower@example.org")
+    page = client.get("/search?q=garden").get_data(as_text=True)
+    assert b["draft"].title in page and "/search/export.csv?q=garden" in page
+    assert exported("/search/export.csv?q=garden") == public | {b["draft"].id}
+    items = json.loads(client.get("/search/export.json?q=garden").get_data(as_text=True))["items"]
+    assert {i["id"] for i in items} == public | {b["draft"].id}
+    # The API authenticates by token only: a session cookie shows it nothing more.
+    assert exported("/api/v1/export.csv?q=garden") == public
+    assert client.get("/search/export.xml?q=garden").status_code == 404
 
 
 def test_csv_export_neutralises_formulas(client, factory):

@@ -103,8 +103,7 @@ def search_bids_response(page: int, per_page: int):
     return jsonify(body)
 
 
-def _export_bids() -> Iterator[Bid]:
-    user = api_user()
+def _export_bids(user) -> Iterator[Bid]:
     if user is not None:
         user.organisation_ids()  # loaded now: the stream expunges the session as it goes
     ids = get_search_service().iter_bid_ids(
@@ -171,18 +170,26 @@ def _json_chunks(bids: Iterable[Bid]) -> Iterator[str]:
     yield "\n]}\n"
 
 
+def export_response(user, fmt: str) -> Response:
+    """The search results of this request's parameters that `user` may see, streamed as CSV or
+    JSON. The API passes its token's user; the search page its signed-in user, so a member's
+    download includes the organisation's drafts as the page does."""
+    bids = _export_bids(user)
+    if fmt == "csv":
+        return Response(stream_with_context(_csv_lines(bids)), mimetype="text/csv",
+                        headers={"Content-Disposition": 'attachment; filename="open-bids.csv"'})
+    return Response(stream_with_context(_json_chunks(bids)), mimetype="application/json",
+                    headers={"Content-Disposition": 'attachment; filename="open-bids.json"'})
+
+
 @bp.get("/export.csv")
 def export_csv():
-    bids = _export_bids()
-    return Response(stream_with_context(_csv_lines(bids)), mimetype="text/csv",
-                    headers={"Content-Disposition": 'attachment; filename="open-bids.csv"'})
+    return export_response(api_user(), "csv")
 
 
 @bp.get("/export.json")
 def export_json():
-    bids = _export_bids()
-    return Response(stream_with_context(_json_chunks(bids)), mimetype="application/json",
-                    headers={"Content-Disposition": 'attachment; filename="open-bids.json"'})
+    return export_response(api_user(), "json")
 
 
 def _param(name: str, description: str, schema: dict | None = None) -> dict:

@@ -7,9 +7,10 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from bids.access import can_view
+from bids.access import can_view, real_user
 from bids.database import db
 from bids.models import Bid
+from portal.api.search_api import export_response
 from portal.search import bp
 from search_index.service import FACET_FIELDS, SORTS, filters_from_args, get_search_service
 
@@ -47,8 +48,7 @@ def search_url(**changes) -> str:
 
 
 def export_url(fmt: str) -> str:
-    endpoint = "api.export_csv" if fmt == "csv" else "api.export_json"
-    return url_for(endpoint, **_args_with())
+    return url_for("search.export", fmt=fmt, **_args_with())
 
 
 def page_url(page: int) -> str:
@@ -78,3 +78,9 @@ def search():
         facet_titles=FACET_TITLES, sorts=SORTS, sort_labels=SORT_LABELS,
         facet_url=facet_url, search_url=search_url, page_url=page_url, export_url=export_url,
     )
+
+
+@bp.get("/search/export.<any(csv, json):fmt>")
+def export(fmt: str):
+    """The page's results as a download, for whoever is signed in (the API's exports take a token)."""
+    return export_response(real_user(current_user), fmt)
