@@ -7,7 +7,8 @@ read is still kept, with a status and a message the user reads.
 
 Services flush; the caller commits. Files are written before the commit (a
 rolled-back upload leaves an unreferenced, content-addressed file, harmless) and
-deleted only after the commit that removed their last attachment.
+deleted only after the commit that removed their last attachment. `prune_orphan_files`
+(`flask --app portal attachments prune`) collects what rolled-back uploads left.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import hashlib
 import os
 import re
 import tempfile
+import time
+from datetime import timedelta
 from pathlib import Path
 from typing import IO, Any
 
@@ -197,6 +200,39 @@ def _store(data: bytes, sha256: str) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+ORPHAN_GRACE = timedelta(hours=1)
+
+
+def prune_orphan_files(grace: timedelta = ORPHAN_GRACE, *, dry_run: bool = False) -> list[Path]:
+    """Delete stored files no attachment refers to, and interrupted temp files; the paths.
+
+    Only files older than `grace` go: an upload in flight writes its file before the commit
+    that adds its attachment row.
+    """
+    root = Path(current_app.config["UPLOAD_DIR"])
+    if not root.is_dir():
+        return []
+    cutoff = time.time() - grace.total_seconds()
+    candidates: dict[str, list[Path]] = {}
+    for path in sorted(root.glob("*/*")):
+        if not path.is_file() or path.stat().st_mtime > cutoff:
+            continue
+        if path.name.startswith(".upload-") and path.suffix == ".tmp":
+            candidates.setdefault("", []).append(path)
+        elif path.suffix == ".pdf" and _SHA256.match(path.stem):
+            candidates.setdefault(path.stem, []).append(path)
+    hashes = [h for h in candidates if h]
+    referenced: set[str] = set()
+    for start in range(0, len(hashes), 500):
+        referenced.update(db.session.scalars(select(Attachment.sha256).distinct().where(
+            Attachment.sha256.in_(hashes[start:start + 500]))))
+    orphans = [path for sha256, paths in candidates.items() if sha256 not in referenced for path in paths]
+    if not dry_run:
+        for path in orphans:
+            path.unlink(missing_ok=True)
+    return orphans
 
 
 def _touch(actor: User | None, bid: Bid, *, note: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import time
 from pathlib import Path
 
@@ -267,3 +268,37 @@ def test_read_pdf_upload_checks_and_reads_without_storing(app, db):
 ])
 def test_filenames_are_sanitised(given, expected):
     assert safe_pdf_filename(given) == expected
+
+
+def _age(path: Path, hours: float) -> None:
+    old = time.time() - hours * 3600
+    os.utime(path, (old, old))
+
+
+def test_prune_collects_files_of_rolled_back_uploads_only(app, db, factory, member, runner):
+    user, org = member
+    kept = add_attachment(user, factory.bid(org), upload(text_pdf(), filename="kept.pdf"))
+    db.session.commit()
+    add_attachment(user, factory.bid(org), upload(text_pdf("Never saved"), filename="lost.pdf"))
+    db.session.rollback()  # the upload's file stays behind, referenced by nothing
+    kept_path = attachment_file_path(kept)
+    lost_path = next(p for p in stored_files(app) if p != kept_path)
+    tmp_path = lost_path.parent / ".upload-abc.tmp"  # an interrupted write
+    tmp_path.write_bytes(b"%PDF-partial")
+    for path in (kept_path, lost_path, tmp_path):
+        _age(path, 2)
+
+    dry = runner.invoke(args=["attachments", "prune", "--dry-run"])
+    assert dry.exit_code == 0 and "Would delete 2 unreferenced files." in dry.output
+    assert lost_path.is_file() and tmp_path.is_file()
+
+    young = lost_path.parent / ("0" * 64 + ".pdf")  # unreferenced, but an upload may be in flight
+    young.write_bytes(b"%PDF-1.7")
+    result = runner.invoke(args=["attachments", "prune"])
+    assert result.exit_code == 0 and "Deleted 2 unreferenced files." in result.output
+    assert str(lost_path) in result.output
+    assert not lost_path.exists() and not tmp_path.exists()
+    assert kept_path.is_file() and young.is_file()
+    assert "Deleted 1 unreferenced file." in runner.invoke(
+        args=["attachments", "prune", "--older-than", "0"]).output
+    assert stored_files(app) == [kept_path]
