@@ -163,6 +163,30 @@ class Invitation(db.Model):
     created_by: Mapped[User] = relationship(foreign_keys=[created_by_id])
 
 
+class OrganisationClaim(db.Model):
+    """A user asks to manage an organisation nobody manages yet (e.g. a funder first named by
+    a bid); a site admin approves (the user becomes its owner) or refuses."""
+
+    __tablename__ = "organisation_claim"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(
+        ForeignKey("organisation.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"))
+    message: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime)
+    approved: Mapped[bool | None] = mapped_column(Boolean)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+
+    organisation: Mapped[Organisation] = relationship()
+    user: Mapped[User] = relationship(foreign_keys=[user_id])
+
+    @property
+    def is_open(self) -> bool:
+        return self.decided_at is None
+
+
 class ApiToken(db.Model):
     """A bearer token; only its SHA-256 is stored."""
 

@@ -72,3 +72,13 @@ class InvitationForm(FlaskForm):
                                 SelectChoice(Role.OWNER.value,
                                              "Owner: also manages details and members")],
                        default=Role.EDITOR.value)
+
+
+class ClaimForm(FlaskForm):
+    message = TextAreaField(
+        "How are you connected to this organisation? (optional)", validators=[Length(max=2000)],
+        description="Your role and a way for the site's admins to check it, e.g. your work address.")
+
+
+class DecisionForm(FlaskForm):
+    """Approve or refuse a claim: the button pressed is the decision (CSRF-protected)."""

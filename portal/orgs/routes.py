@@ -12,24 +12,29 @@ from bids.models import OrgKind
 from bids.organisations import (
     accept_invitation,
     bids_received_query,
+    can_claim,
     create_invitation,
     create_organisation,
+    decide_claim,
     funders_applied_to,
     get_invitation,
     get_open_invitation,
     get_organisation_by_slug,
     members_of,
+    open_claim_of,
+    open_claims,
     open_invitations,
     organisation_bids_query,
     organisations_query,
     remove_member,
+    request_claim,
     revoke_invitation,
     set_member_role,
     update_organisation,
 )
 from portal.forms import apply_errors
 from portal.orgs import bp
-from portal.orgs.forms import KIND_LABELS, InvitationForm, OrganisationForm
+from portal.orgs.forms import KIND_LABELS, ClaimForm, DecisionForm, InvitationForm, OrganisationForm
 
 ORGS_PER_PAGE = 30
 
@@ -82,8 +87,53 @@ def show(slug: str):
         "orgs/show.html", org=org, bids=bids, received=received,
         funders=funders_applied_to(current_user, org),
         member=is_member(current_user, org), owner=is_owner(current_user, org),
-        kind_labels=KIND_LABELS,
+        kind_labels=KIND_LABELS, claimable=can_claim(current_user, org),
+        my_claim=open_claim_of(current_user, org), claim_form=ClaimForm(),
     )
+
+
+@bp.route("/<slug>/claim", methods=["POST"])
+@login_required
+def claim(slug: str):
+    org = get_organisation_by_slug(slug)
+    form = ClaimForm()
+    if form.validate_on_submit():
+        try:
+            request_claim(current_user, org, form.message.data or "")
+            db.session.commit()
+        except ValidationError as exc:
+            db.session.rollback()
+            flash(" ".join(exc.errors.values()), "error")
+        else:
+            flash(f"Your request to manage {org.name} is with the site's admins.", "success")
+    else:
+        flash(" ".join(e for errors in form.errors.values() for e in errors), "error")
+    return redirect(url_for("orgs.show", slug=org.slug))
+
+
+@bp.route("/claims")
+@login_required
+def claims():
+    return render_template("orgs/claims.html", claims=open_claims(current_user), form=DecisionForm())
+
+
+@bp.route("/claims/<int:claim_id>", methods=["POST"])
+@login_required
+def decide(claim_id: int):
+    form = DecisionForm()
+    if form.validate_on_submit():
+        approve = request.form.get("decision") == "approve"
+        try:
+            claim = decide_claim(current_user, claim_id, approve)
+            db.session.commit()
+        except ValidationError as exc:
+            db.session.rollback()
+            flash(" ".join(exc.errors.values()), "error")
+        else:
+            who, org = claim.user.display_name, claim.organisation.name
+            flash(f"{who} now owns {org}." if approve else f"{who}'s request for {org} is refused.",
+                  "success")
+    return redirect(url_for("orgs.claims"))
 
 
 @bp.route("/<slug>/edit", methods=["GET", "POST"])
