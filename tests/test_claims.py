@@ -115,6 +115,9 @@ def test_claim_flow_through_the_pages(client, auth, db, people):
     auth.login("admin@example.org")
     queue = client.get("/orgs/claims").get_data(as_text=True)
     assert "Ann Example" in queue and "Grants officer" in queue and "Garden Fund" in queue
+    unclear = client.post(f"/orgs/claims/{claim_id}", data={"decision": "maybe"}, follow_redirects=True)
+    assert "Nothing was decided" in unclear.get_data(as_text=True)
+    assert db.session.get(OrganisationClaim, claim_id).is_open
     done = client.post(f"/orgs/claims/{claim_id}", data={"decision": "approve"}, follow_redirects=True)
     assert "Ann Example now owns Garden Fund." in done.get_data(as_text=True)
     auth.logout()

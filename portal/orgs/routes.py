@@ -121,8 +121,11 @@ def claims():
 @login_required
 def decide(claim_id: int):
     form = DecisionForm()
-    if form.validate_on_submit():
-        approve = request.form.get("decision") == "approve"
+    decision = request.form.get("decision")
+    if not form.validate_on_submit() or decision not in ("approve", "refuse"):
+        flash("Nothing was decided: use the Approve or Refuse button of a request.", "error")
+    else:
+        approve = decision == "approve"
         try:
             claim = decide_claim(current_user, claim_id, approve)
             db.session.commit()
