@@ -181,9 +181,13 @@ def get_store() -> Store:
     return current_app.extensions["similarity"]
 
 
-def document_text(bid: Bid) -> str:
-    """What the matcher reads of a bid: title, summary, body and attachments' text."""
-    parts = [bid.title, bid.summary, markdown_words(bid.body or "")]
+def document_text(bid: Bid, body_text=markdown_words) -> str:
+    """What the matcher reads of a bid: title, summary, body and attachments' text.
+
+    `body_text` turns the Markdown body into text: the matcher's fast `markdown_words` by
+    default; the comparison page passes `markdown_to_text` (`readable_text`).
+    """
+    parts = [bid.title, bid.summary, body_text(bid.body or "")]
     parts.extend(a.text for a in bid.attachments if a.text)
     return "\n\n".join(p for p in parts if p)[:MAX_CHARS]
 
@@ -191,9 +195,7 @@ def document_text(bid: Bid) -> str:
 def readable_text(bid: Bid) -> str:
     """What the comparison page shows of a bid: `document_text` with the Markdown rendered to
     plain text. The words are the same, so are the shared passages; `##` and `**` are gone."""
-    parts = [bid.title, bid.summary, markdown_to_text(bid.body or "")]
-    parts.extend(a.text for a in bid.attachments if a.text)
-    return "\n\n".join(p for p in parts if p)[:MAX_CHARS]
+    return document_text(bid, markdown_to_text)
 
 
 def _doc(bid: Bid) -> Doc:
