@@ -52,6 +52,17 @@ class Config:
     # API v1: anonymous callers per address, token holders per user.
     RATELIMIT_API_ANON = os.environ.get("RATELIMIT_API_ANON", "120 per minute")
     RATELIMIT_API_TOKEN = os.environ.get("RATELIMIT_API_TOKEN", "600 per minute")
+    # 429s carry Retry-After and RateLimit-* headers (draft IETF names), as clients expect.
+    RATELIMIT_HEADERS_ENABLED = True
+    RATELIMIT_HEADER_LIMIT = "RateLimit-Limit"
+    RATELIMIT_HEADER_REMAINING = "RateLimit-Remaining"
+    RATELIMIT_HEADER_RESET = "RateLimit-Reset"
+    # Number of trusted reverse proxies in front of the app (X-Forwarded-For etc.); 0 trusts none.
+    PROXY_HOPS = _env_int("PROXY_HOPS", 0)
+    LOG_FORMAT = os.environ.get("LOG_FORMAT", "text")  # "json" in production
+    LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
+    # /healthz answers 503 when the oldest pending outbox row is older than this.
+    HEALTH_MAX_LAG_S = _env_int("HEALTH_MAX_LAG_S", 300)
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = _env_bool("SESSION_COOKIE_SECURE", False)
@@ -83,6 +94,7 @@ class TestConfig(Config):
 
 class ProductionConfig(Config):
     ENV_NAME = "production"
+    LOG_FORMAT = os.environ.get("LOG_FORMAT", "json")
     SESSION_COOKIE_SECURE = _env_bool("SESSION_COOKIE_SECURE", True)
     REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
 

@@ -33,6 +33,7 @@ def create_app(config: type[Config] | Config | Mapping[str, Any] | None = None) 
     register_security_headers(app)
     register_template_helpers(app)
     register_commands(app)
+    register_operations(app)
     return app
 
 
@@ -119,6 +120,12 @@ def register_security_headers(app: Flask) -> None:
 
 def register_template_helpers(app: Flask) -> None:
     from portal.templating import init_app
+
+    init_app(app)
+
+
+def register_operations(app: Flask) -> None:
+    from portal.ops import init_app
 
     init_app(app)
 

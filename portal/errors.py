@@ -20,7 +20,10 @@ MESSAGES = {
     429: "Too many requests: please wait a moment and try again.",
     500: "Something went wrong on our side. Nothing you did caused it.",
 }
-PASSED_HEADERS = {"Allow", "WWW-Authenticate", "Retry-After"}
+PASSED_HEADERS = {
+    "Allow", "WWW-Authenticate", "Retry-After",
+    "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset",
+}
 
 
 def wants_json() -> bool:

@@ -271,3 +271,12 @@ def listen() -> None:
     event.listen(Session, "after_commit", _after_commit)
     event.listen(Session, "after_soft_rollback", lambda s, prev: _after_rollback(s))
     _listening = True
+
+
+def oldest_pending_age(session: Session | None = None) -> float:
+    """Seconds since the oldest row still waiting to be applied was written (0 when none)."""
+    session = session or db.session
+    oldest = session.scalar(select(func.min(IndexOutbox.created_at)))
+    if oldest is None:
+        return 0.0
+    return max(0.0, (utcnow() - oldest).total_seconds())
