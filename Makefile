@@ -34,8 +34,9 @@ db: install
 	$(FLASK) db upgrade
 	$(FLASK) seed-demo --if-empty
 
+# The web server and the worker (Procfile), both stopped by Ctrl-C.
 run: db
-	$(FLASK) run --host 127.0.0.1 --port $(PORT)
+	PORT=$(PORT) $(VENV)/bin/honcho start -f Procfile
 
 test: install chromium
 	$(PY) -m pytest

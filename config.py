@@ -61,6 +61,17 @@ class Config:
     PROXY_HOPS = _env_int("PROXY_HOPS", 0)
     LOG_FORMAT = os.environ.get("LOG_FORMAT", "text")  # "json" in production
     LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
+    # "worker": requests only record index work and `flask --app portal worker` applies it;
+    # "inline": each commit applies its own (tests, tiny sites without a worker).
+    INDEX_MODE = os.environ.get("INDEX_MODE", "worker")
+    # Periodic jobs the worker runs, name=interval (s, m, h, d); empty for none (use cron).
+    WORKER_JOBS = os.environ.get(
+        "WORKER_JOBS", "similarity-rebuild=1d,overlaps-refresh=1d,attachments-prune=1d"
+    )
+    OUTBOX_MAX_ATTEMPTS = _env_int("OUTBOX_MAX_ATTEMPTS", 8)  # then a failing row is set aside
+    OUTBOX_BACKOFF_S = _env_int("OUTBOX_BACKOFF_S", 2)  # doubled after each failure ...
+    OUTBOX_BACKOFF_MAX_S = _env_int("OUTBOX_BACKOFF_MAX_S", 300)  # ... up to this
+    OUTBOX_LEASE_S = _env_int("OUTBOX_LEASE_S", 300)  # a killed worker's rows return after this
     # /healthz answers 503 when the oldest pending outbox row is older than this.
     HEALTH_MAX_LAG_S = _env_int("HEALTH_MAX_LAG_S", 300)
     SESSION_COOKIE_HTTPONLY = True
@@ -89,6 +100,7 @@ class TestConfig(Config):
     SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL", "sqlite://")
     WTF_CSRF_ENABLED = False
     RATELIMIT_ENABLED = False
+    INDEX_MODE = "inline"
     SEED_DEMO = False
 
 

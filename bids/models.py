@@ -391,6 +391,28 @@ class IndexOutbox(db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
+    # Not to be tried before this (backoff after a failure).
+    available_at: Mapped[datetime] = mapped_column(
+        DateTime, default=utcnow, server_default=func.current_timestamp()
+    )
+    # A consumer's lease: rows whose lease ran out (a killed worker) are claimed again.
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    claimed_until: Mapped[datetime | None] = mapped_column(DateTime)
+    # Set after too many failed attempts: kept for `index status`, no longer tried.
+    dead_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class JobRun(db.Model):
+    """When each periodic job (vocabulary refit, cluster refresh, prune) last ran, and how."""
+
+    __tablename__ = "job_run"
+
+    name: Mapped[str] = mapped_column(String(50), primary_key=True)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    ok: Mapped[bool | None] = mapped_column(Boolean)
+    last_error: Mapped[str | None] = mapped_column(Text)
 
 
 import bids.pools.models  # noqa: E402,F401  (the funders pool tables, registered for create_all)

@@ -22,12 +22,16 @@ rows in the outbox.
 from __future__ import annotations
 
 import logging
+import os
+import socket
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
 
 from flask import current_app, has_app_context
-from sqlalchemy import delete, event, func, inspect, select, update
+from sqlalchemy import delete, event, func, inspect, or_, select, update
 from sqlalchemy.orm import Session
 
 from bids.database import db, utcnow
@@ -183,6 +187,9 @@ def _after_commit(session: Session) -> None:
     session.info.pop(_RECORDED_KEY, None)
     if session.info.get(_DEFERRED_KEY):
         return
+    if has_app_context() and current_app.config.get("INDEX_MODE", "inline") == "worker":
+        session.info.pop(_PENDING_KEY, None)  # the worker applies it; the request returns now
+        return
     if not session.info.pop(_PENDING_KEY, False) or not has_app_context():
         return
     bind = session.bind or db.engine
@@ -201,57 +208,200 @@ def _after_rollback(session: Session) -> None:
 
 
 def pending_count(target: str | None = None, session: Session | None = None) -> int:
+    """Rows still to apply (dead rows, set aside after repeated failures, not counted)."""
     session = session or db.session
-    query = select(func.count(IndexOutbox.id))
+    query = select(func.count(IndexOutbox.id)).where(IndexOutbox.dead_at.is_(None))
     if target:
         query = query.where(IndexOutbox.target == target)
     return session.scalar(query) or 0
 
 
-def _drain(bind, target: str, *, limit: int | None = None, batch: int = 500) -> int:
-    """Apply up to `limit` pending rows of `target` with their own session; returns rows applied."""
+def _claim(session: Session, target: str, size: int, owner: str, lease_s: float, *,
+           due_only: bool = True, after_id: int = 0) -> list[Any]:
+    """Lease up to `size` due rows of `target` to `owner`; rows another consumer holds are skipped.
+
+    One UPDATE ... RETURNING: on PostgreSQL its subquery locks with SKIP LOCKED, so concurrent
+    workers take disjoint rows; SQLite runs it under its single write lock. A lease that runs
+    out (a killed worker) makes its rows claimable again.
+    """
+    now = utcnow()
+    due = (
+        select(IndexOutbox.id)
+        .where(IndexOutbox.target == target, IndexOutbox.dead_at.is_(None),
+               IndexOutbox.id > after_id,
+               or_(IndexOutbox.claimed_until.is_(None), IndexOutbox.claimed_until < now))
+        .order_by(IndexOutbox.id).limit(size)
+        .with_for_update(skip_locked=True)
+    )
+    if due_only:
+        due = due.where(IndexOutbox.available_at <= now)
+    rows = session.execute(
+        update(IndexOutbox).where(IndexOutbox.id.in_(due))
+        .values(claimed_by=owner, claimed_until=now + timedelta(seconds=lease_s))
+        .returning(IndexOutbox.id, IndexOutbox.bid_id, IndexOutbox.action)
+        .execution_options(synchronize_session=False)
+    ).all()
+    session.commit()
+    return sorted(rows, key=lambda row: row.id)
+
+
+def _final_actions(rows: list[Any]) -> tuple[list[int], list[int]]:
+    final: dict[int, str] = {}
+    for row in rows:  # later rows win: an upsert after a delete re-adds
+        final[row.bid_id] = row.action
+    upserts = sorted(i for i, a in final.items() if a == UPSERT)
+    deletes = sorted(i for i, a in final.items() if a == DELETE)
+    return upserts, deletes
+
+
+def _settings() -> tuple[int, float, float, float]:
+    config = current_app.config if has_app_context() else {}
+    return (int(config.get("OUTBOX_MAX_ATTEMPTS", 8)), float(config.get("OUTBOX_BACKOFF_S", 2.0)),
+            float(config.get("OUTBOX_BACKOFF_MAX_S", 300.0)),
+            float(config.get("OUTBOX_LEASE_S", 300.0)))
+
+
+def _release_failed(session: Session, rows: list[Any], exc: BaseException, *,
+                    isolated: bool) -> None:
+    """Back failed rows off; after `OUTBOX_MAX_ATTEMPTS` failures a row is set aside (dead).
+
+    A failure of the whole store (several bids tried one by one, none applied: a locked or
+    read-only index) backs rows off but never kills them, so they converge once it is back.
+    """
+    max_attempts, base, cap, _ = _settings()
+    now = utcnow()
+    ids = [row.id for row in rows]
+    attempts = dict(session.execute(
+        select(IndexOutbox.id, IndexOutbox.attempts).where(IndexOutbox.id.in_(ids))).all())
+    for row_id in ids:
+        tries = (attempts.get(row_id) or 0) + 1
+        delay = min(cap, base * 2 ** (tries - 1))
+        session.execute(
+            update(IndexOutbox).where(IndexOutbox.id == row_id).values(
+                attempts=tries, last_error=repr(exc)[:1000], claimed_by=None, claimed_until=None,
+                available_at=now + timedelta(seconds=delay),
+                dead_at=now if isolated and tries >= max_attempts else None,
+            ).execution_options(synchronize_session=False)
+        )
+    session.commit()
+
+
+def _apply_rows(session: Session, registered: Consumer, target: str,
+                rows: list[Any]) -> tuple[int, BaseException | None]:
+    """Apply claimed rows, isolating bids that fail; returns (rows applied, last error)."""
+    upserts, deletes = _final_actions(rows)
+    try:
+        registered.apply(session, upserts, deletes)
+    except Exception as exc:  # noqa: BLE001 - retried bid by bid below
+        session.rollback()
+        if len({row.bid_id for row in rows}) == 1:
+            _release_failed(session, rows, exc, isolated=True)
+            return 0, exc
+        return _apply_one_by_one(session, registered, target, rows)
+    _done(session, target, rows, upserts, deletes)
+    return len(rows), None
+
+
+def _apply_one_by_one(session: Session, registered: Consumer, target: str,
+                      rows: list[Any]) -> tuple[int, BaseException | None]:
+    by_bid: dict[int, list[Any]] = {}
+    for row in rows:
+        by_bid.setdefault(row.bid_id, []).append(row)
+    applied, failed, error = 0, [], None
+    for bid_rows in by_bid.values():
+        upserts, deletes = _final_actions(bid_rows)
+        try:
+            registered.apply(session, upserts, deletes)
+        except Exception as exc:  # noqa: BLE001 - this bid is backed off, the rest go on
+            session.rollback()
+            failed.extend(bid_rows)
+            error = exc
+            continue
+        _done(session, target, bid_rows, upserts, deletes)
+        applied += len(bid_rows)
+    if failed and error is not None:
+        whole_store_down = applied == 0 and len(by_bid) > 1
+        _release_failed(session, failed, error, isolated=not whole_store_down)
+    return applied, error
+
+
+def _done(session: Session, target: str, rows: list[Any], upserts: list[int],
+          deletes: list[int]) -> None:
+    session.execute(delete(IndexOutbox).where(IndexOutbox.id.in_([row.id for row in rows])))
+    session.commit()
+    for follower in _followers.get(target, ()):
+        try:
+            follower(session, upserts, deletes)
+        except Exception:  # noqa: BLE001 - derived data of derived data: logged, not retried
+            session.rollback()
+            log.exception("A follower of %s outbox rows failed", target)
+
+
+def _release_dead_local_leases(session: Session) -> int:
+    """Void leases held by processes of this host that no longer exist (a `kill -9`).
+
+    Leases of other hosts run out by time (`OUTBOX_LEASE_S`)."""
+    prefix = f"{socket.gethostname()}:"
+    owners = session.scalars(
+        select(IndexOutbox.claimed_by).distinct()
+        .where(IndexOutbox.claimed_until >= utcnow(), IndexOutbox.claimed_by.startswith(prefix))
+    ).all()
+    gone = [owner for owner in owners if owner and not _process_alive(owner[len(prefix):])]
+    if gone:
+        session.execute(update(IndexOutbox).where(IndexOutbox.claimed_by.in_(gone))
+                        .values(claimed_by=None, claimed_until=None)
+                        .execution_options(synchronize_session=False))
+    session.commit()
+    return len(gone)
+
+
+def _process_alive(pid_text: str) -> bool:
+    try:
+        os.kill(int(pid_text), 0)
+    except (ValueError, ProcessLookupError):
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def consumer_name() -> str:
+    """Who holds a lease: host and process, as `index status` shows it."""
+    return f"{socket.gethostname()}:{os.getpid()}"[:64]
+
+
+def _drain(bind, target: str, *, limit: int | None = None, batch: int = 500,
+           owner: str | None = None, due_only: bool = True) -> int:
+    """Apply up to `limit` due rows of `target` with their own session; returns rows applied.
+
+    Rows are leased before they are applied, so any number of web processes and workers may
+    drain at once. A failing bid is backed off (and after `OUTBOX_MAX_ATTEMPTS` failures of
+    its own, while other bids pass, set aside as dead) without holding up the rest;
+    `due_only=False` (an explicit `index sync`) tries backed-off rows at once. Rows are taken
+    in id order, each once per drain, so a drain ends even while some bids keep failing.
+    """
     registered = _consumers.get(target)
     if registered is None:
         return 0
-    applied = 0
+    owner = owner or consumer_name()
+    lease_s = _settings()[3]
+    applied = last_id = 0
     with Session(bind=bind, autoflush=False, expire_on_commit=False) as session:
-        last_id = 0
+        _release_dead_local_leases(session)
         while limit is None or applied < limit:
             size = batch if limit is None else min(batch, limit - applied)
-            rows = session.execute(
-                select(IndexOutbox.id, IndexOutbox.bid_id, IndexOutbox.action)
-                .where(IndexOutbox.target == target, IndexOutbox.id > last_id)
-                .order_by(IndexOutbox.id).limit(size)
-            ).all()
-            session.rollback()  # end the read transaction before a possibly slow index write
+            rows = _claim(session, target, size, owner, lease_s, due_only=due_only,
+                          after_id=last_id)
             if not rows:
                 break
             last_id = rows[-1].id
-            final: dict[int, str] = {}
-            for row in rows:  # later rows win: an upsert after a delete (id reuse) re-adds
-                final[row.bid_id] = row.action
-            upserts = sorted(i for i, a in final.items() if a == UPSERT)
-            deletes = sorted(i for i, a in final.items() if a == DELETE)
-            row_ids = [row.id for row in rows]
-            try:
-                registered.apply(session, upserts, deletes)
-            except Exception as exc:
-                session.rollback()
-                session.execute(
-                    update(IndexOutbox).where(IndexOutbox.id.in_(row_ids))
-                    .values(attempts=IndexOutbox.attempts + 1, last_error=repr(exc)[:1000])
-                )
-                session.commit()
-                raise
-            session.execute(delete(IndexOutbox).where(IndexOutbox.id.in_(row_ids)))
-            session.commit()
-            applied += len(rows)
-            for follower in _followers.get(target, ()):
-                try:
-                    follower(session, upserts, deletes)
-                except Exception:  # noqa: BLE001 - derived data of derived data: logged, not retried
-                    session.rollback()
-                    log.exception("A follower of %s outbox rows failed", target)
+            done, error = _apply_rows(session, registered, target, rows)
+            applied += done
+            if error is not None:
+                log.warning("Applying %s outbox rows failed for some bids; they are backed "
+                            "off and retried: %r", target, error)
+                if not done:
+                    raise error
     return applied
 
 
@@ -259,7 +409,7 @@ def sync(target: str | None = None, *, limit: int | None = None) -> dict[str, in
     """Drain pending rows for one target (or all registered ones); returns rows applied per target."""
     targets = [target] if target else list(_consumers)
     bind = db.engine
-    return {name: _drain(bind, name, limit=limit) for name in targets}
+    return {name: _drain(bind, name, limit=limit, due_only=False) for name in targets}
 
 
 def listen() -> None:
@@ -276,7 +426,67 @@ def listen() -> None:
 def oldest_pending_age(session: Session | None = None) -> float:
     """Seconds since the oldest row still waiting to be applied was written (0 when none)."""
     session = session or db.session
-    oldest = session.scalar(select(func.min(IndexOutbox.created_at)))
+    oldest = session.scalar(
+        select(func.min(IndexOutbox.created_at)).where(IndexOutbox.dead_at.is_(None)))
     if oldest is None:
         return 0.0
     return max(0.0, (utcnow() - oldest).total_seconds())
+
+
+def registered_targets() -> list[str]:
+    return list(_consumers)
+
+
+def drain(target: str, *, limit: int | None = None, batch: int = 500,
+          owner: str | None = None) -> int:
+    """Apply up to `limit` due rows of `target` (the worker's step); returns rows applied."""
+    return _drain(db.engine, target, limit=limit, batch=batch, owner=owner)
+
+
+@dataclass
+class TargetStatus:
+    target: str
+    pending: int
+    failing: int
+    dead: int
+    leased: int
+    oldest_pending_s: float
+    last_error: str | None
+
+
+def status(session: Session | None = None) -> list[TargetStatus]:
+    """Per target: rows pending, failing (retried), dead, leased now; oldest age; last error."""
+    session = session or db.session
+    now = utcnow()
+    result = []
+    for target in sorted(set(TARGETS) | set(_consumers)):
+        base = select(func.count(IndexOutbox.id)).where(IndexOutbox.target == target)
+        live = base.where(IndexOutbox.dead_at.is_(None))
+        oldest = session.scalar(select(func.min(IndexOutbox.created_at)).where(
+            IndexOutbox.target == target, IndexOutbox.dead_at.is_(None)))
+        last_error = session.scalar(
+            select(IndexOutbox.last_error).where(IndexOutbox.target == target,
+                                                 IndexOutbox.last_error.is_not(None))
+            .order_by(IndexOutbox.available_at.desc()).limit(1))
+        result.append(TargetStatus(
+            target=target,
+            pending=session.scalar(live) or 0,
+            failing=session.scalar(live.where(IndexOutbox.attempts > 0)) or 0,
+            dead=session.scalar(base.where(IndexOutbox.dead_at.is_not(None))) or 0,
+            leased=session.scalar(live.where(IndexOutbox.claimed_until >= now)) or 0,
+            oldest_pending_s=max(0.0, (now - oldest).total_seconds()) if oldest else 0.0,
+            last_error=last_error,
+        ))
+    return result
+
+
+def requeue_dead(target: str | None = None, session: Session | None = None) -> int:
+    """Give dead rows another chance (after the cause is fixed); returns how many."""
+    session = session or db.session
+    query = update(IndexOutbox).where(IndexOutbox.dead_at.is_not(None))
+    if target:
+        query = query.where(IndexOutbox.target == target)
+    count = session.execute(query.values(dead_at=None, attempts=0, available_at=utcnow())
+                            .execution_options(synchronize_session=False)).rowcount
+    session.commit()
+    return count

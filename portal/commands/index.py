@@ -60,4 +60,28 @@ def check_command(show: int):
     click.echo("The index matches the database.")
 
 
+@index_group.command("status")
+def status_command():
+    """Per target: pending, failing, dead and leased rows, the oldest pending age, last error."""
+    from search_index.worker import job_runs
+
+    for row in outbox.status():
+        click.echo(f"{row.target}: {row.pending} pending, {row.failing} failing, {row.dead} dead, "
+                   f"{row.leased} being applied; oldest pending {row.oldest_pending_s:.1f} s")
+        if row.last_error:
+            click.echo(f"  last error: {row.last_error}")
+    for run in job_runs():
+        state = "running" if run.finished_at is None else ("ok" if run.ok else "failed")
+        started = run.started_at.isoformat(timespec="seconds") + "Z" if run.started_at else "never"
+        click.echo(f"job {run.name}: last started {started}, {state}"
+                   + (f" ({run.last_error})" if run.last_error else ""))
+
+
+@index_group.command("requeue-dead")
+@click.option("--target", type=click.Choice(outbox.TARGETS), default=None)
+def requeue_dead_command(target: str | None):
+    """Retry rows set aside after repeated failures (once their cause is fixed)."""
+    click.echo(f"Requeued {outbox.requeue_dead(target)} dead outbox rows.")
+
+
 COMMANDS = (reindex_command, index_group)

@@ -1,0 +1,260 @@
+"""The worker: leases, retries, dead letters, kill -9, periodic jobs, and INDEX_MODE=worker."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import threading
+import time
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from bids.database import utcnow
+from bids.models import Bid, IndexOutbox, JobRun
+from search_index import get_index, outbox, record_bid_changes
+from search_index.similarity import similar_to_bid
+from search_index.worker import JOBS, claim_job, parse_schedule, run_worker
+from tests.conftest import make_config
+
+TEXT = ("Neighbours in the valley share tools, skills and a weekly meal, and the network of "
+        "volunteers keeps isolated older residents in touch through the winter months.")
+
+
+@pytest.fixture
+def app_config():
+    return {"INDEX_MODE": "worker", "WORKER_JOBS": "", "OUTBOX_BACKOFF_S": 0}
+
+
+def indexed_ids() -> set[int]:
+    return set(get_index().stored())
+
+
+def test_in_worker_mode_a_write_returns_without_index_work_and_the_worker_applies_it(
+        db, factory):
+    one = factory.bid(factory.org("Valley Share"), title="Valley tool share", body=TEXT).id
+    two = factory.bid(factory.org("Hill Share"), title="Hill tool share", body=TEXT).id
+    assert outbox.pending_count() == 4  # two bids, two targets: nothing applied by the commit
+    assert indexed_ids() == set()
+
+    report = run_worker(once=True)
+
+    assert report.applied == {"search": 2, "similar": 2}
+    assert outbox.pending_count() == 0
+    assert indexed_ids() == {one, two}
+    assert [m.bid.id for m in similar_to_bid(None, db.session.get(Bid, one))] == [two]
+
+
+def _failing_for(bad_bid: int, calls: Counter):
+    def apply(session, upserts, deletes):
+        if bad_bid in upserts:
+            calls[("failed", bad_bid)] += 1
+            raise RuntimeError(f"cannot index bid {bad_bid}")
+        calls.update(upserts)
+
+    return apply
+
+
+def test_a_bid_that_keeps_failing_is_set_aside_and_does_not_block_the_rest(app, db, monkeypatch):
+    app.config["OUTBOX_MAX_ATTEMPTS"] = 3
+    calls: Counter = Counter()
+    monkeypatch.setitem(outbox._consumers, "search",
+                        outbox.Consumer(_failing_for(2, calls), after_commit=False))
+    monkeypatch.setitem(outbox._consumers, "similar",
+                        outbox.Consumer(lambda *a: None, after_commit=False))
+    record_bid_changes([1, 2, 3])
+    db.session.commit()
+
+    for _ in range(4):
+        run_worker(once=True)
+
+    rows = db.session.execute(select(IndexOutbox.bid_id, IndexOutbox.attempts, IndexOutbox.dead_at)
+                              .where(IndexOutbox.target == "search")).all()
+    assert [(r.bid_id, r.attempts, r.dead_at is not None) for r in rows] == [(2, 3, True)]
+    assert calls[1] == 1 and calls[3] == 1  # applied once each, never held up by bid 2
+    status = {s.target: s for s in outbox.status()}
+    assert status["search"].dead == 1 and status["search"].pending == 0
+    assert "cannot index bid 2" in status["search"].last_error
+    run_worker(once=True)
+    assert calls[("failed", 2)] == 4  # in the batch, then alone 3 times; dead: no longer tried ...
+    assert outbox.requeue_dead("search") == 1  # ... until someone requeues them
+    assert outbox.pending_count("search") == 1
+
+
+def test_a_failure_of_the_whole_store_backs_off_and_converges_without_a_human(app, db, factory,
+                                                                              monkeypatch):
+    """The index folder unwritable for a while: rows wait, nothing is dead, then all apply."""
+    app.config["OUTBOX_MAX_ATTEMPTS"] = 2
+    index = get_index()
+    real_apply = index.apply
+    broken = {"on": True}
+
+    def apply(session, upserts, deletes):
+        if broken["on"]:
+            raise PermissionError("index folder is read-only")
+        real_apply(session, upserts, deletes)
+
+    monkeypatch.setattr(index, "apply", apply)
+    bids = [factory.bid(factory.org(f"Org {n}")).id for n in range(3)]
+    for _ in range(4):
+        run_worker(once=True)
+        db.session.execute(IndexOutbox.__table__.update().values(available_at=utcnow()))
+        db.session.commit()
+    status = {s.target: s for s in outbox.status()}
+    assert status["search"].pending == 3 and status["search"].dead == 0
+    assert status["search"].failing == 3
+    broken["on"] = False
+    run_worker(once=True)
+    assert indexed_ids() == set(bids)
+    assert outbox.pending_count() == 0
+
+
+def test_backed_off_rows_wait_for_the_worker_but_index_sync_takes_them_at_once(app, db,
+                                                                               monkeypatch):
+    app.config["OUTBOX_BACKOFF_S"] = 3600
+    fail = {"on": True}
+
+    def apply(session, upserts, deletes):
+        if fail["on"]:
+            raise RuntimeError("locked")
+
+    monkeypatch.setitem(outbox._consumers, "search", outbox.Consumer(apply, after_commit=False))
+    record_bid_changes([7])
+    db.session.commit()
+    run_worker(once=True)
+    fail["on"] = False
+    run_worker(once=True)
+    assert outbox.pending_count("search") == 1  # still backing off
+    assert outbox.sync("search") == {"search": 1}
+    assert outbox.pending_count("search") == 0
+
+
+def test_two_workers_at_once_apply_each_row_once(app, db, monkeypatch):
+    seen: Counter = Counter()
+    lock = threading.Lock()
+
+    def apply_to(target):
+        def apply(session, upserts, deletes):
+            with lock:
+                seen.update((target, i) for i in upserts)
+            time.sleep(0.01)
+        return apply  # widen the window in which two workers could take the same rows
+
+    for target in ("search", "similar"):
+        monkeypatch.setitem(outbox._consumers, target,
+                            outbox.Consumer(apply_to(target), after_commit=False))
+    monkeypatch.setattr(outbox, "_followers", {})  # the clusters' follower reads the real store
+    record_bid_changes(range(1, 201))
+    db.session.commit()
+    errors: list[BaseException] = []
+
+    def work():
+        try:
+            with app.app_context():
+                run_worker(once=True, batch=20)
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    assert outbox.pending_count() == 0
+    assert set(seen) == {(t, i) for t in ("search", "similar") for i in range(1, 201)}
+    assert set(seen.values()) == {1}  # once per target, never twice
+
+
+def _worker_killed_mid_batch(config: dict, started_path: str) -> None:
+    from portal import create_app
+
+    app = create_app(config)
+    with app.app_context():
+        def hang(session, upserts, deletes):
+            with open(started_path, "w") as fh:
+                fh.write("applying")
+            time.sleep(600)
+
+        outbox.register_consumer("search", hang)
+        run_worker(once=True)
+    os._exit(0)
+
+
+def test_kill_9_of_the_worker_mid_batch_loses_nothing(app, db, factory, tmp_path):
+    bid = factory.bid(factory.org("Harbour Trust"), title="Harbour steps").id
+    started = tmp_path / "started"
+    config = make_config(tmp_path, INDEX_MODE="worker", WORKER_JOBS="")
+    child = multiprocessing.get_context("fork").Process(
+        target=_worker_killed_mid_batch, args=(config, str(started)))
+    child.start()
+    for _ in range(600):
+        if started.exists():
+            break
+        time.sleep(0.05)
+    assert started.exists(), "the worker never reached its batch"
+    leased = db.session.scalars(select(IndexOutbox.claimed_by)
+                                .where(IndexOutbox.target == "search")).all()
+    assert leased == [f"{os.uname().nodename}:{child.pid}"]
+    os.kill(child.pid, signal.SIGKILL)
+    child.join(30)
+    db.session.rollback()
+
+    run_worker(once=True)  # the dead worker's lease is void: its rows are applied again
+
+    assert bid in indexed_ids()
+    assert outbox.pending_count() == 0
+
+
+def test_schedule_is_parsed_strictly():
+    assert parse_schedule("similarity-rebuild=1d, overlaps-refresh=6h") == {
+        "similarity-rebuild": timedelta(days=1), "overlaps-refresh": timedelta(hours=6)}
+    assert parse_schedule("") == {}
+    with pytest.raises(ValueError, match="Unknown job"):
+        parse_schedule("reticulate=1h")
+    with pytest.raises(ValueError, match="interval"):
+        parse_schedule("overlaps-refresh=soon")
+
+
+def test_a_periodic_job_runs_once_per_interval_whichever_worker_asks(app, db, monkeypatch):
+    runs: list[str] = []
+    monkeypatch.setitem(JOBS, "attachments-prune", lambda: runs.append("prune") or "done")
+    app.config["WORKER_JOBS"] = "attachments-prune=1h"
+
+    run_worker(once=True)
+    run_worker(once=True)  # a second worker (or round) within the hour does not run it again
+    assert runs == ["prune"]
+    job = db.session.get(JobRun, "attachments-prune")
+    assert job.ok is True and job.finished_at is not None
+    assert not claim_job("attachments-prune", timedelta(hours=1), "other:1")
+
+    job.started_at = utcnow() - timedelta(hours=2)  # an hour later it is due again
+    db.session.commit()
+    run_worker(once=True)
+    assert runs == ["prune", "prune"]
+
+
+def test_a_failing_job_is_recorded_and_the_worker_goes_on(app, db, monkeypatch):
+    def broken():
+        raise RuntimeError("disk full")
+
+    monkeypatch.setitem(JOBS, "overlaps-refresh", broken)
+    app.config["WORKER_JOBS"] = "overlaps-refresh=1h"
+    report = run_worker(once=True)
+    assert report.jobs == ["overlaps-refresh"]
+    job = db.session.get(JobRun, "overlaps-refresh")
+    assert job.ok is False and "disk full" in job.last_error
+
+
+def test_the_cli_worker_and_index_status(db, factory, runner):
+    factory.bid(factory.org("Moor Trust"))
+    status = runner.invoke(args=["index", "status"])
+    assert status.exit_code == 0, status.output
+    assert "search: 1 pending, 0 failing, 0 dead" in status.output
+    result = runner.invoke(args=["worker", "--once", "--no-jobs"])
+    assert result.exit_code == 0, result.output
+    assert "applied search 1, similar 1" in result.output
+    assert "search: 0 pending" in runner.invoke(args=["index", "status"]).output
