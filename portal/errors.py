@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from flask import Flask, jsonify, make_response, render_template, request
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
+
+from bids.database import db
 
 from bids.errors import Forbidden, NotFound, ValidationError
 
@@ -18,6 +21,7 @@ MESSAGES = {
     415: "That type of file is not accepted.",
     422: "Some of what you sent is not valid.",
     429: "Too many requests: please wait a moment and try again.",
+    503: "The database is busy or restarting: nothing was changed. Try again in a few seconds.",
     500: "Something went wrong on our side. Nothing you did caused it.",
 }
 PASSED_HEADERS = {
@@ -46,6 +50,7 @@ def _code(status: int) -> str:
         400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
         405: "method_not_allowed", 413: "payload_too_large", 415: "unsupported_media_type",
         422: "validation_error", 429: "rate_limited", 500: "server_error",
+        503: "unavailable",
     }.get(status, "error")
 
 
@@ -61,6 +66,16 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(ValidationError)
     def domain_invalid(exc: ValidationError):
         return error_response(422, str(exc), details=exc.errors)
+
+    @app.errorhandler(OperationalError)
+    def database_unavailable(exc: OperationalError):
+        # A locked SQLite file or a PostgreSQL restart: the transaction is gone, nothing was
+        # written; the caller may safely retry.
+        db.session.rollback()
+        app.logger.warning("Database unavailable: %s", exc.orig)
+        response = make_response(error_response(503))
+        response.headers["Retry-After"] = str(app.config.get("DATABASE_RETRY_AFTER_S", 5))
+        return response
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError):
