@@ -6,7 +6,7 @@ FLASK := $(VENV)/bin/flask --app portal
 PORT ?= 5000
 STAMP := $(VENV)/.installed
 
-.PHONY: install chromium db run test test-fast bench eval clean
+.PHONY: install chromium postgres db run test test-fast bench loadtest eval clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,17 @@ test-fast: install
 
 bench: install
 	$(PY) -m benchmarks
+
+# A local PostgreSQL 15 with a role `openbids` (password `openbids`) that may create databases.
+postgres:
+	@command -v pg_ctlcluster >/dev/null 2>&1 || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; }
+	@pg_lsclusters -h | grep -q online || pg_ctlcluster $$(pg_lsclusters -h | awk 'NR==1{print $$1, $$2}') start
+	@su postgres -c "psql -tAc \"SELECT 1 FROM pg_roles WHERE rolname='openbids'\"" | grep -q 1 || \
+		su postgres -c "psql -qc \"CREATE ROLE openbids LOGIN CREATEDB PASSWORD 'openbids'\""
+
+loadtest: install postgres
+	$(PY) -m benchmarks.loadtest
 
 eval: install
 	$(PY) -m benchmarks --only similarity
