@@ -6,7 +6,7 @@ FLASK := $(VENV)/bin/flask --app portal
 PORT ?= 5000
 STAMP := $(VENV)/.installed
 
-.PHONY: install chromium postgres db run test test-fast bench loadtest eval clean
+.PHONY: install chromium postgres db run test test-postgres test-fast bench loadtest eval clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +54,12 @@ postgres:
 	@pg_lsclusters -h | grep -q online || pg_ctlcluster $$(pg_lsclusters -h | awk 'NR==1{print $$1, $$2}') start
 	@su postgres -c "psql -tAc \"SELECT 1 FROM pg_roles WHERE rolname='openbids'\"" | grep -q 1 || \
 		su postgres -c "psql -qc \"CREATE ROLE openbids LOGIN CREATEDB PASSWORD 'openbids'\""
+
+# The suite against PostgreSQL (all but the browser tests, which the SQLite run covers).
+PG_TEST_URL ?= postgresql+psycopg://openbids:openbids@localhost/openbids_test
+test-postgres: install chromium postgres
+	@su postgres -c "dropdb --if-exists --force openbids_test && createdb -O openbids openbids_test"
+	TEST_DATABASE_URL=$(PG_TEST_URL) $(PY) -m pytest -m "not browser"
 
 loadtest: install postgres
 	$(PY) -m benchmarks.loadtest
