@@ -15,7 +15,7 @@ from slugify import slugify
 from sqlalchemy import Select, func, select
 
 from bids.access import is_member, is_owner, real_user, visibility_clause
-from bids.database import db, utcnow
+from bids.database import db, dialect_insert, utcnow
 from bids.errors import Forbidden, NotFound, ValidationError
 from bids.fields import clean_org_identifier, clean_org_kind, clean_tags
 from bids.models import (
@@ -77,19 +77,27 @@ def find_organisation(name: str, identifier: str | None = None) -> Organisation 
 def find_or_create_organisation(
     name: str, identifier: str | None = None, kind: str = OrgKind.APPLICANT
 ) -> Organisation:
+    """The organisation by identifier or name, created if there is none.
+
+    Safe beside concurrent writers: the insert skips a row another transaction has just
+    created under the same slug or identifier (ON CONFLICT DO NOTHING), and that one is taken.
+    """
     org = find_organisation(name, identifier)
-    if org is None:
-        org = Organisation(
-            name=name.strip(),
-            slug=unique_slug(name),
-            kind=kind,
-            org_identifier=identifier,
-            regions=[],
-            description="",
+    for _attempt in range(5):
+        if org is not None:
+            break
+        org_id = db.session.scalar(
+            dialect_insert(db.session, Organisation)
+            .values(name=name.strip(), slug=unique_slug(name), kind=kind,
+                    org_identifier=identifier, regions=[], description="", created_at=utcnow())
+            .on_conflict_do_nothing()
+            .returning(Organisation.id)
         )
-        db.session.add(org)
-        db.session.flush()
-    elif identifier and not org.org_identifier:
+        # Skipped: someone created it a moment ago, or took the slug for another name (then retry).
+        org = db.session.get(Organisation, org_id) if org_id else find_organisation(name, identifier)
+    if org is None:
+        raise RuntimeError(f"Could not create the organisation {name!r}")
+    if identifier and not org.org_identifier:
         org.org_identifier = identifier
     return org
 
