@@ -7,16 +7,23 @@ from __future__ import annotations
 import threading
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
+from sqlalchemy.orm import Session
 
 from bids import organisations
 from bids.accounts import create_api_token
 from bids.database import db as _db
 from bids.importer import OrganisationCache
-from bids.models import Bid, Membership, Organisation, OrgKind, User
+from bids.models import Bid, IndexOutbox, Membership, Organisation, OrgKind, User
+from bids.pools.models import OverlapCluster
+from search_index import clusters as clusters_module
+from search_index import outbox
 
 MEET_TIMEOUT_S = 2.0  # a thread the fix keeps waiting never arrives: the other goes on alone
 
+TEXT = ("Relational practice network: a map of community connectors, peer learning circles for "
+        "neighbourhood workers, and a shared library of stories about kindness between strangers "
+        "in small towns across the valleys, with monthly gatherings and a small grants fund.")
 
 
 class Meeting:
@@ -167,3 +174,141 @@ def test_the_importer_takes_an_organisation_created_after_its_cache_was_loaded(a
     assert cache.resolve(funder) == existing.id
     assert db.session.scalar(select(func.count()).select_from(Organisation)) == 2
     assert db.session.get(Organisation, cache.resolve(applicant)).name == "New Applicant"
+
+
+# --- 2. the clusters' neighbourhood refresh ----------------------------------------------
+
+@pytest.fixture
+def app_config():
+    # Clusters are refreshed by the test's own threads, not by the commits that publish.
+    return {"OVERLAP_AUTO_REFRESH": False}
+
+
+def overlapping_pair(factory):
+    first = factory.bid(factory.org("Valleys Connectors"), title="Relational network", body=TEXT)
+    second = factory.bid(factory.org("Hill Towns Network"), title="Relational network, hills",
+                         body=TEXT)
+    return first, second
+
+
+def cluster_rows(db) -> list[tuple[int, str]]:
+    db.session.expire_all()
+    return [(c.id, c.signature) for c in db.session.scalars(
+        select(OverlapCluster).order_by(OverlapCluster.id))]
+
+
+def assert_clusters_as_from_scratch(db) -> None:
+    """A full refresh over the same data finds nothing to change."""
+    before = cluster_rows(db)
+    report = clusters_module.refresh_clusters()
+    db.session.commit()
+    assert (report.created, report.changed, report.removed) == (0, 0, 0), report
+    assert cluster_rows(db) == before
+
+
+@pytest.fixture
+def both_build_first(monkeypatch):
+    """Each thread's refresh waits, just before it writes a new cluster, for the other's."""
+    meeting = Meeting()
+
+    def before_flush(session, _context, _instances):
+        if any(isinstance(obj, OverlapCluster) for obj in session.new):
+            meeting.wait()
+
+    event.listen(Session, "before_flush", before_flush)
+    yield meeting
+    event.remove(Session, "before_flush", before_flush)
+
+
+def test_neighbouring_refreshes_at_once_make_one_cluster(app, db, factory, both_build_first):
+    first, second = overlapping_pair(factory)
+    assert cluster_rows(db) == []
+
+    def refresh(i: int) -> None:
+        clusters_module.refresh_neighbourhood([first.id, second.id][i], session=_db.session)
+        _db.session.commit()
+
+    errors = run_threads(app, refresh)
+    assert errors == [None, None]
+    # One of them waited for the other before reading anything; so they never met.
+    assert both_build_first.met == 0
+    assert cluster_rows(db) == [(first.id, f"{first.id},{second.id}")]
+    assert_clusters_as_from_scratch(db)
+
+
+def test_a_neighbourhood_refresh_beside_a_full_refresh_agree(app, db, factory, both_build_first):
+    first, second = overlapping_pair(factory)
+
+    def refresh(i: int) -> None:
+        if i == 0:
+            clusters_module.refresh_neighbourhood(second.id, session=_db.session)
+        else:
+            clusters_module.refresh_clusters()
+        _db.session.commit()
+
+    assert run_threads(app, refresh) == [None, None]
+    assert cluster_rows(db) == [(first.id, f"{first.id},{second.id}")]
+
+
+# --- a follower that fails is retried ----------------------------------------------------
+
+@pytest.fixture
+def follow_clusters(app):
+    app.config["OVERLAP_AUTO_REFRESH"] = True
+
+
+def test_a_follower_that_fails_once_is_retried(app, db, factory, follow_clusters, monkeypatch):
+    first = factory.bid(factory.org("Valleys Connectors"), title="Relational network", body=TEXT)
+    real = clusters_module.refresh_neighbourhood
+    failures = []
+
+    def flaky(bid_id, **kwargs):
+        if not failures:
+            failures.append(bid_id)
+            raise RuntimeError("UNIQUE constraint failed: overlap_cluster.id")
+        return real(bid_id, **kwargs)
+
+    monkeypatch.setattr(clusters_module, "refresh_neighbourhood", flaky)
+    second = factory.bid(factory.org("Hill Towns Network"), title="Relational network, hills",
+                         body=TEXT)  # its commit drains "similar", and the follower fails once
+    assert failures == [second.id]
+    assert cluster_rows(db) == [(first.id, f"{first.id},{second.id}")]
+    assert outbox.pending_count("similar") == 0
+    assert_clusters_as_from_scratch(db)
+
+
+def test_a_follower_that_keeps_failing_queues_its_rows_again(app, db, factory, follow_clusters,
+                                                            monkeypatch):
+    first = factory.bid(factory.org("Valleys Connectors"), title="Relational network", body=TEXT)
+    real = clusters_module.refresh_neighbourhood
+    broken = [True]
+
+    def down(bid_id, **kwargs):
+        if broken[0]:
+            raise RuntimeError("database is locked")
+        return real(bid_id, **kwargs)
+
+    monkeypatch.setattr(clusters_module, "refresh_neighbourhood", down)
+    second = factory.bid(factory.org("Hill Towns Network"), title="Relational network, hills",
+                         body=TEXT)
+    assert cluster_rows(db) == []
+    rows = db.session.execute(select(IndexOutbox.bid_id, IndexOutbox.action, IndexOutbox.attempts,
+                                     IndexOutbox.last_error)
+                              .where(IndexOutbox.target == "similar")).all()
+    assert [(r.bid_id, r.action) for r in rows] == [(second.id, "upsert")]
+    assert rows[0].attempts == outbox.FOLLOWER_ATTEMPTS and "locked" in rows[0].last_error
+
+    broken[0] = False
+    assert outbox.sync("similar") == {"similar": 1}
+    assert outbox.pending_count("similar") == 0
+    assert cluster_rows(db) == [(first.id, f"{first.id},{second.id}")]
+
+
+def test_a_neighbourhood_refresh_names_the_key_terms_the_full_refresh_does(app, db, factory):
+    """It reads the engine's pairs with their shared terms (it used to drop them, then fell
+    back to counting words, and a full refresh changed every cluster it had made)."""
+    first, second = overlapping_pair(factory)
+    clusters_module.refresh_neighbourhood(second.id)
+    db.session.commit()
+    assert cluster_rows(db) == [(first.id, f"{first.id},{second.id}")]
+    assert_clusters_as_from_scratch(db)
