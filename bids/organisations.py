@@ -79,24 +79,27 @@ def find_or_create_organisation(
 ) -> Organisation:
     """The organisation by identifier or name, created if there is none.
 
-    Safe beside concurrent writers: the insert skips a row another transaction has just
-    created under the same slug or identifier (ON CONFLICT DO NOTHING), and that one is taken.
+    Safe beside concurrent writers. The slugs are tried in a fixed order (the name's, then -2,
+    -3...), each with an insert that skips a row already holding it or the identifier (ON
+    CONFLICT DO NOTHING, which waits for a writer still deciding): two writers creating the
+    same organisation claim the same slug, and the one that loses takes the other's row.
     """
     org = find_organisation(name, identifier)
-    for _attempt in range(5):
-        if org is not None:
-            break
+    base, n = slugify(name, max_length=100) or "organisation", 1
+    while org is None:
+        slug = base if n == 1 else f"{base}-{n}"
+        n += 1
+        if slug in RESERVED_SLUGS:
+            continue
         org_id = db.session.scalar(
             dialect_insert(db.session, Organisation)
-            .values(name=name.strip(), slug=unique_slug(name), kind=kind,
-                    org_identifier=identifier, regions=[], description="", created_at=utcnow())
+            .values(name=name.strip(), slug=slug, kind=kind, org_identifier=identifier,
+                    regions=[], description="", created_at=utcnow())
             .on_conflict_do_nothing()
             .returning(Organisation.id)
         )
-        # Skipped: someone created it a moment ago, or took the slug for another name (then retry).
+        # Skipped: someone created it a moment ago, or the slug is another name's (next one).
         org = db.session.get(Organisation, org_id) if org_id else find_organisation(name, identifier)
-    if org is None:
-        raise RuntimeError(f"Could not create the organisation {name!r}")
     if identifier and not org.org_identifier:
         org.org_identifier = identifier
     return org

@@ -158,6 +158,38 @@ def test_a_slug_taken_meanwhile_by_another_name_gets_the_next_slug(app, db, both
     assert [slug for _, slug in rows] == ["acme-ltd", "acme-ltd-2"]
 
 
+def test_a_funder_created_between_ones_lookup_and_ones_insert_is_taken(app, db, monkeypatch):
+    """The late writer looked (nothing), then the early one created and committed it; the late
+    one must not go on to create a second "Accept Funder" under the next free slug."""
+    looked, committed = threading.Event(), threading.Event()
+    seen = threading.local()
+    real = organisations.find_organisation
+
+    def find(name, identifier=None):
+        org = real(name, identifier)
+        if getattr(seen, "late", False) and not getattr(seen, "done", False):
+            seen.done = True
+            looked.set()
+            assert committed.wait(MEET_TIMEOUT_S * 5)
+        return org
+
+    monkeypatch.setattr(organisations, "find_organisation", find)
+
+    def create(i: int) -> None:
+        if i == 0:
+            seen.late = True
+        else:
+            assert looked.wait(MEET_TIMEOUT_S * 5)
+        organisations.find_or_create_organisation("Accept Funder", kind=OrgKind.FUNDER)
+        _db.session.commit()
+        if i == 1:
+            committed.set()
+
+    assert run_threads(app, create) == [None, None]
+    rows = db.session.execute(select(Organisation.name, Organisation.slug)).all()
+    assert rows == [("Accept Funder", "accept-funder")]
+
+
 def test_the_importer_takes_an_organisation_created_after_its_cache_was_loaded(app, db, factory):
     cache = OrganisationCache(OrgKind.APPLICANT)  # loaded before the other writer commits
 
