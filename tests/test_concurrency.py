@@ -4,16 +4,19 @@ Writers publish through the API (each for its own organisation) and through the 
 service (as the importer does, naming applicant organisations that do not exist yet); every
 bid names one of a few funders nobody has created yet, so they all race to create them.
 Readers search, list and open bids meanwhile. Afterwards every acknowledged bid is in the
-database, in the search index and in the similarity store, nothing is left in the outbox,
-and the clusters are what a full refresh computes. Runs on the suite's database (a SQLite
-file, or TEST_DATABASE_URL's PostgreSQL).
+database, in the search index and in the similarity store, no follower failed, nothing is
+left in the outbox once it is drained, and the clusters are what a full refresh computes.
+Runs on the suite's database (a SQLite file, or TEST_DATABASE_URL's PostgreSQL).
 """
 
 from __future__ import annotations
 
+import logging
 import threading
+import traceback
 
 from sqlalchemy import select
+from whoosh.index import LockError
 
 from bids.database import db as _db
 from bids.models import Bid, Organisation, OrgKind, Visibility
@@ -51,7 +54,7 @@ def bid_data(writer: str, n: int) -> dict:
     }
 
 
-def test_writers_beside_readers_lose_nothing(app, db, factory):
+def test_writers_beside_readers_lose_nothing(app, db, factory, caplog):
     tokens = [api_user(db, factory.org(f"API Applicant {i}"), f"api{i}@example.org")
               for i in range(API_WRITERS)]
     acknowledged: list[int] = []
@@ -105,7 +108,7 @@ def test_writers_beside_readers_lose_nothing(app, db, factory):
             try:
                 work(i)
             except BaseException as exc:  # noqa: BLE001 - reported by the test
-                note_error(f"{work.__name__}{i}: {exc!r}")
+                note_error(f"{work.__name__}{i}: {exc!r}\n{traceback.format_exc()[-2000:]}")
                 _db.session.rollback()
             finally:
                 _db.session.remove()
@@ -138,6 +141,14 @@ def test_writers_beside_readers_lose_nothing(app, db, factory):
     assert {o.kind for o in db.session.scalars(
         select(Organisation).where(Organisation.name.in_(FUNDERS)))} == {OrgKind.FUNDER}
 
+    # Applying after commit is best effort by design: the one failure allowed is the search
+    # index's lock still held by other writers after SEARCH_LOCK_TIMEOUT_S, which leaves the rows
+    # queued for the next drain (here `sync`, as `index sync` or the next write would).
+    failures = [r for r in caplog.records
+                if r.name == "search_index.outbox" and r.levelno >= logging.WARNING]
+    assert all(r.exc_info and isinstance(r.exc_info[1], LockError) for r in failures), [
+        r.getMessage() + repr(r.exc_info and r.exc_info[1]) for r in failures]
+    outbox.sync()
     assert outbox.pending_count() == 0
     assert set(acknowledged) <= set(get_index().stored())
     snapshot = get_store().snapshot()
