@@ -28,3 +28,12 @@ db = SQLAlchemy(model_class=Base)
 def utcnow() -> datetime:
     """Timezone-aware UTC now; stored as naive UTC so SQLite and PostgreSQL agree."""
     return datetime.now(UTC).replace(tzinfo=None)
+
+
+def dialect_insert(session, entity):
+    """An INSERT of `entity` that can say ON CONFLICT (SQLite's or PostgreSQL's own form)."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(entity)

@@ -67,7 +67,7 @@ from flask import current_app
 from slugify import slugify
 from sqlalchemy import func, select, update
 
-from bids.database import db, utcnow
+from bids.database import db, dialect_insert, utcnow
 from bids.errors import ValidationError
 from bids.fields import clean_bid_fields, clean_org_identifier, clean_party
 from bids.models import (
@@ -436,11 +436,19 @@ class OrganisationCache:
             return
         values = list(new.values())
         table = Organisation.__table__
-        result = db.session.execute(
-            table.insert().returning(table.c.id, sort_by_parameter_order=True), values
-        )
-        for org, (org_id,) in zip(values, result, strict=True):
-            self._remember(org_id, org["name"], org["org_identifier"], org["slug"])
+        created = dict(db.session.execute(
+            dialect_insert(db.session, table).on_conflict_do_nothing()
+            .returning(table.c.slug, table.c.id), values
+        ).all())
+        for org in values:
+            if org["slug"] in created:
+                self._remember(created[org["slug"]], org["name"], org["org_identifier"], org["slug"])
+            else:  # another writer created it (or took its slug) since the cache was loaded
+                from bids.organisations import find_or_create_organisation
+
+                found = find_or_create_organisation(org["name"], org["org_identifier"], org["kind"])
+                self._remember(found.id, found.name, found.org_identifier, found.slug)
+                self.by_name.setdefault(org["name"].lower(), found.id)
 
     def resolve(self, party: Mapping[str, Any]) -> int:
         """The id of a party `prepare` has seen: by identifier first, else by name."""

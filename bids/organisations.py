@@ -15,7 +15,7 @@ from slugify import slugify
 from sqlalchemy import Select, func, select
 
 from bids.access import is_member, is_owner, real_user, visibility_clause
-from bids.database import db, utcnow
+from bids.database import db, dialect_insert, utcnow
 from bids.errors import Forbidden, NotFound, ValidationError
 from bids.fields import clean_org_identifier, clean_org_kind, clean_tags
 from bids.models import (
@@ -77,19 +77,30 @@ def find_organisation(name: str, identifier: str | None = None) -> Organisation 
 def find_or_create_organisation(
     name: str, identifier: str | None = None, kind: str = OrgKind.APPLICANT
 ) -> Organisation:
+    """The organisation by identifier or name, created if there is none.
+
+    Safe beside concurrent writers. The slugs are tried in a fixed order (the name's, then -2,
+    -3...), each with an insert that skips a row already holding it or the identifier (ON
+    CONFLICT DO NOTHING, which waits for a writer still deciding): two writers creating the
+    same organisation claim the same slug, and the one that loses takes the other's row.
+    """
     org = find_organisation(name, identifier)
-    if org is None:
-        org = Organisation(
-            name=name.strip(),
-            slug=unique_slug(name),
-            kind=kind,
-            org_identifier=identifier,
-            regions=[],
-            description="",
+    base, n = slugify(name, max_length=100) or "organisation", 1
+    while org is None:
+        slug = base if n == 1 else f"{base}-{n}"
+        n += 1
+        if slug in RESERVED_SLUGS:
+            continue
+        org_id = db.session.scalar(
+            dialect_insert(db.session, Organisation)
+            .values(name=name.strip(), slug=slug, kind=kind, org_identifier=identifier,
+                    regions=[], description="", created_at=utcnow())
+            .on_conflict_do_nothing()
+            .returning(Organisation.id)
         )
-        db.session.add(org)
-        db.session.flush()
-    elif identifier and not org.org_identifier:
+        # Skipped: someone created it a moment ago, or the slug is another name's (next one).
+        org = db.session.get(Organisation, org_id) if org_id else find_organisation(name, identifier)
+    if identifier and not org.org_identifier:
         org.org_identifier = identifier
     return org
 

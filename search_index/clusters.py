@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, false, insert, select, text, update
 
 from bids.database import db, utcnow
 from bids.models import Bid, BidStatus, Visibility
@@ -303,6 +303,25 @@ def _settings() -> tuple[float, float]:
     )
 
 
+CLUSTERS_LOCK = 0x6F62_636C  # PostgreSQL advisory lock key ("obcl")
+
+
+def lock_clusters(session=None) -> None:
+    """Make this transaction the only writer of clusters until it ends (commit or rollback).
+
+    Taken before anything is read, so two refreshes around neighbouring bids never both
+    decide to create the same cluster. PostgreSQL: a transaction-scoped advisory lock.
+    SQLite: a write that changes nothing, which takes the database's write lock.
+    """
+    from bids.pools.models import OverlapCluster
+
+    session = session or db.session
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CLUSTERS_LOCK})
+    else:
+        session.execute(update(OverlapCluster).where(false()).values(id=OverlapCluster.id))
+
+
 def refresh_clusters(pairs: Iterable[Any] | None = None, *,
                      progress: Callable[[str], None] | None = None) -> RefreshReport:
     """Recompute every cluster and the near-duplicate pairs; flushes (the caller commits)."""
@@ -314,6 +333,7 @@ def refresh_clusters(pairs: Iterable[Any] | None = None, *,
     note("pairs")
     pairs = list(available_pairs(min(threshold, duplicate)) if pairs is None else pairs)
     note("bids")
+    lock_clusters()
     facts = clusterable_facts()
     note("clusters")
     drafts = build_clusters(pairs, facts, threshold=threshold, texts=bid_texts)
@@ -387,19 +407,23 @@ def refresh_neighbourhood(bid_id: int, neighbours: Callable[[int], Iterable[Any]
 
     `neighbours(bid_id)` gives the scored pairs of one bid (default: the similarity
     engine's `pairs_for`). Exact for the bids it reaches; the full refresh
-    (`flask --app portal overlaps refresh`) catches anything further away. Flushes only.
+    (`flask --app portal overlaps refresh`) catches anything further away. Flushes only,
+    holding the clusters' write lock (`lock_clusters`) until the caller commits.
     """
     from bids.pools.models import OverlapClusterMember
 
     session = session or db.session
     threshold, _ = _settings()
+    lock_clusters(session)
     if neighbours is None:
         from search_index import similarity
 
         def neighbours(one: int) -> list[Any]:
             return similarity.pairs_for(one, min_score=threshold)
-    first = [_pair(p) for p in neighbours(bid_id)]
-    reached = {bid_id} | {x for a, b, s in first if s >= threshold for x in (a, b)}
+    # The engine's pairs themselves, not just their scores: they name their shared terms,
+    # which make the clusters' key terms (as in the full refresh).
+    first = list(neighbours(bid_id))
+    reached = {bid_id} | {x for a, b, s in map(_pair, first) if s >= threshold for x in (a, b)}
     old_clusters = set(session.scalars(
         select(OverlapClusterMember.cluster_id).where(OverlapClusterMember.bid_id.in_(reached))))
     if old_clusters:
@@ -408,8 +432,8 @@ def refresh_neighbourhood(bid_id: int, neighbours: Callable[[int], Iterable[Any]
                 OverlapClusterMember.cluster_id.in_(old_clusters))))
     pairs = list(first)
     for other in sorted(reached - {bid_id}):
-        pairs.extend(_pair(p) for p in neighbours(other))
-    pairs = [p for p in pairs if p[0] in reached and p[1] in reached]
+        pairs.extend(neighbours(other))
+    pairs = [p for p in pairs if {_pair(p)[0], _pair(p)[1]} <= reached]
     facts = clusterable_facts(reached, session)
     drafts = build_clusters(pairs, facts, threshold=threshold,
                             texts=lambda ids: bid_texts(ids, session))

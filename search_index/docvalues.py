@@ -67,7 +67,8 @@ class DocValues:
 
     def for_searcher(self, searcher: Searcher) -> Values:
         reader = searcher.reader()
-        leaves = reader.leaf_readers()
+        # An index nothing was ever written to reads as one EmptyReader, which has no segment.
+        leaves = [(seg, offset) for seg, offset in reader.leaf_readers() if hasattr(seg, "_segment")]
         key = tuple((seg._segment.segment_id(), offset, seg.doc_count()) for seg, offset in leaves)
         with self._lock:
             if self._combined is not None and self._combined[0] == key:

@@ -12,7 +12,8 @@ Consumers register how their target's rows are applied:
 
 and others may follow a target (`follow("similar", fn)`: the pool's clusters are redone
 around bids the similarity store has just taken in); a follower runs after the rows are
-applied and deleted, and its failure is logged without requeueing them.
+applied and deleted, is retried if it fails, and if it keeps failing the rows are queued
+again so that the next drain (or `index sync`) retries the whole batch.
 
 `apply_fn(session, upsert_ids, delete_ids)` receives its own SQLAlchemy session
 (not `db.session`, whose commit hook may be running) and raises to leave the
@@ -329,12 +330,12 @@ def _done(session: Session, target: str, rows: list[Any], upserts: list[int],
           deletes: list[int]) -> None:
     session.execute(delete(IndexOutbox).where(IndexOutbox.id.in_([row.id for row in rows])))
     session.commit()
-    for follower in _followers.get(target, ()):
-        try:
-            follower(session, upserts, deletes)
-        except Exception:  # noqa: BLE001 - derived data of derived data: logged, not retried
-            session.rollback()
-            log.exception("A follower of %s outbox rows failed", target)
+    if not _run_followers(session, target, upserts, deletes):
+        raise _FollowerFailed(target)
+
+
+class _FollowerFailed(Exception):
+    """A follower kept failing: its batch is queued again; this drain stops here."""
 
 
 def _release_dead_local_leases(session: Session) -> int:
@@ -395,7 +396,16 @@ def _drain(bind, target: str, *, limit: int | None = None, batch: int = 500,
             if not rows:
                 break
             last_id = rows[-1].id
-            done, error = _apply_rows(session, registered, target, rows)
+            try:
+                done, error = _apply_rows(session, registered, target, rows)
+            except _FollowerFailed:
+                # The follower's batch is queued again; rows of this batch not yet applied
+                # (one-by-one mode) are released for the next drain.
+                session.execute(update(IndexOutbox).where(IndexOutbox.id.in_([r.id for r in rows]))
+                                .values(claimed_by=None, claimed_until=None)
+                                .execution_options(synchronize_session=False))
+                session.commit()
+                break
             applied += done
             if error is not None:
                 log.warning("Applying %s outbox rows failed for some bids; they are backed "
@@ -403,6 +413,35 @@ def _drain(bind, target: str, *, limit: int | None = None, batch: int = 500,
                 if not done:
                     raise error
     return applied
+
+
+FOLLOWER_ATTEMPTS = 3
+
+
+def _run_followers(session: Session, target: str, upserts: list[int], deletes: list[int]) -> bool:
+    """Run `target`'s followers, each tried a few times; if one keeps failing, queue the
+    batch's rows again (applying them twice is harmless) so that a later drain retries."""
+    for follower in _followers.get(target, ()):
+        for attempt in range(1, FOLLOWER_ATTEMPTS + 1):
+            try:
+                follower(session, upserts, deletes)
+                break
+            except Exception as exc:  # noqa: BLE001 - a follower's failure never blocks a write
+                session.rollback()
+                log.warning("A follower of %s outbox rows failed (attempt %d of %d): %r",
+                            target, attempt, FOLLOWER_ATTEMPTS, exc)
+                error = repr(exc)[:1000]
+        else:
+            now = utcnow()
+            session.execute(IndexOutbox.__table__.insert(), [
+                {"target": target, "bid_id": bid_id, "action": action, "created_at": now,
+                 "attempts": FOLLOWER_ATTEMPTS, "last_error": error}
+                for action, ids in ((UPSERT, upserts), (DELETE, deletes)) for bid_id in ids])
+            session.commit()
+            log.error("A follower of %s outbox rows failed %d times; its rows are queued again",
+                      target, FOLLOWER_ATTEMPTS)
+            return False
+    return True
 
 
 def sync(target: str | None = None, *, limit: int | None = None) -> dict[str, int]:
