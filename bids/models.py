@@ -391,6 +391,3 @@ class IndexOutbox(db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
-
-
-import bids.pools.models  # noqa: E402,F401  (the funders pool tables, registered for create_all)

@@ -7,8 +7,10 @@ by `overlaps refresh`) but kept in tables so that the dashboard is fast.
 
 from __future__ import annotations
 
+import enum
 from datetime import date, datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from sqlalchemy import (
     JSON,
@@ -26,7 +28,10 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from bids.database import db, utcnow
-from bids.models import Bid, Organisation, User, from_minor
+from bids.models import from_minor
+
+if TYPE_CHECKING:
+    from bids.models import Bid, Organisation, User
 
 
 class Programme(db.Model):
@@ -64,7 +69,7 @@ class Programme(db.Model):
         return from_minor(self.budget_minor)
 
 
-class PoolRole:
+class PoolRole(enum.StrEnum):
     OWNER = "owner"
     MEMBER = "member"
 
@@ -136,7 +141,7 @@ class PoolInvitation(db.Model):
         return not (self.accepted_at or self.declined_at or self.revoked_at)
 
 
-class PledgeKind:
+class PledgeKind(enum.StrEnum):
     INTEREST = "interest"
     AMOUNT = "amount"
 
