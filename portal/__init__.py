@@ -70,8 +70,10 @@ def register_extensions(app: Flask) -> None:
     csrf.init_app(app)
     limiter.init_app(app)
 
+    import bids
     import search_index
 
+    bids.init_app(app)
     search_index.init_app(app)
 
     @login_manager.user_loader
