@@ -120,9 +120,11 @@ def register_security_headers(app: Flask) -> None:
 
 
 def register_template_helpers(app: Flask) -> None:
+    from portal import links
     from portal.templating import init_app
 
     init_app(app)
+    links.init_app(app)
 
 
 def register_commands(app: Flask) -> None:

@@ -221,8 +221,18 @@ class Introduction(db.Model):
         return "waiting"
 
 
+class NoticeSubject(enum.StrEnum):
+    """What a notification is about; the web layer turns it and `subject_id` into a link."""
+
+    NONE = ""
+    POOL = "pool"
+    POOL_INVITATION = "pool_invitation"
+    INTRODUCTION = "introduction"
+    BID_PLEDGES = "bid_pledges"  # the pledges an applicant may see on its own bid
+
+
 class Notification(db.Model):
-    """One item in a user's inbox."""
+    """One item in a user's inbox: data (what it is about), never a URL."""
 
     __tablename__ = "notification"
 
@@ -230,7 +240,8 @@ class Notification(db.Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
     kind: Mapped[str] = mapped_column(String(30))  # invitation, introduction, pledge
     text: Mapped[str] = mapped_column(String(500))
-    url: Mapped[str] = mapped_column(String(300), default="")
+    subject: Mapped[str] = mapped_column(String(30), default=NoticeSubject.NONE)
+    subject_id: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     read_at: Mapped[datetime | None] = mapped_column(DateTime, index=True)
 
