@@ -61,7 +61,7 @@ class NotAPdf(ValidationError):
 
 
 def read_pdf_upload(file_storage: Any) -> PdfText:
-    """Check and read an uploaded PDF without storing it (the draft check reads it so)."""
+    """Check and read an uploaded PDF without storing it (for checking a draft)."""
     data = _read_checked_upload(file_storage)
     return _extract(data, stored=False)
 

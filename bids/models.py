@@ -25,8 +25,6 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
-    func,
-    select,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -362,14 +360,6 @@ def from_minor(minor: int | None) -> Decimal | None:
     if minor is None:
         return None
     return (Decimal(minor) / 100).quantize(Decimal("0.01"))
-
-
-def count_published_bids() -> int:
-    return db.session.scalar(
-        select(func.count(Bid.id)).where(
-            Bid.visibility == Visibility.PUBLISHED, Bid.hidden_at.is_(None)
-        )
-    ) or 0
 
 
 class IndexOutbox(db.Model):

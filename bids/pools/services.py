@@ -143,15 +143,6 @@ def programmes(funder_id: int | None = None) -> list[Programme]:
     return list(db.session.scalars(query))
 
 
-def programme_for_bid(bid: Bid) -> Programme | None:
-    """Matched by name: `Bid.programme` stays free text."""
-    if not bid.funder_id or not bid.programme:
-        return None
-    return db.session.scalar(select(Programme).where(
-        Programme.funder_id == bid.funder_id,
-        func.lower(Programme.name) == bid.programme.strip().lower()))
-
-
 # --- pools, invitations, membership ----------------------------------------------------------
 
 def _clean_pool(data: Mapping[str, Any], partial: bool = False) -> dict[str, Any]:
