@@ -1,7 +1,8 @@
 """Publishing, revising and deciding bids.
 
 Services validate, change the session and flush; the caller (a view, the API
-or the importer) owns the transaction and commits.
+or the importer) owns the transaction: it commits, or rolls back when one raises
+(the policy in `bids.errors`).
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Pools, invitations, programmes, pledges, introductions and the inbox.
 
 Services check permissions (non-members get `NotFound`), change the session and
-flush; the view, API or command that calls them commits.
+flush; the view, API or command that calls them commits, or rolls back when one raises
+(the policy in `bids.errors`).
 """
 
 from __future__ import annotations
