@@ -1,1 +1,18 @@
-"""The domain: organisations, people, bids and the rules that govern them."""
+"""The domain: organisations, bids, publishing and the funders' pool (no HTTP, no index)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def init_app(app: Any) -> None:
+    """Register every model with SQLAlchemy and the domain's session listeners.
+
+    The listeners (outbox rows written with each flush, attachment files deleted after
+    commit) are process-wide and registered once, however many apps are created.
+    """
+    from bids import attachments, models, outbox  # noqa: F401
+    from bids.pools import models as pool_models  # noqa: F401
+
+    attachments.listen()
+    outbox.listen()

@@ -11,7 +11,7 @@ from sqlalchemy import Select, and_, or_, select
 
 from bids.database import db
 from bids.errors import Forbidden, NotFound
-from bids.models import Bid, Organisation, User, Visibility
+from bids.models import Bid, Organisation, Role, User, Visibility
 
 
 def real_user(user: Any) -> User | None:
@@ -19,9 +19,14 @@ def real_user(user: Any) -> User | None:
     return user if isinstance(user, User) else None
 
 
+def publicly_visible():
+    """SQL condition for the bids anyone may read: published and not hidden (`Bid.is_public`)."""
+    return and_(Bid.visibility == Visibility.PUBLISHED, Bid.hidden_at.is_(None))
+
+
 def visibility_clause(user: Any):
     """SQL condition for the bids `user` may read."""
-    public = and_(Bid.visibility == Visibility.PUBLISHED, Bid.hidden_at.is_(None))
+    public = publicly_visible()
     user = real_user(user)
     if user is None:
         return public
@@ -60,7 +65,7 @@ def is_member(user: Any, organisation: Organisation | int) -> bool:
 def is_owner(user: Any, organisation: Organisation | int) -> bool:
     user = real_user(user)
     org_id = organisation if isinstance(organisation, int) else organisation.id
-    return user is not None and user.role_in(org_id) == "owner"
+    return user is not None and user.role_in(org_id) == Role.OWNER
 
 
 def get_visible_bid(user: Any, bid_id: int) -> Bid:

@@ -61,7 +61,7 @@ class NotAPdf(ValidationError):
 
 
 def read_pdf_upload(file_storage: Any) -> PdfText:
-    """Check and read an uploaded PDF without storing it (the draft check of issue 4)."""
+    """Check and read an uploaded PDF without storing it (for checking a draft)."""
     data = _read_checked_upload(file_storage)
     return _extract(data, stored=False)
 
@@ -243,12 +243,17 @@ def _touch(actor: User | None, bid: Bid, *, note: str) -> None:
         add_revision(actor, bid, note=note)
 
 
-@event.listens_for(Session, "after_commit")
 def _delete_files_after_commit(session: Session) -> None:
     for path in session.info.pop(_PENDING_DELETIONS, ()):
         path.unlink(missing_ok=True)
 
 
-@event.listens_for(Session, "after_rollback")
 def _keep_files_after_rollback(session: Session) -> None:
     session.info.pop(_PENDING_DELETIONS, None)
+
+
+def listen() -> None:
+    """Delete a removed attachment's file only once its removal is committed (once per process)."""
+    if not event.contains(Session, "after_commit", _delete_files_after_commit):
+        event.listen(Session, "after_commit", _delete_files_after_commit)
+        event.listen(Session, "after_rollback", _keep_files_after_rollback)

@@ -1,4 +1,11 @@
-"""Domain errors; the web layer maps them to pages and JSON errors."""
+"""Domain errors; the web layer maps them to pages and JSON errors.
+
+The one transaction policy of every service: a service checks, changes the session and
+flushes, and never commits or rolls back. Its caller (a view, the API, a command) owns the
+unit of work: it commits when the service returns, and when the service raises it rolls the
+session back before doing anything else with it, since what the service flushed before
+raising must never reach a later commit.
+"""
 
 from __future__ import annotations
 

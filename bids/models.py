@@ -26,7 +26,6 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
-    select,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -364,14 +363,6 @@ def from_minor(minor: int | None) -> Decimal | None:
     return (Decimal(minor) / 100).quantize(Decimal("0.01"))
 
 
-def count_published_bids() -> int:
-    return db.session.scalar(
-        select(func.count(Bid.id)).where(
-            Bid.visibility == Visibility.PUBLISHED, Bid.hidden_at.is_(None)
-        )
-    ) or 0
-
-
 class IndexOutbox(db.Model):
     """Pending index work, written in the same transaction as the change it records.
 
@@ -413,6 +404,3 @@ class JobRun(db.Model):
     claimed_by: Mapped[str | None] = mapped_column(String(64))
     ok: Mapped[bool | None] = mapped_column(Boolean)
     last_error: Mapped[str | None] = mapped_column(Text)
-
-
-import bids.pools.models  # noqa: E402,F401  (the funders pool tables, registered for create_all)

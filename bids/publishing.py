@@ -1,7 +1,8 @@
 """Publishing, revising and deciding bids.
 
 Services validate, change the session and flush; the caller (a view, the API
-or the importer) owns the transaction and commits.
+or the importer) owns the transaction: it commits, or rolls back when one raises
+(the policy in `bids.errors`).
 """
 
 from __future__ import annotations
@@ -14,10 +15,10 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from sqlalchemy import Select, and_, func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import selectinload
 
-from bids.access import can_edit, get_visible_bid, get_visible_bid_by_identifier
+from bids.access import can_edit, get_visible_bid, get_visible_bid_by_identifier, publicly_visible
 from bids.database import db, utcnow
 from bids.errors import Forbidden, NotFound, ValidationError
 from bids.fields import clean_bid_fields
@@ -306,16 +307,11 @@ def unhide_bid(admin: User, bid: Bid) -> Bid:
 
 # --- Reading: what the home page and the public list show --------------------------------
 
-def public_clause():
-    """Published and not hidden: what anyone may read."""
-    return and_(Bid.visibility == Visibility.PUBLISHED, Bid.hidden_at.is_(None))
-
-
 def published_bids_query() -> Select[tuple[Bid]]:
     """Public bids, newest first, with what a bid card shows loaded up front."""
     return (
         select(Bid)
-        .where(public_clause())
+        .where(publicly_visible())
         .options(selectinload(Bid.organisation), selectinload(Bid.funder))
         .order_by(Bid.published_at.desc().nulls_last(), Bid.id.desc())
     )
@@ -349,11 +345,11 @@ def home_counts() -> HomeCounts:
             func.count(Bid.id),
             func.count(func.distinct(Bid.organisation_id)),
             func.count(func.distinct(Bid.funder_id)),
-        ).where(public_clause())
+        ).where(publicly_visible())
     ).one()
     requested = db.session.scalar(
         select(func.coalesce(func.sum(Bid.amount_requested_minor), 0)).where(
-            public_clause(), Bid.currency == "GBP"
+            publicly_visible(), Bid.currency == "GBP"
         )
     )
     return HomeCounts(row[0], row[1], row[2], from_minor(int(requested or 0)))

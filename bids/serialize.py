@@ -1,8 +1,9 @@
 """Bids as JSON-ready dicts: the one shape the API, exports, similarity and pools share.
 
-Plain domain code: the only Flask it needs is `url_for` for absolute links, and
-those are `None` when no URL can be built (no request and no SERVER_NAME, e.g. a
-CLI job), so callers outside a request still get every other field.
+Plain domain code: links to a bid's or an attachment's page come from the builder the
+web layer installs (`portal.links`) and are `None` when none can be built (no web layer,
+or no request and no SERVER_NAME, e.g. a CLI job), so such callers still get every
+other field.
 """
 
 from __future__ import annotations
@@ -11,8 +12,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from flask import current_app, has_app_context, has_request_context, url_for
-from werkzeug.routing import BuildError
+from flask import current_app, has_app_context
 
 from bids.markdown_render import markdown_to_text
 from bids.models import Attachment, Bid, Organisation, Revision
@@ -46,14 +46,14 @@ def iso_datetime(value: datetime | None) -> str | None:
     return value.isoformat(timespec="seconds") + "Z"
 
 
-def external_url(endpoint: str, **values: Any) -> str | None:
-    """Absolute URL of a portal page, or None when it cannot be built here."""
-    if not (has_request_context() or (has_app_context() and current_app.config.get("SERVER_NAME"))):
-        return None
-    try:
-        return url_for(endpoint, _external=True, **values)
-    except BuildError:
-        return None
+# The app extension holding the link builder: `build(resource, **ids) -> str | None`.
+LINKS_EXTENSION = "openbids_links"
+
+
+def external_url(resource: str, **ids: Any) -> str | None:
+    """Absolute URL of a resource's page ("bid", "attachment"), or None when none is built."""
+    build = current_app.extensions.get(LINKS_EXTENSION) if has_app_context() else None
+    return build(resource, **ids) if build is not None else None
 
 
 def party(org: Organisation | None) -> dict[str, str | None] | None:
@@ -64,12 +64,12 @@ def party(org: Organisation | None) -> dict[str, str | None] | None:
 
 
 def bid_url(bid: Bid) -> str | None:
-    return external_url("bids.show", bid_id=bid.id)
+    return external_url("bid", bid_id=bid.id)
 
 
 def attachment_url(attachment: Attachment) -> str | None:
     return external_url(
-        "bids.download", bid_id=attachment.bid_id, attachment_id=attachment.id,
+        "attachment", bid_id=attachment.bid_id, attachment_id=attachment.id,
         filename=attachment.filename,
     )
 

@@ -71,8 +71,10 @@ def register_extensions(app: Flask) -> None:
     csrf.init_app(app)
     limiter.init_app(app)
 
+    import bids
     import search_index
 
+    bids.init_app(app)
     search_index.init_app(app)
 
     @login_manager.user_loader
@@ -119,9 +121,11 @@ def register_security_headers(app: Flask) -> None:
 
 
 def register_template_helpers(app: Flask) -> None:
+    from portal import links
     from portal.templating import init_app
 
     init_app(app)
+    links.init_app(app)
 
 
 def register_operations(app: Flask) -> None:

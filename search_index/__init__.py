@@ -37,8 +37,9 @@ def _apply_search(session, upserts: list[int], deletes: list[int]) -> None:
 
 
 def init_app(app: Flask) -> None:
-    """Bind the index services to the app (outbox listeners, index locations)."""
+    """Bind the index services to the app (outbox consumers and followers, index locations)."""
     from search_index import outbox, similarity
+    from search_index.clusters import follow_similarity_changes
     from search_index.index import SearchIndex
 
     app.config.setdefault("SEARCH_LOCK_TIMEOUT_S", 5.0)
@@ -48,4 +49,6 @@ def init_app(app: Flask) -> None:
     )
     register_consumer("search", _apply_search, after_commit=True)
     similarity.init_app(app)
+    # Clusters follow the similarity store: each published or changed bid's neighbourhood is redone.
+    outbox.follow("similar", follow_similarity_changes)
     outbox.listen()

@@ -25,7 +25,7 @@ from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 from sqlalchemy import delete, false, insert, select, text, update
 
 from bids.database import db, utcnow
-from bids.models import Bid, BidStatus, Visibility
+from bids.pools.facts import BidFacts, bid_texts, clusterable_facts
 
 # On the similarity engine's scale (TF-IDF cosine, uni- and bigrams; `search_index.similarity`
 # documents it on the SBIR pairs: real overlaps' 25th percentile 0.16, same-firm different
@@ -43,18 +43,6 @@ _STOP = frozenset(ENGLISH_STOP_WORDS) | {
     "will", "project", "projects", "work", "year", "years", "people", "also", "using", "based",
     "provide", "including", "new", "develop", "development", "support", "help", "need",
 }
-
-
-@dataclass(frozen=True)
-class BidFacts:
-    id: int
-    organisation_id: int
-    funder_id: int | None = None
-    currency: str = "GBP"
-    amount_minor: int | None = None
-    status: str = "submitted"
-    themes: tuple[str, ...] = ()
-    locations: tuple[str, ...] = ()
 
 
 @dataclass
@@ -264,35 +252,6 @@ def near_duplicates(pairs: Iterable[Any], facts: dict[int, BidFacts],
 
 
 # --- persistence -----------------------------------------------------------------------
-
-def clusterable_facts(bid_ids: Iterable[int] | None = None, session=None) -> dict[int, BidFacts]:
-    """Published, visible, not withdrawn bids: the only ones clusters may show."""
-    query = select(
-        Bid.id, Bid.organisation_id, Bid.funder_id, Bid.currency, Bid.amount_requested_minor,
-        Bid.status, Bid.themes, Bid.locations,
-    ).where(
-        Bid.visibility == Visibility.PUBLISHED, Bid.hidden_at.is_(None),
-        Bid.status != BidStatus.WITHDRAWN,
-    )
-    if bid_ids is not None:
-        query = query.where(Bid.id.in_(list(bid_ids)))
-    return {
-        row[0]: BidFacts(row[0], row[1], row[2], row[3] or "GBP", row[4], row[5],
-                         tuple(row[6] or ()), tuple(row[7] or ()))
-        for row in (session or db.session).execute(query)
-    }
-
-
-def bid_texts(bid_ids: list[int], session=None) -> dict[int, str]:
-    out: dict[int, str] = {}
-    for start in range(0, len(bid_ids), 500):
-        chunk = bid_ids[start:start + 500]
-        for bid_id, title, summary, body in (session or db.session).execute(
-            select(Bid.id, Bid.title, Bid.summary, Bid.body).where(Bid.id.in_(chunk))
-        ):
-            out[bid_id] = "\n".join(p for p in (title, summary, (body or "")[:4000]) if p)
-    return out
-
 
 def _settings() -> tuple[float, float]:
     from flask import current_app

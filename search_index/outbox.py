@@ -1,10 +1,9 @@
-"""The index outbox: durable, transactional records of which bids changed.
+"""Applying the index outbox: the `IndexOutbox` rows the domain wrote with each change.
 
-Session events write `IndexOutbox` rows for every derived store ("search" and
-"similar") in the same transaction as the change, so a rolled-back write never
-reaches an index and a committed one is never lost. After commit the pending
-rows of the automatic targets are applied (best effort: a locked index or a
-crash leaves them for the next write or for `flask --app portal index sync`).
+The domain records which bids changed (`bids.outbox`), in the same transaction as the
+change, so a rolled-back write never reaches an index and a committed one is never lost.
+After commit the pending rows of the automatic targets are applied here (best effort: a
+locked index or a crash leaves them for the next write or for `flask --app portal index sync`).
 
 Consumers register how their target's rows are applied:
 
@@ -25,24 +24,27 @@ from __future__ import annotations
 import logging
 import os
 import socket
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from flask import current_app, has_app_context
-from sqlalchemy import delete, event, func, inspect, or_, select, update
+from sqlalchemy import delete, event, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from bids.database import db, utcnow
-from bids.models import Attachment, Bid, BidLink, IndexOutbox, Organisation
+from bids.models import IndexOutbox
+from bids.outbox import (  # noqa: F401  (re-exported: callers record and defer through here too)
+    DELETE,
+    TARGETS,
+    UPSERT,
+    deferred,
+    record_bid_changes,
+    take_committed_rows,
+)
 
 log = logging.getLogger(__name__)
-
-TARGETS = ("search", "similar")
-UPSERT = "upsert"
-DELETE = "delete"
 
 ApplyFn = Callable[[Session, list[int], list[int]], None]
 
@@ -56,9 +58,6 @@ class Consumer:
 _consumers: dict[str, Consumer] = {}
 _followers: dict[str, list[ApplyFn]] = {}
 _listening = False
-_PENDING_KEY = "openbids_outbox_written"
-_RECORDED_KEY = "openbids_outbox_recorded"
-_DEFERRED_KEY = "openbids_outbox_deferred"
 
 
 def register_consumer(target: str, apply_fn: ApplyFn, *, after_commit: bool = False) -> None:
@@ -77,121 +76,11 @@ def follow(target: str, fn: ApplyFn) -> None:
         followers.append(fn)
 
 
-def consumer(target: str) -> Consumer | None:
-    return _consumers.get(target)
-
-
-# --- recording -------------------------------------------------------------------------
-
-def _bid_changes(session: Session) -> dict[int, str]:
-    """bid id -> action for everything this flush changes (deletes win)."""
-    changes: dict[int, str] = {}
-    conn = session.connection()
-
-    def upsert(bid_id: int | None) -> None:
-        if bid_id is not None and changes.get(bid_id) != DELETE:
-            changes[bid_id] = UPSERT
-
-    for obj in session.deleted:
-        if isinstance(obj, Bid) and obj.id is not None:
-            changes[obj.id] = DELETE
-    for obj in list(session.new) + list(session.dirty) + list(session.deleted):
-        if isinstance(obj, Bid):
-            if obj in session.dirty and not session.is_modified(obj, include_collections=False):
-                continue
-            upsert(obj.id)
-        elif isinstance(obj, Attachment):
-            upsert(obj.bid_id if obj.bid_id is not None else (obj.bid.id if obj.bid else None))
-        elif isinstance(obj, BidLink):
-            for bid_id in (obj.from_bid_id, obj.to_bid_id):
-                upsert(bid_id)
-            for side in (obj.from_bid, obj.to_bid):
-                if side is not None:
-                    upsert(side.id)
-        elif isinstance(obj, Organisation) and obj in session.dirty:
-            # Bids show their organisation's and funder's names: a rename changes their documents.
-            if inspect(obj).attrs.name.history.has_changes():
-                ids = conn.execute(
-                    select(Bid.id).where((Bid.organisation_id == obj.id) | (Bid.funder_id == obj.id))
-                ).scalars()
-                for bid_id in ids:
-                    upsert(bid_id)
-    return changes
-
-
-def _write_rows(session: Session, changes: dict[int, str]) -> None:
-    """Insert outbox rows for both targets, skipping ones this transaction already wrote."""
-    recorded: set[tuple[int, str]] = session.info.setdefault(_RECORDED_KEY, set())
-    fresh = {(bid_id, action) for bid_id, action in changes.items()} - recorded
-    if not fresh:
-        return
-    now = utcnow()
-    rows = [
-        {"target": target, "bid_id": bid_id, "action": action, "created_at": now, "attempts": 0}
-        for bid_id, action in sorted(fresh)
-        for target in TARGETS
-    ]
-    session.connection().execute(IndexOutbox.__table__.insert(), rows)
-    recorded.update(fresh)
-    session.info[_PENDING_KEY] = True
-
-
-def _after_flush(session: Session, flush_context) -> None:
-    changes = _bid_changes(session)
-    if changes:
-        _write_rows(session, changes)
-
-
-def record_bid_changes(bid_ids: Iterable[int], action: str = UPSERT,
-                       session: Session | None = None) -> int:
-    """Write outbox rows for bids changed without ORM events (bulk import). The caller commits."""
-    if action not in (UPSERT, DELETE):
-        raise ValueError("action must be 'upsert' or 'delete'")
-    session = session or db.session
-    ids = sorted({int(i) for i in bid_ids})
-    if not ids:
-        return 0
-    now = utcnow()
-    for start in range(0, len(ids), 5000):
-        chunk = ids[start:start + 5000]
-        session.execute(
-            IndexOutbox.__table__.insert(),
-            [{"target": t, "bid_id": i, "action": action, "created_at": now, "attempts": 0}
-             for i in chunk for t in TARGETS],
-        )
-    session.info[_PENDING_KEY] = True
-    return len(ids)
-
-
-# --- applying --------------------------------------------------------------------------
-
-@contextmanager
-def deferred() -> Iterator[None]:
-    """Within the block, this session's commits record index work but apply none of it.
-
-    For bulk imports: indexing batch by batch would cap their speed. The rows stay in the
-    outbox for `sync`, `flask --app portal index sync` or a rebuild. Scoped to the session,
-    so other requests and workers go on applying their own changes as usual.
-    """
-    info = db.session.info
-    info[_DEFERRED_KEY] = info.get(_DEFERRED_KEY, 0) + 1
-    try:
-        yield
-    finally:
-        info[_DEFERRED_KEY] -= 1
-        if not info[_DEFERRED_KEY]:
-            del info[_DEFERRED_KEY]
-            info.pop(_PENDING_KEY, None)
-
-
 def _after_commit(session: Session) -> None:
-    session.info.pop(_RECORDED_KEY, None)
-    if session.info.get(_DEFERRED_KEY):
+    if not take_committed_rows(session) or not has_app_context():
         return
-    if has_app_context() and current_app.config.get("INDEX_MODE", "inline") == "worker":
-        session.info.pop(_PENDING_KEY, None)  # the worker applies it; the request returns now
-        return
-    if not session.info.pop(_PENDING_KEY, False) or not has_app_context():
+    if current_app.config.get("INDEX_MODE", "inline") == "worker":
+        return  # the worker applies them; the request returns now
         return
     bind = session.bind or db.engine
     for target, registered in list(_consumers.items()):
@@ -201,11 +90,6 @@ def _after_commit(session: Session) -> None:
             _drain(bind, target, limit=int(current_app.config.get("SEARCH_SYNC_AFTER_COMMIT", 2000)))
         except Exception:  # noqa: BLE001 - an index failure never blocks a write
             log.exception("Applying %s outbox rows after commit failed; they stay queued", target)
-
-
-def _after_rollback(session: Session) -> None:
-    # Rolled-back rows are gone: let a retry of the same changes write them again.
-    session.info.pop(_RECORDED_KEY, None)
 
 
 def pending_count(target: str | None = None, session: Session | None = None) -> int:
@@ -452,13 +336,11 @@ def sync(target: str | None = None, *, limit: int | None = None) -> dict[str, in
 
 
 def listen() -> None:
-    """Register the session events once per process (they filter to our models)."""
+    """Apply the automatic targets' rows after each commit (registered once per process)."""
     global _listening
     if _listening:
         return
-    event.listen(Session, "after_flush", _after_flush)
     event.listen(Session, "after_commit", _after_commit)
-    event.listen(Session, "after_soft_rollback", lambda s, prev: _after_rollback(s))
     _listening = True
 
 

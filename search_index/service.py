@@ -23,7 +23,7 @@ from bids.database import db
 from bids.models import Attachment, Bid, BidStatus, User
 from search_index.docvalues import MISSING, DocValues, Values
 from search_index.index import SearchIndex
-from search_index.query import _OPERATORS, QueryBuilder
+from search_index.query import OPERATORS, QueryBuilder
 from search_index.schema import make_analyzer
 
 SORTS = ("relevance", "newest", "amount")
@@ -447,7 +447,7 @@ class SearchService:
         def fix(match: re.Match) -> str:
             nonlocal changed
             word = match.group(0)
-            if word in _OPERATORS or text[match.end():match.end() + 1] == ":":
+            if word in OPERATORS or text[match.end():match.end() + 1] == ":":
                 return word
             stems = [t.text for t in self.analyzer(word.lower())]
             if not stems or any(reader.doc_frequency(f, stems[0]) for f in ("text", "title",

@@ -177,17 +177,20 @@ def test_opportunities(world, db):
     assert "lineage" in several[0].reason
 
 
-def test_applicants_hear_of_cluster_pledges_only_when_the_pool_shares(world, db):
+def test_applicants_hear_of_cluster_pledges_only_when_the_pool_shares(app, world, db):
     from sqlalchemy import select
 
     from bids.pools.models import Notification
+    from portal.links import notice_url
 
     pool, bid_a, bid_b = world["pool"], world["bid_a"], world["bid_b"]
     cluster_id = min(bid_a.id, bid_b.id)
 
     def notices(user):
-        return [n.url for n in db.session.scalars(
-            select(Notification).where(Notification.user_id == user.id, Notification.kind == "pledge"))]
+        with app.test_request_context():
+            return [notice_url(n) for n in db.session.scalars(
+                select(Notification).where(Notification.user_id == user.id,
+                                           Notification.kind == "pledge"))]
 
     services.make_pledge(world["one"], pool, {"cluster_id": cluster_id, "amount": "2000"})
     assert notices(world["writer_a"]) == notices(world["writer_b"]) == []

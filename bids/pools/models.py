@@ -7,8 +7,10 @@ by `overlaps refresh`) but kept in tables so that the dashboard is fast.
 
 from __future__ import annotations
 
+import enum
 from datetime import date, datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from sqlalchemy import (
     JSON,
@@ -26,7 +28,10 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from bids.database import db, utcnow
-from bids.models import Bid, Organisation, User, from_minor
+from bids.models import from_minor
+
+if TYPE_CHECKING:
+    from bids.models import Bid, Organisation, User
 
 
 class Programme(db.Model):
@@ -64,7 +69,7 @@ class Programme(db.Model):
         return from_minor(self.budget_minor)
 
 
-class PoolRole:
+class PoolRole(enum.StrEnum):
     OWNER = "owner"
     MEMBER = "member"
 
@@ -136,7 +141,7 @@ class PoolInvitation(db.Model):
         return not (self.accepted_at or self.declined_at or self.revoked_at)
 
 
-class PledgeKind:
+class PledgeKind(enum.StrEnum):
     INTEREST = "interest"
     AMOUNT = "amount"
 
@@ -216,8 +221,18 @@ class Introduction(db.Model):
         return "waiting"
 
 
+class NoticeSubject(enum.StrEnum):
+    """What a notification is about; the web layer turns it and `subject_id` into a link."""
+
+    NONE = ""
+    POOL = "pool"
+    POOL_INVITATION = "pool_invitation"
+    INTRODUCTION = "introduction"
+    BID_PLEDGES = "bid_pledges"  # the pledges an applicant may see on its own bid
+
+
 class Notification(db.Model):
-    """One item in a user's inbox."""
+    """One item in a user's inbox: data (what it is about), never a URL."""
 
     __tablename__ = "notification"
 
@@ -225,7 +240,8 @@ class Notification(db.Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
     kind: Mapped[str] = mapped_column(String(30))  # invitation, introduction, pledge
     text: Mapped[str] = mapped_column(String(500))
-    url: Mapped[str] = mapped_column(String(300), default="")
+    subject: Mapped[str] = mapped_column(String(30), default=NoticeSubject.NONE)
+    subject_id: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     read_at: Mapped[datetime | None] = mapped_column(DateTime, index=True)
 

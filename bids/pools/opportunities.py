@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, select
 from sqlalchemy.orm import aliased, selectinload
 
+from bids.access import publicly_visible
 from bids.database import db
 from bids.models import Bid, BidLink, BidStatus, LinkKind, from_minor
+from bids.pools.facts import clusterable_facts
 from bids.pools.models import DuplicatePair, OverlapCluster, OverlapClusterMember, Pool, Programme
-from search_index.clusters import clusterable_facts
 
 PAGE = 25
 OPEN_STATUSES = {BidStatus.SUBMITTED}
@@ -306,7 +307,7 @@ def too_big(pool: Pool, filters: Filters = Filters(), limit: int | None = PAGE) 
     candidates = db.session.scalars(
         select(Bid).where(
             Bid.funder_id.in_(list(programmes)), Bid.status.in_(list(OPEN_STATUSES)),
-            Bid.visibility == "published", Bid.hidden_at.is_(None),
+            publicly_visible(),
             Bid.amount_requested_minor.is_not(None),
         ).options(selectinload(Bid.organisation), selectinload(Bid.funder))
     )

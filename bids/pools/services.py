@@ -1,7 +1,8 @@
 """Pools, invitations, programmes, pledges, introductions and the inbox.
 
 Services check permissions (non-members get `NotFound`), change the session and
-flush; the view, API or command that calls them commits.
+flush; the view, API or command that calls them commits, or rolls back when one raises
+(the policy in `bids.errors`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from bids.models import Bid, Membership, Organisation, OrgKind, User, from_minor
 from bids.pools.access import acting_org_id, get_member_pool, is_pool_owner, user_pool_orgs
 from bids.pools.models import (
     Introduction,
+    NoticeSubject,
     Notification,
     OverlapCluster,
     OverlapClusterMember,
@@ -35,10 +37,13 @@ from bids.pools.models import (
 
 # --- notifications -----------------------------------------------------------------------
 
-def notify_users(user_ids: Iterable[int], kind: str, text: str, url: str = "",
+def notify_users(user_ids: Iterable[int], kind: str, text: str,
+                 subject: NoticeSubject = NoticeSubject.NONE, subject_id: int | None = None,
                  *, skip: int | None = None) -> None:
+    """Put a notice in each user's inbox; `subject` and `subject_id` say what it is about."""
     for user_id in sorted(set(user_ids) - {skip}):
-        db.session.add(Notification(user_id=user_id, kind=kind, text=text[:500], url=url[:300]))
+        db.session.add(Notification(user_id=user_id, kind=kind, text=text[:500],
+                                    subject=subject, subject_id=subject_id))
 
 
 def org_user_ids(org_ids: Iterable[int]) -> set[int]:
@@ -139,15 +144,6 @@ def programmes(funder_id: int | None = None) -> list[Programme]:
     return list(db.session.scalars(query))
 
 
-def programme_for_bid(bid: Bid) -> Programme | None:
-    """Matched by name: `Bid.programme` stays free text."""
-    if not bid.funder_id or not bid.programme:
-        return None
-    return db.session.scalar(select(Programme).where(
-        Programme.funder_id == bid.funder_id,
-        func.lower(Programme.name) == bid.programme.strip().lower()))
-
-
 # --- pools, invitations, membership ----------------------------------------------------------
 
 def _clean_pool(data: Mapping[str, Any], partial: bool = False) -> dict[str, Any]:
@@ -219,7 +215,7 @@ def invite_funder(actor: User, pool: Pool, org: Organisation, message: str = "")
     db.session.flush()
     notify_users(org_user_ids([org.id]), "invitation",
                  f"{actor.display_name} invited {org.name} to join the pool “{pool.name}”.",
-                 f"/pools/invitations/{invitation.id}")
+                 NoticeSubject.POOL_INVITATION, invitation.id)
     return invitation
 
 
@@ -252,7 +248,7 @@ def respond_to_invitation(actor: User, invitation_id: int, accept: bool) -> Pool
     verb = "joined" if accept else "declined to join"
     notify_users(org_user_ids(invitation.pool.member_org_ids()), "invitation",
                  f"{invitation.organisation.name} {verb} the pool “{invitation.pool.name}”.",
-                 f"/pools/{invitation.pool_id}", skip=actor.id)
+                 NoticeSubject.POOL, invitation.pool_id, skip=actor.id)
     return invitation
 
 
@@ -285,7 +281,7 @@ def hand_over(actor: User, pool: Pool, new_owner_org_id: int) -> Pool:
     db.session.flush()
     notify_users(org_user_ids([new_owner_org_id]), "invitation",
                  f"{target.organisation.name} now owns the pool “{pool.name}”.",
-                 f"/pools/{pool.id}", skip=actor.id)
+                 NoticeSubject.POOL, pool.id, skip=actor.id)
     return pool
 
 
@@ -376,14 +372,14 @@ def make_pledge(actor: User, pool: Pool, data: Mapping[str, Any]) -> Pledge:
     what = f"“{bid.title}”" if bid else f"overlap cluster {cluster.id}"
     how = f"pledged {currency} {pledge.amount:,.0f} to" if amount_minor else "marked interest in"
     text = f"{org_name} {how} {what} in the pool “{pool.name}”."
-    notify_users(org_user_ids(pool.member_org_ids()), "pledge", text, f"/pools/{pool.id}",
+    notify_users(org_user_ids(pool.member_org_ids()), "pledge", text, NoticeSubject.POOL, pool.id,
                  skip=actor.id)
     if pool.share_pledges_with_applicants:
         # A pledge to a cluster concerns every applicant in it: each hears about its own bid.
         targets = [bid] if bid is not None else [m.bid for m in cluster.members if m.bid.is_public]
         for target in targets:
             notify_users(org_user_ids([target.organisation_id]), "pledge", text,
-                         f"/pools/bids/{target.id}/pledges", skip=actor.id)
+                         NoticeSubject.BID_PLEDGES, target.id, skip=actor.id)
     return pledge
 
 
@@ -480,7 +476,7 @@ def propose_introduction(actor: User, first_bid: Bid, second_bid: Bid, message: 
     db.session.flush()
     notify_users(org_user_ids(pair), "introduction",
                  f"{actor.display_name} proposed introducing {first_bid.organisation.name} and "
-                 f"{second_bid.organisation.name}.", f"/pools/introductions/{intro.id}",
+                 f"{second_bid.organisation.name}.", NoticeSubject.INTRODUCTION, intro.id,
                  skip=actor.id)
     return intro
 
@@ -515,7 +511,8 @@ def respond_to_introduction(actor: User, intro_id: int, accept: bool) -> Introdu
             "contact details are now shared." if intro.is_mutual else
             f"The introduction between {intro.first_org.name} and {intro.second_org.name} was "
             f"{'accepted by one side' if accept else 'declined'}.")
-    notify_users(people, "introduction", text, f"/pools/introductions/{intro.id}", skip=actor.id)
+    notify_users(people, "introduction", text, NoticeSubject.INTRODUCTION, intro.id,
+                 skip=actor.id)
     return intro
 
 

@@ -20,7 +20,7 @@ from bids.pools.access import (
     pools_of,
     user_pool_orgs,
 )
-from bids.pools.models import OverlapCluster
+from bids.pools.models import OverlapCluster, PoolRole
 from bids.pools.opportunities import (
     Filters,
     all_opportunities,
@@ -145,7 +145,7 @@ def settings(pool_id: int):
     invite.organisation.choices = [(o.id, o.name) for o in services.invitable_funders(pool)]
     handover = HandOverForm(prefix="handover")
     handover.organisation.choices = [(m.organisation_id, m.organisation.name) for m in pool.members
-                                     if m.role != "owner"]
+                                     if m.role != PoolRole.OWNER]
     return render_template("pools/settings.html", pool=pool, form=form, owner=owner, invite=invite,
                            handover=handover, action=ActionForm(),
                            invitations=services.open_invitations(pool),
