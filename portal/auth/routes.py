@@ -30,7 +30,6 @@ from portal.auth.forms import LoginForm, PasswordForm, ProfileForm, SignupForm, 
 from portal.extensions import limiter
 from portal.views import commit_or_errors
 
-
 DUPLICATE_EMAIL = "An account with this email already exists: sign in instead."
 
 
