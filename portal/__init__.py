@@ -28,6 +28,7 @@ def create_app(config: type[Config] | Config | Mapping[str, Any] | None = None) 
     load_config(app, config)
     prepare_folders(app)
     register_extensions(app)
+    register_url_converters(app)
     register_blueprints(app)
     register_errorhandlers(app)
     register_security_headers(app)
@@ -82,6 +83,12 @@ def register_extensions(app: Flask) -> None:
         from bids.models import User
 
         return db.session.get(User, int(user_id))
+
+
+def register_url_converters(app: Flask) -> None:
+    from portal.converters import init_app
+
+    init_app(app)
 
 
 def register_blueprints(app: Flask) -> None:

@@ -25,6 +25,7 @@ def _nothing_changes_on_failure(response):
 
 
 from portal.api import routes  # noqa: E402,F401  (routes attach themselves to bp)
+from portal.api import docs  # noqa: E402,F401  (/openapi.json and the endpoint list)
 from portal.api import pools  # noqa: E402,F401  (the funders' pool API)
 from portal.api import search_api  # noqa: E402,F401  (search and exports)
 from portal.api import similar  # noqa: E402,F401  (overlapping bids)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flask import jsonify, request
 
-from bids.database import db
 from bids.errors import ValidationError
 from bids.models import from_minor
 from bids.pools import services
@@ -12,6 +11,7 @@ from bids.pools.access import get_member_pool
 from bids.pools.opportunities import Filters, all_opportunities
 from portal.api import bp, openapi
 from portal.api.auth import require_user, token_required
+from portal.views import commit_or_errors
 
 
 def _money(minor_by_currency: dict[str, int]) -> list[dict]:
@@ -59,8 +59,8 @@ def pool_pledge(pool_id: int):
     data = request.get_json(silent=True)
     if not isinstance(data, dict):
         raise ValidationError({"body": "Send a JSON object: bid_id or cluster_id, amount, currency, note."})
-    pledge = services.make_pledge(user, pool, data)
-    db.session.commit()
+    with commit_or_errors():
+        pledge = services.make_pledge(user, pool, data)
     return jsonify(_pledge(pledge)), 201
 
 
@@ -68,8 +68,8 @@ def pool_pledge(pool_id: int):
 @token_required
 def pool_withdraw_pledge(pool_id: int, pledge_id: int):
     user = require_user()
-    pledge = services.withdraw_pledge(user, get_member_pool(user, pool_id), pledge_id)
-    db.session.commit()
+    with commit_or_errors():
+        pledge = services.withdraw_pledge(user, get_member_pool(user, pool_id), pledge_id)
     return jsonify(_pledge(pledge))
 
 

@@ -1,4 +1,4 @@
-"""Overlapping bids over the API: `GET /bids/<id>/similar` and `POST /similar` (issue 4)."""
+"""Overlapping bids over the API: `GET /bids/<id>/similar` and `POST /similar`."""
 
 from __future__ import annotations
 

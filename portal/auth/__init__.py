@@ -1,3 +1,5 @@
+"""Sign-up, sign-in and the account page: the `auth` blueprint."""
+
 from flask import Blueprint
 
 bp = Blueprint("auth", __name__)

@@ -14,7 +14,6 @@ from flask import (
     url_for,
 )
 from flask_login import current_user, login_required, login_user, logout_user
-from sqlalchemy.exc import IntegrityError
 
 from bids.accounts import (
     authenticate,
@@ -25,14 +24,11 @@ from bids.accounts import (
     update_display_name,
     user_tokens,
 )
-from bids.database import db
-from bids.errors import ValidationError
 from bids.organisations import user_memberships
 from portal.auth import bp
-from portal.forms import apply_errors
 from portal.auth.forms import LoginForm, PasswordForm, ProfileForm, SignupForm, TokenForm
 from portal.extensions import limiter
-
+from portal.views import commit_or_errors
 
 DUPLICATE_EMAIL = "An account with this email already exists: sign in instead."
 
@@ -68,17 +64,10 @@ def signup():
     if request.method == "GET":
         form.next.data = safe_next_url(request.args.get("next")) or ""
     if form.validate_on_submit():
-        try:
+        # on_conflict: another request registered the same email between our check and insert.
+        with commit_or_errors(form, on_conflict={"email": DUPLICATE_EMAIL}) as saved:
             user = create_user(form.email.data, form.display_name.data, form.password.data)
-            db.session.commit()
-        except ValidationError as exc:
-            db.session.rollback()
-            apply_errors(form, exc.errors)
-        except IntegrityError:
-            # Another request registered the same email between our check and the insert.
-            db.session.rollback()
-            apply_errors(form, {"email": DUPLICATE_EMAIL})
-        else:
+        if saved:
             login_user(user)
             flash(f"Welcome to Open Bids, {user.display_name}.", "success")
             return redirect(safe_next_url(form.next.data) or url_for("auth.account"))
@@ -148,13 +137,9 @@ def account():
 def profile():
     form = ProfileForm()
     if form.validate_on_submit():
-        try:
+        with commit_or_errors(form) as saved:
             update_display_name(current_user, form.display_name.data)
-            db.session.commit()
-        except ValidationError as exc:
-            db.session.rollback()
-            apply_errors(form, exc.errors)
-        else:
+        if saved:
             flash("Your name is saved.", "success")
             return redirect(url_for("auth.account"))
     return render_account(profile_form=form, status=422)
@@ -166,13 +151,9 @@ def profile():
 def password():
     form = PasswordForm()
     if form.validate_on_submit():
-        try:
+        with commit_or_errors(form) as saved:
             change_password(current_user, form.current_password.data, form.new_password.data)
-            db.session.commit()
-        except ValidationError as exc:
-            db.session.rollback()
-            apply_errors(form, exc.errors)
-        else:
+        if saved:
             flash("Your password is changed.", "success")
             return redirect(url_for("auth.account"))
     return render_account(password_form=form, status=422)
@@ -184,8 +165,8 @@ def create_token():
     form = TokenForm()
     if not form.validate_on_submit():
         return render_account(token_form=form, status=422)
-    _, secret = create_api_token(current_user, form.name.data or "")
-    db.session.commit()
+    with commit_or_errors():
+        _, secret = create_api_token(current_user, form.name.data or "")
     # Shown in this response only: neither stored nor put in the (readable) session cookie.
     return render_account(new_secret=secret, status=201)
 
@@ -193,7 +174,7 @@ def create_token():
 @bp.route("/account/tokens/<int:token_id>/revoke", methods=["POST"])
 @login_required
 def revoke_token(token_id: int):
-    revoke_api_token(current_user, token_id)
-    db.session.commit()
+    with commit_or_errors():
+        revoke_api_token(current_user, token_id)
     flash("The token is revoked: programs using it can no longer sign in.", "success")
     return redirect(url_for("auth.account"))

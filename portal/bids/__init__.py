@@ -1,3 +1,5 @@
+"""Bid pages (publish, edit, read, attachments, revisions): the `bids` blueprint at /bids."""
+
 from flask import Blueprint
 
 bp = Blueprint("bids", __name__)

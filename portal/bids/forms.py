@@ -61,6 +61,9 @@ FIELD_KEYS = {
 
 
 class BidForm(FlaskForm):
+    # Domain key -> field, for `portal.forms.apply_errors` (decided_on is checked with submitted_on).
+    ERROR_FIELDS = {key: name for name, key in FIELD_KEYS.items()} | {"decided_on": "submitted_on"}
+
     organisation = SelectField("Organisation", coerce=int)
     title = StringField("Title", render_kw={"maxlength": 300, "required": True})
     summary = TextAreaField("Summary", render_kw={"rows": 4})
@@ -101,21 +104,6 @@ class BidForm(FlaskForm):
             {"name": funder, "identifier": self.funder_identifier.data} if funder else None
         )
         return data
-
-    def add_errors(self, errors: dict[str, str]) -> list[str]:
-        """Attach domain errors to their fields; returns those that belong to no field."""
-        by_key = {key: name for name, key in FIELD_KEYS.items()}
-        by_key["decided_on"] = "submitted_on"
-        unplaced = []
-        for key, message in errors.items():
-            name = by_key.get(key)
-            if name is None or name not in self._fields:
-                unplaced.append(message)
-            else:
-                self[name].errors = [*self[name].errors, message]
-        self.form_errors.extend(unplaced)
-        return unplaced
-
 
 class OutcomeForm(FlaskForm):
     status = SelectField("Outcome", choices=choices(OUTCOME_CHOICES))

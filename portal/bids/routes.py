@@ -6,7 +6,7 @@ Views are thin: they read forms, call the services in `bids/`, and own the commi
 from __future__ import annotations
 
 from flask import Response, flash, redirect, render_template, request, send_file, url_for
-from flask_login import current_user, login_required
+from flask_login import login_required
 
 from bids.access import (
     can_edit,
@@ -18,7 +18,7 @@ from bids.access import (
 )
 from bids.attachments import add_attachment, attachment_file_path
 from bids.database import db
-from bids.errors import NotFound, ValidationError
+from bids.errors import NotFound
 from bids.fields import MAX_BODY, SUGGESTED_LOCATIONS
 from bids.markdown_render import render_markdown
 from bids.models import BidLink, ExtractionStatus, Organisation, Visibility
@@ -40,7 +40,6 @@ from bids.revisions import (
     revision_count,
 )
 from portal.bids import bp
-from portal.forms import apply_errors
 from portal.bids.forms import (
     LINK_LABELS,
     ActionForm,
@@ -51,12 +50,8 @@ from portal.bids.forms import (
     UploadForm,
     choices,
 )
-from portal.overlaps.routes import overlap_panel
-
-
-def _actor():
-    """The signed-in user as a model instance (None when signed out)."""
-    return current_user._get_current_object() if current_user.is_authenticated else None
+from portal.converters import id_arg
+from portal.views import actor, commit_or_errors, overlap_panel
 
 
 def _plain_amount(amount) -> str:
@@ -99,14 +94,14 @@ def _render_form(form, *, bid=None, organisations=(), preview=False, status=200)
         action_form=ActionForm(),
         link_labels=LINK_LABELS,
         # A private draft's edit page shows what it overlaps (only members reach this page).
-        **(overlap_panel(_actor(), bid) if bid is not None and not bid.is_published else {}),
+        **(overlap_panel(actor(), bid) if bid is not None and not bid.is_published else {}),
     ), status
 
 
 @bp.route("/new", methods=["GET", "POST"])
 @login_required
 def new():
-    user = _actor()
+    user = actor()
     organisations = sorted((m.organisation for m in user.memberships), key=lambda o: o.name)
     form = BidForm()
     del form.save, form.note
@@ -123,12 +118,9 @@ def new():
     organisation = db.session.get(Organisation, form.organisation.data)
     data = form.bid_data()
     data["visibility"] = Visibility.PUBLISHED if form.publish.data else Visibility.DRAFT
-    try:
+    with commit_or_errors(form) as saved:
         bid = create_bid(user, organisation, data)
-        db.session.commit()
-    except ValidationError as exc:
-        db.session.rollback()
-        form.add_errors(exc.errors)
+    if not saved:
         return _render_form(form, organisations=organisations, status=422)
     flash("Your bid is published." if bid.is_published
           else "Your draft is saved. Only your organisation can see it.", "success")
@@ -149,7 +141,7 @@ def preview():
 @bp.route("/<int:bid_id>/edit", methods=["GET", "POST"])
 @login_required
 def edit(bid_id: int):
-    user = _actor()
+    user = actor()
     bid = get_editable_bid(user, bid_id)
     form = BidForm(data=_bid_initial(bid) if request.method == "GET" else None)
     del form.organisation, form.status
@@ -166,14 +158,10 @@ def edit(bid_id: int):
     if not bid.is_published:
         data["visibility"] = Visibility.PUBLISHED if form.publish.data else Visibility.DRAFT
     note = form.note.data if "note" in form else ""
-    try:
+    with commit_or_errors(form) as saved:
         update_bid(user, bid, data, note=note or "")
-        db.session.commit()
-    except ValidationError as exc:
-        db.session.rollback()
-        bid = get_editable_bid(user, bid_id)
-        form.add_errors(exc.errors)
-        return _render_form(form, bid=bid, status=422)
+    if not saved:
+        return _render_form(form, bid=get_editable_bid(user, bid_id), status=422)
     flash("Your changes are saved." if bid.is_published
           else "Your draft is saved. Only your organisation can see it.", "success")
     return redirect(url_for("bids.show", bid_id=bid.id))
@@ -181,7 +169,7 @@ def edit(bid_id: int):
 
 @bp.route("/<int:bid_id>")
 def show(bid_id: int):
-    user = _actor()
+    user = actor()
     bid = get_visible_bid(user, bid_id)
     lineage = [
         (LINK_LABELS[link.kind][0], link.to_bid) for link in bid.links if can_view(user, link.to_bid)
@@ -205,14 +193,14 @@ def show(bid_id: int):
 
 @bp.route("/by-identifier/<path:identifier>")
 def by_identifier(identifier: str):
-    bid = get_visible_bid_by_identifier(_actor(), identifier)
+    bid = get_visible_bid_by_identifier(actor(), identifier)
     return redirect(url_for("bids.show", bid_id=bid.id))
 
 
 @bp.route("/<int:bid_id>/attachments", methods=["POST"])
 @login_required
 def upload(bid_id: int):
-    user = _actor()
+    user = actor()
     bid = get_editable_bid(user, bid_id)
     form = UploadForm()
     if not form.validate_on_submit():
@@ -222,12 +210,9 @@ def upload(bid_id: int):
     if file is None or not file.filename:
         flash("Choose a PDF file to upload.", "error")
         return redirect(url_for("bids.edit", bid_id=bid.id))
-    try:
+    with commit_or_errors(flash_errors=True) as saved:
         attachment = add_attachment(user, bid, file)
-        db.session.commit()
-    except ValidationError as exc:
-        db.session.rollback()
-        flash(" ".join(exc.errors.values()), "error")
+    if not saved:
         return redirect(url_for("bids.edit", bid_id=bid_id))
     category = "success" if attachment.extraction_status == ExtractionStatus.OK else "warning"
     flash(f"{attachment.filename} is attached. {attachment.extraction_message}", category)
@@ -236,7 +221,7 @@ def upload(bid_id: int):
 
 @bp.route("/<int:bid_id>/attachments/<int:attachment_id>/<path:filename>")
 def download(bid_id: int, attachment_id: int, filename: str):
-    bid = get_visible_bid(_actor(), bid_id)
+    bid = get_visible_bid(actor(), bid_id)
     attachment = next((a for a in bid.attachments if a.id == attachment_id), None)
     if attachment is None or attachment.filename != filename:
         raise NotFound("No such attachment.")
@@ -254,7 +239,7 @@ def download(bid_id: int, attachment_id: int, filename: str):
 @bp.route("/<int:bid_id>/outcome", methods=["GET", "POST"])
 @login_required
 def outcome(bid_id: int):
-    user = _actor()
+    user = actor()
     bid = get_editable_bid(user, bid_id)
     initial = {
         "status": bid.status if bid.status != "draft" else "submitted",
@@ -266,32 +251,27 @@ def outcome(bid_id: int):
         data = {"status": form.status.data, "decided_on": form.decided_on.data}
         if form.amount_awarded.data:
             data["amount_awarded"] = form.amount_awarded.data
-        try:
+        with commit_or_errors(form) as saved:
             record_outcome(user, bid, data, note=form.note.data or "")
-            db.session.commit()
-        except ValidationError as exc:
-            db.session.rollback()
-            bid = get_editable_bid(user, bid_id)
-            apply_errors(form, exc.errors)
-        else:
+        if saved:
             flash(f"Outcome recorded: {bid.status}.", "success")
             return redirect(url_for("bids.show", bid_id=bid.id))
+        bid = get_editable_bid(user, bid_id)
     status = 422 if request.method == "POST" else 200
     return render_template("bids/outcome.html", bid=bid, form=form), status
 
 
 @bp.route("/<int:bid_id>/revisions")
 def revisions(bid_id: int):
-    bid = get_visible_bid(_actor(), bid_id)
+    bid = get_visible_bid(actor(), bid_id)
     return render_template("bids/revisions.html", bid=bid, revisions=list_revisions(bid))
 
 
 @bp.route("/<int:bid_id>/revisions/compare")
 def compare_revisions(bid_id: int):
-    bid = get_visible_bid(_actor(), bid_id)
+    bid = get_visible_bid(actor(), bid_id)
     latest = latest_revision_number(bid)
-    old = request.args.get("from", max(latest - 1, 1), type=int)
-    new = request.args.get("to", latest, type=int)
+    old, new = id_arg("from", max(latest - 1, 1)), id_arg("to", latest)
     if old > new:
         old, new = new, old
     changes = compare_revision_fields(bid, old, new)
@@ -304,18 +284,14 @@ def compare_revisions(bid_id: int):
 @bp.route("/<int:bid_id>/links", methods=["POST"])
 @login_required
 def add_link(bid_id: int):
-    user = _actor()
+    user = actor()
     bid = get_editable_bid(user, bid_id)
     form = LinkForm()
     if form.validate_on_submit():
-        try:
+        with commit_or_errors(flash_errors=True) as saved:
             other = resolve_bid_reference(user, form.target.data)
             link_bids(user, bid, other, form.kind.data)
-            db.session.commit()
-        except ValidationError as exc:
-            db.session.rollback()
-            flash(" ".join(exc.errors.values()), "error")
-        else:
+        if saved:
             flash(f"Linked to “{other.title}”.", "success")
     else:
         flash("Choose the relation and give the other bid's identifier or address.", "error")
@@ -325,14 +301,14 @@ def add_link(bid_id: int):
 @bp.route("/<int:bid_id>/links/<int:link_id>/delete", methods=["POST"])
 @login_required
 def remove_link(bid_id: int, link_id: int):
-    user = _actor()
+    user = actor()
     bid = get_editable_bid(user, bid_id)
     link = db.session.get(BidLink, link_id)
     if link is None or link.from_bid_id != bid.id:
         raise NotFound("No such link.")
     if ActionForm().validate_on_submit():
-        unlink_bids(user, link)
-        db.session.commit()
+        with commit_or_errors():
+            unlink_bids(user, link)
         flash("The link is removed.", "success")
     return redirect(url_for("bids.edit", bid_id=bid_id) + "#lineage")
 
@@ -340,17 +316,13 @@ def remove_link(bid_id: int, link_id: int):
 @bp.route("/<int:bid_id>/hide", methods=["POST"])
 @login_required
 def hide(bid_id: int):
-    admin = require_admin(_actor())
+    admin = require_admin(actor())
     bid = get_visible_bid(admin, bid_id)
     form = HideForm()
     if form.validate_on_submit():
-        try:
+        with commit_or_errors(flash_errors=True) as saved:
             hide_bid(admin, bid, form.reason.data)
-            db.session.commit()
-        except ValidationError as exc:
-            db.session.rollback()
-            flash(" ".join(exc.errors.values()), "error")
-        else:
+        if saved:
             flash("The bid is hidden from every public view.", "success")
     return redirect(url_for("bids.show", bid_id=bid_id))
 
@@ -358,11 +330,11 @@ def hide(bid_id: int):
 @bp.route("/<int:bid_id>/restore", methods=["POST"])
 @login_required
 def restore(bid_id: int):
-    admin = require_admin(_actor())
+    admin = require_admin(actor())
     bid = get_visible_bid(admin, bid_id)
     if ActionForm().validate_on_submit():
-        unhide_bid(admin, bid)
-        db.session.commit()
+        with commit_or_errors():
+            unhide_bid(admin, bid)
         flash("The bid is public again.", "success")
     return redirect(url_for("bids.show", bid_id=bid_id))
 

@@ -1,3 +1,5 @@
+"""The home page and the public list of bids: the `main` blueprint."""
+
 from flask import Blueprint
 
 bp = Blueprint("main", __name__)

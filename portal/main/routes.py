@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from flask import current_app, render_template, request
+from flask import current_app, render_template
 
-from bids.database import db
 from bids.publishing import (
     featured_collective_bid,
     home_counts,
@@ -12,6 +11,7 @@ from bids.publishing import (
     published_bids_query,
 )
 from portal.main import bp
+from portal.pagination import paginate
 
 
 @bp.route("/")
@@ -26,9 +26,7 @@ def home():
 
 @bp.route("/bids/")
 def bid_list():
-    page = request.args.get("page", 1, type=int)
-    pagination = db.paginate(
-        published_bids_query(), page=page, per_page=current_app.config["BIDS_PER_PAGE"],
-        max_per_page=100,
-    )
+    # A page past the last is a 404 here: this list is what crawlers follow.
+    pagination = paginate(published_bids_query(), current_app.config["BIDS_PER_PAGE"],
+                          error_out=True)
     return render_template("main/bid_list.html", pagination=pagination)

@@ -1,3 +1,5 @@
+"""Organisation pages, members, invitations and claims: the `orgs` blueprint at /orgs."""
+
 from flask import Blueprint
 
 bp = Blueprint("orgs", __name__)

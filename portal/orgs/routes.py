@@ -6,8 +6,7 @@ from flask import current_app, flash, redirect, render_template, request, url_fo
 from flask_login import current_user, login_required
 
 from bids.access import is_member, is_owner
-from bids.database import db
-from bids.errors import Forbidden, ValidationError
+from bids.errors import Forbidden
 from bids.models import OrgKind
 from bids.organisations import (
     accept_invitation,
@@ -32,15 +31,12 @@ from bids.organisations import (
     set_member_role,
     update_organisation,
 )
-from portal.forms import apply_errors
 from portal.orgs import bp
 from portal.orgs.forms import KIND_LABELS, ClaimForm, DecisionForm, InvitationForm, OrganisationForm
+from portal.pagination import paginate
+from portal.views import commit_or_errors
 
 ORGS_PER_PAGE = 30
-
-
-def _page(name: str = "page") -> int:
-    return request.args.get(name, 1, type=int) or 1
 
 
 @bp.route("/")
@@ -48,9 +44,7 @@ def index():
     kind = request.args.get("kind") or None
     if kind is not None and kind not in {k.value for k in OrgKind}:
         kind = None
-    pagination = db.paginate(
-        organisations_query(kind), page=_page(), per_page=ORGS_PER_PAGE, error_out=False
-    )
+    pagination = paginate(organisations_query(kind), ORGS_PER_PAGE)
     return render_template("orgs/index.html", pagination=pagination, kind=kind,
                            kind_labels=KIND_LABELS)
 
@@ -60,13 +54,9 @@ def index():
 def new():
     form = OrganisationForm()
     if form.validate_on_submit():
-        try:
+        with commit_or_errors(form) as saved:
             org = create_organisation(current_user, form.domain_data())
-            db.session.commit()
-        except ValidationError as exc:
-            db.session.rollback()
-            apply_errors(form, exc.errors)
-        else:
+        if saved:
             flash(f"{org.name} is created and you are its owner.", "success")
             return redirect(url_for("orgs.show", slug=org.slug))
     status = 422 if request.method == "POST" else 200
@@ -77,12 +67,10 @@ def new():
 def show(slug: str):
     org = get_organisation_by_slug(slug)
     per_page = current_app.config["BIDS_PER_PAGE"]
-    bids = db.paginate(organisation_bids_query(current_user, org), page=_page(),
-                       per_page=per_page, error_out=False)
+    bids = paginate(organisation_bids_query(current_user, org), per_page)
     received = None
     if org.kind == OrgKind.FUNDER:
-        received = db.paginate(bids_received_query(current_user, org), page=_page("received_page"),
-                               per_page=per_page, error_out=False)
+        received = paginate(bids_received_query(current_user, org), per_page, name="received_page")
     return render_template(
         "orgs/show.html", org=org, bids=bids, received=received,
         funders=funders_applied_to(current_user, org),
@@ -98,13 +86,9 @@ def claim(slug: str):
     org = get_organisation_by_slug(slug)
     form = ClaimForm()
     if form.validate_on_submit():
-        try:
+        with commit_or_errors(flash_errors=True) as saved:
             request_claim(current_user, org, form.message.data or "")
-            db.session.commit()
-        except ValidationError as exc:
-            db.session.rollback()
-            flash(" ".join(exc.errors.values()), "error")
-        else:
+        if saved:
             flash(f"Your request to manage {org.name} is with the site's admins.", "success")
     else:
         flash(" ".join(e for errors in form.errors.values() for e in errors), "error")
@@ -126,13 +110,9 @@ def decide(claim_id: int):
         flash("Nothing was decided: use the Approve or Refuse button of a request.", "error")
     else:
         approve = decision == "approve"
-        try:
+        with commit_or_errors(flash_errors=True) as saved:
             claim = decide_claim(current_user, claim_id, approve)
-            db.session.commit()
-        except ValidationError as exc:
-            db.session.rollback()
-            flash(" ".join(exc.errors.values()), "error")
-        else:
+        if saved:
             who, org = claim.user.display_name, claim.organisation.name
             flash(f"{who} now owns {org}." if approve else f"{who}'s request for {org} is refused.",
                   "success")
@@ -150,13 +130,9 @@ def edit(slug: str):
         form.identifier.data = org.org_identifier or ""
         form.set_regions(org.regions or [])
     if form.validate_on_submit():
-        try:
+        with commit_or_errors(form) as saved:
             update_organisation(current_user, org, form.domain_data())
-            db.session.commit()
-        except ValidationError as exc:
-            db.session.rollback()
-            apply_errors(form, exc.errors)
-        else:
+        if saved:
             flash("The organisation's details are saved.", "success")
             return redirect(url_for("orgs.show", slug=org.slug))
     status = 422 if request.method == "POST" else 200
@@ -186,8 +162,8 @@ def invite(slug: str):
     form = InvitationForm()
     if not form.validate_on_submit():
         return _to_members(org, "Choose the role of the person you invite.", "error")
-    create_invitation(current_user, org, form.role.data)
-    db.session.commit()
+    with commit_or_errors():
+        create_invitation(current_user, org, form.role.data)
     return _to_members(org, "Invitation link created: copy it from the list below and send it "
                             "to your colleague. It works once, for 14 days.")
 
@@ -196,12 +172,10 @@ def invite(slug: str):
 @login_required
 def revoke(slug: str, invitation_id: int):
     org = get_organisation_by_slug(slug)
-    try:
+    with commit_or_errors(flash_errors=True) as saved:
         revoke_invitation(current_user, get_invitation(org, invitation_id))
-        db.session.commit()
-    except ValidationError as exc:
-        db.session.rollback()
-        return _to_members(org, str(exc), "error")
+    if not saved:
+        return redirect(url_for("orgs.members", slug=org.slug))
     return _to_members(org, "The invitation is revoked: its link no longer works.")
 
 
@@ -209,12 +183,10 @@ def revoke(slug: str, invitation_id: int):
 @login_required
 def set_role(slug: str, user_id: int):
     org = get_organisation_by_slug(slug)
-    try:
+    with commit_or_errors(flash_errors=True) as saved:
         membership = set_member_role(current_user, org, user_id, request.form.get("role", ""))
-        db.session.commit()
-    except ValidationError as exc:
-        db.session.rollback()
-        return _to_members(org, str(exc), "error")
+    if not saved:
+        return redirect(url_for("orgs.members", slug=org.slug))
     return _to_members(org, f"{membership.user.display_name} is now {membership.role}.")
 
 
@@ -223,12 +195,10 @@ def set_role(slug: str, user_id: int):
 def remove(slug: str, user_id: int):
     org = get_organisation_by_slug(slug)
     leaving = user_id == current_user.id
-    try:
+    with commit_or_errors(flash_errors=True) as saved:
         remove_member(current_user, org, user_id)
-        db.session.commit()
-    except ValidationError as exc:
-        db.session.rollback()
-        return _to_members(org, str(exc), "error")
+    if not saved:
+        return redirect(url_for("orgs.members", slug=org.slug))
     if leaving:
         flash(f"You have left {org.name}.", "success")
         return redirect(url_for("orgs.show", slug=org.slug))
@@ -248,8 +218,8 @@ def join(token: str):
     if request.method == "POST":
         if not current_user.is_authenticated:
             return redirect(url_for("auth.login", next=request.path))
-        accept_invitation(current_user, token)
-        db.session.commit()
+        with commit_or_errors():
+            accept_invitation(current_user, token)
         flash(f"Welcome to {org.name}: you are now {current_user.role_in(org.id)}.", "success")
         return redirect(url_for("orgs.show", slug=org.slug))
     return render_template("orgs/join.html", invitation=invitation, org=org,

@@ -1,3 +1,5 @@
+"""The draft check and side-by-side comparisons of overlapping bids: the `overlaps` blueprint."""
+
 from flask import Blueprint
 
 bp = Blueprint("overlaps", __name__)

@@ -14,14 +14,6 @@ from search_index import similarity
 from search_index.similarity import readable_text
 
 
-def overlap_panel(user, bid) -> dict:
-    """Template data of the "Overlapping bids" panel (`overlaps/_panel.html`) for one bid."""
-    matches = similarity.similar_to_bid(user, bid, limit=10)
-    hints = similarity.lineage_candidates(bid, matches) if user is not None and \
-        getattr(user, "is_authenticated", False) and bid.organisation_id in user.organisation_ids() else []
-    return {"overlaps": matches, "overlap_bid": bid, "lineage_hints": hints}
-
-
 @bp.route("/check", methods=["GET", "POST"])
 def check():
     form = CheckForm()

@@ -10,7 +10,7 @@ from flask_login import current_user, login_required
 
 from bids.access import get_visible_bid
 from bids.database import db
-from bids.errors import NotFound, ValidationError
+from bids.errors import NotFound
 from bids.models import Organisation, OrgKind
 from bids.pools import services
 from bids.pools.access import (
@@ -27,7 +27,7 @@ from bids.pools.opportunities import (
     clusters_with_bids_of,
     filter_choices,
 )
-from portal.forms import apply_errors
+from portal.converters import id_value
 from portal.pools import bp
 from portal.pools.forms import (
     ActionForm,
@@ -38,6 +38,7 @@ from portal.pools.forms import (
     PoolForm,
     ProgrammeForm,
 )
+from portal.views import commit_or_errors
 
 LISTS = {"clusters": "Overlap clusters", "several": "Sent to several of us",
          "too_big": "Too big for one of us"}
@@ -74,13 +75,10 @@ def new():
     form = PoolForm()
     form.funder.choices = _funder_choices()
     if form.validate_on_submit():
-        try:
+        with commit_or_errors(form) as saved:
             pool = services.create_pool(current_user, db.session.get(Organisation, form.funder.data),
                                         form.data)
-        except ValidationError as exc:
-            apply_errors(form, exc.errors)
-        else:
-            db.session.commit()
+        if saved:
             flash("Pool created. Invite other funders from its settings.", "success")
             return redirect(url_for("pools.dashboard", pool_id=pool.id))
     return render_template("pools/form.html", form=form)
@@ -133,12 +131,9 @@ def settings(pool_id: int):
         form.themes.data = "; ".join(pool.themes)
         form.geographies.data = "; ".join(pool.geographies)
     if owner and form.validate_on_submit():
-        try:
+        with commit_or_errors(form) as saved:
             services.update_pool(current_user, pool, form.data)
-        except ValidationError as exc:
-            apply_errors(form, exc.errors)
-        else:
-            db.session.commit()
+        if saved:
             flash("Pool saved.", "success")
             return redirect(url_for("pools.settings", pool_id=pool.id))
     invite = InviteForm(prefix="invite")
@@ -160,8 +155,8 @@ def invite(pool_id: int):
     form.organisation.choices = [(o.id, o.name) for o in services.invitable_funders(pool)]
     if form.validate_on_submit():
         org = db.session.get(Organisation, form.organisation.data)
-        services.invite_funder(current_user, pool, org, form.message.data)
-        db.session.commit()
+        with commit_or_errors():
+            services.invite_funder(current_user, pool, org, form.message.data)
         flash(f"{org.name} has been invited; its members will see it in their inbox.", "success")
     else:
         flash("Choose a funder to invite.", "error")
@@ -175,8 +170,8 @@ def hand_over(pool_id: int):
     form = HandOverForm(prefix="handover")
     form.organisation.choices = [(m.organisation_id, m.organisation.name) for m in pool.members]
     if form.validate_on_submit():
-        services.hand_over(current_user, pool, form.organisation.data)
-        db.session.commit()
+        with commit_or_errors():
+            services.hand_over(current_user, pool, form.organisation.data)
         flash("Ownership handed over.", "success")
     return redirect(url_for("pools.settings", pool_id=pool.id))
 
@@ -186,8 +181,8 @@ def hand_over(pool_id: int):
 def leave(pool_id: int, org_id: int):
     pool = get_member_pool(current_user, pool_id)
     if ActionForm().validate_on_submit():
-        services.leave_pool(current_user, pool, org_id)
-        db.session.commit()
+        with commit_or_errors():
+            services.leave_pool(current_user, pool, org_id)
         flash("Your organisation has left the pool.", "success")
     return redirect(url_for("pools.index"))
 
@@ -203,8 +198,8 @@ def invitation(invitation_id: int):
 @login_required
 def answer_invitation(invitation_id: int, answer: str):
     if ActionForm().validate_on_submit():
-        item = services.respond_to_invitation(current_user, invitation_id, answer == "accept")
-        db.session.commit()
+        with commit_or_errors():
+            item = services.respond_to_invitation(current_user, invitation_id, answer == "accept")
         if answer == "accept":
             flash(f"You joined “{item.pool.name}”.", "success")
             return redirect(url_for("pools.dashboard", pool_id=item.pool_id))
@@ -213,6 +208,10 @@ def answer_invitation(invitation_id: int, answer: str):
 
 
 # --- clusters, bids and pledges --------------------------------------------------------------
+
+def _pledged_id(raw: str | None) -> int | None:
+    return id_value(raw) if raw else None
+
 
 def _pledge_form(**target) -> PledgeForm:
     form = PledgeForm(prefix="pledge")
@@ -257,18 +256,15 @@ def pool_bid(pool_id: int, bid_id: int):
 def pledge(pool_id: int):
     pool = get_member_pool(current_user, pool_id)
     form = PledgeForm(prefix="pledge")
-    back = (url_for("pools.pool_bid", pool_id=pool.id, bid_id=form.bid_id.data) if form.bid_id.data
-            else url_for("pools.cluster", pool_id=pool.id, cluster_id=form.cluster_id.data or 0))
+    bid_id, cluster_id = _pledged_id(form.bid_id.data), _pledged_id(form.cluster_id.data)
+    back = (url_for("pools.pool_bid", pool_id=pool.id, bid_id=bid_id) if bid_id
+            else url_for("pools.cluster", pool_id=pool.id, cluster_id=cluster_id or 0))
     if form.validate_on_submit():
-        try:
+        with commit_or_errors(flash_errors=True) as saved:
             services.make_pledge(current_user, pool, {
-                "bid_id": form.bid_id.data, "cluster_id": form.cluster_id.data,
+                "bid_id": bid_id, "cluster_id": cluster_id,
                 "amount": form.amount.data, "currency": form.currency.data, "note": form.note.data})
-        except ValidationError as exc:
-            db.session.rollback()
-            flash(" ".join(exc.errors.values()) or str(exc), "error")
-        else:
-            db.session.commit()
+        if saved:
             flash("Pledge recorded: the other members can see it.", "success")
     return redirect(back)
 
@@ -278,8 +274,8 @@ def pledge(pool_id: int):
 def withdraw(pool_id: int, pledge_id: int):
     pool = get_member_pool(current_user, pool_id)
     if ActionForm().validate_on_submit():
-        services.withdraw_pledge(current_user, pool, pledge_id)
-        db.session.commit()
+        with commit_or_errors():
+            services.withdraw_pledge(current_user, pool, pledge_id)
         flash("Pledge withdrawn.", "success")
     return redirect(request.form.get("back") if (request.form.get("back") or "").startswith("/pools/")
                     else url_for("pools.dashboard", pool_id=pool.id))
@@ -312,19 +308,14 @@ def new_introduction():
         form.first.data = request.args.get("first", "")
         form.second.data = request.args.get("second", "")
         form.cluster.data = request.args.get("cluster", "")
-    try:
-        first = get_visible_bid(current_user, int(form.first.data or 0))
-        second = get_visible_bid(current_user, int(form.second.data or 0))
-    except ValueError:
-        raise NotFound("No such bid.") from None
+    first = get_visible_bid(current_user, id_value(form.first.data or 0))
+    second = get_visible_bid(current_user, id_value(form.second.data or 0))
     if form.validate_on_submit():
-        try:
+        cluster_id = id_value(form.cluster.data) if form.cluster.data else None
+        with commit_or_errors(form) as saved:
             intro = services.propose_introduction(current_user, first, second, form.message.data,
-                                                  int(form.cluster.data) if form.cluster.data else None)
-        except ValidationError as exc:
-            form.form_errors.append(str(exc))
-        else:
-            db.session.commit()
+                                                  cluster_id)
+        if saved:
             flash("Introduction proposed: the other organisation will find it in its inbox.", "success")
             return redirect(url_for("pools.introduction", intro_id=intro.id))
     return render_template("pools/introduction_form.html", form=form, first=first, second=second)
@@ -346,8 +337,8 @@ def introduction(intro_id: int):
 @login_required
 def answer_introduction(intro_id: int, answer: str):
     if ActionForm().validate_on_submit():
-        services.respond_to_introduction(current_user, intro_id, answer == "accept")
-        db.session.commit()
+        with commit_or_errors():
+            services.respond_to_introduction(current_user, intro_id, answer == "accept")
         flash("Introduction accepted." if answer == "accept" else "Introduction declined.", "success")
     return redirect(url_for("pools.introduction", intro_id=intro_id))
 
@@ -365,8 +356,8 @@ def inbox():
 @login_required
 def mark_read():
     if ActionForm().validate_on_submit():
-        services.mark_read(current_user)
-        db.session.commit()
+        with commit_or_errors():
+            services.mark_read(current_user)
     return redirect(url_for("pools.inbox"))
 
 
@@ -387,12 +378,9 @@ def new_programme():
         funder = db.session.get(Organisation, form.funder.data)
         if funder is None or funder.kind != OrgKind.FUNDER:
             raise NotFound("No such funder.")
-        try:
+        with commit_or_errors(form) as saved:
             services.create_programme(current_user, funder, form.data)
-        except ValidationError as exc:
-            apply_errors(form, exc.errors)
-        else:
-            db.session.commit()
+        if saved:
             flash("Programme published.", "success")
             return redirect(url_for("pools.programmes"))
     return render_template("pools/programme_form.html", form=form)

@@ -1,3 +1,5 @@
+"""The search page and its downloads: the `search` blueprint."""
+
 from flask import Blueprint
 
 bp = Blueprint("search", __name__)

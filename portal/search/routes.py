@@ -4,24 +4,17 @@ from __future__ import annotations
 
 from flask import current_app, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 
-from bids.access import can_view, real_user
-from bids.database import db
-from bids.models import Bid
-from portal.api.search_api import export_response
+from bids.access import real_user
+from bids.listing import visible_bids_in_order
+from portal.exports import export_response
+from portal.pagination import page_number
 from portal.search import bp
 from search_index.service import FACET_FIELDS, SORTS, filters_from_args, get_search_service
 
 FACET_TITLES = {"funder": "Funder", "status": "Status", "year": "Year", "theme": "Theme",
                 "location": "Location", "band": "Amount"}
 SORT_LABELS = {"relevance": "Relevance", "newest": "Newest", "amount": "Largest amount"}
-
-
-def _page_arg() -> int:
-    raw = request.args.get("page", "1")
-    return min(int(raw), 10_000) if raw.isdigit() and int(raw) > 0 else 1
 
 
 def _args_with(**changes) -> dict:
@@ -61,16 +54,11 @@ def search():
     sort = request.args.get("sort", "relevance")
     filters = filters_from_args(request.args)
     results = get_search_service().search(
-        current_user, q, filters, sort, _page_arg(), current_app.config["BIDS_PER_PAGE"]
+        current_user, q, filters, sort, page_number(), current_app.config["BIDS_PER_PAGE"]
     )
-    ids = results.bid_ids
-    loaded = {bid.id: bid for bid in db.session.scalars(
-        select(Bid).where(Bid.id.in_(ids)).options(
-            selectinload(Bid.organisation), selectinload(Bid.funder))
-    )} if ids else {}
     # The database decides: a bid changed since it was indexed is shown only if still visible.
-    rows = [(loaded[hit.bid_id], hit) for hit in results.items
-            if hit.bid_id in loaded and can_view(current_user, loaded[hit.bid_id])]
+    loaded = {bid.id: bid for bid in visible_bids_in_order(current_user, results.bid_ids)}
+    rows = [(loaded[hit.bid_id], hit) for hit in results.items if hit.bid_id in loaded]
     active = [(name, value) for name in FACET_FIELDS for value in request.args.getlist(name)]
     labels = {name: {f.value: f.label for f in values} for name, values in results.facets.items()}
     return render_template(
