@@ -65,9 +65,9 @@ def query_set() -> list[dict]:
 
 
 def _filters(spec: dict):
-    from search_index.service import Filters
+    from search_index.filters import SearchFilters
 
-    return Filters(**spec.get("filters", {}))
+    return SearchFilters(**spec.get("filters", {}))
 
 
 def run(ctx: BenchContext) -> list[Row]:

@@ -34,7 +34,7 @@ ALIASES = {
 FALLBACK_MESSAGE = ("We could not read that as a search expression, "
                     "so we searched for its words instead.")
 _WORD = re.compile(r"\w+", re.UNICODE)
-_OPERATORS = {"AND", "OR", "NOT", "ANDNOT", "ANDMAYBE"}
+OPERATORS = frozenset({"AND", "OR", "NOT", "ANDNOT", "ANDMAYBE"})  # words that are not words
 
 
 @dataclass
@@ -109,7 +109,7 @@ class QueryBuilder:
             return self.plain_words(text)
 
     def plain_words(self, text: str) -> ParsedQuery:
-        words = [w for w in _WORD.findall(text) if w not in _OPERATORS]
+        words = [w for w in _WORD.findall(text) if w not in OPERATORS]
         if not words:
             return ParsedQuery(wq.NullQuery, text, True, FALLBACK_MESSAGE)
         parsed = self.plain.parse(" ".join(w.lower() for w in words))

@@ -19,7 +19,8 @@ from bids.serialize import bid_item, iso_date, money_number
 from portal.api import bp, openapi
 from portal.api.auth import api_user
 from portal.api.openapi import error_responses, json_content
-from search_index.service import BANDS, Filters, filters_from_args, get_search_service
+from search_index.filters import BANDS, SearchFilters, filters_from_args
+from search_index.service import get_search_service
 
 # `GET /bids` answers from the index when any of these is given.
 SEARCH_PARAMS = ("q", "theme", "location", "min_amount", "max_amount", "sort", "band")
@@ -42,7 +43,7 @@ def _organisations_named(value: str) -> list[Organisation]:
     ))))
 
 
-def request_filters() -> Filters:
+def request_filters() -> SearchFilters:
     """The search filters of this request, with `GET /bids`' own filters; 400 on bad values."""
     try:
         filters = filters_from_args(request.args, strict=True)

@@ -12,7 +12,8 @@ from bids.database import db
 from bids.models import Bid
 from portal.api.search_api import export_response
 from portal.search import bp
-from search_index.service import FACET_FIELDS, SORTS, filters_from_args, get_search_service
+from search_index.filters import FACET_FIELDS, SORTS, filters_from_args
+from search_index.service import get_search_service
 
 FACET_TITLES = {"funder": "Funder", "status": "Status", "year": "Year", "theme": "Theme",
                 "location": "Location", "band": "Amount"}
