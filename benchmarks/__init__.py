@@ -145,7 +145,7 @@ def percentiles(samples: Iterable[float], points: Iterable[int] = (50, 95)) -> d
 
 
 def time_calls(fn: Callable[[Any], Any], items: Iterable[Any], *, warmup: int = 1) -> list[float]:
-    """Call `fn(item)` for each item; the latencies in milliseconds (after `warmup` untimed calls)."""
+    """Call `fn(item)` for each item; latencies in milliseconds (after `warmup` untimed calls)."""
     items = list(items)
     for item in items[:warmup]:
         fn(item)

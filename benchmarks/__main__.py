@@ -1,4 +1,4 @@
-"""`python -m benchmarks [--only NAME] [--limit N] [--output PATH]`: see `benchmarks/__init__.py`."""
+"""`python -m benchmarks [--only NAME] [--limit N] [--output PATH]`: see `benchmarks/__init__`."""
 
 from __future__ import annotations
 

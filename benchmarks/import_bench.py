@@ -24,7 +24,8 @@ def run(ctx: BenchContext) -> list[Row]:
     throughput = round(report.rate)
     if ctx.quick:  # start-up costs dominate a small sample: the target is for the whole file
         speed = Row("import throughput", throughput, "bids/s",
-                    note=f"{report.summary()} Target {TARGET_BIDS_PER_S} judged on the full corpus.")
+                    note=f"{report.summary()} Target {TARGET_BIDS_PER_S} judged on the full "
+                         "corpus.")
     else:
         speed = Row.at_least("import throughput", throughput, "bids/s", TARGET_BIDS_PER_S,
                              note=report.summary())

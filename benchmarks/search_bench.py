@@ -35,12 +35,14 @@ def query_set() -> list[dict]:
     queries += [{"q": p, "fts": p} for p in PAIRS]
     queries += [{"q": f'"{p}"', "fts": f'"{p}"'} for p in PHRASES]
     queries += [
-        {"q": 'funder:"Department of Defense" radar', "fts": 'funder:"Department of Defense" radar'},
+        {"q": 'funder:"Department of Defense" radar',
+         "fts": 'funder:"Department of Defense" radar'},
         {"q": "year:2010 battery", "fts": "battery", "where": "year = 2010"},
         {"q": "status:awarded vaccine", "fts": "vaccine"},
         {"q": "programme:sttr sensor", "fts": "programme:sttr sensor"},
         {"q": "title:laser", "fts": "title:laser"},
-        {"q": 'funder:"National Science Foundation"', "fts": 'funder:"National Science Foundation"'},
+        {"q": 'funder:"National Science Foundation"',
+         "fts": 'funder:"National Science Foundation"'},
         {"q": "year:2015 software", "fts": "software", "where": "year = 2015"},
         {"q": "organisation:technologies coating", "fts": "org:technologies coating"},
         {"q": "laser AND NOT weapon", "fts": "laser NOT weapon"},
@@ -133,8 +135,8 @@ def run(ctx: BenchContext) -> list[Row]:
             latencies.append((time.perf_counter() - start) * 1000)
         update = percentiles(latencies[1:])
         found = service.search(None, f'"revised {len(ids) - 1}"', snippets=False).bid_ids
-        rows.append(Row("search: single-bid update, whole commit p95", round(update["p95"], 1), "ms",
-                        note=f"p50 {update['p50']:.0f} ms, with the similarity store and the "
+        rows.append(Row("search: single-bid update, whole commit p95", round(update["p95"], 1),
+                        "ms", note=f"p50 {update['p50']:.0f} ms, with the similarity store and the "
                              f"pools' cluster follow-ups; findable at once: {ids[-1] in found}"))
 
         # The same, timing only the search index's part: the commit queues the work (deferred),
@@ -174,8 +176,8 @@ def run(ctx: BenchContext) -> list[Row]:
         db.session.remove()
     rows.append(Row.at_most("search: peak RSS of a fresh app serving searches",
                             fresh_process_peak_mb(ctx, _APP_SEARCH_SCRIPT), "MiB", 1024,
-                            note="a new process: the app and its index, the fixed queries three times "
-                                 "with facets and snippets"))
+                            note="a new process: the app and its index, the fixed queries "
+                                 "three times with facets and snippets"))
     return rows
 
 
@@ -203,8 +205,9 @@ def _fts5_yardstick(ctx: BenchContext, queries: list[dict]) -> tuple[float, floa
     path = ctx.scratch / "fts5.sqlite3"
     path.unlink(missing_ok=True)
     con = sqlite3.connect(path)
-    con.execute("CREATE VIRTUAL TABLE docs USING fts5(title, summary, body, org, funder, programme,"
-                " year UNINDEXED, amount UNINDEXED, tokenize='porter unicode61 remove_diacritics 2')")
+    con.execute("CREATE VIRTUAL TABLE docs USING fts5(title, summary, body, org, funder,"
+                " programme, year UNINDEXED, amount UNINDEXED,"
+                " tokenize='porter unicode61 remove_diacritics 2')")
     funder = db.aliased(Organisation)
     result = db.session.execute(
         select(Bid.id, Bid.title, Bid.summary, Bid.body, Organisation.name, funder.name,
