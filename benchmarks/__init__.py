@@ -103,7 +103,11 @@ def fresh_process_peak_mb(ctx: BenchContext, script: str, *args: str, timeout: i
     process's import and scratch state."""
     done = subprocess.run(
         [sys.executable, "-c", script + _PRINT_PEAK, json.dumps(ctx.app_config()), *args],
-        capture_output=True, text=True, check=True, cwd=ROOT, timeout=timeout,
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+        timeout=timeout,
     )
     return int(done.stdout.strip().splitlines()[-1])
 

@@ -47,13 +47,13 @@ def facet_mask(name: str, selected: list, values: Values) -> np.ndarray:
         return mask
     vocab = values.vocab[name]
     wanted = {v.lower() for v in selected} if name == "funder" else set(selected)
-    codes = [c for v, c in vocab.codes.items()
-             if (v.lower() if name == "funder" else v) in wanted]
+    codes = [c for v, c in vocab.codes.items() if (v.lower() if name == "funder" else v) in wanted]
     return np.isin(values.single[name], codes)
 
 
-def facet_counts(values: Values, base: np.ndarray, facet_masks: dict[str, np.ndarray],
-                 filters: SearchFilters) -> dict[str, list[FacetValue]]:
+def facet_counts(
+    values: Values, base: np.ndarray, facet_masks: dict[str, np.ndarray], filters: SearchFilters
+) -> dict[str, list[FacetValue]]:
     """Every facet's values with their counts among the documents `base` admits."""
     out: dict[str, list[FacetValue]] = {}
     for name in FACET_FIELDS:
@@ -73,8 +73,10 @@ def _count(name: str, mask: np.ndarray, values: Values, selected: set[str]) -> l
         years = values.numeric["year"][mask]
         years = years[years != MISSING]
         found, counts = np.unique(years, return_counts=True)
-        items = [FacetValue(str(y), int(c), str(y), str(y) in selected)
-                 for y, c in zip(found.tolist(), counts.tolist(), strict=True)]
+        items = [
+            FacetValue(str(y), int(c), str(y), str(y) in selected)
+            for y, c in zip(found.tolist(), counts.tolist(), strict=True)
+        ]
         items.sort(key=lambda f: -int(f.value))
     else:
         if name in ("theme", "location"):
@@ -86,9 +88,15 @@ def _count(name: str, mask: np.ndarray, values: Values, selected: set[str]) -> l
         vocab = values.vocab[name].values
         counts = np.bincount(codes, minlength=len(vocab)) if codes.size else np.zeros(0, int)
         nonzero = np.flatnonzero(counts)
-        items = [FacetValue(vocab[c], int(counts[c]),
-                            vocab[c].capitalize() if name == "status" else vocab[c],
-                            vocab[c] in selected) for c in nonzero]
+        items = [
+            FacetValue(
+                vocab[c],
+                int(counts[c]),
+                vocab[c].capitalize() if name == "status" else vocab[c],
+                vocab[c] in selected,
+            )
+            for c in nonzero
+        ]
         items.sort(key=lambda f: (-f.count, f.value.lower()))
     chosen = [f for f in items if f.selected]
     top = items[:FACET_LIMIT]

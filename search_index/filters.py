@@ -28,8 +28,11 @@ BANDS = (
 def band_label(key: str) -> str:
     for band_key, low, high in BANDS:
         if band_key == key:
-            return f"{low:,} and over" if high is None else (
-                f"Under {high:,}" if low == 0 else f"{low:,} to {high:,}")
+            return (
+                f"{low:,} and over"
+                if high is None
+                else (f"Under {high:,}" if low == 0 else f"{low:,} to {high:,}")
+            )
     return key
 
 
@@ -46,7 +49,7 @@ class SearchFilters:
     min_amount: int | None = None
     max_amount: int | None = None
     organisation_ids: set[int] | None = None  # from the API's `organisation` filter
-    bid_ids: set[int] | None = None           # from the API's `identifier` filter
+    bid_ids: set[int] | None = None  # from the API's `identifier` filter
 
     def active(self) -> dict[str, list]:
         return {name: getattr(self, name) for name in FACET_FIELDS if getattr(self, name)}
@@ -64,8 +67,9 @@ def _minor(raw: str, name: str) -> int:
 
 def filters_from_args(args: Mapping[str, Any], *, strict: bool = False) -> SearchFilters:
     """Filters from query-string arguments (a MultiDict); bad values raise ValueError if strict."""
-    getlist = (args.getlist if hasattr(args, "getlist")
-               else (lambda k: [args[k]] if k in args else []))
+    getlist = (
+        args.getlist if hasattr(args, "getlist") else (lambda k: [args[k]] if k in args else [])
+    )
     filters = SearchFilters()
     for name in ("funder", "theme", "location"):
         setattr(filters, name, [v.strip() for v in getlist(name) if v and v.strip()])

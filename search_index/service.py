@@ -123,16 +123,28 @@ class SearchService:
         mask = np.zeros(values.n, dtype=bool)
         reader = self.index.searcher().reader()
         for bid_id in bid_ids:
-            for docnum in reader.postings("id", str(bid_id)).all_ids() if reader.doc_frequency(
-                    "id", str(bid_id)) else ():
+            for docnum in (
+                reader.postings("id", str(bid_id)).all_ids()
+                if reader.doc_frequency("id", str(bid_id))
+                else ()
+            ):
                 mask[docnum] = True
         return mask
 
     # --- searching ---------------------------------------------------------------------
 
-    def search(self, user: Any, q: str = "", filters: SearchFilters | None = None,
-               sort: str = "relevance", page: int = 1, per_page: int = 20, *,
-               snippets: bool = True, facets: bool = True) -> Results:
+    def search(
+        self,
+        user: Any,
+        q: str = "",
+        filters: SearchFilters | None = None,
+        sort: str = "relevance",
+        page: int = 1,
+        per_page: int = 20,
+        *,
+        snippets: bool = True,
+        facets: bool = True,
+    ) -> Results:
         filters = filters or SearchFilters()
         sort = sort if sort in SORTS else "relevance"
         page, per_page = max(1, int(page)), max(1, min(int(per_page), 1000))
@@ -148,8 +160,9 @@ class SearchService:
             query_mask = np.zeros(values.n, dtype=bool)
             query_mask[docs] = True
             base &= query_mask
-        facet_masks = {name: facet_mask(name, sel, values)
-                       for name, sel in filters.active().items()}
+        facet_masks = {
+            name: facet_mask(name, sel, values) for name, sel in filters.active().items()
+        }
         final = base.copy()
         for mask in facet_masks.values():
             final &= mask
@@ -158,8 +171,16 @@ class SearchService:
 
         start = (page - 1) * per_page
         hits = self._page(searcher, parsed.query, sort, final, matched, values, start, per_page)
-        results = Results(hits, total, page, per_page, sort, parsed.text,
-                          fell_back=parsed.fell_back, message=parsed.message)
+        results = Results(
+            hits,
+            total,
+            page,
+            per_page,
+            sort,
+            parsed.text,
+            fell_back=parsed.fell_back,
+            message=parsed.message,
+        )
         if facets:
             results.facets = facet_counts(values, base, facet_masks, filters)
         if snippets and hits and parsed.query is not None:
@@ -168,14 +189,21 @@ class SearchService:
             results.corrected_query = spelling_correction(searcher, self.analyzer, parsed.text)
         return results
 
-    def iter_bid_ids(self, user: Any, q: str = "", filters: SearchFilters | None = None,
-                     sort: str = "relevance", chunk: int = 1000) -> Iterator[int]:
+    def iter_bid_ids(
+        self,
+        user: Any,
+        q: str = "",
+        filters: SearchFilters | None = None,
+        sort: str = "relevance",
+        chunk: int = 1000,
+    ) -> Iterator[int]:
         """Every result in order (for exports), a chunk at a time."""
         first = self.search(user, q, filters, sort, 1, chunk, snippets=False, facets=False)
         yield from first.bid_ids
         for page in range(2, first.pages + 1):
-            yield from self.search(user, q, filters, sort, page, chunk,
-                                   snippets=False, facets=False).bid_ids
+            yield from self.search(
+                user, q, filters, sort, page, chunk, snippets=False, facets=False
+            ).bid_ids
 
     def _page(self, searcher, query, sort, final, matched, values, start, per_page) -> list[Hit]:
         if matched.size == 0 or start >= matched.size:
@@ -183,12 +211,14 @@ class SearchService:
         stored_id = self._ids_of(searcher)
         if sort == "relevance":
             results = searcher.search(query, filter=_MaskFilter(final), limit=start + per_page)
-            return [Hit(int(stored_id(hit.docnum)), score=hit.score)
-                    for hit in results[start:start + per_page]]
+            return [
+                Hit(int(stored_id(hit.docnum)), score=hit.score)
+                for hit in results[start : start + per_page]
+            ]
         key = values.numeric["published" if sort == "newest" else "amount"][matched]
         # Highest first, missing values last, ties by document order (stable).
         order = np.lexsort((matched, -key, key == MISSING))
-        chosen = matched[order[start:start + per_page]]
+        chosen = matched[order[start : start + per_page]]
         return [Hit(int(stored_id(int(docnum)))) for docnum in chosen]
 
     @staticmethod
@@ -201,5 +231,6 @@ def get_search_service() -> SearchService:
     service = current_app.extensions.get("search_service")
     if service is None:
         service = current_app.extensions["search_service"] = SearchService(
-            current_app.extensions["search_index"])
+            current_app.extensions["search_index"]
+        )
     return service

@@ -66,12 +66,15 @@ class Snippeter:
             inside = [m for m in matches if m.start() >= start and m.end() <= end]
             out, cursor = [], start
             for m in inside:
-                out.append(str(escape(text[cursor:m.start()])))
+                out.append(str(escape(text[cursor : m.start()])))
                 out.append(f"<mark>{escape(m.group(0))}</mark>")
                 cursor = m.end()
             out.append(str(escape(text[cursor:end])))
-            pieces.append(("… " if start > 0 else "") + "".join(out).strip()
-                          + (" …" if end < len(text) else ""))
+            pieces.append(
+                ("… " if start > 0 else "")
+                + "".join(out).strip()
+                + (" …" if end < len(text) else "")
+            )
             last_end = end
         return Markup(" ".join(pieces))
 
@@ -82,10 +85,15 @@ def add_snippets(snippeter: Snippeter, searcher, query, hits: list) -> None:
     if not terms:
         return
     ids = [hit.bid_id for hit in hits]
-    texts = {bid_id: [summary or "", body or ""] for bid_id, summary, body in db.session.execute(
-        select(Bid.id, Bid.summary, Bid.body).where(Bid.id.in_(ids)))}
+    texts = {
+        bid_id: [summary or "", body or ""]
+        for bid_id, summary, body in db.session.execute(
+            select(Bid.id, Bid.summary, Bid.body).where(Bid.id.in_(ids))
+        )
+    }
     for bid_id, text in db.session.execute(
-            select(Attachment.bid_id, Attachment.text).where(Attachment.bid_id.in_(ids))):
+        select(Attachment.bid_id, Attachment.text).where(Attachment.bid_id.in_(ids))
+    ):
         if text and bid_id in texts:
             texts[bid_id][1] += "\n\n" + text
     for hit in hits:
@@ -123,11 +131,12 @@ def spelling_correction(searcher, analyzer, text: str) -> str | None:
     def fix(match: re.Match) -> str:
         nonlocal changed
         word = match.group(0)
-        if word in OPERATORS or text[match.end():match.end() + 1] == ":":
+        if word in OPERATORS or text[match.end() : match.end() + 1] == ":":
             return word
         stems = [t.text for t in analyzer(word.lower())]
-        if not stems or any(reader.doc_frequency(f, stems[0]) for f in ("text", "title",
-                                                                          "summary")):
+        if not stems or any(
+            reader.doc_frequency(f, stems[0]) for f in ("text", "title", "summary")
+        ):
             return word
         suggestions = corrector.suggest(word.lower(), limit=1, maxdist=2, prefix=1)
         if suggestions:
