@@ -6,7 +6,7 @@ FLASK := $(VENV)/bin/flask --app portal
 PORT ?= 5000
 STAMP := $(VENV)/.installed
 
-.PHONY: install chromium postgres db run test test-postgres test-fast bench loadtest eval clean
+.PHONY: install chromium postgres db run test test-postgres test-fast lint bench loadtest eval clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,14 @@ test: install chromium
 
 test-fast: install
 	$(PY) -m pytest -m "not browser and not slow"
+
+# The layer contracts, lint, format and types (settings in pyproject.toml).
+LINT_PATHS := portal bids search_index tests benchmarks migrations config.py
+lint: install
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/ruff check $(LINT_PATHS)
+	$(VENV)/bin/ruff format --check $(LINT_PATHS)
+	$(VENV)/bin/mypy bids search_index
 
 bench: install
 	$(PY) -m benchmarks

@@ -103,7 +103,11 @@ def fresh_process_peak_mb(ctx: BenchContext, script: str, *args: str, timeout: i
     process's import and scratch state."""
     done = subprocess.run(
         [sys.executable, "-c", script + _PRINT_PEAK, json.dumps(ctx.app_config()), *args],
-        capture_output=True, text=True, check=True, cwd=ROOT, timeout=timeout,
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+        timeout=timeout,
     )
     return int(done.stdout.strip().splitlines()[-1])
 
@@ -145,7 +149,7 @@ def percentiles(samples: Iterable[float], points: Iterable[int] = (50, 95)) -> d
 
 
 def time_calls(fn: Callable[[Any], Any], items: Iterable[Any], *, warmup: int = 1) -> list[float]:
-    """Call `fn(item)` for each item; the latencies in milliseconds (after `warmup` untimed calls)."""
+    """Call `fn(item)` for each item; latencies in milliseconds (after `warmup` untimed calls)."""
     items = list(items)
     for item in items[:warmup]:
         fn(item)

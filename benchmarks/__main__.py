@@ -1,4 +1,4 @@
-"""`python -m benchmarks [--only NAME] [--limit N] [--output PATH]`: see `benchmarks/__init__.py`."""
+"""`python -m benchmarks [--only NAME] [--limit N] [--output PATH]`: see `benchmarks/__init__`."""
 
 from __future__ import annotations
 
@@ -19,12 +19,21 @@ from benchmarks import (
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
-    parser.add_argument("--only", action="append", choices=BENCHMARKS, metavar="NAME",
-                        help=f"run only this benchmark (repeatable): {', '.join(BENCHMARKS)}")
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=BENCHMARKS,
+        metavar="NAME",
+        help=f"run only this benchmark (repeatable): {', '.join(BENCHMARKS)}",
+    )
     parser.add_argument("--limit", type=int, help="import only the first N corpus rows")
     parser.add_argument("--corpus", type=Path, default=CORPUS, help="corpus file (SBIR JSONL)")
-    parser.add_argument("--output", type=Path, default=RESULTS_DIR / "latest.json",
-                        help="where to write the results as JSON")
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=RESULTS_DIR / "latest.json",
+        help="where to write the results as JSON",
+    )
     args = parser.parse_args(argv)
     if not args.corpus.exists():
         parser.error(f"the corpus is missing: {args.corpus}")

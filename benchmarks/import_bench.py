@@ -23,22 +23,36 @@ def run(ctx: BenchContext) -> list[Row]:
     report = ctx.import_report
     throughput = round(report.rate)
     if ctx.quick:  # start-up costs dominate a small sample: the target is for the whole file
-        speed = Row("import throughput", throughput, "bids/s",
-                    note=f"{report.summary()} Target {TARGET_BIDS_PER_S} judged on the full corpus.")
+        speed = Row(
+            "import throughput",
+            throughput,
+            "bids/s",
+            note=f"{report.summary()} Target {TARGET_BIDS_PER_S} judged on the full corpus.",
+        )
     else:
-        speed = Row.at_least("import throughput", throughput, "bids/s", TARGET_BIDS_PER_S,
-                             note=report.summary())
+        speed = Row.at_least(
+            "import throughput", throughput, "bids/s", TARGET_BIDS_PER_S, note=report.summary()
+        )
     rows = [
         speed,
         Row("import duration", round(report.seconds, 1), "s"),
         # Wall-clock figures suffer from whatever else runs on the machine; CPU time does not.
-        Row("import CPU time", round(ctx.import_cpu_s or 0, 1), "s",
+        Row(
+            "import CPU time",
+            round(ctx.import_cpu_s or 0, 1),
+            "s",
             note=f"{report.written / ctx.import_cpu_s:,.0f} bids per CPU-second"
-            if ctx.import_cpu_s else ""),
+            if ctx.import_cpu_s
+            else "",
+        ),
         Row("bids imported", report.imported, "bids"),
         # The SBIR file has two awards with no funder: the importer rightly skips them.
-        Row("rows skipped (invalid)", report.skipped, "rows",
-            note="; ".join(str(p) for p in report.problems[:5])),
+        Row(
+            "rows skipped (invalid)",
+            report.skipped,
+            "rows",
+            note="; ".join(str(p) for p in report.problems[:5]),
+        ),
         Row("peak RSS after import", round(ctx.import_rss_mb or peak_rss_mb()), "MiB"),
     ]
     with app.app_context():
@@ -49,10 +63,22 @@ def run(ctx: BenchContext) -> list[Row]:
         sample = min(report.imported, 5000)
         with Stopwatch() as sw:
             again = import_bids(ctx.corpus_path, limit=sample)
-        rows.append(Row.at_most("re-import changes (idempotence)", again.imported + again.updated,
-                                "bids", 0, note=again.summary()))
-        rows.append(Row("re-import throughput (unchanged rows)",
-                        round(again.written / sw.seconds) if sw.seconds else 0, "bids/s"))
+        rows.append(
+            Row.at_most(
+                "re-import changes (idempotence)",
+                again.imported + again.updated,
+                "bids",
+                0,
+                note=again.summary(),
+            )
+        )
+        rows.append(
+            Row(
+                "re-import throughput (unchanged rows)",
+                round(again.written / sw.seconds) if sw.seconds else 0,
+                "bids/s",
+            )
+        )
         after = db.session.scalar(select(func.count(Bid.id)))
         rows.append(Row.at_most("duplicate bids after re-import", after - bids, "bids", 0))
         db.session.remove()

@@ -40,8 +40,12 @@ def _pool_of_largest_funders():
     from bids.pools import services
 
     top = db.session.execute(
-        select(Bid.funder_id, func.count(Bid.id)).where(Bid.funder_id.is_not(None))
-        .group_by(Bid.funder_id).order_by(func.count(Bid.id).desc()).limit(3)).all()
+        select(Bid.funder_id, func.count(Bid.id))
+        .where(Bid.funder_id.is_not(None))
+        .group_by(Bid.funder_id)
+        .order_by(func.count(Bid.id).desc())
+        .limit(3)
+    ).all()
     funders = [db.session.get(Organisation, fid) for fid, _ in top]
     user = User(email="pool-bench@example.org", display_name="Pool Bench")
     user.set_password("bench password 123")
@@ -89,24 +93,38 @@ def run(ctx: BenchContext) -> list[Row]:
         phases[marks[-1][0]] = time.perf_counter() - marks[-1][1]
         sizes = db.session.execute(select(OverlapCluster.size)).scalars().all()
         members = db.session.scalar(select(func.count(OverlapClusterMember.bid_id)))
-        rows.append(Row.at_most(
-            "full cluster refresh", round(sw.seconds, 1), "s", REFRESH_TARGET_S,
-            note=f"{report.pairs:,} pairs, {report.clusters:,} clusters holding {members:,} bids "
-                 f"(largest {max(sizes, default=0)}), {report.duplicates:,} near-duplicate pairs; "
-                 f"threshold {threshold}; CPU {cpu:.1f} s; "
-                 + ", ".join(f"{k} {v:.1f} s" for k, v in phases.items() if k != "start")))
+        rows.append(
+            Row.at_most(
+                "full cluster refresh",
+                round(sw.seconds, 1),
+                "s",
+                REFRESH_TARGET_S,
+                note=f"{report.pairs:,} pairs, {report.clusters:,} clusters holding "
+                f"{members:,} bids (largest {max(sizes, default=0)}), "
+                f"{report.duplicates:,} near-duplicate pairs; "
+                f"threshold {threshold}; CPU {cpu:.1f} s; "
+                + ", ".join(f"{k} {v:.1f} s" for k, v in phases.items() if k != "start"),
+            )
+        )
         rows.append(Row("clusters", report.clusters, "clusters"))
         rows.append(Row("RSS growth during refresh", round(current_rss_mb() - rss_before), "MiB"))
 
         with Stopwatch() as again_sw:
             again = refresh_clusters()
             db.session.commit()
-        rows.append(Row.at_most("clusters changed by an unchanged refresh",
-                                again.created + again.changed + again.removed, "clusters", 0,
-                                note=f"second refresh took {again_sw.seconds:.1f} s"))
+        rows.append(
+            Row.at_most(
+                "clusters changed by an unchanged refresh",
+                again.created + again.changed + again.removed,
+                "clusters",
+                0,
+                note=f"second refresh took {again_sw.seconds:.1f} s",
+            )
+        )
 
-        sample = db.session.scalars(select(OverlapClusterMember.bid_id)
-                                    .order_by(OverlapClusterMember.bid_id).limit(5)).all()
+        sample = db.session.scalars(
+            select(OverlapClusterMember.bid_id).order_by(OverlapClusterMember.bid_id).limit(5)
+        ).all()
         if sample:
             timings = []
             for bid_id in sample:
@@ -114,9 +132,14 @@ def run(ctx: BenchContext) -> list[Row]:
                 refresh_neighbourhood(bid_id)
                 db.session.commit()
                 timings.append((time.perf_counter() - started) * 1000)
-            rows.append(Row("neighbourhood refresh (one publish) p50",
-                            round(percentiles(timings)["p50"]), "ms",
-                            note=f"max {max(timings):.0f} ms over {len(timings)} bids"))
+            rows.append(
+                Row(
+                    "neighbourhood refresh (one publish) p50",
+                    round(percentiles(timings)["p50"]),
+                    "ms",
+                    note=f"max {max(timings):.0f} ms over {len(timings)} bids",
+                )
+            )
 
         pool_id, user_id, funders = _pool_of_largest_funders()
         db.session.remove()
@@ -140,16 +163,38 @@ def run(ctx: BenchContext) -> list[Row]:
 
     dashboard, page = timed(f"/pools/{pool_id}")
     shown = page.count('class="card"')
-    rows.append(Row.at_most(
-        "pool dashboard p95", round(dashboard["p95"], 1), "ms", DASHBOARD_TARGET_MS,
-        note=f"p50 {dashboard['p50']:.0f} ms; members {', '.join(f'{n} ({c:,} bids)' for n, c in funders)}"
-             f"; {shown} opportunities on the page"))
+    member_names = ", ".join(f"{n} ({c:,} bids)" for n, c in funders)
+    rows.append(
+        Row.at_most(
+            "pool dashboard p95",
+            round(dashboard["p95"], 1),
+            "ms",
+            DASHBOARD_TARGET_MS,
+            note=f"p50 {dashboard['p50']:.0f} ms; members {member_names}; "
+            f"{shown} opportunities on the page",
+        )
+    )
     filtered, _ = timed(f"/pools/{pool_id}?status=submitted&place=California")
-    rows.append(Row.at_most("pool dashboard with filters p95", round(filtered["p95"], 1), "ms",
-                            DASHBOARD_TARGET_MS))
+    rows.append(
+        Row.at_most(
+            "pool dashboard with filters p95", round(filtered["p95"], 1), "ms", DASHBOARD_TARGET_MS
+        )
+    )
     export, csv_text = timed(f"/pools/{pool_id}/export.csv?list=clusters", runs=3)
-    rows.append(Row("cluster CSV export p50", round(export["p50"]), "ms",
-                    note=f"{csv_text.count(chr(10)) - 1:,} rows"))
-    rows.append(Row("RSS after pool benchmark", round(current_rss_mb()), "MiB",
-                    note=f"peak {peak_rss_mb():.0f} MiB"))
+    rows.append(
+        Row(
+            "cluster CSV export p50",
+            round(export["p50"]),
+            "ms",
+            note=f"{csv_text.count(chr(10)) - 1:,} rows",
+        )
+    )
+    rows.append(
+        Row(
+            "RSS after pool benchmark",
+            round(current_rss_mb()),
+            "MiB",
+            note=f"peak {peak_rss_mb():.0f} MiB",
+        )
+    )
     return rows

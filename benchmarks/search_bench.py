@@ -22,12 +22,45 @@ from benchmarks import (
 )
 
 # (whoosh query, FTS5 MATCH, SQL condition, filters, page): >= 50 fixed queries.
-WORDS = ["battery", "laser", "vaccine", "sensor", "software", "coating", "radar", "composite",
-         "antenna", "protein", "turbine", "imaging", "cancer", "robot", "polymer"]
-PAIRS = ["fuel cell", "neural network", "infrared detector", "drug delivery", "machine learning",
-         "wireless sensor", "solar cell", "water purification", "image processing", "gene therapy"]
-PHRASES = ["carbon nanotube", "lithium ion", "fuel cell", "quantum dot", "machine learning",
-           "heat exchanger", "signal processing", "drug delivery"]
+WORDS = [
+    "battery",
+    "laser",
+    "vaccine",
+    "sensor",
+    "software",
+    "coating",
+    "radar",
+    "composite",
+    "antenna",
+    "protein",
+    "turbine",
+    "imaging",
+    "cancer",
+    "robot",
+    "polymer",
+]
+PAIRS = [
+    "fuel cell",
+    "neural network",
+    "infrared detector",
+    "drug delivery",
+    "machine learning",
+    "wireless sensor",
+    "solar cell",
+    "water purification",
+    "image processing",
+    "gene therapy",
+]
+PHRASES = [
+    "carbon nanotube",
+    "lithium ion",
+    "fuel cell",
+    "quantum dot",
+    "machine learning",
+    "heat exchanger",
+    "signal processing",
+    "drug delivery",
+]
 
 
 def query_set() -> list[dict]:
@@ -35,12 +68,18 @@ def query_set() -> list[dict]:
     queries += [{"q": p, "fts": p} for p in PAIRS]
     queries += [{"q": f'"{p}"', "fts": f'"{p}"'} for p in PHRASES]
     queries += [
-        {"q": 'funder:"Department of Defense" radar', "fts": 'funder:"Department of Defense" radar'},
+        {
+            "q": 'funder:"Department of Defense" radar',
+            "fts": 'funder:"Department of Defense" radar',
+        },
         {"q": "year:2010 battery", "fts": "battery", "where": "year = 2010"},
         {"q": "status:awarded vaccine", "fts": "vaccine"},
         {"q": "programme:sttr sensor", "fts": "programme:sttr sensor"},
         {"q": "title:laser", "fts": "title:laser"},
-        {"q": 'funder:"National Science Foundation"', "fts": 'funder:"National Science Foundation"'},
+        {
+            "q": 'funder:"National Science Foundation"',
+            "fts": 'funder:"National Science Foundation"',
+        },
         {"q": "year:2015 software", "fts": "software", "where": "year = 2015"},
         {"q": "organisation:technologies coating", "fts": "org:technologies coating"},
         {"q": "laser AND NOT weapon", "fts": "laser NOT weapon"},
@@ -53,11 +92,18 @@ def query_set() -> list[dict]:
         {"q": "software", "fts": "software", "page": 20},
         {"q": "materials", "fts": "materials", "page": 200},
         {"q": "laser", "fts": "laser", "filters": {"year": [2012]}, "where": "year = 2012"},
-        {"q": "energy", "fts": "energy", "filters": {"band": ["100000-500000"]},
-         "where": "amount >= 10000000 AND amount < 50000000"},
-        {"q": "detection", "fts": "detection",
-         "filters": {"funder": ["Department of Health and Human Services"]},
-         "where": "funder = 'Department of Health and Human Services'"},
+        {
+            "q": "energy",
+            "fts": "energy",
+            "filters": {"band": ["100000-500000"]},
+            "where": "amount >= 10000000 AND amount < 50000000",
+        },
+        {
+            "q": "detection",
+            "fts": "detection",
+            "filters": {"funder": ["Department of Health and Human Services"]},
+            "where": "funder = 'Department of Health and Human Services'",
+        },
         {"q": "", "fts": None, "filters": {"funder": ["Department of Energy"]}},
         {"q": "", "fts": None, "sort": "amount"},
     ]
@@ -65,9 +111,9 @@ def query_set() -> list[dict]:
 
 
 def _filters(spec: dict):
-    from search_index.service import Filters
+    from search_index.filters import SearchFilters
 
-    return Filters(**spec.get("filters", {}))
+    return SearchFilters(**spec.get("filters", {}))
 
 
 def run(ctx: BenchContext) -> list[Row]:
@@ -85,16 +131,30 @@ def run(ctx: BenchContext) -> list[Row]:
         total = db.session.scalar(select(db.func.count(Bid.id)))
         with Stopwatch() as sw:
             count = rebuild_search_index(db.session)
-        rows.append(Row.at_most("search: full rebuild", round(sw.seconds, 1), "s", 300,
-                                note=f"{count} bids of {total}"))
+        rows.append(
+            Row.at_most(
+                "search: full rebuild",
+                round(sw.seconds, 1),
+                "s",
+                300,
+                note=f"{count} bids of {total}",
+            )
+        )
         rows.append(Row("search: rebuild rate", round(count / sw.seconds), "bids/s"))
 
         service = get_search_service()
         queries = query_set()
 
         def run_query(spec, snippets=True):
-            return service.search(None, spec["q"], _filters(spec), spec.get("sort", "relevance"),
-                                  spec.get("page", 1), 20, snippets=snippets)
+            return service.search(
+                None,
+                spec["q"],
+                _filters(spec),
+                spec.get("sort", "relevance"),
+                spec.get("page", 1),
+                20,
+                snippets=snippets,
+            )
 
         first = []
         for spec in queries:  # cold: first use builds the facet arrays and warms caches
@@ -113,12 +173,26 @@ def run(ctx: BenchContext) -> list[Row]:
         hot = percentiles(samples)
         rows.append(Row("search: queries in the fixed set", len(queries), "queries"))
         rows.append(Row("search: p50 with facets and snippets", round(hot["p50"], 1), "ms"))
-        rows.append(Row.at_most("search: p95 with facets and snippets", round(hot["p95"], 1), "ms",
-                                50, note=f"max {hot['max']:.0f} ms; 3 rounds after a warm-up"))
-        rows.append(Row("search: p95 with facets, no snippets", round(percentiles(plain)["p95"], 1),
-                        "ms"))
-        rows.append(Row("search: p95 first (cold) pass", round(percentiles(first)["p95"], 1), "ms",
-                        note="includes building the per-segment facet arrays once"))
+        rows.append(
+            Row.at_most(
+                "search: p95 with facets and snippets",
+                round(hot["p95"], 1),
+                "ms",
+                50,
+                note=f"max {hot['max']:.0f} ms; 3 rounds after a warm-up",
+            )
+        )
+        rows.append(
+            Row("search: p95 with facets, no snippets", round(percentiles(plain)["p95"], 1), "ms")
+        )
+        rows.append(
+            Row(
+                "search: p95 first (cold) pass",
+                round(percentiles(first)["p95"], 1),
+                "ms",
+                note="includes building the per-segment facet arrays once",
+            )
+        )
 
         # Single-bid update: ORM change, commit, after-commit index update. The similarity
         # store is brought up to date first, as after any large import (`similarity rebuild`).
@@ -133,9 +207,15 @@ def run(ctx: BenchContext) -> list[Row]:
             latencies.append((time.perf_counter() - start) * 1000)
         update = percentiles(latencies[1:])
         found = service.search(None, f'"revised {len(ids) - 1}"', snippets=False).bid_ids
-        rows.append(Row("search: single-bid update, whole commit p95", round(update["p95"], 1), "ms",
-                        note=f"p50 {update['p50']:.0f} ms, with the similarity store and the "
-                             f"pools' cluster follow-ups; findable at once: {ids[-1] in found}"))
+        rows.append(
+            Row(
+                "search: single-bid update, whole commit p95",
+                round(update["p95"], 1),
+                "ms",
+                note=f"p50 {update['p50']:.0f} ms, with the similarity store and the "
+                f"pools' cluster follow-ups; findable at once: {ids[-1] in found}",
+            )
+        )
 
         # The same, timing only the search index's part: the commit queues the work (deferred),
         # then the search consumer applies it. The commit above also runs the similarity store
@@ -153,29 +233,54 @@ def run(ctx: BenchContext) -> list[Row]:
             search_only.append((time.perf_counter() - start) * 1000)
         outbox.sync()
         alone = percentiles(search_only[1:])
-        rows.append(Row.at_most("search: index update alone p95", round(alone["p95"], 1), "ms",
-                                200, note=f"p50 {alone['p50']:.0f} ms (search consumer only)"))
+        rows.append(
+            Row.at_most(
+                "search: index update alone p95",
+                round(alone["p95"], 1),
+                "ms",
+                200,
+                note=f"p50 {alone['p50']:.0f} ms (search consumer only)",
+            )
+        )
 
         scores = evaluate(service, load_judgements())
         mean = sum(scores.values()) / len(scores)
         worst = sorted(scores.items(), key=lambda kv: kv[1])[:3]
-        rows.append(Row("search: nDCG@10 (judged collection)", round(mean, 3), "",
-                        note=f"{len(scores)} queries; weakest: "
-                             + ", ".join(f"{q} {s:.2f}" for q, s in worst)))
+        rows.append(
+            Row(
+                "search: nDCG@10 (judged collection)",
+                round(mean, 3),
+                "",
+                note=f"{len(scores)} queries; weakest: "
+                + ", ".join(f"{q} {s:.2f}" for q, s in worst),
+            )
+        )
 
         fts_p50, fts_p95 = _fts5_yardstick(ctx, queries)
         rows.append(Row("fts5: p50 (same queries)", round(fts_p50, 2), "ms"))
         rows.append(Row("fts5: p95 (same queries)", round(fts_p95, 2), "ms"))
         rows.append(Row("search: Whoosh/FTS5 p50 ratio", round(hot["p50"] / fts_p50, 1), "x"))
         rows.append(Row("search: Whoosh/FTS5 p95 ratio", round(hot["p95"] / fts_p95, 1), "x"))
-        rows.append(Row("search: peak RSS of the benchmark process", round(peak_rss_mb()), "MiB",
-                        note=f"current {current_rss_mb():.0f} MiB; holds the import, the FTS5 "
-                             "yardstick and the similarity store: not an app figure"))
+        rows.append(
+            Row(
+                "search: peak RSS of the benchmark process",
+                round(peak_rss_mb()),
+                "MiB",
+                note=f"current {current_rss_mb():.0f} MiB; holds the import, the FTS5 "
+                "yardstick and the similarity store: not an app figure",
+            )
+        )
         db.session.remove()
-    rows.append(Row.at_most("search: peak RSS of a fresh app serving searches",
-                            fresh_process_peak_mb(ctx, _APP_SEARCH_SCRIPT), "MiB", 1024,
-                            note="a new process: the app and its index, the fixed queries three times "
-                                 "with facets and snippets"))
+    rows.append(
+        Row.at_most(
+            "search: peak RSS of a fresh app serving searches",
+            fresh_process_peak_mb(ctx, _APP_SEARCH_SCRIPT),
+            "MiB",
+            1024,
+            note="a new process: the app and its index, the fixed queries "
+            "three times with facets and snippets",
+        )
+    )
     return rows
 
 
@@ -203,20 +308,35 @@ def _fts5_yardstick(ctx: BenchContext, queries: list[dict]) -> tuple[float, floa
     path = ctx.scratch / "fts5.sqlite3"
     path.unlink(missing_ok=True)
     con = sqlite3.connect(path)
-    con.execute("CREATE VIRTUAL TABLE docs USING fts5(title, summary, body, org, funder, programme,"
-                " year UNINDEXED, amount UNINDEXED, tokenize='porter unicode61 remove_diacritics 2')")
+    con.execute(
+        "CREATE VIRTUAL TABLE docs USING fts5(title, summary, body, org, funder,"
+        " programme, year UNINDEXED, amount UNINDEXED,"
+        " tokenize='porter unicode61 remove_diacritics 2')"
+    )
     funder = db.aliased(Organisation)
     result = db.session.execute(
-        select(Bid.id, Bid.title, Bid.summary, Bid.body, Organisation.name, funder.name,
-               Bid.programme, Bid.submitted_on, Bid.amount_awarded_minor)
+        select(
+            Bid.id,
+            Bid.title,
+            Bid.summary,
+            Bid.body,
+            Organisation.name,
+            funder.name,
+            Bid.programme,
+            Bid.submitted_on,
+            Bid.amount_awarded_minor,
+        )
         .join(Organisation, Bid.organisation_id == Organisation.id)
         .outerjoin(funder, Bid.funder_id == funder.id)
     )
     con.executemany(
         "INSERT INTO docs(rowid, title, summary, body, org, funder, programme, year, amount)"
         " VALUES (?,?,?,?,?,?,?,?,?)",
-        ((r[0], r[1], r[2], r[3], r[4], r[5] or "", r[6],
-          r[7].year if r[7] else None, r[8]) for r in result))
+        (
+            (r[0], r[1], r[2], r[3], r[4], r[5] or "", r[6], r[7].year if r[7] else None, r[8])
+            for r in result
+        ),
+    )
     con.commit()
 
     def run(spec):
@@ -226,11 +346,15 @@ def _fts5_yardstick(ctx: BenchContext, queries: list[dict]) -> tuple[float, floa
             con.execute("SELECT rowid FROM docs LIMIT 20").fetchall()
             return
         args = (spec["fts"],)
-        con.execute(f"SELECT rowid FROM docs WHERE docs MATCH ?{where} ORDER BY rank "
-                    f"LIMIT 20 OFFSET {offset}", args).fetchall()
+        con.execute(
+            f"SELECT rowid FROM docs WHERE docs MATCH ?{where} ORDER BY rank "
+            f"LIMIT 20 OFFSET {offset}",
+            args,
+        ).fetchall()
         con.execute(f"SELECT count(*) FROM docs WHERE docs MATCH ?{where}", args).fetchone()
-        con.execute(f"SELECT funder, count(*) FROM docs WHERE docs MATCH ?{where} GROUP BY funder",
-                    args).fetchall()
+        con.execute(
+            f"SELECT funder, count(*) FROM docs WHERE docs MATCH ?{where} GROUP BY funder", args
+        ).fetchall()
 
     for spec in queries:
         run(spec)

@@ -1,4 +1,4 @@
-"""Similarity benchmark (`make eval`): quality on the SBIR pairs, latency and memory at corpus scale.
+"""Similarity benchmark (`make eval`): quality on the SBIR pairs, latency and memory at scale.
 
 Quality: a store is built from the ABSTRACTS alone (the pairs' labels come from titles) with
 the engine's own code (`search_index.similarity.store`); for every positive pair, the rank of
@@ -113,18 +113,51 @@ def _ceiling_rows(figures: dict[str, float], label: str) -> list[Row]:
             note="no re-ranking of the best 100 candidates can reach a higher recall@10"),
         Row(f"{label} recall@1000", round(figures["recall@1000"], 3), "",
             note="partners beyond the first 1000: abstracts that share almost nothing"),
-        Row(f"{label} near misses led by the same firm", round(figures["misses_first_same_firm"] / misses, 3), "",
-            note=f"of {figures['misses']} queries whose partner ranks 2nd to 10th, the share where the bid "
-                 f"ranked first is another award of the same firm (a renamed phase is an unlabelled "
-                 f"overlap); in {figures['misses_first_near_copy']} of the near misses the first scores >= 0.95"),
+        Row(f"{label} near misses led by the same firm",
+            round(figures["misses_first_same_firm"] / misses, 3), "",
+            note=f"of {figures['misses']} queries whose partner ranks 2nd to 10th, the share "
+                 f"where the bid ranked first is another award of the same firm (a renamed phase "
+                 f"is an unlabelled overlap); in {figures['misses_first_near_copy']} of the near "
+                 f"misses the first scores >= 0.95"),
     ]
+
+
+def _engine_quality(ctx: BenchContext, records, positions, pairs, orgs
+                    ) -> tuple[dict[str, float], list[Row]]:
+    """The engine on abstracts only; its matrices are freed on return."""
+    from search_index import similarity
+    from search_index.similarity.store import Doc, Store
+
+    store = Store(ctx.scratch / "similarity-abstracts")
+    with Stopwatch() as fit, store.locked():
+        snap = store.rebuild([Doc(r.id, r.organisation_id, True, r.body) for r in records])
+    matrix, sigs = snap.matrix(), snap.signatures()
+
+    def engine_row(position: int) -> np.ndarray:
+        return similarity.scores_for(snap, matrix[position], np.asarray(sigs[position]))[0]
+
+    engine = evaluate(engine_row, positions, pairs, orgs)
+    rows = _quality_rows(engine, "engine", targets=True) + _ceiling_rows(engine, "engine")
+    rows.append(Row("engine fit on abstracts (TF-IDF + MinHash)", round(fit.seconds, 1), "s",
+                    note=f"{snap.n_features:,} terms; {engine['queries']:,} query bids, "
+                         f"{len(pairs):,} labelled pairs"))
+    return engine, rows
+
+
+def _baseline_quality(records, positions, pairs) -> dict[str, float]:
+    """The issue's baseline, brute force; its matrix is freed on return."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    matrix = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, stop_words="english",
+                             dtype=np.float32).fit_transform([r.body for r in records])
+    transposed = matrix.T.tocsr()
+    return evaluate(lambda p: (matrix[p] @ transposed).toarray().ravel(), positions, pairs)
 
 
 def run(ctx: BenchContext) -> list[Row]:
     from bids.database import db
     from bids.models import Bid
     from search_index import similarity
-    from search_index.similarity.store import Doc, Store
 
     rows: list[Row] = []
     app = ctx.app
@@ -136,31 +169,10 @@ def run(ctx: BenchContext) -> list[Row]:
     orgs = np.array([r.organisation_id for r in records])
     pairs = _load_pairs(ctx, set(positions))
 
-    # --- quality: the engine on abstracts only ---------------------------------------------
-    store = Store(ctx.scratch / "similarity-abstracts")
-    with Stopwatch() as fit, store.locked():
-        snap = store.rebuild([Doc(r.id, r.organisation_id, True, r.body) for r in records])
-    matrix, sigs = snap.matrix(), snap.signatures()
-
-    def engine_row(position: int) -> np.ndarray:
-        return similarity.scores_for(snap, matrix[position], np.asarray(sigs[position]))[0]
-
-    engine = evaluate(engine_row, positions, pairs, orgs)
-    rows += _quality_rows(engine, "engine", targets=True)
-    rows += _ceiling_rows(engine, "engine")
-    rows.append(Row("engine fit on abstracts (TF-IDF + MinHash)", round(fit.seconds, 1), "s",
-                    note=f"{snap.n_features:,} terms; {engine['queries']:,} query bids, "
-                         f"{len(pairs):,} labelled pairs"))
-
-    # --- the issue's baseline, brute force -------------------------------------------------
-    from sklearn.feature_extraction.text import TfidfVectorizer
-
-    baseline_matrix = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, stop_words="english",
-                                      dtype=np.float32).fit_transform([r.body for r in records])
-    baseline_t = baseline_matrix.T.tocsr()
-    baseline = evaluate(lambda p: (baseline_matrix[p] @ baseline_t).toarray().ravel(), positions, pairs)
+    engine, quality_rows = _engine_quality(ctx, records, positions, pairs, orgs)
+    rows += quality_rows
+    baseline = _baseline_quality(records, positions, pairs)
     rows += _quality_rows(baseline, "baseline TF-IDF", targets=False)
-    del baseline_matrix, baseline_t, matrix
     ctx.state["similarity_quality"] = {"engine": engine, "baseline": baseline}
 
     # --- speed in the app: full texts, permissions, database ------------------------------
@@ -181,22 +193,24 @@ def run(ctx: BenchContext) -> list[Row]:
         rows += _pdf_check_rows(ctx)
         with Stopwatch() as pairs_time:
             count = sum(1 for _ in similarity.overlap_pairs(similarity.RELATED))
-        rows.append(Row.at_most("overlap_pairs over the corpus (cold)", round(pairs_time.seconds, 1),
-                                "s", 60, note=f"{count:,} pairs >= {similarity.RELATED}"))
+        rows.append(Row.at_most("overlap_pairs over the corpus (cold)",
+                                round(pairs_time.seconds, 1), "s", 60,
+                                note=f"{count:,} pairs >= {similarity.RELATED}"))
         with Stopwatch() as cached:
             sum(1 for _ in similarity.overlap_pairs(similarity.RELATED))
         rows.append(Row("overlap_pairs again (cached on disk)", round(cached.seconds, 1), "s"))
         bid = db.session.get(Bid, sample[0])
         with Stopwatch() as one:
             similarity.apply_changes(db.session, [bid.id], [])
-        rows.append(Row.at_most("apply one changed bid (incremental)", round(one.seconds * 1000), "ms", 2000))
+        rows.append(Row.at_most("apply one changed bid (incremental)",
+                                round(one.seconds * 1000), "ms", 2000))
         db.session.remove()
     rows.append(Row("peak RSS of the benchmark process", round(peak_rss_mb()), "MiB",
                     note="includes the import, the abstracts' store, the baseline matrix and the "
                          "corpus-wide pairs: not an app figure"))
-    rows.append(Row.at_most("peak RSS of a fresh app serving matches", _app_rss_mb(ctx), "MiB", 1536,
-                            note="a new process: app + store at 42k, 100 similar-bid queries, "
-                                 "3 draft checks of the PDF"))
+    rows.append(Row.at_most("peak RSS of a fresh app serving matches", _app_rss_mb(ctx), "MiB",
+                            1536, note="a new process: app + store at 42k, 100 similar-bid "
+                                       "queries, 3 draft checks of the PDF"))
     return rows
 
 
@@ -216,7 +230,8 @@ with app.app_context():
         db.session.remove()
     for _ in range(3):
         with open(sys.argv[2], "rb") as handle:
-            text = read_pdf_upload(FileStorage(handle, filename="a.pdf", content_type="application/pdf")).text
+            upload = FileStorage(handle, filename="a.pdf", content_type="application/pdf")
+            text = read_pdf_upload(upload).text
         similarity.similar_to_text(None, text)
 """
 
@@ -248,6 +263,7 @@ def _pdf_check_rows(ctx: BenchContext) -> list[Row]:
     return [
         Row.at_most("draft check of a 19-page PDF (worst of 3)", round(max(totals), 2), "s", 3,
                     note=f"{len(extracted.text):,} characters; of which matching "
-                         f"{max(matching) * 1000:.0f} ms, the rest PDF extraction in its child process"),
+                         f"{max(matching) * 1000:.0f} ms, the rest PDF extraction in its child "
+                         "process"),
         Row("draft check: matching part only (worst of 3)", round(max(matching) * 1000), "ms"),
     ]

@@ -18,7 +18,8 @@ from bids.database import db
 from bids.listing import bid_id_with_identifier, organisations_named, visible_bids_in_order
 from bids.models import Bid
 from bids.serialize import bid_item, iso_date, money_number
-from search_index.service import Filters, filters_from_args, get_search_service
+from search_index.filters import SearchFilters, filters_from_args
+from search_index.service import get_search_service
 
 EXPORT_CHUNK = 500
 CSV_COLUMNS = ("id", "identifier", "title", "summary", "organisation", "organisation_identifier",
@@ -26,7 +27,7 @@ CSV_COLUMNS = ("id", "identifier", "title", "summary", "organisation", "organisa
                "currency", "status", "submitted_on", "decided_on", "themes", "locations", "url")
 
 
-def search_filters() -> Filters:
+def search_filters() -> SearchFilters:
     """The search filters of this request, with `GET /bids`' own filters; 400 on bad values."""
     try:
         filters = filters_from_args(request.args, strict=True)

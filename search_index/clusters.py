@@ -192,7 +192,8 @@ def _draft(cid: int, member_scores: dict[int, float], edge_scores: list[float],
         locations=_common_tags([f.locations for f in members]),
         statuses=sorted({f.status for f in members}),
         key_terms=([t for t, _ in sorted(terms.items(), key=lambda kv: (-kv[1], kv[0]))][:KEY_TERMS]
-                   if terms else shared_terms({i: texts.get(i, "") for i in member_scores}, facts)),
+                   if terms else words_shared_by_organisations(
+                       {i: texts.get(i, "") for i in member_scores}, facts)),
     )
     terms = ", ".join(f"“{t}”" for t in draft.key_terms[:3])
     draft.reason = (
@@ -214,8 +215,8 @@ def _common_tags(tag_lists: list[tuple[str, ...]]) -> list[str]:
     return [spelling[k] for k, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))][:20]
 
 
-def shared_terms(texts: dict[int, str], facts: dict[int, BidFacts], limit: int = KEY_TERMS
-                 ) -> list[str]:
+def words_shared_by_organisations(texts: dict[int, str], facts: dict[int, BidFacts],
+                                  limit: int = KEY_TERMS) -> list[str]:
     """Words used by bids of at least two of the organisations, most widely shared first."""
     orgs_using: dict[str, set[int]] = defaultdict(set)
     uses: Counter[str] = Counter()

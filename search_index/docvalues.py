@@ -1,4 +1,4 @@
-"""Per-document value arrays (status, funder, year, amount, themes, ...) for fast facets and filters.
+"""Per-document value arrays (status, funder, year, amount, themes, ...) for fast facets, filters.
 
 Whoosh's `groupedby` facets walk every matching document in Python (~208 ms p95 at
 42k bids). Instead each index segment's values are read once into numpy arrays

@@ -122,9 +122,9 @@ class SearchIndex:
         ix = self.open()
         with self._lock:
             current = self._searcher
-            if current is not None and current.ixreader is not None:
-                if getattr(current, "_openbids_index", None) is ix and current.up_to_date():
-                    return current
+            if (current is not None and current.ixreader is not None
+                    and getattr(current, "_openbids_index", None) is ix and current.up_to_date()):
+                return current
             # Not `Searcher.refresh()`: it reuses segment readers that miss new deletions.
             # The old searcher is left to the garbage collector: another thread may still use it.
             fresh = ix.searcher()
@@ -188,7 +188,7 @@ class SearchIndex:
 
     def rebuild(self, session: Session, *, progress: Callable[[int], None] | None = None,
                 limitmb: int = 256) -> int:
-        """Build a fresh index aside from the database, swap it in, repair what changed meanwhile."""
+        """Build a fresh index aside from the database, swap it in, repair what changed since."""
         started = utcnow() - timedelta(seconds=2)
         self.root.mkdir(parents=True, exist_ok=True)
         name = self._new_folder()

@@ -34,7 +34,7 @@ ALIASES = {
 FALLBACK_MESSAGE = ("We could not read that as a search expression, "
                     "so we searched for its words instead.")
 _WORD = re.compile(r"\w+", re.UNICODE)
-OPERATORS = {"AND", "OR", "NOT", "ANDNOT", "ANDMAYBE"}
+OPERATORS = frozenset({"AND", "OR", "NOT", "ANDNOT", "ANDMAYBE"})  # words that are not words
 
 
 @dataclass

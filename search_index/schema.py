@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from whoosh.analysis import CharsetFilter, StemmingAnalyzer
 from whoosh.fields import DATETIME, ID, KEYWORD, NUMERIC, TEXT, Schema
@@ -60,13 +61,13 @@ def _as_datetime(value) -> datetime | None:
     return datetime(value.year, value.month, value.day)
 
 
-def bid_document(bid: Bid) -> dict:
+def bid_document(bid: Bid) -> dict[str, Any]:
     """The index document of one bid (what search can match, filter, sort and facet on)."""
     text_parts = [bid.body or ""]
     text_parts.extend(a.text for a in bid.attachments if a.text)
     text = "\n\n".join(p for p in text_parts if p)[:MAX_TEXT_CHARS]
     funder = bid.funder.name if bid.funder else ""
-    doc = {
+    doc: dict[str, Any] = {
         "id": str(bid.id),
         "updated": stamp(bid.updated_at),
         "title": bid.title or "",

@@ -168,12 +168,11 @@ def test_encrypted_pdfs(db, factory, member):
 def test_decompression_bomb_is_kept_as_failed_and_the_bid_is_saved(app, db, factory, member):
     user, org = member
     bid = factory.bid(org)
-    start = time.perf_counter()
     attachment = add_attachment(user, bid, upload(decompression_bomb_pdf(), filename="bomb.pdf"))
     db.session.commit()
-    assert time.perf_counter() - start < app.config["PDF_EXTRACT_TIMEOUT_S"]
     assert attachment.extraction_status == ExtractionStatus.FAILED
     assert attachment.extraction_message.startswith("We could not read text from this PDF")
+    assert "took too long" not in attachment.extraction_message  # a limit stopped it, not the clock
     assert attachment.text == ""
     assert attachment_file_path(attachment).is_file()
     assert bid.revisions[-1].note == "Attached bomb.pdf"

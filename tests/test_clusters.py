@@ -14,7 +14,7 @@ from search_index.clusters import (
     near_duplicates,
     refresh_clusters,
     refresh_neighbourhood,
-    shared_terms,
+    words_shared_by_organisations,
 )
 
 
@@ -86,11 +86,11 @@ def test_near_duplicates_are_one_organisation_to_different_funders():
     assert near_duplicates(pairs, facts, 0.8) == [(1, 2, 0.92)]
 
 
-def test_shared_terms_need_two_organisations():
+def test_words_shared_by_organisations_need_two_organisations():
     facts = {1: BidFacts(1, 10), 2: BidFacts(2, 20), 3: BidFacts(3, 10)}
     texts = {1: "Relational practice network map", 2: "A network map of relational work",
              3: "Befriending befriending"}
-    terms = shared_terms(texts, facts)
+    terms = words_shared_by_organisations(texts, facts)
     assert set(terms) == {"relational", "network"}
 
 

@@ -7,7 +7,6 @@ import os
 import resource
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -29,6 +28,22 @@ LIMITS = {"timeout_s": 60, "memory_mb": 512}  # generous: these tests are not ab
 def metadata(shared_data: Path) -> dict[str, dict]:
     lines = (shared_data / "pdfs" / "metadata.jsonl").read_text().splitlines()
     return {row["file"]: row for row in map(json.loads, lines)}
+
+
+def record_timeouts(monkeypatch) -> list[float]:
+    """The timeouts after which the child was given up on (`subprocess.TimeoutExpired`)."""
+    expired: list[float] = []
+    run = subprocess.run
+
+    def recording_run(*args, **kwargs):
+        try:
+            return run(*args, **kwargs)
+        except subprocess.TimeoutExpired as error:
+            expired.append(error.timeout)
+            raise
+
+    monkeypatch.setattr(subprocess, "run", recording_run)
+    return expired
 
 
 def extraction_children() -> list[int]:
@@ -71,19 +86,14 @@ def test_scan_without_text_layer(shared_data):
     )
 
 
-def test_twenty_page_pdf_is_read_well_under_three_seconds(shared_data):
+def test_twenty_page_pdf_is_read_in_full(shared_data):
+    """Every page of a 19-page proposal; how fast is `make bench`'s draft-check figure."""
     pdf = shared_data / "pdfs" / "team_metadocencia_2023.pdf"  # 19 pages of text
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    start = time.perf_counter()
     result = extract_pdf_text(pdf.read_bytes(), **LIMITS)
-    elapsed = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     assert result.status == ExtractionStatus.OK and result.pages == 19
-    # The child's own work (about 1.2 s here) is what we control; the wall-clock bound is
-    # looser because parallel test runs share two cores (1.2 s alone, up to 3 s under load).
-    assert cpu < 2.5, f"19 pages took {cpu:.2f} s of CPU"
-    assert elapsed < 10.0, f"19 pages took {elapsed:.2f} s"
+    assert result.message == "Text read from 19 pages."
+    assert len(result.text) > 19 * 500
+    assert extraction_children() == []
 
 
 def test_child_starts_without_the_web_stack():
@@ -96,16 +106,10 @@ def test_child_starts_without_the_web_stack():
 
 @pytest.mark.slow
 def test_every_shared_pdf_matches_its_metadata(shared_data):
-    rows = metadata(shared_data)
-    timings = {}
-    for name, row in rows.items():
-        start = time.perf_counter()
+    for name, row in metadata(shared_data).items():
         result = extract_pdf_text((shared_data / "pdfs" / name).read_bytes(), **LIMITS)
-        timings[name] = time.perf_counter() - start
         expected = ExtractionStatus.NO_TEXT_LAYER if row["no_text_layer"] else ExtractionStatus.OK
         assert (name, result.status, result.pages) == (name, expected, row["pages"])
-    slowest = max(timings, key=timings.get)
-    print(f"\nslowest: {slowest} ({rows[slowest]['pages']} pages) {timings[slowest]:.2f} s")
 
 
 def test_password_protected_pdf_is_encrypted():
@@ -123,42 +127,49 @@ def test_pdf_encrypted_with_an_empty_user_password_is_read():
     assert result.text == HELLO and result.pages == 1
 
 
-def test_decompression_bomb_fails_quickly_and_the_caller_stays_healthy():
+def test_decompression_bomb_is_stopped_by_a_limit_and_the_caller_stays_healthy(monkeypatch):
     bomb = decompression_bomb_pdf(gigabytes=4)
     assert len(bomb) < 20_000
+    timed_out = record_timeouts(monkeypatch)
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    start = time.perf_counter()
-    result = extract_pdf_text(bomb, timeout_s=5, memory_mb=256)
-    elapsed = time.perf_counter() - start
+    result = extract_pdf_text(bomb, timeout_s=60, memory_mb=256)
     assert result.status == ExtractionStatus.FAILED
     assert result.message.startswith("We could not read text from this PDF")
+    assert "took too long" not in result.message and timed_out == []  # not the clock: a limit
     assert result.text == ""
-    assert elapsed < 5
     # The caller's peak memory did not grow by the bomb (KiB on Linux).
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before < 50_000
     assert extract_pdf_text(text_pdf(), **LIMITS).text == HELLO
     assert extraction_children() == []
 
 
-def test_memory_limit_stops_a_content_flood():
-    start = time.perf_counter()
-    result = extract_pdf_text(operator_flood_pdf(), timeout_s=10, memory_mb=128)
+def test_memory_limit_stops_a_content_flood(monkeypatch):
+    timed_out = record_timeouts(monkeypatch)
+    result = extract_pdf_text(operator_flood_pdf(), timeout_s=60, memory_mb=128)
     assert result.status == ExtractionStatus.FAILED
     assert "it used too much memory" in result.message
-    assert time.perf_counter() - start < 10
+    assert timed_out == []
 
 
-def test_wall_clock_timeout_kills_the_child(shared_data):
+def test_wall_clock_timeout_kills_the_child(shared_data, monkeypatch):
+    """A tiny timeout: the clock, not the CPU limit, ends the child, which is killed and reaped."""
     data = (shared_data / "pdfs" / "miller_henrye_2020.pdf").read_bytes()  # 65 pages
-    start = time.perf_counter()
-    result = extract_pdf_text(data, timeout_s=0.3, memory_mb=512)
-    elapsed = time.perf_counter() - start
+    timed_out = record_timeouts(monkeypatch)
+    killed = []
+    kill = subprocess.Popen.kill
+
+    def recording_kill(process):
+        killed.append(process.pid)
+        kill(process)
+
+    monkeypatch.setattr(subprocess.Popen, "kill", recording_kill)
+    result = extract_pdf_text(data, timeout_s=0.05, memory_mb=512)
     assert result.status == ExtractionStatus.FAILED
     assert result.message == (
         "We could not read text from this PDF (it took too long): "
         "it is kept, but its words cannot be searched."
     )
-    assert elapsed < 1.5
+    assert timed_out == [0.05] and len(killed) == 1
     assert extraction_children() == []
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from bids.publishing import hide_bid
-from search_index.service import Filters, filters_from_args, get_search_service
+from search_index.filters import SearchFilters, filters_from_args
+from search_index.service import get_search_service
 
 
 @pytest.fixture
@@ -120,17 +121,17 @@ def test_facets_count_and_filters_combine(corpus):
     assert facets["year"] == {"2023": 1, "2022": 1, "2021": 1}
     assert facets["band"] == {"0-10000": 1, "10000-50000": 1, "100000-500000": 1}
 
-    filtered = s.search(None, "", Filters(location=["Cardiff"], theme=["Environment"]))
+    filtered = s.search(None, "", SearchFilters(location=["Cardiff"], theme=["Environment"]))
     assert ids(filtered) == {b["orchard"].id}
     # a facet's own alternatives stay countable (OR within a field)
     loc = {f.value: (f.count, f.selected) for f in filtered.facets["location"]}
     assert loc == {"Cardiff": (1, True), "Edinburgh": (1, False)}
-    either = s.search(None, "", Filters(location=["Cardiff", "Edinburgh"]))
+    either = s.search(None, "", SearchFilters(location=["Cardiff", "Edinburgh"]))
     assert either.total == 3
-    assert ids(s.search(None, "", Filters(band=["100000-500000"]))) == {b["theatre"].id}
-    assert ids(s.search(None, "", Filters(year=[2022]))) == {b["garden"].id}
-    assert ids(s.search(None, "", Filters(funder=["esmée fairbairn foundation"]))) == {b["orchard"].id}
-    assert ids(s.search(None, "", Filters(min_amount=10_000_00, max_amount=50_000_00))) == {
+    assert ids(s.search(None, "", SearchFilters(band=["100000-500000"]))) == {b["theatre"].id}
+    assert ids(s.search(None, "", SearchFilters(year=[2022]))) == {b["garden"].id}
+    assert ids(s.search(None, "", SearchFilters(funder=["esmée fairbairn foundation"]))) == {b["orchard"].id}
+    assert ids(s.search(None, "", SearchFilters(min_amount=10_000_00, max_amount=50_000_00))) == {
         b["orchard"].id}
     # drafts never leak into facet counts
     assert sum(f.count for f in s.search(None, "garden").facets["status"]) == 2

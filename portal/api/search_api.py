@@ -11,7 +11,8 @@ from portal.api import bp, openapi
 from portal.api.auth import api_user
 from portal.api.openapi import error_responses, json_content
 from portal.exports import export_response, search_filters, search_sort
-from search_index.service import BANDS, get_search_service
+from search_index.filters import BANDS
+from search_index.service import get_search_service
 
 # `GET /bids` answers from the index when any of these is given.
 SEARCH_PARAMS = ("q", "theme", "location", "min_amount", "max_amount", "sort", "band")

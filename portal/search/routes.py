@@ -10,7 +10,8 @@ from bids.listing import visible_bids_in_order
 from portal.exports import export_response
 from portal.pagination import page_number
 from portal.search import bp
-from search_index.service import FACET_FIELDS, SORTS, filters_from_args, get_search_service
+from search_index.filters import FACET_FIELDS, SORTS, filters_from_args
+from search_index.service import get_search_service
 
 FACET_TITLES = {"funder": "Funder", "status": "Status", "year": "Year", "theme": "Theme",
                 "location": "Location", "band": "Amount"}

@@ -1,0 +1,98 @@
+"""What a search may ask for besides its words: sorts, facet fields, amount bands and filters.
+
+`filters_from_args` reads them from a query string, for the search page and the API alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from bids.models import BidStatus
+
+SORTS = ("relevance", "newest", "amount")
+FACET_FIELDS = ("funder", "status", "year", "theme", "location", "band")
+# Amount bands in major units (any currency): (key, lower, upper or None).
+BANDS = (
+    ("0-10000", 0, 10_000),
+    ("10000-50000", 10_000, 50_000),
+    ("50000-100000", 50_000, 100_000),
+    ("100000-500000", 100_000, 500_000),
+    ("500000-1000000", 500_000, 1_000_000),
+    ("1000000-", 1_000_000, None),
+)
+
+
+def band_label(key: str) -> str:
+    for band_key, low, high in BANDS:
+        if band_key == key:
+            return (
+                f"{low:,} and over"
+                if high is None
+                else (f"Under {high:,}" if low == 0 else f"{low:,} to {high:,}")
+            )
+    return key
+
+
+@dataclass
+class SearchFilters:
+    """Facet filters (OR within a field, AND across fields) and amount bounds in minor units."""
+
+    funder: list[str] = field(default_factory=list)
+    status: list[str] = field(default_factory=list)
+    year: list[int] = field(default_factory=list)
+    theme: list[str] = field(default_factory=list)
+    location: list[str] = field(default_factory=list)
+    band: list[str] = field(default_factory=list)
+    min_amount: int | None = None
+    max_amount: int | None = None
+    organisation_ids: set[int] | None = None  # from the API's `organisation` filter
+    bid_ids: set[int] | None = None  # from the API's `identifier` filter
+
+    def active(self) -> dict[str, list]:
+        return {name: getattr(self, name) for name in FACET_FIELDS if getattr(self, name)}
+
+
+def _minor(raw: str, name: str) -> int:
+    try:
+        value = Decimal(raw.replace(",", "").strip())
+    except InvalidOperation:
+        raise ValueError(f"`{name}` must be an amount, e.g. 25000 or 25000.50.") from None
+    if not value.is_finite() or value < 0:
+        raise ValueError(f"`{name}` must be an amount of zero or more.")
+    return int((value * 100).to_integral_value())
+
+
+def filters_from_args(args: Mapping[str, Any], *, strict: bool = False) -> SearchFilters:
+    """Filters from query-string arguments (a MultiDict); bad values raise ValueError if strict."""
+    getlist = (
+        args.getlist if hasattr(args, "getlist") else (lambda k: [args[k]] if k in args else [])
+    )
+    filters = SearchFilters()
+    for name in ("funder", "theme", "location"):
+        setattr(filters, name, [v.strip() for v in getlist(name) if v and v.strip()])
+    statuses = {s.value for s in BidStatus}
+    for value in getlist("status"):
+        value = value.strip().lower()
+        if value in statuses:
+            filters.status.append(value)
+        elif value and strict:
+            raise ValueError(f"`status` must be one of {', '.join(sorted(statuses))}.")
+    for value in getlist("year"):
+        if value.strip().isdigit() and 1000 <= int(value) <= 9998:
+            filters.year.append(int(value))
+        elif value.strip() and strict:
+            raise ValueError("`year` must be a year such as 2022.")
+    keys = {key for key, _, _ in BANDS}
+    filters.band = [v for v in getlist("band") if v in keys]
+    for name in ("min_amount", "max_amount"):
+        raw = args.get(name)
+        if raw not in (None, ""):
+            try:
+                setattr(filters, name, _minor(str(raw), name))
+            except ValueError:
+                if strict:
+                    raise
+    return filters
