@@ -14,8 +14,9 @@ import pytest
 from search_index.outbox import pending_count
 from sqlalchemy import func, select
 
-from bids.importer import ImportFileError, guess_format, import_bids
+from bids.imports import ImportFileError, guess_format
 from bids.models import Bid, IndexOutbox, Organisation, Revision
+from portal.commands.imports import import_bids
 
 
 def write_jsonl(path, records):
@@ -363,9 +364,9 @@ def test_outbox_rows_written_for_new_and_changed_bids_only(app, db, tmp_path, mo
 
 
 def test_batches_commit_and_span_batch_boundaries(db, tmp_path, monkeypatch):
-    import bids.importer as importer
+    from bids.imports import writer
 
-    monkeypatch.setattr(importer, "BATCH_SIZE", 3)
+    monkeypatch.setattr(writer, "BATCH_SIZE", 3)
     records = [good(n) for n in range(1, 9)] + [good(2, title="Late update")]
     report = import_bids(write_jsonl(tmp_path / "b.jsonl", records))
     assert (report.imported, report.updated) == (8, 1)
@@ -374,18 +375,18 @@ def test_batches_commit_and_span_batch_boundaries(db, tmp_path, monkeypatch):
 
 
 def test_index_work_waits_for_the_end_of_a_small_import(app, db, tmp_path, monkeypatch):
-    import bids.importer as importer
+    from bids.imports import writer
     from search_index import get_index
 
-    monkeypatch.setattr(importer, "BATCH_SIZE", 2)
+    monkeypatch.setattr(writer, "BATCH_SIZE", 2)
     indexed_after_each_batch = []
-    real_flush = importer.BatchWriter.flush
+    real_flush = writer.BatchWriter.flush
 
     def spy(self):
         real_flush(self)
         indexed_after_each_batch.append(get_index().doc_count() if get_index().exists() else 0)
 
-    monkeypatch.setattr(importer.BatchWriter, "flush", spy)
+    monkeypatch.setattr(writer.BatchWriter, "flush", spy)
     before = dict(app.config)
     report = import_bids(write_jsonl(tmp_path / "b.jsonl", [good(n) for n in range(1, 7)]))
     assert report.imported == 6
@@ -409,9 +410,9 @@ def test_a_large_import_leaves_its_index_work_queued_for_sync(app, db, tmp_path)
 
 
 def test_a_large_import_leaves_all_index_work_queued(app, db, tmp_path, monkeypatch):
-    import bids.importer as importer
+    from bids.imports import writer
 
-    monkeypatch.setattr(importer, "BATCH_SIZE", 2)
+    monkeypatch.setattr(writer, "BATCH_SIZE", 2)
     monkeypatch.setitem(app.config, "SEARCH_SYNC_AFTER_COMMIT", 3)  # "large" = more than 3 bids
     import_bids(write_jsonl(tmp_path / "b.jsonl", [good(n) for n in range(1, 6)]))
     assert app.config["SEARCH_SYNC_AFTER_COMMIT"] == 3
