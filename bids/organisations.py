@@ -9,6 +9,7 @@ to the first.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from datetime import timedelta
 
 from slugify import slugify
@@ -38,15 +39,20 @@ RESERVED_SLUGS = frozenset({"new", "join", "claims"})
 CLAIM_MESSAGE_MAX = 2000
 
 
-def unique_slug(name: str) -> str:
+def unique_slug(name: str, taken: Callable[[str], bool] | None = None) -> str:
+    """The slug for a new organisation: `name` slugified, numbered past slugs in use and the
+    reserved paths. `taken` says whether a slug is in use (default: ask the database)."""
+    taken = taken or _slug_in_use
     base = slugify(name, max_length=100) or "organisation"
     slug, n = base, 1
-    while slug in RESERVED_SLUGS or db.session.scalar(
-        select(Organisation.id).where(Organisation.slug == slug)
-    ):
+    while slug in RESERVED_SLUGS or taken(slug):
         n += 1
         slug = f"{base}-{n}"
     return slug
+
+
+def _slug_in_use(slug: str) -> bool:
+    return db.session.scalar(select(Organisation.id).where(Organisation.slug == slug)) is not None
 
 
 def get_organisation_by_slug(slug: str) -> Organisation:

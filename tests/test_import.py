@@ -363,6 +363,20 @@ def test_outbox_rows_written_for_new_and_changed_bids_only(app, db, tmp_path, mo
         ("search", changed), ("similar", changed)]
 
 
+def test_imported_organisations_named_like_fixed_org_paths_get_their_own_pages(client, db, tmp_path):
+    # "claims", "new" and "join" are paths under /orgs/: an organisation's slug must not be one.
+    names = ["Claims", "New", "Join"]
+    rows = [good(n, organisation={"name": name}, funder={"name": f"{name} Fund"})
+            for n, name in enumerate(names, start=1)]
+    assert import_bids(write_jsonl(tmp_path / "b.jsonl", rows)).imported == 3
+    for name in names:
+        org = db.session.scalar(select(Organisation).where(Organisation.name == name))
+        assert org.slug not in {"claims", "new", "join"}
+        response = client.get(f"/orgs/{org.slug}")
+        assert response.status_code == 200, (name, org.slug, response.status_code)
+        assert f"<h1>{name}</h1>" in response.get_data(as_text=True)
+
+
 def test_batches_commit_and_span_batch_boundaries(db, tmp_path, monkeypatch):
     from bids.imports import writer
 

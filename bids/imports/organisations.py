@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from slugify import slugify
 from sqlalchemy import select, update
 
 from bids.database import db, utcnow
 from bids.models import Organisation
+from bids.organisations import unique_slug
 
 
 class OrganisationCache:
@@ -87,11 +87,7 @@ class OrganisationCache:
         return self.by_name[party["name"].strip().lower()]
 
     def _unique_slug(self, name: str) -> str:
-        base = slugify(name, max_length=100) or "organisation"
-        slug, n = base, 1
-        while slug in self.slugs:
-            n += 1
-            slug = f"{base}-{n}"
+        slug = unique_slug(name, taken=self.slugs.__contains__)
         self.slugs.add(slug)
         return slug
 
