@@ -377,6 +377,19 @@ def test_imported_organisations_named_like_fixed_org_paths_get_their_own_pages(c
         assert f"<h1>{name}</h1>" in response.get_data(as_text=True)
 
 
+def test_an_imported_revision_keeps_the_snapshot_publishing_would_take(db, tmp_path):
+    from bids.revisions import bid_snapshot
+
+    import_bids(write_jsonl(tmp_path / "b.jsonl", [good(1, amount_awarded="9000")]))
+    assert bid(db, "TEST-1").revisions[0].snapshot == bid_snapshot(bid(db, "TEST-1"))
+    import_bids(write_jsonl(tmp_path / "c.jsonl", [good(1, title="Renamed", status="awarded",
+                                                        decided_on="2024-06-30")]))
+    imported = bid(db, "TEST-1")
+    assert [r.number for r in imported.revisions] == [1, 2]
+    assert imported.revisions[-1].snapshot == bid_snapshot(imported)
+    assert imported.revisions[-1].snapshot["decided_on"] == "2024-06-30"
+
+
 def test_batches_commit_and_span_batch_boundaries(db, tmp_path, monkeypatch):
     from bids.imports import writer
 

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date
 from typing import Any
 
 from bids.errors import ValidationError
 from bids.fields import clean_bid_fields, clean_party
-from bids.models import BidStatus, Visibility, from_minor, to_minor
-from bids.publishing import SNAPSHOT_FIELDS
+from bids.models import BidStatus, Visibility, to_minor
 
 # Row field -> Bid column, for the fields copied as they are.
 PLAIN_COLUMNS = {
@@ -101,22 +99,3 @@ def changed_values(row: CleanRow, new: dict[str, Any]) -> dict[str, Any]:
     keep.update(PLAIN_COLUMNS[k] for k in row.given if k in PLAIN_COLUMNS)
     keep.update(MONEY_COLUMNS[k] for k in row.given if k in MONEY_COLUMNS)
     return {column: value for column, value in new.items() if column in keep}
-
-
-def snapshot_of(values: Mapping[str, Any], names: Mapping[int, str],
-                attachments: list[str]) -> dict[str, Any]:
-    """The same snapshot `bids.publishing.snapshot` takes of a Bid, from column values."""
-    data: dict[str, Any] = {name: values.get(name) for name in SNAPSHOT_FIELDS}
-    data["themes"] = list(values.get("themes") or [])
-    data["locations"] = list(values.get("locations") or [])
-    data["organisation"] = names.get(values.get("organisation_id"))
-    data["funder"] = names.get(values.get("funder_id"))
-    for key, column in MONEY_COLUMNS.items():
-        amount = from_minor(values.get(column))
-        data[key] = str(amount) if amount is not None else None
-    for key in ("submitted_on", "decided_on"):
-        day = values.get(key)
-        data[key] = day.isoformat() if isinstance(day, date) else day
-    data["attachments"] = attachments
-    return data
-

@@ -16,9 +16,10 @@ from sqlalchemy import func, select, update
 from bids.database import db, utcnow
 from bids.imports.organisations import OrganisationCache
 from bids.imports.report import ImportReport, RowProblem
-from bids.imports.rows import COMPARED_COLUMNS, CleanRow, bid_values, changed_values, snapshot_of
+from bids.imports.rows import COMPARED_COLUMNS, CleanRow, bid_values, changed_values
 from bids.models import Attachment, Bid, OrgKind, Revision
 from bids.publishing import GENERATED_PREFIX
+from bids.revisions import revision_snapshot
 
 BATCH_SIZE = 1000
 
@@ -126,7 +127,7 @@ class BatchWriter:
             db.session.execute(update(Bid), renames)
         db.session.execute(Revision.__table__.insert(), [
             {"bid_id": v["id"], "number": 1, "note": "Imported", "created_at": v["created_at"],
-             "snapshot": snapshot_of(v, self.orgs.names, [])}
+             "snapshot": self._snapshot(v, [])}
             for v in values
         ])
         self.report.imported += len(values)
@@ -156,7 +157,7 @@ class BatchWriter:
             revisions.append({
                 "bid_id": old["id"], "number": (numbers.get(old["id"]) or 0) + 1,
                 "note": "Imported (updated)", "created_at": changes["updated_at"],
-                "snapshot": snapshot_of(state, self.orgs.names, files.get(old["id"], [])),
+                "snapshot": self._snapshot(state, files.get(old["id"], [])),
             })
         for params in groups.values():
             db.session.execute(update(Bid), params)
@@ -164,3 +165,8 @@ class BatchWriter:
         self.report.updated += len(updates)
         self.report.bid_ids.extend(ids)
         return ids
+
+    def _snapshot(self, values: dict[str, Any], attachments: list[str]) -> dict[str, Any]:
+        names = self.orgs.names
+        return revision_snapshot(values, organisation=names.get(values["organisation_id"]),
+                                 funder=names.get(values["funder_id"]), attachments=attachments)
