@@ -9,7 +9,7 @@ to the first.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import timedelta
 
 from slugify import slugify
@@ -66,18 +66,71 @@ def organisation_with_identifier(identifier: str) -> Organisation | None:
     return db.session.scalar(select(Organisation).where(Organisation.org_identifier == identifier))
 
 
+def name_key(name: str) -> str:
+    """How organisation names are matched: trimmed, in any case."""
+    return name.strip().lower()
+
+
+class OrganisationDirectory:
+    """Organisations found by org-id and by name, looked up in bulk: the one rule for which
+    organisation a name and identifier mean. The identifier is authoritative; otherwise the
+    oldest organisation of that name (in any case)."""
+
+    def __init__(self) -> None:
+        self.by_identifier: dict[str, int] = {}
+        self.by_name: dict[str, int] = {}
+        self.names: dict[int, str] = {}
+        self.identifiers: dict[int, str] = {}
+        self._asked_names: set[str] = set()
+        self._asked_identifiers: set[str] = set()
+
+    def load(self, names: Iterable[str], identifiers: Iterable[str | None] = ()) -> None:
+        """Look up the names and identifiers not asked about before (a query for each kind)."""
+        keys = {name_key(name) for name in names} - self._asked_names
+        wanted = {i for i in identifiers if i} - self._asked_identifiers
+        columns = (Organisation.id, Organisation.name, Organisation.org_identifier)
+        if wanted:
+            rows = db.session.execute(
+                select(*columns).where(Organisation.org_identifier.in_(sorted(wanted))))
+            for org_id, name, identifier in rows:
+                self._remember(org_id, name, identifier)
+            self._asked_identifiers |= wanted
+        if keys:
+            rows = db.session.execute(
+                select(*columns).where(func.lower(Organisation.name).in_(sorted(keys)))
+                .order_by(Organisation.id))
+            for org_id, name, identifier in rows:
+                self._remember(org_id, name, identifier)
+                self.by_name.setdefault(name_key(name), org_id)  # the oldest of a name
+            self._asked_names |= keys
+
+    def add(self, org_id: int, name: str, identifier: str | None) -> None:
+        """An organisation created since the names were looked up."""
+        self._remember(org_id, name, identifier)
+        self.by_name.setdefault(name_key(name), org_id)
+
+    def set_identifier(self, org_id: int, identifier: str) -> None:
+        self.by_identifier[identifier] = org_id
+        self.identifiers[org_id] = identifier
+
+    def find(self, name: str, identifier: str | None = None) -> int | None:
+        """The id of the organisation meant, among those looked up; None if there is none."""
+        if identifier and identifier in self.by_identifier:
+            return self.by_identifier[identifier]
+        return self.by_name.get(name_key(name))
+
+    def _remember(self, org_id: int, name: str, identifier: str | None) -> None:
+        self.names[org_id] = name
+        if identifier:
+            self.set_identifier(org_id, identifier)
+
+
 def find_organisation(name: str, identifier: str | None = None) -> Organisation | None:
     """By identifier first (it is authoritative), else by case-insensitive name."""
-    if identifier:
-        org = organisation_with_identifier(identifier)
-        if org is not None:
-            return org
-    return db.session.scalar(
-        select(Organisation)
-        .where(func.lower(Organisation.name) == name.strip().lower())
-        .order_by(Organisation.id)
-        .limit(1)
-    )
+    directory = OrganisationDirectory()
+    directory.load([name], [identifier])
+    org_id = directory.find(name, identifier)
+    return db.session.get(Organisation, org_id) if org_id is not None else None
 
 
 def find_or_create_organisation(

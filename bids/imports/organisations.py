@@ -1,4 +1,5 @@
-"""The organisations and funders an import names: found once per run, created a batch at a time."""
+"""The organisations and funders an import names: found a batch at a time with the one lookup
+rule (`bids.organisations.OrganisationDirectory`), the missing ones created in one statement."""
 
 from __future__ import annotations
 
@@ -9,55 +10,46 @@ from sqlalchemy import select, update
 
 from bids.database import db, utcnow
 from bids.models import Organisation
-from bids.organisations import unique_slug
+from bids.organisations import OrganisationDirectory, name_key, unique_slug
 
 
 class OrganisationCache:
-    """Every organisation's id by identifier and by lower-cased name, loaded once per run."""
+    """The organisations an import run has looked up or created, and every slug in use."""
 
     def __init__(self, applicant_kind: str):
         self.applicant_kind = applicant_kind
-        self.by_identifier: dict[str, int] = {}
-        self.by_name: dict[str, int] = {}
-        self.names: dict[int, str] = {}
-        self.has_identifier: set[int] = set()
-        self.slugs: set[str] = set()
-        rows = db.session.execute(
-            select(Organisation.id, Organisation.name, Organisation.org_identifier,
-                   Organisation.slug).order_by(Organisation.id)
-        )
-        for org_id, name, identifier, slug in rows:
-            self._remember(org_id, name, identifier, slug)
+        self.directory = OrganisationDirectory()
+        self.slugs: set[str] = set(db.session.scalars(select(Organisation.slug)))
 
-    def _remember(self, org_id: int, name: str, identifier: str | None, slug: str) -> None:
-        self.names[org_id] = name
-        self.slugs.add(slug)
-        self.by_name.setdefault(name.strip().lower(), org_id)
-        if identifier:
-            self.by_identifier[identifier] = org_id
-            self.has_identifier.add(org_id)
+    @property
+    def names(self) -> dict[int, str]:
+        """Organisation id -> name, for every organisation the run has resolved."""
+        return self.directory.names
 
     def prepare(self, parties: Iterable[tuple[Mapping[str, Any], str]]) -> None:
         """Create, in one statement, the organisations a batch names that do not exist yet."""
-        new: dict[str, dict[str, Any]] = {}  # lower-cased name -> values
+        parties = list(parties)
+        directory = self.directory
+        directory.load((party["name"] for party, _ in parties),
+                       (party.get("identifier") for party, _ in parties))
+        new: dict[str, dict[str, Any]] = {}  # name key -> values
         new_identifiers: set[str] = set()
         for party, kind in parties:
             name, identifier = party["name"].strip(), party.get("identifier")
-            if identifier and (identifier in self.by_identifier or identifier in new_identifiers):
+            if identifier and identifier in new_identifiers:
                 continue
-            key = name.lower()
-            org_id = self.by_name.get(key)
+            org_id = directory.find(name, identifier)
             if org_id is not None:
-                if identifier and org_id not in self.has_identifier:
+                if identifier and org_id not in directory.identifiers:
                     # Found by name and now known by its identifier: remember it (as
                     # `find_or_create_organisation` does).
                     db.session.execute(
                         update(Organisation).where(Organisation.id == org_id)
                         .values(org_identifier=identifier)
                     )
-                    self.by_identifier[identifier] = org_id
-                    self.has_identifier.add(org_id)
+                    directory.set_identifier(org_id, identifier)
                 continue
+            key = name_key(name)
             pending = new.get(key)
             if pending is None:
                 new[key] = {
@@ -77,17 +69,16 @@ class OrganisationCache:
             table.insert().returning(table.c.id, sort_by_parameter_order=True), values
         )
         for org, (org_id,) in zip(values, result, strict=True):
-            self._remember(org_id, org["name"], org["org_identifier"], org["slug"])
+            directory.add(org_id, org["name"], org["org_identifier"])
 
     def resolve(self, party: Mapping[str, Any]) -> int:
         """The id of a party `prepare` has seen: by identifier first, else by name."""
-        identifier = party.get("identifier")
-        if identifier and identifier in self.by_identifier:
-            return self.by_identifier[identifier]
-        return self.by_name[party["name"].strip().lower()]
+        org_id = self.directory.find(party["name"], party.get("identifier"))
+        if org_id is None:
+            raise KeyError(party["name"])
+        return org_id
 
     def _unique_slug(self, name: str) -> str:
         slug = unique_slug(name, taken=self.slugs.__contains__)
         self.slugs.add(slug)
         return slug
-
