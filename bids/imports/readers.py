@@ -50,6 +50,7 @@ from bids.models import BidStatus
 FORMATS = ("jsonl", "csv", "360giving")
 EXTENSIONS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".json": "360giving"}
 SBIR_ALIASES = ("abstract", "org", "amount", "year", "program", "phase")
+PARTY_CELLS = ("organisation_name", "organisation_identifier", "funder_name", "funder_identifier")
 
 Record = tuple[int, dict[str, Any] | RowProblem]
 
@@ -155,10 +156,11 @@ def read_csv(path: Path | str) -> Iterator[Record]:
 
 
 def csv_record(row: Mapping[str, str | None]) -> dict[str, Any]:
-    cells = {(k or "").strip(): (v.strip() if isinstance(v, str) else v) or None for k, v in row.items()}
+    cells = {(k or "").strip(): (v.strip() if isinstance(v, str) else v) or None
+             for k, v in row.items()}
     out: dict[str, Any] = {}
     for key, value in cells.items():
-        if key in ("organisation_name", "organisation_identifier", "funder_name", "funder_identifier"):
+        if key in PARTY_CELLS:
             continue
         if key in ("themes", "locations"):
             value = [part for part in (value or "").split(";") if part.strip()]

@@ -62,12 +62,14 @@ class BatchWriter:
 
     def _write(self, rows: list[CleanRow]) -> None:
         report, now = self.report, utcnow()
-        existing = self._existing([r.fields["identifier"] for r in rows if r.fields.get("identifier")])
+        existing = self._existing(
+            [r.fields["identifier"] for r in rows if r.fields.get("identifier")])
         new_rows: list[dict[str, Any]] = []
         updates: list[tuple[dict[str, Any], dict[str, Any]]] = []  # (old, new values)
         self.orgs.prepare(
             party for row in rows
-            for party in ((row.organisation, self.orgs.applicant_kind), (row.funder, OrgKind.FUNDER))
+            for party in ((row.organisation, self.orgs.applicant_kind),
+                          (row.funder, OrgKind.FUNDER))
         )
         for row in rows:
             identifier = row.fields.get("identifier")
