@@ -42,7 +42,9 @@ def _bids() -> tuple[list[dict[str, Any]], list[tuple[str, str, str]]]:
     return bids, links
 
 
-_organisations, _people, _pool = _json("organisations.json"), _json("people.json"), _json("pool.json")
+_organisations = _json("organisations.json")
+_people = _json("people.json")
+_pool = _json("pool.json")
 
 FUNDERS: list[dict[str, Any]] = _organisations["funders"]
 APPLICANTS: list[dict[str, Any]] = _organisations["applicants"]
