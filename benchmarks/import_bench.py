@@ -16,8 +16,8 @@ TARGET_BIDS_PER_S = 500
 
 def run(ctx: BenchContext) -> list[Row]:
     from bids.database import db
-    from portal.commands.imports import import_bids
     from bids.models import Bid, IndexOutbox
+    from portal.commands.imports import import_bids
 
     app = ctx.app  # imports the corpus on first use
     report = ctx.import_report
