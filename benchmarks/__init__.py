@@ -15,7 +15,7 @@ that order, in one process, sharing one `BenchContext`:
 
 - `ctx.app`: a Flask app built by `create_app` on a fresh temporary instance folder (SQLite
   file database, search index and similarity folders inside it), with the schema created
-  and the SBIR corpus (`ctx.corpus_path`) imported through `bids.importer` the first time
+  and the SBIR corpus (`ctx.corpus_path`) imported through `bids.imports` the first time
   it is read. Use `with ctx.app.app_context(): ...` (or `ctx.app_context()`).
 - `ctx.import_report`: the importer's `ImportReport` (counts, seconds, bids/s).
   The import leaves its index work queued in the outbox (`IndexOutbox`, one "search" and
@@ -231,7 +231,7 @@ class BenchContext:
 
     def _build_app(self):
         from bids.database import db
-        from bids.importer import import_bids
+        from portal.commands.imports import import_bids
         from portal import create_app
 
         app = create_app(self.app_config())

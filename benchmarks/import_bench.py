@@ -1,4 +1,4 @@
-"""Import benchmark: the SBIR corpus through `bids.importer` into a fresh SQLite file DB.
+"""Import benchmark: the SBIR corpus through `bids.imports` into a fresh SQLite file DB.
 
 The context's first use of `ctx.app` performs the import (once, for every later benchmark);
 this module reports what it measured: throughput (target >= 500 bids/s), duration, skipped
@@ -16,8 +16,8 @@ TARGET_BIDS_PER_S = 500
 
 def run(ctx: BenchContext) -> list[Row]:
     from bids.database import db
-    from bids.importer import import_bids
     from bids.models import Bid, IndexOutbox
+    from portal.commands.imports import import_bids
 
     app = ctx.app  # imports the corpus on first use
     report = ctx.import_report

@@ -1,20 +1,19 @@
-"""Organisations, memberships, invitation links and claims.
+"""Organisations, their slugs and lookup by name or org-id, memberships and invitation links.
 
-An organisation first named by a bid (a funder, most often) has no members. Someone who runs
-it asks to manage it (`request_claim`); a site admin approves, and they become its owner
-(`decide_claim`). Creating a second organisation under the same name is refused, with the way
-to the first.
+Claims on organisations nobody manages are in `bids.claims`.
 """
 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable, Iterable
 from datetime import timedelta
 
 from slugify import slugify
 from sqlalchemy import Select, func, select
 
-from bids.access import is_member, is_owner, real_user, visibility_clause
+from bids.access import is_member, is_owner, visibility_clause
+from bids.claims import already_listed_message, listed_under_name
 from bids.database import db, dialect_insert, utcnow
 from bids.errors import Forbidden, NotFound, ValidationError
 from bids.fields import clean_org_identifier, clean_org_kind, clean_tags
@@ -23,7 +22,6 @@ from bids.models import (
     Invitation,
     Membership,
     Organisation,
-    OrganisationClaim,
     OrgKind,
     Role,
     User,
@@ -35,18 +33,22 @@ LAST_OWNER = "An organisation needs at least one owner: appoint another first."
 
 # Paths under /orgs/ that an organisation's slug must not shadow.
 RESERVED_SLUGS = frozenset({"new", "join", "claims"})
-CLAIM_MESSAGE_MAX = 2000
 
 
-def unique_slug(name: str) -> str:
+def unique_slug(name: str, taken: Callable[[str], bool] | None = None) -> str:
+    """The slug for a new organisation: `name` slugified, numbered past slugs in use and the
+    reserved paths. `taken` says whether a slug is in use (default: ask the database)."""
+    taken = taken or _slug_in_use
     base = slugify(name, max_length=100) or "organisation"
     slug, n = base, 1
-    while slug in RESERVED_SLUGS or db.session.scalar(
-        select(Organisation.id).where(Organisation.slug == slug)
-    ):
+    while slug in RESERVED_SLUGS or taken(slug):
         n += 1
         slug = f"{base}-{n}"
     return slug
+
+
+def _slug_in_use(slug: str) -> bool:
+    return db.session.scalar(select(Organisation.id).where(Organisation.slug == slug)) is not None
 
 
 def get_organisation_by_slug(slug: str) -> Organisation:
@@ -60,18 +62,71 @@ def organisation_with_identifier(identifier: str) -> Organisation | None:
     return db.session.scalar(select(Organisation).where(Organisation.org_identifier == identifier))
 
 
+def name_key(name: str) -> str:
+    """How organisation names are matched: trimmed, in any case."""
+    return name.strip().lower()
+
+
+class OrganisationDirectory:
+    """Organisations found by org-id and by name, looked up in bulk: the one rule for which
+    organisation a name and identifier mean. The identifier is authoritative; otherwise the
+    oldest organisation of that name (in any case)."""
+
+    def __init__(self) -> None:
+        self.by_identifier: dict[str, int] = {}
+        self.by_name: dict[str, int] = {}
+        self.names: dict[int, str] = {}
+        self.identifiers: dict[int, str] = {}
+        self._asked_names: set[str] = set()
+        self._asked_identifiers: set[str] = set()
+
+    def load(self, names: Iterable[str], identifiers: Iterable[str | None] = ()) -> None:
+        """Look up the names and identifiers not asked about before (a query for each kind)."""
+        keys = {name_key(name) for name in names} - self._asked_names
+        wanted = {i for i in identifiers if i} - self._asked_identifiers
+        columns = (Organisation.id, Organisation.name, Organisation.org_identifier)
+        if wanted:
+            rows = db.session.execute(
+                select(*columns).where(Organisation.org_identifier.in_(sorted(wanted))))
+            for org_id, name, identifier in rows:
+                self._remember(org_id, name, identifier)
+            self._asked_identifiers |= wanted
+        if keys:
+            rows = db.session.execute(
+                select(*columns).where(func.lower(Organisation.name).in_(sorted(keys)))
+                .order_by(Organisation.id))
+            for org_id, name, identifier in rows:
+                self._remember(org_id, name, identifier)
+                self.by_name.setdefault(name_key(name), org_id)  # the oldest of a name
+            self._asked_names |= keys
+
+    def add(self, org_id: int, name: str, identifier: str | None) -> None:
+        """An organisation created since the names were looked up."""
+        self._remember(org_id, name, identifier)
+        self.by_name.setdefault(name_key(name), org_id)
+
+    def set_identifier(self, org_id: int, identifier: str) -> None:
+        self.by_identifier[identifier] = org_id
+        self.identifiers[org_id] = identifier
+
+    def find(self, name: str, identifier: str | None = None) -> int | None:
+        """The id of the organisation meant, among those looked up; None if there is none."""
+        if identifier and identifier in self.by_identifier:
+            return self.by_identifier[identifier]
+        return self.by_name.get(name_key(name))
+
+    def _remember(self, org_id: int, name: str, identifier: str | None) -> None:
+        self.names[org_id] = name
+        if identifier:
+            self.set_identifier(org_id, identifier)
+
+
 def find_organisation(name: str, identifier: str | None = None) -> Organisation | None:
     """By identifier first (it is authoritative), else by case-insensitive name."""
-    if identifier:
-        org = organisation_with_identifier(identifier)
-        if org is not None:
-            return org
-    return db.session.scalar(
-        select(Organisation)
-        .where(func.lower(Organisation.name) == name.strip().lower())
-        .order_by(Organisation.id)
-        .limit(1)
-    )
+    directory = OrganisationDirectory()
+    directory.load([name], [identifier])
+    org_id = directory.find(name, identifier)
+    return db.session.get(Organisation, org_id) if org_id is not None else None
 
 
 def find_or_create_organisation(
@@ -126,9 +181,9 @@ def create_organisation(founder: User, data: dict) -> Organisation:
     if identifier and organisation_with_identifier(identifier):
         errors["identifier"] = "An organisation with this identifier is already registered."
     elif name and "name" not in errors:
-        same = _same_name(name, identifier)
+        same = listed_under_name(name, identifier)
         if same is not None:
-            errors["name"] = _already_listed(same)
+            errors["name"] = already_listed_message(same)
     website = (data.get("website") or "").strip() or None
     if website and not website.startswith(("http://", "https://")):
         errors["website"] = "Website must start with http:// or https://."
@@ -409,97 +464,3 @@ def funders_applied_to(viewer, org: Organisation) -> list[tuple[Organisation, in
         .order_by(bid_count.desc(), func.lower(Organisation.name))
     ).all()
     return [(funder, count) for funder, count in rows]
-
-
-# --- claims ----------------------------------------------------------------------------------
-
-def has_members(org: Organisation) -> bool:
-    return db.session.scalar(
-        select(func.count(Membership.id)).where(Membership.organisation_id == org.id)) > 0
-
-
-def _same_name(name: str, identifier: str | None) -> Organisation | None:
-    """An organisation listed under this name (any case) that the identifier does not tell apart."""
-    for org in db.session.scalars(select(Organisation).where(func.lower(Organisation.name) == name.lower())):
-        if not (identifier and org.org_identifier and org.org_identifier != identifier):
-            return org
-    return None
-
-
-def _already_listed(org: Organisation) -> str:
-    where = f"/orgs/{org.slug}"
-    if has_members(org):
-        return (f"{org.name} is already listed ({where}): ask one of its members to invite you, "
-                "or give your organisation's own identifier if it is another organisation.")
-    return f"{org.name} is already listed ({where}) with nobody managing it: ask to manage it there."
-
-
-def can_claim(user, org: Organisation) -> bool:
-    """Whether `user` may ask to manage `org`: signed in, and nobody manages it yet."""
-    return real_user(user) is not None and not has_members(org)
-
-
-def open_claim_of(user, org: Organisation) -> OrganisationClaim | None:
-    user = real_user(user)
-    if user is None:
-        return None
-    return db.session.scalar(select(OrganisationClaim).where(
-        OrganisationClaim.organisation_id == org.id, OrganisationClaim.user_id == user.id,
-        OrganisationClaim.decided_at.is_(None)))
-
-
-def request_claim(user, org: Organisation, message: str = "") -> OrganisationClaim:
-    """Ask the site's admins to make `user` the owner of `org` (idempotent while open)."""
-    user = real_user(user)
-    if user is None:
-        raise Forbidden("Sign in to ask to manage an organisation.")
-    if has_members(org):
-        raise ValidationError({"organisation": f"{org.name} already has members: ask one of them "
-                                               "to invite you."})
-    message = (message or "").strip()
-    if len(message) > CLAIM_MESSAGE_MAX:
-        raise ValidationError({"message": f"Keep the message under {CLAIM_MESSAGE_MAX:,} characters."})
-    claim = open_claim_of(user, org)
-    if claim is None:
-        claim = OrganisationClaim(organisation=org, user=user, message=message)
-        db.session.add(claim)
-    elif message:
-        claim.message = message
-    db.session.flush()
-    return claim
-
-
-def _require_admin(user) -> User:
-    user = real_user(user)
-    if user is None or not user.is_admin:
-        raise NotFound()  # the queue of claims is invisible to everyone else
-    return user
-
-
-def open_claims(admin) -> list[OrganisationClaim]:
-    _require_admin(admin)
-    return list(db.session.scalars(
-        select(OrganisationClaim).where(OrganisationClaim.decided_at.is_(None))
-        .order_by(OrganisationClaim.created_at, OrganisationClaim.id)))
-
-
-def decide_claim(admin, claim_id: int, approve: bool) -> OrganisationClaim:
-    """Approve (the claimant becomes owner; other open claims on it are refused) or refuse."""
-    admin = _require_admin(admin)
-    claim = db.session.get(OrganisationClaim, claim_id)
-    if claim is None or not claim.is_open:
-        raise NotFound()
-    org = claim.organisation
-    if approve and has_members(org):
-        raise ValidationError({"claim": f"{org.name} has members now: they can invite "
-                                        f"{claim.user.display_name}."})
-    now = utcnow()
-    if approve:
-        db.session.add(Membership(user=claim.user, organisation=org, role=Role.OWNER))
-        for other in db.session.scalars(select(OrganisationClaim).where(
-                OrganisationClaim.organisation_id == org.id, OrganisationClaim.id != claim.id,
-                OrganisationClaim.decided_at.is_(None))):
-            other.decided_at, other.approved, other.decided_by_id = now, False, admin.id
-    claim.decided_at, claim.approved, claim.decided_by_id = now, approve, admin.id
-    db.session.flush()
-    return claim

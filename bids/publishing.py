@@ -36,6 +36,7 @@ from bids.models import (
     to_minor,
 )
 from bids.organisations import find_or_create_organisation
+from bids.revisions import bid_snapshot
 
 GENERATED_PREFIX = "360G-openbids-"
 
@@ -49,23 +50,6 @@ TRANSITIONS: dict[str, set[str]] = {
     BidStatus.WITHDRAWN: {BidStatus.DRAFT, BidStatus.SUBMITTED},
 }
 DECIDED = {BidStatus.AWARDED, BidStatus.DECLINED}
-
-SNAPSHOT_FIELDS = (
-    "identifier",
-    "title",
-    "summary",
-    "body",
-    "programme",
-    "currency",
-    "duration_months",
-    "status",
-    "visibility",
-    "themes",
-    "locations",
-    "licence",
-    "source_url",
-)
-
 
 def check_transition(current: str, new: str) -> None:
     if current != new and new not in TRANSITIONS[BidStatus(current)]:
@@ -222,23 +206,6 @@ def record_outcome(
     return update_bid(actor, bid, changes, note=note or f"Outcome: {status}")
 
 
-def snapshot(bid: Bid) -> dict[str, Any]:
-    """All fields of a bid as plain JSON values, for revisions and comparison."""
-    data: dict[str, Any] = {field: getattr(bid, field) for field in SNAPSHOT_FIELDS}
-    data["themes"] = list(bid.themes or [])
-    data["locations"] = list(bid.locations or [])
-    data["organisation"] = bid.organisation.name if bid.organisation else None
-    data["funder"] = bid.funder.name if bid.funder else None
-    for key in ("amount_requested", "amount_awarded"):
-        value = from_minor(getattr(bid, f"{key}_minor"))
-        data[key] = str(value) if value is not None else None
-    for key in ("submitted_on", "decided_on"):
-        value = getattr(bid, key)
-        data[key] = value.isoformat() if value else None
-    data["attachments"] = [a.filename for a in bid.attachments]
-    return data
-
-
 def add_revision(actor: User | None, bid: Bid, *, note: str = "") -> Revision:
     last = db.session.scalar(select(func.max(Revision.number)).where(Revision.bid_id == bid.id))
     revision = Revision(
@@ -246,7 +213,7 @@ def add_revision(actor: User | None, bid: Bid, *, note: str = "") -> Revision:
         number=(last or 0) + 1,
         author_id=actor.id if actor else None,
         note=note[:300],
-        snapshot=snapshot(bid),
+        snapshot=bid_snapshot(bid),
     )
     db.session.add(revision)
     db.session.flush()

@@ -1,17 +1,69 @@
-"""Revision history and readable comparisons between any two revisions."""
+"""Revision history: the snapshot a revision keeps, and readable comparisons of any two."""
 
 from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import defer, selectinload
 
 from bids.database import db
 from bids.errors import NotFound
-from bids.models import Bid, Revision
+from bids.models import Bid, Revision, from_minor
+
+SNAPSHOT_FIELDS = (
+    "identifier",
+    "title",
+    "summary",
+    "body",
+    "programme",
+    "currency",
+    "duration_months",
+    "status",
+    "visibility",
+    "themes",
+    "locations",
+    "licence",
+    "source_url",
+)
+MONEY_FIELDS = ("amount_requested", "amount_awarded")  # kept as `<field>_minor` columns
+DATE_FIELDS = ("submitted_on", "decided_on")
+SNAPSHOT_COLUMNS = (*SNAPSHOT_FIELDS, *(f"{key}_minor" for key in MONEY_FIELDS), *DATE_FIELDS)
+
+
+def revision_snapshot(columns: Mapping[str, Any], *, organisation: str | None,
+                      funder: str | None, attachments: Iterable[str]) -> dict[str, Any]:
+    """A bid as a revision keeps it (plain JSON values), from its `SNAPSHOT_COLUMNS` values,
+    its organisation's and funder's names and its attachments' file names."""
+    data: dict[str, Any] = {name: columns.get(name) for name in SNAPSHOT_FIELDS}
+    data["themes"] = list(columns.get("themes") or [])
+    data["locations"] = list(columns.get("locations") or [])
+    data["organisation"] = organisation
+    data["funder"] = funder
+    for key in MONEY_FIELDS:
+        amount = from_minor(columns.get(f"{key}_minor"))
+        data[key] = str(amount) if amount is not None else None
+    for key in DATE_FIELDS:
+        day = columns.get(key)
+        data[key] = day.isoformat() if isinstance(day, date) else day
+    data["attachments"] = list(attachments)
+    return data
+
+
+def bid_snapshot(bid: Bid) -> dict[str, Any]:
+    """The snapshot of a loaded bid, for its next revision and for comparison."""
+    return revision_snapshot(
+        {column: getattr(bid, column) for column in SNAPSHOT_COLUMNS},
+        organisation=bid.organisation.name if bid.organisation else None,
+        funder=bid.funder.name if bid.funder else None,
+        attachments=[a.filename for a in bid.attachments],
+    )
+
 
 FIELD_LABELS = {
     "title": "Title",

@@ -5,14 +5,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from bids.claims import decide_claim, open_claims, request_claim
 from bids.errors import Forbidden, NotFound, ValidationError
 from bids.models import Membership, OrganisationClaim, OrgKind, Role
-from bids.organisations import (
-    create_organisation,
-    decide_claim,
-    open_claims,
-    request_claim,
-)
+from bids.organisations import create_organisation
 
 pytestmark = pytest.mark.usefixtures("fast_passwords")
 

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from bids.accounts import authenticate
 from bids.demo import seed_demo
-from bids.demo_content import COLLECTIVE_ID, DEMO_PASSWORD
+from bids.demo_content import BIDS, COLLECTIVE_ID, DEMO_PASSWORD
 from bids.models import Bid, BidLink, Organisation, OrgKind, User, Visibility
 
 
@@ -108,3 +108,17 @@ def test_demo_pool_has_two_funders_and_a_real_overlap_cluster(db):
     before = [(c.id, c.signature) for c in db.session.scalars(select(OverlapCluster))]
     seed_demo()
     assert [(c.id, c.signature) for c in db.session.scalars(select(OverlapCluster))] == before
+
+
+def test_every_demo_bid_is_dated(db):
+    seed_demo()
+    for identifier in (spec["identifier"] for spec in BIDS):
+        bid = db.session.scalar(select(Bid).where(Bid.identifier == identifier))
+        if bid.status == "draft":
+            assert bid.submitted_on is None and bid.decided_on is None, identifier
+            continue
+        assert bid.submitted_on is not None, identifier
+        if bid.status in ("awarded", "declined"):
+            assert bid.decided_on is not None and bid.decided_on > bid.submitted_on, identifier
+    collective = db.session.scalar(select(Bid).where(Bid.identifier == COLLECTIVE_ID))
+    assert (collective.submitted_on.year, collective.decided_on.year) == (2021, 2022)

@@ -14,8 +14,9 @@ import pytest
 from search_index.outbox import pending_count
 from sqlalchemy import func, select
 
-from bids.importer import ImportFileError, guess_format, import_bids
+from bids.imports import ImportFileError, guess_format
 from bids.models import Bid, IndexOutbox, Organisation, Revision
+from portal.commands.imports import import_bids
 
 
 def write_jsonl(path, records):
@@ -362,10 +363,37 @@ def test_outbox_rows_written_for_new_and_changed_bids_only(app, db, tmp_path, mo
         ("search", changed), ("similar", changed)]
 
 
-def test_batches_commit_and_span_batch_boundaries(db, tmp_path, monkeypatch):
-    import bids.importer as importer
+def test_imported_organisations_named_like_fixed_org_paths_get_their_own_pages(client, db, tmp_path):
+    # "claims", "new" and "join" are paths under /orgs/: an organisation's slug must not be one.
+    names = ["Claims", "New", "Join"]
+    rows = [good(n, organisation={"name": name}, funder={"name": f"{name} Fund"})
+            for n, name in enumerate(names, start=1)]
+    assert import_bids(write_jsonl(tmp_path / "b.jsonl", rows)).imported == 3
+    for name in names:
+        org = db.session.scalar(select(Organisation).where(Organisation.name == name))
+        assert org.slug not in {"claims", "new", "join"}
+        response = client.get(f"/orgs/{org.slug}")
+        assert response.status_code == 200, (name, org.slug, response.status_code)
+        assert f"<h1>{name}</h1>" in response.get_data(as_text=True)
 
-    monkeypatch.setattr(importer, "BATCH_SIZE", 3)
+
+def test_an_imported_revision_keeps_the_snapshot_publishing_would_take(db, tmp_path):
+    from bids.revisions import bid_snapshot
+
+    import_bids(write_jsonl(tmp_path / "b.jsonl", [good(1, amount_awarded="9000")]))
+    assert bid(db, "TEST-1").revisions[0].snapshot == bid_snapshot(bid(db, "TEST-1"))
+    import_bids(write_jsonl(tmp_path / "c.jsonl", [good(1, title="Renamed", status="awarded",
+                                                        decided_on="2024-06-30")]))
+    imported = bid(db, "TEST-1")
+    assert [r.number for r in imported.revisions] == [1, 2]
+    assert imported.revisions[-1].snapshot == bid_snapshot(imported)
+    assert imported.revisions[-1].snapshot["decided_on"] == "2024-06-30"
+
+
+def test_batches_commit_and_span_batch_boundaries(db, tmp_path, monkeypatch):
+    from bids.imports import writer
+
+    monkeypatch.setattr(writer, "BATCH_SIZE", 3)
     records = [good(n) for n in range(1, 9)] + [good(2, title="Late update")]
     report = import_bids(write_jsonl(tmp_path / "b.jsonl", records))
     assert (report.imported, report.updated) == (8, 1)
@@ -374,18 +402,18 @@ def test_batches_commit_and_span_batch_boundaries(db, tmp_path, monkeypatch):
 
 
 def test_index_work_waits_for_the_end_of_a_small_import(app, db, tmp_path, monkeypatch):
-    import bids.importer as importer
+    from bids.imports import writer
     from search_index import get_index
 
-    monkeypatch.setattr(importer, "BATCH_SIZE", 2)
+    monkeypatch.setattr(writer, "BATCH_SIZE", 2)
     indexed_after_each_batch = []
-    real_flush = importer.BatchWriter.flush
+    real_flush = writer.BatchWriter.flush
 
     def spy(self):
         real_flush(self)
         indexed_after_each_batch.append(get_index().doc_count() if get_index().exists() else 0)
 
-    monkeypatch.setattr(importer.BatchWriter, "flush", spy)
+    monkeypatch.setattr(writer.BatchWriter, "flush", spy)
     before = dict(app.config)
     report = import_bids(write_jsonl(tmp_path / "b.jsonl", [good(n) for n in range(1, 7)]))
     assert report.imported == 6
@@ -409,9 +437,9 @@ def test_a_large_import_leaves_its_index_work_queued_for_sync(app, db, tmp_path)
 
 
 def test_a_large_import_leaves_all_index_work_queued(app, db, tmp_path, monkeypatch):
-    import bids.importer as importer
+    from bids.imports import writer
 
-    monkeypatch.setattr(importer, "BATCH_SIZE", 2)
+    monkeypatch.setattr(writer, "BATCH_SIZE", 2)
     monkeypatch.setitem(app.config, "SEARCH_SYNC_AFTER_COMMIT", 3)  # "large" = more than 3 bids
     import_bids(write_jsonl(tmp_path / "b.jsonl", [good(n) for n in range(1, 6)]))
     assert app.config["SEARCH_SYNC_AFTER_COMMIT"] == 3

@@ -27,7 +27,7 @@ NDCG_FLOOR = 0.915
 
 @pytest.fixture(scope="module")
 def judged_app(tmp_path_factory):
-    from bids.importer import import_bids
+    from portal.commands.imports import import_bids
 
     tmp = tmp_path_factory.mktemp("relevance")
     judged = {i for row in load_judgements() for i in row["relevant"]}

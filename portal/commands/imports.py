@@ -1,16 +1,39 @@
-"""import-bids: bulk import from JSONL, CSV or 360Giving JSON (see `bids.importer`)."""
+"""import-bids: bulk import from JSONL, CSV or 360Giving JSON (see `bids.imports`)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import click
+from flask import current_app
 
-from bids.importer import FORMATS, ImportFileError, import_bids
+from bids import imports
+from bids.imports import FORMATS, ImportFileError, ImportReport, IndexHooks
 from bids.models import OrgKind
 from search_index import outbox
 
 MAX_PROBLEMS_SHOWN = 50
+SYNC_LIMIT_KEY = "SEARCH_SYNC_AFTER_COMMIT"  # imports this small are indexed when they finish
+
+
+def index_hooks() -> IndexHooks:
+    """The search index's part in an import: outbox rows per batch, applied at the end."""
+    return IndexHooks(record_changes=outbox.record_bid_changes, defer=outbox.deferred,
+                      after_import=_sync_small_import)
+
+
+def _sync_small_import(changed: int) -> None:
+    # A small import is searchable at once; a large one is synced or rebuilt. The sync is
+    # bounded like the one after any commit: a backlog left by an earlier large import
+    # (84k rows for the SBIR corpus) must not be applied row by row here.
+    limit = current_app.config.get(SYNC_LIMIT_KEY, 2000)
+    if 0 < changed <= limit:
+        outbox.sync(limit=limit)
+
+
+def import_bids(path: Path | str, **options) -> ImportReport:
+    """`bids.imports.import_bids` with the search index kept up to date."""
+    return imports.import_bids(path, hooks=index_hooks(), **options)
 
 
 @click.command("import-bids")

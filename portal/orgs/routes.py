@@ -6,27 +6,23 @@ from flask import current_app, flash, redirect, render_template, request, url_fo
 from flask_login import current_user, login_required
 
 from bids.access import is_member, is_owner
+from bids.claims import can_claim, decide_claim, open_claim_of, open_claims, request_claim
 from bids.errors import Forbidden
 from bids.models import OrgKind
 from bids.organisations import (
     accept_invitation,
     bids_received_query,
-    can_claim,
     create_invitation,
     create_organisation,
-    decide_claim,
     funders_applied_to,
     get_invitation,
     get_open_invitation,
     get_organisation_by_slug,
     members_of,
-    open_claim_of,
-    open_claims,
     open_invitations,
     organisation_bids_query,
     organisations_query,
     remove_member,
-    request_claim,
     revoke_invitation,
     set_member_role,
     update_organisation,
