@@ -72,6 +72,10 @@ class Config:
     OUTBOX_BACKOFF_S = _env_int("OUTBOX_BACKOFF_S", 2)  # doubled after each failure ...
     OUTBOX_BACKOFF_MAX_S = _env_int("OUTBOX_BACKOFF_MAX_S", 300)  # ... up to this
     OUTBOX_LEASE_S = _env_int("OUTBOX_LEASE_S", 300)  # a killed worker's rows return after this
+    # After an import that changed at least IMPORT_REBUILD_MIN bids and at least this share
+    # of the corpus, derived stores are rebuilt from the database instead of row by row.
+    IMPORT_REBUILD_MIN = _env_int("IMPORT_REBUILD_MIN", 2000)
+    IMPORT_REBUILD_SHARE = float(os.environ.get("IMPORT_REBUILD_SHARE", "0.5"))
     # /healthz answers 503 when the oldest pending outbox row is older than this.
     HEALTH_MAX_LAG_S = _env_int("HEALTH_MAX_LAG_S", 300)
     SESSION_COOKIE_HTTPONLY = True

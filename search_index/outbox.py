@@ -256,7 +256,8 @@ def consumer_name() -> str:
 
 
 def _drain(bind, target: str, *, limit: int | None = None, batch: int = 500,
-           owner: str | None = None, due_only: bool = True) -> int:
+           owner: str | None = None, due_only: bool = True,
+           progress: Callable[[int], None] | None = None) -> int:
     """Apply up to `limit` due rows of `target` with their own session; returns rows applied.
 
     Rows are leased before they are applied, so any number of web processes and workers may
@@ -291,6 +292,8 @@ def _drain(bind, target: str, *, limit: int | None = None, batch: int = 500,
                 session.commit()
                 break
             applied += done
+            if progress is not None:
+                progress(len(rows))
             if error is not None:
                 log.warning("Applying %s outbox rows failed for some bids; they are backed "
                             "off and retried: %r", target, error)
@@ -328,11 +331,16 @@ def _run_followers(session: Session, target: str, upserts: list[int], deletes: l
     return True
 
 
-def sync(target: str | None = None, *, limit: int | None = None) -> dict[str, int]:
-    """Drain pending rows for one target (or all registered ones); returns rows applied per target."""
+def sync(target: str | None = None, *, limit: int | None = None,
+         progress: Callable[[str, int], None] | None = None) -> dict[str, int]:
+    """Drain pending rows for one target (or all registered ones); returns rows applied per target.
+
+    `progress(target, rows)` is called after each applied batch."""
     targets = [target] if target else list(_consumers)
     bind = db.engine
-    return {name: _drain(bind, name, limit=limit, due_only=False) for name in targets}
+    return {name: _drain(bind, name, limit=limit, due_only=False,
+                         progress=(lambda rows, name=name: progress(name, rows)) if progress else None)
+            for name in targets}
 
 
 def listen() -> None:

@@ -424,43 +424,67 @@ def test_index_work_waits_for_the_end_of_a_small_import(app, db, tmp_path, monke
     assert dict(app.config) == before
 
 
-def test_a_large_import_leaves_its_index_work_queued_for_sync(app, db, tmp_path):
-    from search_index import get_index, sync
+def matchable_ids() -> set[int]:
+    from search_index.similarity import get_store
 
-    app.config["SEARCH_SYNC_AFTER_COMMIT"] = 3  # "large" means more bids than this
+    rows, alive = get_store().snapshot().all_rows()
+    return {int(row["bid_id"]) for row, live in zip(rows, alive, strict=True) if live}
+
+
+def test_a_large_import_into_an_empty_site_is_rebuilt_and_finished_before_it_returns(
+        app, db, tmp_path, monkeypatch):
+    from bids.imports import writer
+    from search_index import catchup, get_index
+
+    monkeypatch.setattr(writer, "BATCH_SIZE", 2)
+    app.config["IMPORT_REBUILD_MIN"] = 3  # "large" means at least this many bids
+    paths: list[str] = []
+    monkeypatch.setattr(catchup, "choose_path", lambda n, real=catchup.choose_path: (
+        paths.append(real(n)) or paths[-1]))
     report = import_bids(write_jsonl(tmp_path / "b.jsonl", [good(n) for n in range(1, 6)]))
     assert report.imported == 5
+    assert paths == ["rebuild"]
+    ids = set(db.session.scalars(select(Bid.id)))
+    assert set(get_index().stored()) == ids  # searchable ...
+    assert matchable_ids() == ids  # ... and matchable, with no further command
+    assert pending_count() == 0
+
+
+def test_a_small_import_into_a_large_site_is_applied_row_by_row(app, db, tmp_path, monkeypatch):
+    from search_index import catchup, get_index
+
+    app.config["IMPORT_REBUILD_MIN"] = 3
+    import_bids(write_jsonl(tmp_path / "big.jsonl", [good(n) for n in range(1, 9)]))
+    paths: list[str] = []
+    monkeypatch.setattr(catchup, "choose_path", lambda n, real=catchup.choose_path: (
+        paths.append(real(n)) or paths[-1]))
+    import_bids(write_jsonl(tmp_path / "small.jsonl", [good(20), good(21), good(22)]))
+    assert paths == ["rows"]  # 3 of 11 bids: cheaper to apply than to rebuild
+    assert get_index().doc_count() == 11 and len(matchable_ids()) == 11
+    assert pending_count() == 0
+    again = import_bids(write_jsonl(tmp_path / "small.jsonl", [good(20), good(21), good(22)]))
+    assert again.unchanged == 3 and paths == ["rows", "nothing"]
+
+
+def test_an_import_with_no_wait_leaves_its_work_to_the_worker(app, db, tmp_path):
+    from search_index import get_index
+    from search_index.worker import run_worker
+
+    import_bids(write_jsonl(tmp_path / "b.jsonl", [good(n) for n in range(1, 6)]), wait=False)
     assert pending_count("search") == 5 and pending_count("similar") == 5
     assert not get_index().exists() or get_index().doc_count() == 0
-    sync()  # what `flask --app portal index sync` does
+    run_worker(once=True, jobs=False)
     assert get_index().doc_count() == 5 and pending_count() == 0
 
 
-def test_a_large_import_leaves_all_index_work_queued(app, db, tmp_path, monkeypatch):
-    from bids.imports import writer
-
-    monkeypatch.setattr(writer, "BATCH_SIZE", 2)
-    monkeypatch.setitem(app.config, "SEARCH_SYNC_AFTER_COMMIT", 3)  # "large" = more than 3 bids
-    import_bids(write_jsonl(tmp_path / "b.jsonl", [good(n) for n in range(1, 6)]))
-    assert app.config["SEARCH_SYNC_AFTER_COMMIT"] == 3
-    queued = db.session.execute(select(IndexOutbox.target, func.count()).group_by(IndexOutbox.target))
-    assert dict(queued.all()) == {"search": 5, "similar": 5}
-
-
-def test_a_small_import_after_a_large_one_applies_a_bounded_share_of_the_backlog(app, db, tmp_path):
+def test_ten_thousand_bids_in_one_jsonl_file_import_and_finish(app, db, tmp_path):
     from search_index import get_index
 
-    app.config["SEARCH_SYNC_AFTER_COMMIT"] = 3
-    big = write_jsonl(tmp_path / "big.jsonl", [good(n) for n in range(1, 9)])
-    import_bids(big)
-    assert pending_count("search") == 8 and pending_count("similar") == 8
-    # Re-importing unchanged rows changes nothing, so it applies nothing either.
-    again = import_bids(big)
-    assert again.unchanged == 8 and pending_count("search") == 8
-    # A small import applies at most SEARCH_SYNC_AFTER_COMMIT rows per target, not the backlog.
-    import_bids(write_jsonl(tmp_path / "small.jsonl", [good(20)]))
-    assert pending_count("search") == 9 - 3 and pending_count("similar") == 9 - 3
-    assert get_index().doc_count() == 3
+    path = write_jsonl(tmp_path / "many.jsonl", [good(n) for n in range(1, 10_001)])
+    report = import_bids(path)
+    assert report.imported == 10_000 and report.skipped == 0
+    assert get_index().doc_count() == 10_000
+    assert pending_count() == 0
 
 
 def test_cli_import_bids(runner, db, tmp_path):
@@ -468,6 +492,8 @@ def test_cli_import_bids(runner, db, tmp_path):
     result = runner.invoke(args=["import-bids", str(path)])
     assert result.exit_code == 0, result.output
     assert "Imported 1, updated 0, unchanged 0, skipped 1" in result.output
+    assert "Search, similarity and clusters applied from the outbox" in result.output
+    assert "index sync" not in result.output  # never "run this command next"
     assert "skipped line 2: title: Title is required." in result.output
     bad = tmp_path / "b.txt"
     bad.write_text("x")

@@ -5,35 +5,35 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from flask import current_app
-
 from bids import imports
 from bids.imports import FORMATS, ImportFileError, ImportReport, IndexHooks
 from bids.models import OrgKind
 from search_index import outbox
+from search_index.catchup import CatchUpReport, bring_up_to_date
 
 MAX_PROBLEMS_SHOWN = 50
-SYNC_LIMIT_KEY = "SEARCH_SYNC_AFTER_COMMIT"  # imports this small are indexed when they finish
 
 
-def index_hooks() -> IndexHooks:
-    """The search index's part in an import: outbox rows per batch, applied at the end."""
+def index_hooks(*, wait: bool = True, progress: bool = False,
+                finished: list[CatchUpReport] | None = None) -> IndexHooks:
+    """The derived stores' part in an import: outbox rows per batch, brought up to date at the
+    end (unless `wait` is false: then a running worker applies them)."""
+
+    def catch_up(changed: int) -> None:
+        if wait:
+            report = bring_up_to_date(changed, progress=progress)
+            if finished is not None:
+                finished.append(report)
+
     return IndexHooks(record_changes=outbox.record_bid_changes, defer=outbox.deferred,
-                      after_import=_sync_small_import)
+                      after_import=catch_up)
 
 
-def _sync_small_import(changed: int) -> None:
-    # A small import is searchable at once; a large one is synced or rebuilt. The sync is
-    # bounded like the one after any commit: a backlog left by an earlier large import
-    # (84k rows for the SBIR corpus) must not be applied row by row here.
-    limit = current_app.config.get(SYNC_LIMIT_KEY, 2000)
-    if 0 < changed <= limit:
-        outbox.sync(limit=limit)
-
-
-def import_bids(path: Path | str, **options) -> ImportReport:
-    """`bids.imports.import_bids` with the search index kept up to date."""
-    return imports.import_bids(path, hooks=index_hooks(), **options)
+def import_bids(path: Path | str, *, wait: bool = True, **options) -> ImportReport:
+    """`bids.imports.import_bids`, returning once every imported bid is searchable and
+    matchable (with `wait=False`, once the rows are committed)."""
+    return imports.import_bids(
+        path, hooks=index_hooks(wait=wait, progress=bool(options.get("progress"))), **options)
 
 
 @click.command("import-bids")
@@ -44,11 +44,20 @@ def import_bids(path: Path | str, **options) -> ImportReport:
               default=OrgKind.APPLICANT.value, show_default=True,
               help="Kind given to applicant organisations the import creates.")
 @click.option("--limit", type=int, help="Stop after this many rows.")
-def import_bids_command(file: Path, fmt: str | None, organisation_kind: str, limit: int | None):
-    """Import bids from FILE; imported bids are published. Safe to run again (by identifier)."""
+@click.option("--no-wait", is_flag=True,
+              help="Return once the rows are committed; the worker makes them searchable.")
+def import_bids_command(file: Path, fmt: str | None, organisation_kind: str, limit: int | None,
+                        no_wait: bool):
+    """Import bids from FILE; imported bids are published. Safe to run again (by identifier).
+
+    Returns when every imported bid is searchable and matchable (applied from the outbox, or
+    rebuilt from the database when most of the corpus is new), unless --no-wait is given.
+    """
+    finished: list[CatchUpReport] = []
     try:
-        report = import_bids(file, fmt=fmt, organisation_kind=organisation_kind, limit=limit,
-                             progress=True)
+        report = imports.import_bids(
+            file, fmt=fmt, organisation_kind=organisation_kind, limit=limit, progress=True,
+            hooks=index_hooks(wait=not no_wait, progress=True, finished=finished))
     except ImportFileError as exc:
         raise click.ClickException(str(exc)) from None
     for problem in report.problems[:MAX_PROBLEMS_SHOWN]:
@@ -57,10 +66,11 @@ def import_bids_command(file: Path, fmt: str | None, organisation_kind: str, lim
         click.echo(f"... and {len(report.problems) - MAX_PROBLEMS_SHOWN} more skipped rows",
                    err=True)
     click.echo(report.summary())
-    pending = outbox.pending_count("search")
-    if pending:
-        click.echo(f"{pending} bids wait for the search index: `flask --app portal index sync` "
-                   "applies them (after a large import `flask --app portal reindex` is faster).")
+    for done in finished:
+        click.echo(done.summary())
+    if no_wait and outbox.pending_count():
+        click.echo(f"{outbox.pending_count('search')} bids wait for the worker "
+                   "(`flask --app portal worker`); `index status` shows its progress.")
 
 
 COMMANDS = [import_bids_command]
