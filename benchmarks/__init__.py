@@ -183,6 +183,7 @@ class BenchContext:
     workdir: Path | None = None
     state: dict[str, Any] = field(default_factory=dict)
     import_report: Any = None
+    catch_up: Any = None  # search_index.catchup.CatchUpReport of the import
     import_rss_mb: float | None = None
     import_cpu_s: float | None = None
     _app: Any = None
@@ -230,15 +231,21 @@ class BenchContext:
             yield self.app
 
     def _build_app(self):
+        from bids import imports
         from bids.database import db
-        from portal.commands.imports import import_bids
         from portal import create_app
+        from portal.commands.imports import index_hooks
 
         app = create_app(self.app_config())
         with app.app_context():
             db.create_all()
             cpu = cpu_seconds()
-            self.import_report = import_bids(self.corpus_path, limit=self.limit, progress=True)
+            finished: list[Any] = []
+            # As `import-bids` does: it returns once every bid is searchable and matchable.
+            self.import_report = imports.import_bids(
+                self.corpus_path, limit=self.limit, progress=True,
+                hooks=index_hooks(progress=True, finished=finished))
+            self.catch_up = finished[0] if finished else None
             self.import_cpu_s = cpu_seconds() - cpu
             self.import_rss_mb = peak_rss_mb()
             db.session.remove()
