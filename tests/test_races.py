@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from bids import organisations
 from bids.accounts import create_api_token
 from bids.database import db as _db
-from bids.importer import OrganisationCache
+from bids.imports.organisations import OrganisationCache
 from bids.models import Bid, IndexOutbox, Membership, Organisation, OrgKind, User
 from bids.pools.models import OverlapCluster
 from search_index import clusters as clusters_module
