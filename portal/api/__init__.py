@@ -4,7 +4,7 @@ Each API module attaches its routes to `bp` and describes them with
 `portal.api.openapi.add_paths`; import new modules below, next to `routes`.
 """
 
-from flask import Blueprint
+from flask import Blueprint, abort, request
 
 from portal.api.auth import rate_limit_key, rate_limit_value
 from portal.extensions import csrf, db, limiter
@@ -14,6 +14,17 @@ csrf.exempt(bp)
 # Routes may set their own, stricter limits; these apply to the rest of the blueprint.
 limiter.limit(rate_limit_value, key_func=rate_limit_key)(bp)
 
+
+
+MAX_DATABASE_ID = 2**63 - 1  # BIGINT's (and SQLite's) largest integer
+
+
+@bp.before_request
+def _ids_in_range():
+    """An id in the path that no database row can have is not found (the database would
+    raise an OverflowError, a 500)."""
+    if any(isinstance(v, int) and v > MAX_DATABASE_ID for v in (request.view_args or {}).values()):
+        abort(404)
 
 
 @bp.after_request

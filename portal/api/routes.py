@@ -170,10 +170,17 @@ def bid_list_query(user: User | None):
 
 # --- Routes --------------------------------------------------------------------------------
 
+MAX_PAGE = 10**9  # keeps the offset (page x per_page) inside the database's integers
+ENUM_PARAMS = ("status", "sort", "band")
+
+
 @bp.get("/bids")
 def list_bids():
     user = api_user()
-    page = _int_arg("page", 1, 1)
+    for name in ENUM_PARAMS:
+        if name in request.args and not request.args[name].strip():
+            raise BadRequest(f"`{name}` is empty: give one of its values or leave it out.")
+    page = _int_arg("page", 1, 1, MAX_PAGE)
     per_page = _int_arg("per_page", DEFAULT_PER_PAGE, 1, MAX_PER_PAGE)
     from portal.api import search_api  # a search: ranked by the index, with facets
 

@@ -218,6 +218,8 @@ SEARCH_PARAMETERS = [
                                          "enum": ["relevance", "newest", "amount"]}),
 ]
 openapi.add_tag("search", "Full-text search and exports.")
+# `GET /bids` answers a search when any of SEARCH_PARAMS is given: it takes all of these.
+openapi.add_operation_parameters("/bids", "get", SEARCH_PARAMETERS)
 openapi.add_paths({
     "/export.csv": {"get": {
         "tags": ["search"], "operationId": "exportCsv",
