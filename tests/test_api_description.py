@@ -113,3 +113,40 @@ def test_ids_past_the_databases_integers_are_not_found(client, path):
 def test_a_page_past_the_databases_integers_is_refused(client):
     response = client.get("/api/v1/bids?page=1594507270295776000")
     assert response.status_code == 400
+
+
+def _links(header: str) -> dict[str, str]:
+    return {rel: url for url, rel in re.findall(r'<([^>]+)>; rel="(\w+)"', header)}
+
+
+@pytest.mark.parametrize("query", ["", "&q=community"])
+def test_paged_lists_link_first_prev_next_last(app, client, query):
+    seed_demo()
+    first = client.get(f"/api/v1/bids?per_page=2{query}")
+    total = first.get_json()["total"]
+    assert total > 4
+    links = _links(first.headers["Link"])
+    assert set(links) == {"first", "next", "last"}
+    last_page = -(-total // 2)
+    assert f"page={last_page}" in links["last"] and "per_page=2" in links["next"]
+    if query:
+        assert "q=community" in links["next"]
+    second = client.get(links["next"].removeprefix("http://localhost"))
+    assert second.get_json()["page"] == 2
+    assert set(_links(second.headers["Link"])) == {"first", "prev", "next", "last"}
+
+
+def test_reads_are_conditional_and_open_to_other_origins(app, client):
+    seed_demo()
+    response = client.get("/api/v1/bids/1")
+    assert response.status_code == 200
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
+    assert response.headers["ETag"] and response.headers["Last-Modified"]
+    again = client.get("/api/v1/bids/1", headers={"If-None-Match": response.headers["ETag"]})
+    assert again.status_code == 304 and again.get_data() == b""
+    changed = client.get("/api/v1/bids/1", headers={"If-None-Match": '"something-else"'})
+    assert changed.status_code == 200
+
+
+def test_cookie_authenticated_pages_are_not_opened_to_other_origins(client):
+    assert "Access-Control-Allow-Origin" not in client.get("/").headers

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from flask import jsonify, render_template, request, url_for
@@ -18,7 +18,7 @@ from bids.fields import clean_party
 from bids.models import Bid, BidStatus, Organisation, User
 from bids.publishing import create_bid, update_bid
 from bids.serialize import attachment_item, attachment_url, bid_detail, bid_item
-from portal.api import bp, openapi
+from portal.api import bp, openapi, page_links
 from portal.api.auth import api_user, require_user, token_required
 from portal.api.openapi import error_responses, json_content, ref
 
@@ -120,6 +120,7 @@ def _own_organisation(user: User, value: Any) -> Organisation:
 def _bid_response(bid: Bid, status: int = 200):
     response = jsonify(bid_detail(bid))
     response.status_code = status
+    response.last_modified = bid.updated_at.replace(tzinfo=UTC) if bid.updated_at else None
     return response
 
 
@@ -196,9 +197,11 @@ def list_bids():
         .offset((page - 1) * per_page)
         .limit(per_page)
     ).all()
-    return jsonify(
+    response = jsonify(
         {"items": [bid_item(b) for b in bids], "total": total, "page": page, "per_page": per_page}
     )
+    response.headers["Link"] = page_links(page, per_page, total)
+    return response
 
 
 @bp.get("/bids/<int:bid_id>")

@@ -16,7 +16,7 @@ from bids.access import can_view
 from bids.database import db
 from bids.models import Bid, BidStatus, Organisation
 from bids.serialize import bid_item, iso_date, money_number
-from portal.api import bp, openapi
+from portal.api import bp, openapi, page_links
 from portal.api.auth import api_user
 from portal.api.openapi import error_responses, json_content
 from search_index.service import BANDS, Filters, filters_from_args, get_search_service
@@ -100,7 +100,9 @@ def search_bids_response(page: int, per_page: int):
         body["notice"] = results.message
     if results.corrected_query:
         body["did_you_mean"] = results.corrected_query
-    return jsonify(body)
+    response = jsonify(body)
+    response.headers["Link"] = page_links(page, per_page, results.total)
+    return response
 
 
 def _export_bids(user) -> Iterator[Bid]:
