@@ -6,6 +6,7 @@ import csv
 import gzip
 import hashlib
 import json
+import re
 
 from sqlalchemy import func, select
 
@@ -40,3 +41,19 @@ def test_dump_writes_the_public_corpus_with_its_datapackage(app, db, tmp_path):
     grants = json.loads(gzip.decompress((folder / "360giving.json.gz").read_bytes()))["grants"]
     assert len(grants) == resources["grants-360giving"]["rowCount"] > 0
     assert all(g["openBids"]["permalink"].startswith("https://bids.example.org/") for g in grants)
+
+
+def test_data_page_lists_and_serves_the_latest_dump(app, db, client, tmp_path):
+    assert "No dump has been written yet" in client.get("/data").get_data(as_text=True)
+    seed_demo()
+    result = app.test_cli_runner().invoke(args=["export", "dump"])
+    assert result.exit_code == 0, result.output
+    page = client.get("/data").get_data(as_text=True)
+    links = re.findall(r'href="(/data/[^"]+)"', page)
+    assert {link.rsplit("/", 1)[-1] for link in links} == {
+        "bids.jsonl.gz", "bids.csv.gz", "360giving.json.gz", "360giving.csv.gz",
+        "datapackage.json"}
+    package = client.get(next(link for link in links if link.endswith("datapackage.json")))
+    assert package.status_code == 200 and package.get_json()["resources"]
+    assert client.get("/data/../etc/passwd").status_code == 404
+    assert client.get("/data/2020-01-01/nothing.csv").status_code == 404

@@ -21,15 +21,18 @@ def export_group():
 
 
 @export_group.command("dump")
-@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path), required=False)
 @click.option("--base-url", default="http://localhost",
               help="The site's address, for permalinks (e.g. https://openbids.example.org).")
 def dump_command(directory: Path, base_url: str):
-    """Write DIRECTORY/<date>/ with JSONL, CSV, 360Giving JSON and CSV, and datapackage.json."""
+    """Write DIRECTORY/<date>/ with JSONL, CSV, 360Giving JSON and CSV, and datapackage.json.
+    Without DIRECTORY: DUMP_DIR (default instance/dumps), the folder /data serves."""
     from flask import url_for
 
     app = current_app._get_current_object()
     config = app.config
+    directory = directory or Path(config.get("DUMP_DIR")
+                                  or Path(config["INSTANCE_DIR"]) / "dumps")
     publisher = {"name": config.get("OPENBIDS_PUBLISHER_NAME", "Open Bids"),
                  "website": base_url.rstrip("/") + "/"}
     with app.test_request_context("/", base_url=base_url):

@@ -3,10 +3,12 @@ newest update first; sitemap.xml lists every public bid and organisation page.""
 
 from __future__ import annotations
 
-from datetime import UTC
+import re
+from datetime import UTC, datetime
+from pathlib import Path
 
 from feedgen.feed import FeedGenerator
-from flask import Response, abort, request, url_for
+from flask import Response, abort, current_app, render_template, request, send_from_directory, url_for
 from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 
@@ -140,3 +142,35 @@ def robots():
         f"Sitemap: {url_for('feeds.sitemap', _external=True)}", "",
     ])
     return Response(body, mimetype="text/plain")
+
+
+DAY_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _dump_dir() -> Path:
+    return Path(current_app.config.get("DUMP_DIR")
+                or Path(current_app.config["INSTANCE_DIR"]) / "dumps")
+
+
+@bp.get("/data")
+def data():
+    """The latest dump written by `flask --app portal export dump`, with sizes and dates."""
+    root = _dump_dir()
+    days = sorted(p.name for p in root.iterdir() if p.is_dir() and DAY_RE.match(p.name)) \
+        if root.is_dir() else []
+    day = days[-1] if days else None
+    files = []
+    if day:
+        for path in sorted((root / day).iterdir()):
+            if path.is_file():
+                stat = path.stat()
+                written = datetime.fromtimestamp(stat.st_mtime, UTC).strftime("%Y-%m-%d %H:%M")
+                files.append({"name": path.name, "size": stat.st_size, "written": written})
+    return render_template("feeds/data.html", day=day, files=files)
+
+
+@bp.get("/data/<day>/<filename>")
+def data_file(day: str, filename: str):
+    if not DAY_RE.match(day):
+        abort(404)
+    return send_from_directory(_dump_dir() / day, filename, as_attachment=True)
