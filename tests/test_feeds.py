@@ -6,6 +6,7 @@ import re
 import xml.etree.ElementTree as ET
 
 import feedparser
+from markupsafe import escape
 import pytest
 from sqlalchemy import select
 
@@ -80,3 +81,19 @@ def test_sitemap_and_robots(demo, db, client):
     assert any(loc.rsplit("/", 1)[-1] in slugs for loc in locs if "/orgs/" in loc)
     robots = client.get("/robots.txt").get_data(as_text=True)
     assert "Sitemap: http://localhost/sitemap.xml" in robots and "Disallow: /api/" in robots
+
+
+def test_bid_organisation_and_search_pages_describe_themselves(demo, db, client):
+    bid = db.session.scalar(select(Bid).where(Bid.visibility == Visibility.PUBLISHED))
+    pages = {
+        f"/bids/{bid.id}": bid.title,
+        f"/orgs/{bid.organisation.slug}": bid.organisation.name,
+        "/search?q=community": "Search: community",
+    }
+    for url, title in pages.items():
+        html = client.get(url).get_data(as_text=True)
+        assert re.search(r'<meta name="description" content="[^"]{10,}">', html), url
+        og_title = re.search(r'<meta property="og:title" content="([^"]*)">', html)
+        assert og_title and og_title[1] == str(escape(title)), url
+    org_page = client.get(f"/orgs/{bid.organisation.slug}").get_data(as_text=True)
+    assert f'href="/feeds/orgs/{bid.organisation.slug}.atom"' in org_page
