@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import gzip
 import hashlib
-import io
 import json
 from collections import Counter
 from collections.abc import Callable, Iterator
