@@ -45,6 +45,10 @@ class Config:
     PDF_EXTRACT_TIMEOUT_S = _env_int("PDF_EXTRACT_TIMEOUT_S", 20)
     PDF_EXTRACT_MEMORY_MB = _env_int("PDF_EXTRACT_MEMORY_MB", 512)
     BIDS_PER_PAGE = _env_int("BIDS_PER_PAGE", 20)
+    # 360Giving exports: the site's registered identifier prefix, and who publishes.
+    OPENBIDS_360G_PREFIX = os.environ.get("OPENBIDS_360G_PREFIX", "360G-openbids")
+    OPENBIDS_PUBLISHER_NAME = os.environ.get("OPENBIDS_PUBLISHER_NAME", "Open Bids")
+    OPENBIDS_PUBLISHER_IDENTIFIER = os.environ.get("OPENBIDS_PUBLISHER_IDENTIFIER", "")
     RATELIMIT_ENABLED = _env_bool("RATELIMIT_ENABLED", True)
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
     RATELIMIT_LOGIN = os.environ.get("RATELIMIT_LOGIN", "10 per minute")

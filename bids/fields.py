@@ -21,12 +21,16 @@ LICENCES = {
     "CC-BY-4.0": "Creative Commons Attribution 4.0",
     "CC0-1.0": "CC0 1.0 (public domain dedication)",
     "CC-BY-SA-4.0": "Creative Commons Attribution-ShareAlike 4.0",
+    "PDDL-1.0": "Open Data Commons Public Domain Dedication and Licence 1.0",
+    "OGL-UK-3.0": "Open Government Licence v3.0",
     "all-rights-reserved": "All rights reserved",
 }
 LICENCE_URLS = {
     "CC-BY-4.0": "https://creativecommons.org/licenses/by/4.0/",
     "CC0-1.0": "https://creativecommons.org/publicdomain/zero/1.0/",
     "CC-BY-SA-4.0": "https://creativecommons.org/licenses/by-sa/4.0/",
+    "PDDL-1.0": "https://opendatacommons.org/licenses/pddl/1-0/",
+    "OGL-UK-3.0": "https://www.nationalarchives.gov.uk/doc/open-government-licence/version/3/",
 }
 DEFAULT_LICENCE = "CC-BY-4.0"
 

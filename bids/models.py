@@ -84,6 +84,8 @@ class Organisation(db.Model):
     website: Mapped[str | None] = mapped_column(String(300))
     description: Mapped[str] = mapped_column(Text, default="")
     regions: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Every identifier a 360Giving file gave it, org-id and 360G- alike: imports match on them.
+    identifiers: Mapped[list[str]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
     memberships: Mapped[list[Membership]] = relationship(
@@ -237,6 +239,16 @@ class Bid(db.Model):
     locations: Mapped[list[str]] = mapped_column(JSON, default=list)
     licence: Mapped[str] = mapped_column(String(30), default="CC-BY-4.0")
     source_url: Mapped[str | None] = mapped_column(String(500))
+    # 360Giving fields with a column of their own (plannedDates, fromOpenCall, dataSource,
+    # dateModified); the rest of a grant that Open Bids keeps (every recipient and funder,
+    # classifications, beneficiaryLocation with geocodes, grantProgramme, identifiers) is in
+    # `giving360`, in the standard's own field names.
+    planned_start_on: Mapped[date | None] = mapped_column(Date)
+    planned_end_on: Mapped[date | None] = mapped_column(Date)
+    from_open_call: Mapped[bool | None] = mapped_column(Boolean)
+    data_source: Mapped[str | None] = mapped_column(String(500))
+    source_modified_at: Mapped[datetime | None] = mapped_column(DateTime)
+    giving360: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     hidden_at: Mapped[datetime | None] = mapped_column(DateTime)
     hidden_reason: Mapped[str | None] = mapped_column(Text)
     hidden_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))

@@ -19,6 +19,7 @@ BLUEPRINTS = (
     ("portal.overlaps", None),
     ("portal.pools", "/pools"),
     ("portal.api", "/api/v1"),
+    ("portal.feeds", None),
 )
 
 

@@ -24,7 +24,8 @@ from search_index.service import get_search_service
 EXPORT_CHUNK = 500
 CSV_COLUMNS = ("id", "identifier", "title", "summary", "organisation", "organisation_identifier",
                "funder", "funder_identifier", "programme", "amount_requested", "amount_awarded",
-               "currency", "status", "submitted_on", "decided_on", "themes", "locations", "url")
+               "currency", "status", "submitted_on", "decided_on", "themes", "locations", "url",
+               "licence")
 
 
 def search_filters() -> SearchFilters:
@@ -81,6 +82,7 @@ def _csv_row(bid: Bid) -> list:
         bid.programme, money_number(bid.amount_requested), money_number(bid.amount_awarded),
         bid.currency, bid.status, iso_date(bid.submitted_on), iso_date(bid.decided_on),
         "; ".join(bid.themes or []), "; ".join(bid.locations or []), item["url"],
+        bid.licence or "",
     ]
 
 

@@ -16,7 +16,9 @@ from bids.database import db as _db
 from bids.models import Membership, Organisation, OrgKind, Role, User
 from portal import create_app
 
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+# ../shared/data next to the checkout; OPENBIDS_SHARED_DATA points elsewhere (a git worktree).
+SHARED_DATA = Path(os.environ.get("OPENBIDS_SHARED_DATA")
+                   or Path(__file__).resolve().parents[1].parent / "shared" / "data")
 PASSWORD = "correct horse battery"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 

@@ -55,6 +55,15 @@ def add_paths(paths: dict[str, dict[str, Any]]) -> None:
             existing[method] = operation
 
 
+def add_operation_parameters(path: str, method: str, parameters: list[dict[str, Any]]) -> None:
+    """More parameters for an operation described elsewhere (e.g. search's on `GET /bids`);
+    a parameter already described under the same name keeps its description."""
+    operation = _paths[path][method]
+    existing = operation.setdefault("parameters", [])
+    names = {p.get("name") for p in existing}
+    existing.extend(p for p in parameters if p["name"] not in names)
+
+
 def add_schemas(schemas: dict[str, dict[str, Any]]) -> None:
     _schemas.update(schemas)
 
@@ -263,10 +272,30 @@ add_schemas(
             "type": "object",
             "required": ["items", "total", "page", "per_page"],
             "properties": {
-                "items": {"type": "array", "items": ref("schemas", "BidItem")},
+                "items": {"type": "array", "items": {"allOf": [ref("schemas", "BidItem"), {
+                    "type": "object",
+                    "properties": {"highlights": {
+                        "type": "array", "items": {"type": "string"},
+                        "description": "With a search: passages of the text matching `q`, "
+                                       "matches marked with <b>."}},
+                }]}},
                 "total": {"type": "integer"},
                 "page": {"type": "integer"},
                 "per_page": {"type": "integer"},
+                "sort": {"type": "string", "enum": ["relevance", "newest", "amount"],
+                         "description": "With a search: the order used."},
+                "facets": {
+                    "type": "object",
+                    "description": "With a search: for each facet (funder, status, year, "
+                                   "theme, location, band), its values and their counts.",
+                    "additionalProperties": {"type": "array", "items": {
+                        "type": "object", "required": ["value", "count"],
+                        "properties": {"value": {}, "count": {"type": "integer"}}}},
+                },
+                "notice": {"type": "string",
+                           "description": "With a search: why the query was read another way."},
+                "did_you_mean": {"type": "string",
+                                 "description": "With a search: a corrected query."},
             },
         },
         "BidInput": {

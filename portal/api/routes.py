@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC
+
 from flask import jsonify, request, url_for
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge, UnsupportedMediaType
 
@@ -12,7 +14,7 @@ from bids.listing import filtered_bids
 from bids.models import Bid, BidStatus, User
 from bids.publishing import create_bid, update_bid
 from bids.serialize import attachment_item, attachment_url, bid_detail, bid_item
-from portal.api import bp, openapi
+from portal.api import bp, openapi, page_links
 from portal.api.auth import api_user, require_user, token_required
 from portal.api.bid_input import (
     api_names,
@@ -30,6 +32,7 @@ from portal.views import commit_or_errors
 def _bid_response(bid: Bid, status: int = 200):
     response = jsonify(bid_detail(bid))
     response.status_code = status
+    response.last_modified = bid.updated_at.replace(tzinfo=UTC) if bid.updated_at else None
     return response
 
 
@@ -52,15 +55,24 @@ def bid_list_query(user: User | None):
     )
 
 
+ENUM_PARAMS = ("status", "sort", "band")
+
+
 @bp.get("/bids")
 def list_bids():
     user = api_user()
+    for name in ENUM_PARAMS:
+        if name in request.args and not request.args[name].strip():
+            raise BadRequest(f"`{name}` is empty: give one of its values or leave it out.")
     page, per_page = api_page()
     from portal.api import search_api  # a search: ranked by the index, with facets
 
     if search_api.wants_search():
         return search_api.search_bids_response(page, per_page)
-    return jsonify(collection(bid_list_query(user), bid_item))
+    body = collection(bid_list_query(user), bid_item)
+    response = jsonify(body)
+    response.headers["Link"] = page_links(body["page"], body["per_page"], body["total"])
+    return response
 
 
 @bp.get("/bids/<int:bid_id>")

@@ -7,7 +7,7 @@ from flask import jsonify, request
 from bids.listing import visible_bids_in_order
 from bids.models import BidStatus
 from bids.serialize import bid_item
-from portal.api import bp, openapi
+from portal.api import bp, openapi, page_links
 from portal.api.auth import api_user
 from portal.api.openapi import error_responses, json_content
 from portal.exports import export_response, search_filters, search_sort
@@ -43,7 +43,9 @@ def search_bids_response(page: int, per_page: int):
         body["notice"] = results.message
     if results.corrected_query:
         body["did_you_mean"] = results.corrected_query
-    return jsonify(body)
+    response = jsonify(body)
+    response.headers["Link"] = page_links(page, per_page, results.total)
+    return response
 
 
 @bp.get("/export.csv")
@@ -82,6 +84,8 @@ SEARCH_PARAMETERS = [
                                          "enum": ["relevance", "newest", "amount"]}),
 ]
 openapi.add_tag("search", "Full-text search and exports.")
+# `GET /bids` answers a search when any of SEARCH_PARAMS is given: it takes all of these.
+openapi.add_operation_parameters("/bids", "get", SEARCH_PARAMETERS)
 openapi.add_paths({
     "/export.csv": {"get": {
         "tags": ["search"], "operationId": "exportCsv",

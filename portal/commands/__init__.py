@@ -7,9 +7,10 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     from portal.commands import (
-        accounts, attachments, demo, imports, index, overlaps, similarity, worker,
+        accounts, attachments, demo, dump, imports, index, overlaps, similarity, worker,
     )
 
-    for module in (accounts, attachments, demo, imports, index, overlaps, similarity, worker):
+    for module in (accounts, attachments, demo, dump, imports, index, overlaps, similarity,
+                   worker):
         for command in module.COMMANDS:
             app.cli.add_command(command)

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 from bids import imports
+from bids.giving360.load import import_360giving
+from bids.giving360.reader import FileError as GivingFileError
 from bids.imports import FORMATS, ImportFileError, ImportReport, IndexHooks
 from bids.models import OrgKind
 from search_index import outbox
@@ -29,11 +31,41 @@ def index_hooks(*, wait: bool = True, progress: bool = False,
                       after_import=catch_up)
 
 
-def import_bids(path: Path | str, *, wait: bool = True, **options) -> ImportReport:
-    """`bids.imports.import_bids`, returning once every imported bid is searchable and
-    matchable (with `wait=False`, once the rows are committed)."""
-    return imports.import_bids(
-        path, hooks=index_hooks(wait=wait, progress=bool(options.get("progress"))), **options)
+GIVING360_HEADERS = ("Recipient Org:Name", "Funding Org:Name", "Funding Org:Identifier")
+
+
+def giving360_format(path: Path | str, fmt: str | None) -> str | None:
+    """'json', 'csv' or 'xlsx' when FILE is 360Giving (by --format, extension or the standard's
+    column titles in a CSV's header), else None for Open Bids' own formats."""
+    name = Path(path).name.lower().removesuffix(".gz")
+    if name.endswith(".xlsx"):
+        return "xlsx"
+    if fmt == "360giving":
+        return "csv" if name.endswith(".csv") else "json"
+    if fmt is None and name.endswith(".json"):
+        return "json"
+    if fmt in (None, "csv") and name.endswith(".csv"):
+        with imports.readers.open_text(path) as fh:
+            header = fh.readline()
+        if any(title in header for title in GIVING360_HEADERS):
+            return "csv"
+    return None
+
+
+def import_bids(path: Path | str, *, wait: bool = True, fmt: str | None = None,
+                licence: str | None = None, dry_run: bool = False, **options) -> ImportReport:
+    """Import FILE (Open Bids' JSONL/CSV or 360Giving JSON/CSV/XLSX), returning once every
+    imported bid is searchable and matchable (with `wait=False`, once the rows are committed)."""
+    hooks = index_hooks(wait=wait, progress=bool(options.get("progress")),
+                        finished=options.pop("finished", None))
+    giving = giving360_format(path, fmt)
+    if giving is not None:
+        options.pop("progress", None)
+        return import_360giving(path, fmt=giving, licence=licence, dry_run=dry_run, hooks=hooks,
+                                **options)
+    if dry_run or licence:
+        raise ImportFileError("--dry-run and --licence are for 360Giving files.")
+    return imports.import_bids(path, fmt=fmt, hooks=hooks, **options)
 
 
 @click.command("import-bids")
@@ -46,8 +78,11 @@ def import_bids(path: Path | str, *, wait: bool = True, **options) -> ImportRepo
 @click.option("--limit", type=int, help="Stop after this many rows.")
 @click.option("--no-wait", is_flag=True,
               help="Return once the rows are committed; the worker makes them searchable.")
+@click.option("--licence", help="360Giving: the licence of grants the file states none for "
+              "(e.g. CC-BY-4.0); Open Bids never assumes one.")
+@click.option("--dry-run", is_flag=True, help="360Giving: validate and report, write nothing.")
 def import_bids_command(file: Path, fmt: str | None, organisation_kind: str, limit: int | None,
-                        no_wait: bool):
+                        no_wait: bool, licence: str | None, dry_run: bool):
     """Import bids from FILE; imported bids are published. Safe to run again (by identifier).
 
     Returns when every imported bid is searchable and matchable (applied from the outbox, or
@@ -55,10 +90,10 @@ def import_bids_command(file: Path, fmt: str | None, organisation_kind: str, lim
     """
     finished: list[CatchUpReport] = []
     try:
-        report = imports.import_bids(
-            file, fmt=fmt, organisation_kind=organisation_kind, limit=limit, progress=True,
-            hooks=index_hooks(wait=not no_wait, progress=True, finished=finished))
-    except ImportFileError as exc:
+        report = import_bids(file, fmt=fmt, organisation_kind=organisation_kind, limit=limit,
+                             progress=True, wait=not no_wait, finished=finished,
+                             licence=licence, dry_run=dry_run)
+    except (ImportFileError, GivingFileError) as exc:
         raise click.ClickException(str(exc)) from None
     for problem in report.problems[:MAX_PROBLEMS_SHOWN]:
         click.echo(f"skipped {problem}", err=True)
