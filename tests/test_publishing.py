@@ -174,6 +174,7 @@ def test_outcome_rules(db, member):
     user, org = member
     bid = create_bid(user, org, {**BASE, "status": "submitted", "visibility": "published",
                                  "submitted_on": "2024-01-10"})
+    db.session.commit()  # the rollback below undoes the refused outcome only
     with pytest.raises(ValidationError):
         record_outcome(user, bid, {"status": "declined", "amount_awarded": "5"})
     db.session.rollback()
