@@ -28,3 +28,4 @@ from portal.api import routes  # noqa: E402,F401  (routes attach themselves to b
 from portal.api import pools  # noqa: E402,F401  (the funders' pool API)
 from portal.api import search_api  # noqa: E402,F401  (search and exports)
 from portal.api import similar  # noqa: E402,F401  (overlapping bids)
+from portal.api import insights  # noqa: E402,F401  (insights, network, profiles)

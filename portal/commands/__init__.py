@@ -6,8 +6,9 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from portal.commands import accounts, attachments, demo, imports, index, overlaps, overlaps_index
+    from portal.commands import (
+        accounts, attachments, demo, imports, index, network, overlaps, overlaps_index)
 
-    for module in (accounts, attachments, demo, imports, index, overlaps, overlaps_index):
+    for module in (accounts, attachments, demo, imports, index, network, overlaps, overlaps_index):
         for command in module.COMMANDS:
             app.cli.add_command(command)
