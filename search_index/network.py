@@ -39,7 +39,7 @@ SEED = 42
 RESOLUTION = 1.0
 MAX_DRAWN = 120  # past this many nodes the map shows communities as super-nodes
 NAME_TERMS = 3
-TERMS_SAMPLE = 300  # bids read per community to name it
+TERMS_SAMPLE = 300  # bids read per community to name it (and of the field, for common words)
 FORMAT_VERSION = 1
 
 
@@ -129,13 +129,22 @@ def find_communities(graph: nx.Graph) -> list[list[int]]:
 
 
 def name_communities(groups: list[list[int]], bids: dict[int, BidEnds],
-                     texts: Callable[[list[int]], dict[int, str]]) -> list[Community]:
-    """Each community named by the words its organisations' bids share."""
-    from search_index.clusters import BidFacts, shared_terms
+                     texts: Callable[[list[int]], dict[int, str]],
+                     names: dict[int, str] | None = None) -> list[Community]:
+    """Each community named by words its organisations' bids share, the ones most more common
+    in it than across the field (a sample of every bid) first."""
+    from search_index.clusters import _STOP, _WORD, BidFacts, shared_terms
 
+    names = names or {}
     by_org: dict[int, list[int]] = defaultdict(list)
     for bid_id, ends in sorted(bids.items()):
         by_org[ends.organisation_id].append(bid_id)
+    sample_ids = sorted(bids)[:: max(1, len(bids) // TERMS_SAMPLE)][:TERMS_SAMPLE]
+    sample = texts(sample_ids)
+    document_frequency: Counter = Counter()
+    for text in sample.values():
+        document_frequency.update({w.strip("'-") for w in _WORD.findall((text or "").lower())}
+                                  - _STOP)
     out = []
     for number, members in enumerate(groups, start=1):
         chosen: list[int] = []
@@ -144,8 +153,23 @@ def name_communities(groups: list[list[int]], bids: dict[int, BidEnds],
             chosen.extend(by_org.get(org_id, [])[:per_org])
         chosen = chosen[:TERMS_SAMPLE]
         facts = {b: BidFacts(b, bids[b].organisation_id) for b in chosen}
-        terms = shared_terms(texts(chosen), facts, limit=NAME_TERMS) if len(chosen) > 1 else []
-        name = " · ".join(terms) if terms else f"Community {number}"
+        own = texts(chosen)
+        candidates = shared_terms(own, facts, limit=NAME_TERMS * 8) if len(chosen) > 1 else []
+        used = Counter()
+        for text in own.values():
+            used.update({w.strip("'-") for w in _WORD.findall((text or "").lower())})
+
+        def lift(term: str) -> float:
+            field_share = (document_frequency[term] + 1) / (len(sample) + 1)
+            return (used[term] / max(1, len(own))) / field_share
+
+        terms = sorted((t for t in candidates if lift(t) > 1.0),
+                       key=lambda t: (-round(lift(t), 3), candidates.index(t)))[:NAME_TERMS]
+        if terms:
+            name = " · ".join(terms)
+        else:  # too few organisations share words: name it by its best-connected members
+            named = [names[m] for m in members if m in names][:2]
+            name = " & ".join(named) if named else f"Community {number}"
         out.append(Community(number, members, name, terms))
     return out
 
@@ -273,7 +297,8 @@ def build_field_map(progress: Callable[[str], None] | None = None, session=None)
     graph = build_graph(bids, pairs, links, orgs)
     groups = find_communities(graph)
     step("names")
-    communities = name_communities(groups, bids, lambda ids: bid_texts(ids, session))
+    communities = name_communities(groups, bids, lambda ids: bid_texts(ids, session),
+                                   {i: o.name for i, o in orgs.items()})
     fmap = FieldMap(mark, utcnow().isoformat(timespec="seconds") + "Z", bids, pairs, links, orgs,
                     communities, seconds=round(time.perf_counter() - started, 2), _graph=graph)
     return fmap
