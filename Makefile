@@ -6,7 +6,7 @@ FLASK := $(VENV)/bin/flask --app portal
 PORT ?= 5000
 STAMP := $(VENV)/.installed
 
-.PHONY: install chromium db run test test-fast bench eval clean
+.PHONY: install chromium axe db run test test-fast bench eval clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,13 @@ chromium:
 		sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	else echo "chromium is missing and cannot be installed here: browser tests will fail"; fi
 
+# The accessibility check injects axe-core (npm) into the browser tests' pages.
+AXE := node_modules/axe-core/axe.min.js
+$(AXE):
+	npm install --no-save --no-audit --no-fund axe-core@4
+
+axe: $(AXE)
+
 db: install
 	$(FLASK) db upgrade
 	$(FLASK) seed-demo --if-empty
@@ -33,7 +40,7 @@ db: install
 run: db
 	$(FLASK) run --host 127.0.0.1 --port $(PORT)
 
-test: install chromium
+test: install chromium axe
 	$(PY) -m pytest
 
 test-fast: install

@@ -41,6 +41,7 @@ MAX_DRAWN = 120  # past this many nodes the map shows communities as super-nodes
 NAME_TERMS = 3
 TERMS_SAMPLE = 300  # bids read per community to name it (and of the field, for common words)
 FORMAT_VERSION = 1
+LAYOUTS_KEPT = 128
 
 
 @dataclass(frozen=True)
@@ -174,10 +175,8 @@ def name_communities(groups: list[list[int]], bids: dict[int, BidEnds],
     return out
 
 
-def layout(graph: nx.Graph) -> dict[int, tuple[float, float]]:
-    """Spring layout with a fixed seed, scaled to 0..1 on both axes."""
-    if graph.number_of_nodes() == 0:
-        return {}
+def _spring(graph: nx.Graph) -> dict[int, tuple[float, float]]:
+    """One connected graph's spring layout (fixed seed), scaled to 0..1 on both axes."""
     if graph.number_of_nodes() == 1:
         return {next(iter(graph.nodes)): (0.5, 0.5)}
     k = 1.5 / max(1.0, graph.number_of_nodes() ** 0.5)
@@ -185,8 +184,38 @@ def layout(graph: nx.Graph) -> dict[int, tuple[float, float]]:
     xs = [p[0] for p in pos.values()]
     ys = [p[1] for p in pos.values()]
     x0, x1, y0, y1 = min(xs), max(xs), min(ys), max(ys)
-    return {n: (round((p[0] - x0) / ((x1 - x0) or 1), 4), round((p[1] - y0) / ((y1 - y0) or 1), 4))
+    return {n: ((p[0] - x0) / ((x1 - x0) or 1), (p[1] - y0) / ((y1 - y0) or 1))
             for n, p in pos.items()}
+
+
+def layout(graph: nx.Graph) -> dict[int, tuple[float, float]]:
+    """Positions in the unit square: each connected part laid out on its own (a spring layout
+    pushes unconnected parts to the edges and squashes the rest), the parts packed in rows,
+    each in a cell whose side grows with the square root of its size."""
+    if graph.number_of_nodes() == 0:
+        return {}
+    parts = sorted((sorted(c) for c in nx.connected_components(graph)),
+                   key=lambda c: (-len(c), c[0]))
+    sides = [len(c) ** 0.5 for c in parts]
+    total = sum(side * side for side in sides)
+    row_width = max(max(sides), total ** 0.5 * 1.2)
+    cells, x, y, row_height = [], 0.0, 0.0, 0.0
+    for side in sides:
+        if x > 0 and x + side > row_width:
+            x, y, row_height = 0.0, y + row_height, 0.0
+        cells.append((x, y, side))
+        x += side
+        row_height = max(row_height, side)
+    width, height = row_width, y + row_height
+    scale = max(width, height)
+    out: dict[int, tuple[float, float]] = {}
+    for part, (cx, cy, side) in zip(parts, cells, strict=True):
+        inner = _spring(graph.subgraph(part))
+        pad = side * 0.1
+        for n, (px, py) in inner.items():
+            out[n] = (round((cx + pad + px * (side - 2 * pad)) / scale, 4),
+                      round((cy + pad + py * (side - 2 * pad)) / scale, 4))
+    return out
 
 
 # --- the field map over the database -----------------------------------------------------
@@ -204,6 +233,18 @@ class FieldMap:
     communities: list[Community]
     seconds: float = 0.0
     _graph: nx.Graph | None = None
+    _layouts: dict = field(default_factory=dict)
+
+    def layout_of(self, key: tuple, graph: nx.Graph) -> dict[int, tuple[float, float]]:
+        """The layout of one view of this map (a search, a community), computed once: the map
+        is replaced when the data changes, and its layouts with it."""
+        pos = self._layouts.get(key)
+        if pos is None or set(pos) != set(graph.nodes):
+            pos = layout(graph)
+            if len(self._layouts) >= LAYOUTS_KEPT:
+                self._layouts.pop(next(iter(self._layouts)))
+            self._layouts[key] = pos
+        return pos
 
     @property
     def community_of(self) -> dict[int, int]:

@@ -192,3 +192,13 @@ def test_profile_shows_fellow_travellers(field, client):
     assert {f["organisation"]["name"] for f in data["fellow_travellers"]} == {
         "Garden Group 1", "Garden Group 2"}
     assert data["community"]["size"] == 4
+
+
+def test_layouts_are_kept_with_the_map(field, app):
+    from search_index.network import field_map
+
+    fmap = field_map()
+    graph = fmap.graph()
+    first = fmap.layout_of(("all",), graph)
+    assert fmap.layout_of(("all",), graph) is first
+    assert set(first) == set(graph.nodes)

@@ -73,7 +73,8 @@ def profile(slug: str):
         href_of=lambda n: url_for("insights.profile", slug=hood.nodes[n]["slug"]),
         title_of=lambda n: hood.nodes[n]["name"],
         size_of=lambda n: hood.degree(n, weight="weight") + 1,
-        square_of=lambda n: hood.nodes[n]["kind"] == "funder")
+        square_of=lambda n: hood.nodes[n]["kind"] == "funder",
+        pos=fmap.layout_of(("profile", org.id, int(raw_depth)), hood))
     charts = {}
     for side in ("sent", "received"):
         if data[side]:

@@ -36,6 +36,11 @@ class Shape:
     href: str
     show_label: bool
 
+    @property
+    def label_left(self) -> bool:
+        """Labels of nodes near the right edge go to their left, so they stay in the map."""
+        return self.x > WIDTH * 0.7
+
 
 @dataclass
 class Line:
@@ -53,8 +58,8 @@ def _xy(p: tuple[float, float]) -> tuple[float, float]:
 
 
 def draw(graph: nx.Graph, *, colour_of, href_of, title_of, size_of, square_of,
-         labels: int = 25) -> tuple[list[Shape], list[Line]]:
-    pos = layout(graph)
+         labels: int = 25, pos=None) -> tuple[list[Shape], list[Line]]:
+    pos = pos if pos is not None else layout(graph)
     biggest = sorted(graph.nodes, key=lambda n: (-size_of(n), n))[:labels]
     most = max((size_of(n) for n in graph.nodes), default=1) or 1
     shapes = []

@@ -52,6 +52,8 @@ def index():
     names = {c.id: c for c in fmap.communities}
     present = sorted({community_of.get(n) for n in graph.nodes if community_of.get(n)})
     summary = graph.number_of_nodes() > MAX_DRAWN and community is None
+    view = (tuple(sorted((k, tuple(v)) for k, v in args.items())),
+            community.id if community else None, summary)
     if summary:
         cgraph = community_graph(graph, community_of)
         for cid in cgraph.nodes:
@@ -60,14 +62,16 @@ def index():
             cgraph, colour_of=community_colour,
             href_of=lambda c: url_for("network.index", community=c, **args),
             title_of=lambda c: f"{names[c].name}: {cgraph.nodes[c]['size']} organisations",
-            size_of=lambda c: cgraph.nodes[c]["size"], square_of=lambda c: False)
+            size_of=lambda c: cgraph.nodes[c]["size"], square_of=lambda c: False,
+            pos=fmap.layout_of(view, cgraph))
     else:
         shapes, lines = draw(
             graph, colour_of=lambda n: community_colour(community_of.get(n)),
             href_of=lambda n: url_for("insights.profile", slug=graph.nodes[n]["slug"]),
             title_of=lambda n: _node_title(graph, n, names, community_of),
             size_of=lambda n: graph.degree(n, weight="weight") + 1,
-            square_of=lambda n: graph.nodes[n]["kind"] == "funder")
+            square_of=lambda n: graph.nodes[n]["kind"] == "funder",
+            pos=fmap.layout_of(view, graph))
     members = {cid: sorted((n for n in graph.nodes if community_of.get(n) == cid),
                            key=lambda n: (-graph.degree(n, weight="weight"), n)) for cid in present}
     return render_template(
