@@ -42,6 +42,7 @@ NAME_TERMS = 3
 TERMS_SAMPLE = 300  # bids read per community to name it (and of the field, for common words)
 FORMAT_VERSION = 1
 LAYOUTS_KEPT = 128
+INLINE_MAX = 5_000  # config NETWORK_INLINE_MAX
 
 
 @dataclass(frozen=True)
@@ -373,22 +374,32 @@ def refresh_field_map(progress=None) -> FieldMap:
 
 
 def field_map() -> FieldMap:
-    """The current map: from memory, else the file, rebuilt only when the watermark moved."""
+    """The current map: from memory, else the file, rebuilt when the watermark moved.
+
+    Past `NETWORK_INLINE_MAX` bids (config) a page does not rebuild a stale map itself (that
+    takes seconds at corpus scale): it shows the last one, with its date, until `network
+    refresh` runs (as the overlap clusters leave large batches to `overlaps refresh`).
+    """
+    from flask import current_app
+
     path = _cache_path()
     mark = watermark()
     with _lock:
         cached = _memory.get(str(path))
     if cached is not None and cached.watermark == mark:
         return cached
-    try:
-        data = json.loads(path.read_text())
-        if data.get("version") == FORMAT_VERSION and data.get("watermark") == mark:
-            fmap = FieldMap.from_json(data)
-            with _lock:
-                _memory[str(path)] = fmap
-            return fmap
-    except (FileNotFoundError, ValueError, KeyError, TypeError):
-        pass
+    if cached is None:
+        try:
+            data = json.loads(path.read_text())
+            if data.get("version") == FORMAT_VERSION:
+                cached = FieldMap.from_json(data)
+                with _lock:
+                    _memory[str(path)] = cached
+        except (FileNotFoundError, ValueError, KeyError, TypeError):
+            cached = None
+    if cached is not None and (cached.watermark == mark or len(cached.bids) > int(
+            current_app.config.get("NETWORK_INLINE_MAX", INLINE_MAX))):
+        return cached
     return refresh_field_map()
 
 

@@ -202,3 +202,16 @@ def test_layouts_are_kept_with_the_map(field, app):
     first = fmap.layout_of(("all",), graph)
     assert fmap.layout_of(("all",), graph) is first
     assert set(first) == set(graph.nodes)
+
+
+def test_a_large_map_is_not_rebuilt_by_a_page(field, app, factory):
+    from search_index import sync
+    from search_index.network import field_map
+
+    first = field_map()
+    app.config["NETWORK_INLINE_MAX"] = 0  # every map counts as large
+    factory.bid(field[0], title="Another garden", body=GARDEN)
+    sync()
+    assert field_map() is first  # the last map, until `network refresh`
+    app.config["NETWORK_INLINE_MAX"] = 5000
+    assert field_map() is not first
