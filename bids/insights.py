@@ -97,20 +97,22 @@ def amount_bin(minor: int) -> str:
     return AMOUNT_BINS[0][0]
 
 
-def _names(org_ids: Collection[int], session) -> dict[int, Organisation]:
-    ids = [i for i in org_ids if i is not None]
-    out: dict[int, Organisation] = {}
+def _names(org_ids: Collection[int], session) -> dict[int, Any]:
+    """Name, slug and kind of each organisation (plain rows: thousands of ORM objects are slow)."""
+    ids = sorted({i for i in org_ids if i is not None})
+    out: dict[int, Any] = {}
     for start in range(0, len(ids), CHUNK):
-        for org in session.scalars(select(Organisation).where(
-                Organisation.id.in_(ids[start:start + CHUNK]))):
-            out[org.id] = org
+        for row in session.execute(select(
+                Organisation.id, Organisation.name, Organisation.slug, Organisation.kind
+        ).where(Organisation.id.in_(ids[start:start + CHUNK]))):
+            out[row.id] = row
     return out
 
 
-def _org_ref(org: Organisation | None, org_id: int | None) -> dict[str, Any] | None:
+def _org_ref(org: Any, org_id: int | None) -> dict[str, Any] | None:
     if org is None:
         return None
-    return {"id": org_id, "name": org.name, "slug": org.slug, "kind": org.kind}
+    return {"id": org_id, "name": org.name, "slug": org.slug, "kind": str(org.kind)}
 
 
 def _rate_row(awarded: int, decided: int, total: int, min_decided: int) -> dict[str, Any]:
@@ -161,7 +163,8 @@ def field_figures(bid_ids: Collection[int] | None = None, *, min_decided: int = 
     funder_totals: dict[int | None, Counter] = defaultdict(Counter)
     for (funder_id, status), n in funder_status.items():
         funder_totals[funder_id][status] += n
-    orgs = _names({*(k[0] for k in org_counts), *funder_totals}, session)
+    top_orgs = sorted(org_counts.items(), key=lambda kv: (-kv[1], kv[0][0]))[:top * 2]
+    orgs = _names({*(k[0] for k, _ in top_orgs), *funder_totals}, session)
 
     def rate(counts: Counter) -> dict[str, Any]:
         awarded = counts[BidStatus.AWARDED.value]
@@ -170,7 +173,7 @@ def field_figures(bid_ids: Collection[int] | None = None, *, min_decided: int = 
 
     funders = []
     for funder_id, counts in funder_totals.items():
-        if funder_id is None:
+        if funder_id is None or funder_id not in orgs:
             continue
         row = {"funder": _org_ref(orgs.get(funder_id), funder_id), **rate(counts)}
         row["typical_award"] = {
@@ -194,7 +197,7 @@ def field_figures(bid_ids: Collection[int] | None = None, *, min_decided: int = 
 
     organisations = sorted(
         ({"organisation": _org_ref(orgs.get(k[0]), k[0]), "bids": n}
-         for k, n in org_counts.items() if orgs.get(k[0]) is not None),
+         for k, n in top_orgs if orgs.get(k[0]) is not None),
         key=lambda r: (-r["bids"], r["organisation"]["name"].lower()))
 
     currencies = {

@@ -247,3 +247,12 @@ def test_co_funders_by_shared_applicants(factory, db):
     f1 = Bid.query.filter(Bid.organisation_id == a.id).first().funder
     rows = co_funders_by_applicants(f1.id)
     assert [(r["funder"]["name"], r["shared_applicants"]) for r in rows] == [("F2", 2), ("F3", 1)]
+
+
+def test_api_year_filter_uses_submitted_else_decided(world, client):
+    decided_only = world["bids"][3]  # no submission date, decided in 2022
+    titles = [i["title"] for i in client.get("/api/v1/bids?year=2022").get_json()["items"]]
+    assert decided_only.title in titles
+    year = world["bids"][-1].published_at.year
+    titles = [i["title"] for i in client.get(f"/api/v1/bids?year={year}").get_json()["items"]]
+    assert world["bids"][-1].title not in titles

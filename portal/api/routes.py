@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from flask import jsonify, render_template, request, url_for
@@ -123,16 +123,13 @@ def _bid_response(bid: Bid, status: int = 200):
     return response
 
 
-def _published_in_year(year: int):
-    """Year of submitted_on, else of published_at; date ranges so indexes and PostgreSQL work."""
+def _in_year(year: int):
+    """Year of submitted_on, else of decided_on (never published_at, see `Bid.year`); date
+    ranges so indexes and PostgreSQL work."""
     start, end = date(year, 1, 1), date(year + 1, 1, 1)
     return or_(
         and_(Bid.submitted_on >= start, Bid.submitted_on < end),
-        and_(
-            Bid.submitted_on.is_(None),
-            Bid.published_at >= datetime(year, 1, 1),
-            Bid.published_at < datetime(year + 1, 1, 1),
-        ),
+        and_(Bid.submitted_on.is_(None), Bid.decided_on >= start, Bid.decided_on < end),
     )
 
 
@@ -164,7 +161,7 @@ def bid_list_query(user: User | None):
             raise BadRequest(f"`status` must be one of {', '.join(s.value for s in BidStatus)}.")
         query = query.where(Bid.status == status)
     if args.get("year"):
-        query = query.where(_published_in_year(_int_arg("year", 0, 1000, 9998)))
+        query = query.where(_in_year(_int_arg("year", 0, 1000, 9998)))
     return query
 
 
@@ -322,7 +319,7 @@ openapi.add_paths(
                     _filter("funder", "Funder's name (any case), org-id or slug."),
                     _filter("status", "Bid status.",
                             {"type": "string", "enum": [s.value for s in BidStatus]}),
-                    _filter("year", "Year submitted (or published, when no submission date).",
+                    _filter("year", "Year submitted (or decided, when no submission date).",
                             {"type": "integer"}),
                 ],
                 "responses": {
