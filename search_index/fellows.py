@@ -92,19 +92,30 @@ def organisation_profile(org: Organisation, *, min_decided: int) -> dict[str, An
     """An organisation's figures as applicant and, if it received bids, as funder; its fellow
     travellers; its co-funders (by shared applicants and by overlapping bids); its community."""
     from bids.insights import (
+        Scope,
         co_funders_by_applicants,
         field_figures,
         funder_bid_ids,
         organisation_bid_ids,
     )
     from search_index.network import field_map
+    from search_index.selection import matching_bids
+    from search_index.service import Filters
 
     sent = organisation_bid_ids(org.id)
     received = funder_bid_ids(org.id)
+
+    def figures(ids, scope, filters):
+        if not ids:
+            return None
+        return field_figures(scope, min_decided=min_decided,
+                             tags=matching_bids("", filters)[1])
+
     profile: dict[str, Any] = {
         "organisation": {"id": org.id, "name": org.name, "slug": org.slug, "kind": org.kind},
-        "sent": field_figures(sent, min_decided=min_decided) if sent else None,
-        "received": field_figures(received, min_decided=min_decided) if received else None,
+        "sent": figures(sent, Scope(Bid.organisation_id == org.id),
+                        Filters(organisation_ids={org.id})),
+        "received": figures(received, Scope(Bid.funder_id == org.id), Filters(funder=[org.name])),
         "fellow_travellers": fellow_travellers(org.id, list(sent)) if sent else [],
         "co_funders": [],
         "community": None,

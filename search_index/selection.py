@@ -8,6 +8,7 @@ masks, but without ranking or pages: every match at once. Only public bids count
 from __future__ import annotations
 
 import threading
+from collections import Counter
 
 import numpy as np
 
@@ -48,6 +49,15 @@ def matching_bid_ids(q: str = "", filters: Filters | None = None) -> set[int] | 
     filters = filters or Filters()
     if not narrows(q, filters):
         return None
+    ids, _ = matching_bids(q, filters)
+    return ids
+
+
+def matching_bids(q: str = "", filters: Filters | None = None
+                  ) -> tuple[set[int], dict[str, Counter]]:
+    """The public bids matching the search, and how many of them name each theme and place
+    (counted over the index's value arrays, not by decoding every bid's JSON lists)."""
+    filters = filters or Filters()
     service = get_search_service()
     searcher = service.index.searcher()
     values = service.docvalues.for_searcher(searcher)
@@ -60,4 +70,11 @@ def matching_bid_ids(q: str = "", filters: Filters | None = None) -> set[int] | 
     for name, selected in filters.active().items():
         mask &= service._facet_mask(name, selected, values)
     ids = _docnum_ids(service, searcher)[np.flatnonzero(mask)]
-    return {int(i) for i in ids if i >= 0}
+    tags = {}
+    for name, key in (("theme", "themes"), ("location", "locations")):
+        docs, codes = values.multi[name]
+        chosen = codes[mask[docs]] if docs.size else codes
+        vocab = values.vocab[name].values
+        counts = np.bincount(chosen, minlength=len(vocab)) if chosen.size else np.zeros(0, int)
+        tags[key] = Counter({vocab[c]: int(counts[c]) for c in np.flatnonzero(counts)})
+    return {int(i) for i in ids if i >= 0}, tags

@@ -256,3 +256,16 @@ def test_api_year_filter_uses_submitted_else_decided(world, client):
     year = world["bids"][-1].published_at.year
     titles = [i["title"] for i in client.get(f"/api/v1/bids?year={year}").get_json()["items"]]
     assert world["bids"][-1].title not in titles
+
+
+def test_tag_counts_from_the_index_match_the_database(world, app):
+    from bids.insights import Scope, tag_counts
+    from search_index.selection import matching_bids
+    from search_index.service import Filters
+
+    assert matching_bids("", Filters())[1] == tag_counts(None)
+    gamma = world["orgs"]["Gamma"]
+    assert matching_bids("", Filters(organisation_ids={gamma.id}))[1] == tag_counts(
+        Scope(Bid.organisation_id == gamma.id))
+    assert field_figures(Scope(Bid.organisation_id == gamma.id)) == field_figures(
+        {b.id for b in world["bids"] if b.organisation_id == gamma.id})

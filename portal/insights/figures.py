@@ -18,7 +18,7 @@ from werkzeug.exceptions import BadRequest
 from bids.database import db
 from bids.insights import MIN_DECIDED, field_figures
 from bids.models import Bid, Organisation
-from search_index.selection import matching_bid_ids
+from search_index.selection import matching_bids, narrows
 from search_index.service import FACET_FIELDS, Filters, filters_from_args
 
 CACHE_SIZE = 64
@@ -60,7 +60,11 @@ def figures_for(args) -> tuple[str, Filters, dict[str, Any]]:
         if hit is not None and now - hit[0] < CACHE_SECONDS:
             _cache.move_to_end(key)
             return q, filters, hit[1]
-    figures = field_figures(matching_bid_ids(q, filters), min_decided=min_decided)
+    if narrows(q, filters):
+        ids, tags = matching_bids(q, filters)
+    else:
+        ids, tags = None, matching_bids("", filters)[1]
+    figures = field_figures(ids, min_decided=min_decided, tags=tags)
     with _lock:
         _cache[key] = (now, figures)
         while len(_cache) > CACHE_SIZE:
