@@ -27,6 +27,7 @@ SEARCH_ARGS = ("q", *FACET_FIELDS, "min_amount", "max_amount")
 
 _lock = threading.Lock()
 _cache: OrderedDict[tuple, tuple[float, dict]] = OrderedDict()
+_charts: dict[int, tuple[dict, dict]] = {}
 
 
 def request_search(args) -> tuple[str, Filters]:
@@ -47,6 +48,22 @@ def data_watermark() -> tuple:
     orgs = db.session.execute(select(func.count(Organisation.id),
                                      func.max(Organisation.id))).one()
     return (*bids, *orgs)
+
+
+def charts_for(args) -> tuple[str, Filters, dict[str, Any], dict]:
+    """The figures and their rendered charts (pygal takes tens of ms a chart: kept with them)."""
+    from portal.insights.charts import chart_tables
+
+    q, filters, figures = figures_for(args)
+    with _lock:
+        charts = _charts.get(id(figures))
+    if charts is None or charts[0] is not figures:
+        charts = (figures, chart_tables(figures))
+        with _lock:
+            _charts[id(figures)] = charts
+            while len(_charts) > CACHE_SIZE:
+                _charts.pop(next(iter(_charts)))
+    return q, filters, figures, charts[1]
 
 
 def figures_for(args) -> tuple[str, Filters, dict[str, Any]]:

@@ -9,7 +9,7 @@ from flask import Response, abort, render_template, request, url_for
 
 from portal.insights import bp
 from portal.insights.charts import BUILDERS, DRAWN, chart_tables
-from portal.insights.figures import SEARCH_ARGS, figures_for
+from portal.insights.figures import SEARCH_ARGS, charts_for, figures_for
 from portal.insights.places import place_tiles
 
 
@@ -27,8 +27,7 @@ def safe_cell(value) -> object:
 
 @bp.get("/insights")
 def insights():
-    q, filters, figures = figures_for(request.args)
-    charts = chart_tables(figures)
+    q, filters, figures, charts = charts_for(request.args)
     return render_template(
         "insights/index.html", q=q, figures=figures, charts=charts, drawn=DRAWN,
         tiles=place_tiles(figures["locations"]), args=search_args(),
