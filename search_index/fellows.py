@@ -1,5 +1,5 @@
 """Fellow travellers (organisations whose bids overlap an organisation's) and the funders
-that overlapping bids went to, from the similarity matcher's neighbours of each bid."""
+that overlapping bids went to, from the matcher's pairs held by the network map."""
 
 from __future__ import annotations
 
@@ -9,30 +9,35 @@ from typing import Any
 from sqlalchemy import select
 
 from bids.database import db
-from bids.models import Bid, Organisation, Visibility
+from bids.models import Bid, Organisation
 
 MIN_OVERLAP = 0.125  # as the clusters and the network map
-BIDS_READ = 60  # an organisation's most recent public bids whose neighbours are read
 LIMIT = 10
 
 
-def _overlaps(bid_ids: list[int], min_score: float) -> list[tuple[int, int, float, Any]]:
-    from search_index import similarity
+def _overlaps(bid_ids: list[int], min_score: float) -> list[tuple[int, int, float]]:
+    """(this bid, other bid, score) for the matcher's pairs of the map (read once per map)."""
+    from search_index.network import field_map
 
-    out = []
-    for bid_id in sorted(bid_ids, reverse=True)[:BIDS_READ]:
-        for pair in similarity.pairs_for(bid_id, min_score=min_score):
-            other = pair.b if pair.a == bid_id else pair.a
-            out.append((bid_id, other, float(pair.score), pair))
-    return out
+    by_bid = field_map().pairs_by_bid()
+    return [(bid_id, other, score) for bid_id in bid_ids
+            for other, score in by_bid.get(bid_id, ()) if score >= min_score]
+
+
+def _shared_terms(a: int, b: int) -> list[str]:
+    """Key words the two bids (of two organisations) share, most used first."""
+    from search_index.clusters import BidFacts, bid_texts, shared_terms
+
+    facts = {a: BidFacts(a, 1), b: BidFacts(b, 2)}  # two sides: words both use
+    return shared_terms(bid_texts([a, b]), facts, limit=6)
 
 
 def _public_facts(ids: set[int]) -> dict[int, tuple[int, int | None]]:
-    if not ids:
-        return {}
-    return {b: (o, f) for b, o, f in db.session.execute(select(
-        Bid.id, Bid.organisation_id, Bid.funder_id).where(
-        Bid.id.in_(sorted(ids)), Bid.visibility == Visibility.PUBLISHED, Bid.hidden_at.is_(None)))}
+    """Applicant and funder of each public bid among `ids` (as the network map read them)."""
+    from search_index.network import field_map
+
+    bids = field_map().bids
+    return {b: (bids[b].organisation_id, bids[b].funder_id) for b in ids if b in bids}
 
 
 def _orgs(ids) -> dict[int, Organisation]:
@@ -49,40 +54,41 @@ def fellow_travellers(org_id: int, bid_ids: list[int], *, min_score: float = MIN
     a side-by-side comparison) and that pair's shared key terms.
     """
     found = _overlaps(bid_ids, min_score)
-    facts = _public_facts({other for _, other, _, _ in found})
+    facts = _public_facts({other for _, other, _ in found})
     by_org: dict[int, dict[str, Any]] = defaultdict(lambda: {"score": 0.0, "pairs": 0, "best": None})
-    for mine, other, score, pair in found:
+    for mine, other, score in found:
         if other not in facts or facts[other][0] == org_id:
             continue
         entry = by_org[facts[other][0]]
         entry["score"] += score
         entry["pairs"] += 1
         if entry["best"] is None or score > entry["best"][2]:
-            entry["best"] = (mine, other, score, pair)
-    orgs = _orgs(by_org)
+            entry["best"] = (mine, other, score)
+    ranked = sorted(by_org.items(), key=lambda kv: (-kv[1]["score"], kv[0]))[:limit]
+    orgs = _orgs(k for k, _ in ranked)
     out = []
-    for other_org, entry in by_org.items():
+    for other_org, entry in ranked:
         if other_org not in orgs:
             continue
-        mine, other, score, pair = entry["best"]
+        mine, other, score = entry["best"]
         org = orgs[other_org]
         out.append({
             "organisation": {"id": org.id, "name": org.name, "slug": org.slug, "kind": org.kind},
             "overlap": round(entry["score"], 4), "pairs": entry["pairs"],
             "best_pair": {"bid_id": mine, "other_bid_id": other, "score": round(score, 4)},
-            "shared_terms": list(pair.shared_terms)[:6],
+            "shared_terms": _shared_terms(mine, other),
         })
     out.sort(key=lambda r: (-r["overlap"], r["organisation"]["name"].lower()))
-    return out[:limit]
+    return out
 
 
 def overlapping_funders(funder_id: int, bid_ids: list[int], *, min_score: float = MIN_OVERLAP,
                         limit: int = LIMIT) -> dict[int, int]:
     """Other funders that bids overlapping this funder's bids went to: funder id -> pairs."""
     found = _overlaps(bid_ids, min_score)
-    facts = _public_facts({other for _, other, _, _ in found})
+    facts = _public_facts({other for _, other, _ in found})
     counts: dict[int, int] = defaultdict(int)
-    for _, other, _, _ in found:
+    for _, other, _ in found:
         if other in facts and facts[other][1] not in (None, funder_id):
             counts[facts[other][1]] += 1
     return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:limit])

@@ -235,6 +235,17 @@ class FieldMap:
     seconds: float = 0.0
     _graph: nx.Graph | None = None
     _layouts: dict = field(default_factory=dict)
+    _by_bid: dict | None = None
+
+    def pairs_by_bid(self) -> dict[int, list[tuple[int, float]]]:
+        """Each bid's overlapping bids with their scores (built once per map)."""
+        if self._by_bid is None:
+            by_bid: dict[int, list[tuple[int, float]]] = defaultdict(list)
+            for a, b, score in self.pairs:
+                by_bid[a].append((b, score))
+                by_bid[b].append((a, score))
+            self._by_bid = dict(by_bid)
+        return self._by_bid
 
     def layout_of(self, key: tuple, graph: nx.Graph) -> dict[int, tuple[float, float]]:
         """The layout of one view of this map (a search, a community), computed once: the map
