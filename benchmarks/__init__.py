@@ -65,6 +65,7 @@ BENCHMARKS: list[str] = [
     "search",
     "similarity",
     "pools",
+    "insights",
 ]
 
 

@@ -6,7 +6,7 @@ The web layer reads the filters from a request and pages the query; the SQL live
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from sqlalchemy import Select, and_, func, or_, select
@@ -40,16 +40,13 @@ def bid_id_with_identifier(identifier: str) -> int | None:
     return db.session.scalar(select(Bid.id).where(Bid.identifier == identifier.strip()))
 
 
-def published_in_year(year: int):
-    """Year of submitted_on, else of published_at; date ranges so indexes and PostgreSQL work."""
+def in_year(year: int):
+    """Year of submitted_on, else of decided_on (never published_at, see `Bid.year`); date
+    ranges so indexes and PostgreSQL work."""
     start, end = date(year, 1, 1), date(year + 1, 1, 1)
     return or_(
         and_(Bid.submitted_on >= start, Bid.submitted_on < end),
-        and_(
-            Bid.submitted_on.is_(None),
-            Bid.published_at >= datetime(year, 1, 1),
-            Bid.published_at < datetime(year + 1, 1, 1),
-        ),
+        and_(Bid.submitted_on.is_(None), Bid.decided_on >= start, Bid.decided_on < end),
     )
 
 
@@ -71,7 +68,7 @@ def filtered_bids(user: Any, *, identifier: str | None = None, organisation: str
     if status:
         query = query.where(Bid.status == status)
     if year is not None:
-        query = query.where(published_in_year(year))
+        query = query.where(in_year(year))
     return query.options(selectinload(Bid.organisation), selectinload(Bid.funder)).order_by(
         Bid.published_at.is_(None), Bid.published_at.desc(), Bid.id.desc()
     )

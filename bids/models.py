@@ -296,7 +296,8 @@ class Bid(db.Model):
 
     @property
     def year(self) -> int | None:
-        when = self.submitted_on or (self.published_at.date() if self.published_at else None)
+        """The year it was submitted, else decided; never the day it was published here."""
+        when = self.submitted_on or self.decided_on
         return when.year if when else None
 
     def plain_text(self) -> str:

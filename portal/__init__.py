@@ -18,6 +18,8 @@ BLUEPRINTS = (
     ("portal.search", None),
     ("portal.overlaps", None),
     ("portal.pools", "/pools"),
+    ("portal.insights", None),
+    ("portal.network", None),
     ("portal.api", "/api/v1"),
     ("portal.feeds", None),
 )

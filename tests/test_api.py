@@ -50,7 +50,7 @@ def world(db, factory):
     w.mid = factory.bid(w.org_b, title="Seed library", funder={"name": "Ulster Fund"},
                         submitted_on="2023-06-30", status="submitted")
     w.new = factory.bid(w.org_a, title="Tool library", funder=funder, status="awarded",
-                        amount_awarded="7500.25")  # no submission date: its year is published_at's
+                        amount_awarded="7500.25")  # no submission or decision date: no year
     w.draft = factory.bid(w.org_a, title="Secret draft", published=False)
     return w
 
@@ -133,10 +133,10 @@ def test_filters(client, world):
         assert data["total"] == len(titles), query
 
 
-def test_year_falls_back_to_published_at(client, world):
+def test_year_is_never_the_publication_year(client, world):
     year = world.new.published_at.year
     data = client.get(f"/api/v1/bids?year={year}").get_json()
-    assert "Tool library" in [i["title"] for i in data["items"]]
+    assert "Tool library" not in [i["title"] for i in data["items"]]
     assert "Repair cafe" not in [i["title"] for i in data["items"]]
 
 

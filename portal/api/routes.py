@@ -173,7 +173,7 @@ openapi.add_paths(
                     _filter("funder", "Funder's name (any case), org-id or slug."),
                     _filter("status", "Bid status.",
                             {"type": "string", "enum": [s.value for s in BidStatus]}),
-                    _filter("year", "Year submitted (or published, when no submission date).",
+                    _filter("year", "Year submitted (or decided, when no submission date).",
                             {"type": "integer"}),
                 ],
                 "responses": {
