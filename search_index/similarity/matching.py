@@ -48,6 +48,12 @@ def _allowed_rows(rows: np.ndarray, user: Any) -> np.ndarray:
     return allowed
 
 
+def shared_words(snap: Snapshot, q, other) -> int:
+    """How many distinct content words (vocabulary unigrams) two TF-IDF rows share."""
+    common = np.intersect1d(q.indices, other.indices, assume_unique=True)
+    return int(snap.vectoriser.word_columns[common].sum())
+
+
 def shared_terms(snap: Snapshot, q, other, limit: int = SHARED_TERMS) -> list[str]:
     """The distinctive terms two texts share: largest products of their TF-IDF weights."""
     common, qi, oi = np.intersect1d(q.indices, other.indices, assume_unique=True, return_indices=True)
@@ -107,11 +113,11 @@ def _rank(snap: Snapshot, user: Any, q, sig: np.ndarray, *, exclude: int | None,
         if bid is None or not can_view(user, bid):  # the database has the last word
             continue
         score = float(min(1.0, max(0.0, scores[position])))
-        relation = relation_for(score, float(resemblance[position]))
+        row = snap.row_vector(int(position))
+        relation = relation_for(score, float(resemblance[position]), shared_words(snap, q, row))
         if relation is None:
             continue
-        match = Match(bid, round(score, 4), relation,
-                      shared_terms(snap, q, snap.row_vector(int(position))),
+        match = Match(bid, round(score, 4), relation, shared_terms(snap, q, row),
                       resemblance=round(float(resemblance[position]), 4))
         if relation == "near_duplicate" and query_text is not None:
             match.resemblance, match.passages_shared = (

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from search_index.similarity.matching import scores_for, shared_terms
+from search_index.similarity.matching import scores_for, shared_terms, shared_words
 from search_index.similarity.relations import RELATED, relations_of
 from search_index.similarity.store import Snapshot
 from search_index.similarity.sync import current_snapshot, get_store
@@ -128,6 +128,17 @@ def _neighbours(snap: Snapshot) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 
+def _shared_words(snap: Snapshot, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Distinct content words shared by each pair of rows (a[i], b[i])."""
+    if len(a) <= 200:  # one bid's neighbourhood: row slices, no copy of the mapped matrix
+        return np.array([shared_words(snap, snap.row_vector(int(x)), snap.row_vector(int(y)))
+                         for x, y in zip(a, b, strict=True)], dtype=np.int64)
+    matrix = snap.matrix()
+    product = matrix[a].multiply(matrix[b]).tocsr()
+    product.data = snap.vectoriser.word_columns[product.indices].astype(np.float32)
+    return np.asarray(product.sum(axis=1)).ravel().astype(np.int64)
+
+
 def _pairs(snap: Snapshot, pa: np.ndarray, pb: np.ndarray, scores: np.ndarray) -> Iterator[OverlapPair]:
     rows, _ = snap.all_rows()
     sigs = snap.signatures()
@@ -135,7 +146,7 @@ def _pairs(snap: Snapshot, pa: np.ndarray, pb: np.ndarray, scores: np.ndarray) -
         a, b, s = pa[start:start + 50_000], pb[start:start + 50_000], scores[start:start + 50_000]
         left, right = np.asarray(sigs[a]), np.asarray(sigs[b])
         resemblance = ((left == right) & (left != np.iinfo(np.uint32).max)).mean(axis=1)
-        relations = relations_of(s, resemblance)
+        relations = relations_of(s, resemblance, _shared_words(snap, a, b))
         ids_a, ids_b = rows["bid_id"][a], rows["bid_id"][b]
         for i in np.flatnonzero(relations != ""):
             x, y, px, py = int(ids_a[i]), int(ids_b[i]), int(a[i]), int(b[i])
