@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -13,6 +14,7 @@ from bids.access import can_view, real_user
 from bids.database import db
 from bids.models import Bid
 from search_index.similarity.relations import RELATED, RELATION_LABELS, relation_for
+from search_index.similarity.rerank import RERANK_DEPTH, pair_features, shipped
 from search_index.similarity.store import Snapshot
 from search_index.similarity.sync import MAX_CHARS, current_snapshot, document_text
 from search_index.similarity.text import estimated_resemblance, passage_overlap, signature
@@ -90,6 +92,18 @@ def scores_for(snap: Snapshot, q, sig: np.ndarray, lift: int = 300) -> tuple[np.
     return np.maximum(scores, resemblance), resemblance
 
 
+def rerank(snap: Snapshot, q, top: np.ndarray, scores: np.ndarray,
+           resemblance: np.ndarray) -> np.ndarray:
+    """`top` (positions in cosine order) re-ordered by the shipped re-ranker."""
+    model = shipped()
+    if model is None or len(top) < 2:
+        return top
+    candidates = sp.vstack([snap.row_vector(int(p)) for p in top], format="csr")
+    features = pair_features(q, candidates, scores[top], resemblance[top],
+                             snap.vectoriser.column_stats)
+    return top[model.order(features, resemblance[top])]
+
+
 def _rank(snap: Snapshot, user: Any, q, sig: np.ndarray, *, exclude: int | None,
           query_text: str | None, limit: int) -> list[Match]:
     rows, alive = snap.all_rows()
@@ -98,11 +112,12 @@ def _rank(snap: Snapshot, user: Any, q, sig: np.ndarray, *, exclude: int | None,
     if exclude is not None:
         mask &= rows["bid_id"] != exclude
     candidates = np.flatnonzero(mask)
-    want = min(len(candidates), limit * 2 + 10)
-    if want == 0:
+    depth = min(len(candidates), max(RERANK_DEPTH, limit * 2 + 10))
+    if depth == 0:
         return []
-    top = candidates[np.argpartition(-scores[candidates], want - 1)[:want]]
+    top = candidates[np.argpartition(-scores[candidates], depth - 1)[:depth]]
     top = top[np.lexsort((rows["bid_id"][top], -scores[top]))]
+    top = rerank(snap, q, top, scores, resemblance)[:limit * 2 + 10]
     bids = {b.id: b for b in db.session.scalars(
         select(Bid).where(Bid.id.in_([int(rows["bid_id"][p]) for p in top]))
         .options(selectinload(Bid.organisation), selectinload(Bid.funder), selectinload(Bid.attachments))

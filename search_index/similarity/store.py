@@ -35,6 +35,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 
+from search_index.similarity.rerank import ColumnStats
 from search_index.similarity.text import SIGNATURE_SIZE, signature
 
 # Measured on the SBIR pairs (see benchmarks/similarity_bench.py): word unigrams and bigrams,
@@ -74,6 +75,14 @@ class Vectoriser:
             vocabulary={t: i for i, t in enumerate(vocabulary)}, ngram_range=NGRAMS,
             stop_words="english", dtype=np.float32,
         )
+
+    @property
+    def column_stats(self) -> ColumnStats:
+        """Per-column figures the re-ranker reads (`rerank.ColumnStats`); computed once."""
+        cached = self.__dict__.get("_column_stats")
+        if cached is None:
+            cached = self.__dict__["_column_stats"] = ColumnStats.of(self.terms, self.idf)
+        return cached
 
     @property
     def word_columns(self) -> np.ndarray:
