@@ -38,7 +38,8 @@ from search_index.similarity.rerank import (
 )
 from search_index.similarity.store import Doc, Store
 
-SHARED_DATA = Path(os.environ.get("OPENBIDS_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+SHARED_DATA = Path(os.environ.get("OPENBIDS_SHARED_DATA",
+                                  Path(__file__).resolve().parents[2] / "shared" / "data"))
 COLUMNS = ("recall@1", "lenient recall@1", "recall@10", "MRR@10", "ROC-AUC")
 
 
@@ -279,7 +280,8 @@ def train_shipped_model(corpus: Corpus, scratch: Path) -> Reranker:
 
 
 def format_results(results: dict) -> str:
-    lines = [f"{results['records']:,} records, {results['terms']:,} terms; one query's scores, features "
+    lines = [f"{results['records']:,} records, {results['terms']:,} terms; "
+             f"one query's scores, features "
              f"and re-ranking (no database): p50 {results['match_ms_p50']:.1f} ms, "
              f"p95 {results['match_ms_p95']:.1f} ms",
              f"{'half / method':62} " + " ".join(f"{c:>16}" for c in COLUMNS) + "  queries"]
@@ -291,7 +293,8 @@ def format_results(results: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.similarity_eval", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.similarity_eval",
+                                     description=__doc__)
     parser.add_argument("--distractors", type=int, help="pairs' records plus this many others")
     parser.add_argument("--write-model", action="store_true", help=f"retrain {MODEL_PATH.name}")
     parser.add_argument("--no-stale", action="store_true", help="skip the stale-vocabulary run")

@@ -24,7 +24,8 @@ def _features(tmp_path):
     matrix = snap.matrix()
     q, candidates = matrix[0], matrix[1:]
     cosine = (candidates @ q.T).toarray().ravel()
-    return pair_features(q, candidates, cosine, np.zeros(len(cosine)), snap.vectoriser.column_stats), cosine
+    columns = snap.vectoriser.column_stats
+    return pair_features(q, candidates, cosine, np.zeros(len(cosine)), columns), cosine
 
 
 def test_features_describe_the_pairs(tmp_path):

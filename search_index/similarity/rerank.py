@@ -63,7 +63,8 @@ def pair_features(q: sp.csr_matrix, candidates: sp.csr_matrix, cosine: np.ndarra
     binary = sp.csr_matrix((np.ones(candidates.nnz), candidates.indices, candidates.indptr),
                            shape=candidates.shape)
     q_cols = q.indices
-    q_rare = sp.csr_matrix((columns.rare_idf[q_cols], (q_cols, np.zeros(len(q_cols), dtype=np.int64))),
+    zeros = np.zeros(len(q_cols), dtype=np.int64)
+    q_rare = sp.csr_matrix((columns.rare_idf[q_cols], (q_cols, zeros)),
                            shape=(q.shape[1], 1))
     shared = np.asarray((binary @ q_rare).todense()).ravel()
     cand_rare = binary @ columns.rare_idf
