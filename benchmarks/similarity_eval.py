@@ -33,7 +33,6 @@ from search_index.similarity.rerank import (
     MODEL_PATH,
     RERANK_DEPTH,
     Reranker,
-    shipped,
     pair_features,
 )
 from search_index.similarity.store import Doc, Store
@@ -201,7 +200,7 @@ def engine_run(corpus: Corpus, queries: list[int], store_dir: Path,
     matrix, sigs = snap.matrix(), np.asarray(snap.signatures())
     columns = snap.vectoriser.column_stats
     ranked, feats, seconds = {}, {}, []
-    model = shipped()
+    model = Reranker.from_json(json.loads(MODEL_PATH.read_text())) if MODEL_PATH.exists() else None
     for q in queries:
         p = int(back[q])
         started = time.perf_counter()
