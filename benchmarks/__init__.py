@@ -42,6 +42,7 @@ from __future__ import annotations
 import importlib
 import json
 import math
+import os
 import resource
 import shutil
 import subprocess
@@ -55,7 +56,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED_DATA = ROOT.parent / "shared" / "data"
+SHARED_DATA = Path(os.environ.get("OPENBIDS_SHARED_DATA", ROOT.parent / "shared" / "data"))
 CORPUS = SHARED_DATA / "sbir-awards.jsonl.gz"
 RESULTS_DIR = ROOT / "bench-results"
 

@@ -78,30 +78,3 @@ def test_a_failing_benchmark_is_reported_not_hidden(tmp_path, monkeypatch, capsy
     rows, errors = benchmarks.run_benchmarks(ctx, ["broken"])
     assert rows == [] and errors == ["broken: RuntimeError: boom"]
     assert "RuntimeError: boom" in capsys.readouterr().err
-
-
-def test_similarity_evaluation_ranks_partners_and_explains_near_misses():
-    import numpy as np
-
-    from benchmarks.similarity_bench import evaluate
-
-    # Five bids; bids 0 and 1 are labelled partners, as are 2 and 3. Bid 4 belongs to the
-    # same firm as bid 2 and outranks bid 3 for it.
-    scores = np.array([
-        [1.0, 0.9, 0.1, 0.1, 0.2],
-        [0.9, 1.0, 0.1, 0.1, 0.1],
-        [0.1, 0.1, 1.0, 0.5, 0.97],
-        [0.1, 0.1, 0.5, 1.0, 0.1],
-        [0.2, 0.1, 0.97, 0.1, 1.0],
-    ])
-    positions = {f"b{i}": i for i in range(5)}
-    pairs = [{"a": "b0", "b": "b1", "label": 1}, {"a": "b2", "b": "b3", "label": 1},
-             {"a": "b0", "b": "b3", "label": 0}, {"a": "b1", "b": "b4", "label": 0}]
-    figures = evaluate(lambda p: scores[p].copy(), positions, pairs,
-                       orgs=np.array([10, 11, 12, 13, 12]))
-    # Ranks: 0->1: 1, 1->0: 1, 2->3: 2 (bid 4 first), 3->2: 1.
-    assert figures["recall@1"] == 0.75 and figures["recall@10"] == 1.0
-    assert figures["MRR"] == (1 + 1 + 0.5 + 1) / 4
-    assert figures["ROC-AUC"] == 1.0
-    assert figures["misses"] == 1
-    assert figures["misses_first_same_firm"] == 1 and figures["misses_first_near_copy"] == 1

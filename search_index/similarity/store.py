@@ -35,6 +35,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 
+from search_index.similarity.rerank import ColumnStats
 from search_index.similarity.text import SIGNATURE_SIZE, signature
 
 # Measured on the SBIR pairs (see benchmarks/similarity_bench.py): word unigrams and bigrams,
@@ -45,6 +46,11 @@ LARGE_CORPUS = 1000
 # Below this many bids every change refits everything (well under a second), keeping the
 # vocabulary complete; above it changes go to the delta, refitted by `rebuild` or on doubling.
 REFIT_BELOW = 300
+# A change that would grow the store past this many times the bids its vocabulary was fitted
+# on refits it: words new since the fit count for nothing in the delta (measured in
+# docs/similarity.md). Each refit at least doubles the fitted corpus at 2.0, keeping the total
+# refitting work of a bulk load linear in the corpus.
+REFIT_GROWTH = 2.0
 MAX_TEXT_CHARS = 200_000
 ROW_DTYPE = np.dtype([("bid_id", "<i8"), ("org_id", "<i8"), ("public", "?")])
 
@@ -69,6 +75,23 @@ class Vectoriser:
             vocabulary={t: i for i, t in enumerate(vocabulary)}, ngram_range=NGRAMS,
             stop_words="english", dtype=np.float32,
         )
+
+    @property
+    def column_stats(self) -> ColumnStats:
+        """Per-column figures the re-ranker reads (`rerank.ColumnStats`); computed once."""
+        cached = self.__dict__.get("_column_stats")
+        if cached is None:
+            cached = self.__dict__["_column_stats"] = ColumnStats.of(self.terms, self.idf)
+        return cached
+
+    @property
+    def word_columns(self) -> np.ndarray:
+        """Boolean per column: the term is one word (not a bigram); computed once."""
+        cached = self.__dict__.get("_word_columns")
+        if cached is None:
+            cached = self.__dict__["_word_columns"] = np.fromiter(
+                (" " not in t for t in self.terms), dtype=bool, count=len(self.terms))
+        return cached
 
     @classmethod
     def fit(cls, texts: list[str]) -> tuple[Vectoriser, sp.csr_matrix]:
@@ -165,6 +188,11 @@ class Snapshot:
                  if len(self.delta) and q.nnz else np.zeros(len(self.delta), dtype=np.float32))
         return base, delta
 
+    def unfitted_share(self) -> float:
+        """Share of the live rows added since the vocabulary was fitted (the delta)."""
+        live = int(self.base_alive.sum()) + len(self.delta)
+        return len(self.delta) / live if live else 0.0
+
     def all_rows(self) -> tuple[np.ndarray, np.ndarray]:
         """Row metadata of base then delta, and whether each row is live (computed once)."""
         cached = self.__dict__.get("_all_rows")
@@ -204,9 +232,11 @@ class Snapshot:
 class Store:
     """Reads and writes the files under one directory; one per app."""
 
-    def __init__(self, directory: str | os.PathLike[str], *, refit_below: int = REFIT_BELOW):
+    def __init__(self, directory: str | os.PathLike[str], *, refit_below: int = REFIT_BELOW,
+                 growth_factor: float = REFIT_GROWTH):
         self.dir = Path(directory)
         self.refit_below = refit_below
+        self.growth_factor = growth_factor
         self._snapshot: Snapshot | None = None
 
     # --- reading --------------------------------------------------------------------------
@@ -295,11 +325,7 @@ class Store:
         missing or small. Otherwise the changed bids go to the delta with the existing vocabulary.
         """
         snap = self.snapshot()
-        # Refit when small (cheap) or when the delta outgrows the generation (vocabulary drift;
-        # doubling keeps the total refitting work linear in the corpus during bulk loads).
-        if snap is None or (all_docs is not None and (
-                len(snap.base) + len(snap.delta) < self.refit_below
-                or len(snap.delta) + len(upserts) > max(self.refit_below, len(snap.base)))):
+        if snap is None or (all_docs is not None and self.needs_refit(snap, len(upserts))):
             if all_docs is None:
                 raise RuntimeError("The similarity store is empty: rebuild it first.")
             return self.rebuild(all_docs())
@@ -326,6 +352,14 @@ class Store:
         if old_delta:
             (self.dir / old_delta).unlink(missing_ok=True)
         return self.snapshot()
+
+    def needs_refit(self, snap: Snapshot, incoming: int) -> bool:
+        """Refit when small (cheap), or when the bids outside the fitted vocabulary (the delta
+        plus `incoming`) would grow the store past `growth_factor` times the fitted bids."""
+        if len(snap.base) + len(snap.delta) < self.refit_below:
+            return True
+        outside = len(snap.delta) + incoming
+        return outside > max(self.refit_below, len(snap.base) * (self.growth_factor - 1))
 
     def _write_manifest(self, manifest: dict) -> None:
         tmp = self.dir / ".manifest.json"
