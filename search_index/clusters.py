@@ -38,8 +38,8 @@ DUPLICATE_SCORE = 0.80  # the engine's near-duplicate score (config OVERLAP_DUPL
 MAX_SIZE = 40
 SPLIT_STEP = 0.05
 KEY_TERMS = 6
-_WORD = re.compile(r"[a-z][a-z'-]{3,}")
-_STOP = frozenset(ENGLISH_STOP_WORDS) | {
+KEY_WORD = re.compile(r"[a-z][a-z'-]{3,}")
+KEY_STOP_WORDS = frozenset(ENGLISH_STOP_WORDS) | {
     "will", "project", "projects", "work", "year", "years", "people", "also", "using", "based",
     "provide", "including", "new", "develop", "development", "support", "help", "need",
 }
@@ -221,7 +221,7 @@ def words_shared_by_organisations(texts: dict[int, str], facts: dict[int, BidFac
     orgs_using: dict[str, set[int]] = defaultdict(set)
     uses: Counter[str] = Counter()
     for bid_id, text in texts.items():
-        words = {w.strip("'-") for w in _WORD.findall((text or "").lower())} - _STOP
+        words = {w.strip("'-") for w in KEY_WORD.findall((text or "").lower())} - KEY_STOP_WORDS
         for word in words:
             orgs_using[word].add(facts[bid_id].organisation_id)
             uses[word] += 1

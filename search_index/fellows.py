@@ -26,7 +26,8 @@ def _overlaps(bid_ids: list[int], min_score: float) -> list[tuple[int, int, floa
 
 def _shared_terms(a: int, b: int) -> list[str]:
     """Key words the two bids (of two organisations) share, most used first."""
-    from search_index.clusters import BidFacts, bid_texts, shared_terms
+    from search_index.clusters import BidFacts, bid_texts
+    from search_index.clusters import words_shared_by_organisations as shared_terms
 
     facts = {a: BidFacts(a, 1), b: BidFacts(b, 2)}  # two sides: words both use
     return shared_terms(bid_texts([a, b]), facts, limit=6)
@@ -106,7 +107,7 @@ def organisation_profile(org: Organisation, *, min_decided: int) -> dict[str, An
     )
     from search_index.network import field_map
     from search_index.selection import matching_bids
-    from search_index.service import Filters
+    from search_index.filters import SearchFilters as Filters
 
     sent = organisation_bid_ids(org.id)
     received = funder_bid_ids(org.id)

@@ -135,7 +135,8 @@ def name_communities(groups: list[list[int]], bids: dict[int, BidEnds],
                      names: dict[int, str] | None = None) -> list[Community]:
     """Each community named by words its organisations' bids share, the ones most more common
     in it than across the field (a sample of every bid) first."""
-    from search_index.clusters import _STOP, _WORD, BidFacts, shared_terms
+    from search_index.clusters import KEY_STOP_WORDS, KEY_WORD, BidFacts
+    from search_index.clusters import words_shared_by_organisations as shared_terms
 
     names = names or {}
     by_org: dict[int, list[int]] = defaultdict(list)
@@ -145,8 +146,8 @@ def name_communities(groups: list[list[int]], bids: dict[int, BidEnds],
     sample = texts(sample_ids)
     document_frequency: Counter = Counter()
     for text in sample.values():
-        document_frequency.update({w.strip("'-") for w in _WORD.findall((text or "").lower())}
-                                  - _STOP)
+        document_frequency.update({w.strip("'-") for w in KEY_WORD.findall((text or "").lower())}
+                                  - KEY_STOP_WORDS)
     out = []
     for number, members in enumerate(groups, start=1):
         chosen: list[int] = []
@@ -159,7 +160,7 @@ def name_communities(groups: list[list[int]], bids: dict[int, BidEnds],
         candidates = shared_terms(own, facts, limit=NAME_TERMS * 8) if len(chosen) > 1 else []
         used = Counter()
         for text in own.values():
-            used.update({w.strip("'-") for w in _WORD.findall((text or "").lower())})
+            used.update({w.strip("'-") for w in KEY_WORD.findall((text or "").lower())})
 
         def lift(term: str) -> float:
             field_share = (document_frequency[term] + 1) / (len(sample) + 1)

@@ -12,7 +12,9 @@ from collections import Counter
 
 import numpy as np
 
-from search_index.service import Filters, get_search_service
+from search_index.facets import facet_mask
+from search_index.filters import SearchFilters as Filters
+from search_index.service import get_search_service
 
 _lock = threading.Lock()
 _ids_cache: dict[int, tuple[tuple, np.ndarray]] = {}
@@ -62,13 +64,13 @@ def matching_bids(q: str = "", filters: Filters | None = None
     searcher = service.index.searcher()
     values = service.docvalues.for_searcher(searcher)
     parsed = service.builder(searcher.schema).parse(q)
-    mask = service._base_mask(None, filters, values)
+    mask = service.base_mask(None, filters, values)
     if parsed.query is not None:
         query_mask = np.zeros(values.n, dtype=bool)
         query_mask[np.fromiter(parsed.query.docs(searcher), dtype=np.int64)] = True
         mask &= query_mask
     for name, selected in filters.active().items():
-        mask &= service._facet_mask(name, selected, values)
+        mask &= facet_mask(name, selected, values)
     ids = _docnum_ids(service, searcher)[np.flatnonzero(mask)]
     tags = {}
     for name, key in (("theme", "themes"), ("location", "locations")):

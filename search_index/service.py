@@ -105,7 +105,7 @@ class SearchService:
                 mask |= np.isin(values.single["org_id"], codes)
         return mask & values.alive
 
-    def _base_mask(self, user, filters: SearchFilters, values: Values) -> np.ndarray:
+    def base_mask(self, user, filters: SearchFilters, values: Values) -> np.ndarray:
         mask = self._permission_mask(user, values)
         amount = values.numeric["amount"]
         if filters.min_amount is not None:
@@ -154,7 +154,7 @@ class SearchService:
         if parsed.query is None and sort == "relevance":
             sort = "newest"
 
-        base = self._base_mask(user, filters, values)
+        base = self.base_mask(user, filters, values)
         if parsed.query is not None:
             docs = np.fromiter(parsed.query.docs(searcher), dtype=np.int64)
             query_mask = np.zeros(values.n, dtype=bool)

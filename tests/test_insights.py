@@ -261,7 +261,7 @@ def test_api_year_filter_uses_submitted_else_decided(world, client):
 def test_tag_counts_from_the_index_match_the_database(world, app):
     from bids.insights import Scope, tag_counts
     from search_index.selection import matching_bids
-    from search_index.service import Filters
+    from search_index.filters import SearchFilters as Filters
 
     assert matching_bids("", Filters())[1] == tag_counts(None)
     gamma = world["orgs"]["Gamma"]

@@ -13,32 +13,20 @@ from typing import Any
 
 from flask import current_app
 from sqlalchemy import func, select
-from werkzeug.exceptions import BadRequest
 
 from bids.database import db
 from bids.insights import MIN_DECIDED, field_figures
 from bids.models import Bid, Organisation
 from search_index.selection import matching_bids, narrows
-from search_index.service import FACET_FIELDS, Filters, filters_from_args
+from portal.search_args import SEARCH_ARGS, request_search
+from search_index.filters import SearchFilters as Filters
 
 CACHE_SIZE = 64
 CACHE_SECONDS = 60.0
-SEARCH_ARGS = ("q", *FACET_FIELDS, "min_amount", "max_amount")
 
 _lock = threading.Lock()
 _cache: OrderedDict[tuple, tuple[float, dict]] = OrderedDict()
 _charts: dict[int, tuple[dict, dict]] = {}
-
-
-def request_search(args) -> tuple[str, Filters]:
-    """The query and filters of the request's arguments; 400 on a bad value."""
-    q = args.get("q", "")
-    if len(q) > 1000:
-        raise BadRequest("`q` is too long (1,000 characters at most).")
-    try:
-        return q, filters_from_args(args, strict=True)
-    except ValueError as exc:
-        raise BadRequest(str(exc)) from None
 
 
 def data_watermark() -> tuple:

@@ -9,13 +9,9 @@ from flask import Response, abort, render_template, request, url_for
 
 from portal.insights import bp
 from portal.insights.charts import BUILDERS, DRAWN, chart_tables
-from portal.insights.figures import SEARCH_ARGS, charts_for, figures_for
+from portal.insights.figures import charts_for, figures_for
+from portal.search_args import search_args
 from portal.insights.places import place_tiles
-
-
-def search_args() -> dict[str, list[str]]:
-    """The request's search arguments only (what /search, /insights and /network share)."""
-    return {k: v for k, v in request.args.to_dict(flat=False).items() if k in SEARCH_ARGS}
 
 
 def safe_cell(value) -> object:
@@ -55,7 +51,7 @@ def chart_csv(name: str):
 def profile(slug: str):
     """An organisation's figures, fellow travellers, co-funders and neighbourhood map."""
     from bids.organisations import get_organisation_by_slug
-    from portal.network.drawing import HEIGHT, WIDTH, community_colour, draw
+    from portal.drawing import HEIGHT, WIDTH, community_colour, draw
     from search_index.fellows import organisation_profile
     from search_index.network import field_map, neighbourhood
 

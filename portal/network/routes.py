@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from flask import Response, abort, jsonify, render_template, request, url_for
 
-from portal.insights.figures import request_search
-from portal.insights.routes import search_args
+from portal.search_args import request_search, search_args
 from portal.network import bp
-from portal.network.drawing import WIDTH, HEIGHT, community_colour, draw
+from portal.drawing import WIDTH, HEIGHT, community_colour, draw
 from search_index.network import (
     MAX_DRAWN,
     community_graph,
