@@ -64,7 +64,9 @@ class SearchIndex:
         self.lock_timeout = lock_timeout
         self._lock = threading.Lock()
         self._opened: tuple[str, whoosh_index.Index] | None = None
-        self._searcher: Searcher | None = None
+        # One searcher per thread: Whoosh's readers are not safe to share between threads
+        # (a shared one raised UnpicklingError under concurrent readers).
+        self._local = threading.local()
 
     # --- locating ------------------------------------------------------------------------
 
@@ -118,19 +120,20 @@ class SearchIndex:
     # --- reading -------------------------------------------------------------------------
 
     def searcher(self) -> Searcher:
-        """A shared searcher on the newest committed state (do not close it)."""
+        """This thread's searcher on the newest committed state, reused between requests
+        (do not close it)."""
         ix = self.open()
-        with self._lock:
-            current = self._searcher
-            if (current is not None and current.ixreader is not None
-                    and getattr(current, "_openbids_index", None) is ix and current.up_to_date()):
-                return current
-            # Not `Searcher.refresh()`: it reuses segment readers that miss new deletions.
-            # The old searcher is left to the garbage collector: another thread may still use it.
-            fresh = ix.searcher()
-            fresh._openbids_index = ix
-            self._searcher = fresh
-            return fresh
+        current = getattr(self._local, "searcher", None)
+        if (current is not None and current.ixreader is not None
+                and getattr(current, "_openbids_index", None) is ix and current.up_to_date()):
+            return current
+        # Not `Searcher.refresh()`: it reuses segment readers that miss new deletions.
+        fresh = ix.searcher()
+        fresh._openbids_index = ix
+        self._local.searcher = fresh
+        if current is not None:
+            current.close()  # only this thread used it
+        return fresh
 
     def stored(self) -> dict[int, str]:
         """bid id -> updated stamp for every live document."""
@@ -249,8 +252,10 @@ class SearchIndex:
         )
 
     def close(self) -> None:
+        """Close this thread's searcher and forget the opened index (others' go with GC)."""
         with self._lock:
-            if self._searcher is not None:
-                self._searcher.close()
-            self._searcher = None
+            current = getattr(self._local, "searcher", None)
+            if current is not None:
+                current.close()
+            self._local = threading.local()
             self._opened = None
