@@ -181,12 +181,15 @@ def test_360giving_package(db, tmp_path):
         "recipientOrganization": [{"name": "X"}], "fundingOrganization": [{"name": "Y"}]}]}
     path = tmp_path / "grants.json"
     path.write_text(json.dumps(package))
-    report = import_bids(path)
+    with pytest.raises(ImportFileError, match="licence"):
+        import_bids(path)  # the package states no licence, and none is ever assumed
+    report = import_bids(path, licence="CC-BY-4.0")
     assert report.imported == 1 and report.skipped == 1
-    assert str(report.problems[0]).startswith("grant 2: title")
+    assert "title" in str(report.problems[0])
     row = bid(db, "360G-example-001")
-    assert row.status == "awarded"
-    assert row.decided_on == date(2022, 11, 15) and row.submitted_on == date(2022, 1, 1)
+    assert row.status == "awarded" and row.licence == "CC-BY-4.0"
+    # The award date is the decision; a submission date is never made up.
+    assert row.decided_on == date(2022, 11, 15) and row.submitted_on is None
     assert row.amount_requested == Decimal("5000.00") and row.amount_awarded == Decimal("4500.50")
     assert row.organisation.org_identifier == "GB-CHC-1164883"
     assert row.funder.name == "Local Funder" and row.funder.org_identifier is None

@@ -41,6 +41,7 @@ from typing import Any
 import ijson
 
 from bids.giving360.schema_titles import ARRAY_FIELDS, NUMBER_LEAVES, TITLES
+from bids.imports.readers import ImportFileError
 
 FORMATS = ("json", "csv", "xlsx")
 DATE_LEAVES = frozenset({"awardDate", "startDate", "endDate", "transactionDate", "valueDate"})
@@ -57,7 +58,7 @@ UNKNOWN = {"undefined", "unknown", "n/a", "not known"}
 UNDECIDED = object()
 
 
-class FileError(Exception):
+class FileError(ImportFileError):
     """The file as a whole cannot be read as 360Giving."""
 
 

@@ -7,7 +7,6 @@ from pathlib import Path
 import click
 from bids import imports
 from bids.giving360.load import import_360giving
-from bids.giving360.reader import FileError as GivingFileError
 from bids.imports import FORMATS, ImportFileError, ImportReport, IndexHooks
 from bids.models import OrgKind
 from search_index import outbox
@@ -45,8 +44,8 @@ def giving360_format(path: Path | str, fmt: str | None) -> str | None:
     if fmt is None and name.endswith(".json"):
         return "json"
     if fmt in (None, "csv") and name.endswith(".csv"):
-        with imports.readers.open_text(path) as fh:
-            header = fh.readline()
+        with imports.readers.open_binary(path) as fh:
+            header = fh.readline(65536).decode("utf-8", errors="replace")
         if any(title in header for title in GIVING360_HEADERS):
             return "csv"
     return None
@@ -93,7 +92,7 @@ def import_bids_command(file: Path, fmt: str | None, organisation_kind: str, lim
         report = import_bids(file, fmt=fmt, organisation_kind=organisation_kind, limit=limit,
                              progress=True, wait=not no_wait, finished=finished,
                              licence=licence, dry_run=dry_run)
-    except (ImportFileError, GivingFileError) as exc:
+    except ImportFileError as exc:  # a 360Giving file's FileError is one too
         raise click.ClickException(str(exc)) from None
     for problem in report.problems[:MAX_PROBLEMS_SHOWN]:
         click.echo(f"skipped {problem}", err=True)
