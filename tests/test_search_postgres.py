@@ -169,6 +169,16 @@ def test_snippets_come_from_plain_text_not_markdown(corpus, factory):
 
 
 @needs_postgres
+def test_snippets_escape_the_text_and_only_marks_are_markup(corpus, factory):
+    factory.bid(corpus["green"], title="Ticket prices",
+                body="Lanterns cost 5 < 6 & 7 > 2, said the lantern makers.")
+    snippet = str(search("lanterns").items[0].snippet)
+    assert "<mark>Lanterns</mark>" in snippet and "&lt;" in snippet and "&amp;" in snippet
+    assert snippet.replace("<mark>", "").replace("</mark>", "").count(
+        "<") == 0
+
+
+@needs_postgres
 def test_index_maintenance_interface(corpus, db, runner):
     from search_index import get_index, rebuild_search_index
 
