@@ -57,7 +57,7 @@ _TOKEN = re.compile(
     re.VERBOSE | re.UNICODE,
 )
 
-VECTOR = literal_column(f"bid.{VECTOR_COLUMN}")
+VECTOR: ColumnElement[Any] = literal_column(f"bid.{VECTOR_COLUMN}")
 
 
 class QuerySyntaxError(ValueError):
@@ -246,7 +246,8 @@ class _Parser:
         kind, match = self.take()
         if kind == "lparen":
             inner = self.or_expr()
-            if self.peek() is None or self.peek()[0] != "rparen":
+            closing = self.peek()
+            if closing is None or closing[0] != "rparen":
                 raise QuerySyntaxError("unbalanced parenthesis")
             self.take()
             return inner
@@ -282,7 +283,7 @@ def matches(tsquery: str) -> ColumnElement:
     return VECTOR.op("@@")(func.to_tsquery(TS_CONFIG, tsquery))
 
 
-def _to_sql(node: Node) -> tuple[str | None, ColumnElement | None]:
+def _to_sql(node: Node) -> tuple[str | None, Any]:
     """(tsquery, None) when the subtree is pure text, else (None, condition)."""
     if node.kind == "text":
         return node.tsquery, None

@@ -52,13 +52,15 @@ DECLARE
 BEGIN
   SELECT string_agg(a.text, ' ' ORDER BY a.id) INTO attached
     FROM attachment a WHERE a.bid_id = openbids_bid_vector.bid_id AND a.text <> '';
-  SELECT string_agg(o.name, ' ') INTO names
-    FROM organisation o WHERE o.id IN (openbids_bid_vector.organisation_id, openbids_bid_vector.funder_id);
+  SELECT string_agg(o.name, ' ') INTO names FROM organisation o
+    WHERE o.id IN (openbids_bid_vector.organisation_id, openbids_bid_vector.funder_id);
   RETURN setweight(to_tsvector('{TS_CONFIG}', coalesce(openbids_bid_vector.title, '')), 'A')
     || setweight(to_tsvector('{TS_CONFIG}', coalesce(openbids_bid_vector.summary, '')), 'B')
-    || setweight(to_tsvector('{TS_CONFIG}', left(openbids_markdown_plain(openbids_bid_vector.body), 200000)), 'C')
+    || setweight(to_tsvector('{TS_CONFIG}',
+                             left(openbids_markdown_plain(openbids_bid_vector.body), 200000)), 'C')
     || setweight(to_tsvector('{TS_CONFIG}', left(coalesce(attached, ''), 200000) || ' '
-                 || coalesce(openbids_bid_vector.programme, '') || ' ' || coalesce(names, '')), 'D');
+                 || coalesce(openbids_bid_vector.programme, '') || ' ' || coalesce(names, '')),
+                 'D');
 END $$""",
     f"""CREATE OR REPLACE FUNCTION openbids_bid_search_trigger() RETURNS trigger
 LANGUAGE plpgsql AS $$

@@ -35,8 +35,8 @@ from search_index.filters import BANDS, FACET_FIELDS, SORTS, SearchFilters, band
 from search_index.index import Drift
 from search_index.pg_query import (
     TS_CONFIG,
-    VECTOR_COLUMN,
     VECTOR,
+    VECTOR_COLUMN,
     json_list_condition,
     json_values,
     parse,
@@ -207,7 +207,7 @@ class PgSearchService:
         if name == "band":
             amount = amount_expression()
             columns = []
-            for key, low, high in BANDS:
+            for _key, low, high in BANDS:
                 hit = amount >= low * 100
                 hit = hit if high is None else and_(hit, amount < high * 100)
                 columns.append(func.count(Bid.id).filter(hit))
@@ -260,20 +260,20 @@ class PgSearchService:
             for bid_id, summary, body in session.execute(
                 select(Bid.id, Bid.summary, Bid.body).where(Bid.id.in_(ids)))
         }
-        for bid_id, text in session.execute(
+        for bid_id, attached in session.execute(
             select(Attachment.bid_id, Attachment.text).where(Attachment.bid_id.in_(ids))
             .order_by(Attachment.id)
         ):
-            if text and bid_id in texts and len(texts[bid_id][1]) < SNIPPET_CHARS:
-                texts[bid_id][1] += "\n\n" + text
+            if attached and bid_id in texts and len(texts[bid_id][1]) < SNIPPET_CHARS:
+                texts[bid_id][1] += "\n\n" + attached
         order: list[tuple[int, int]] = []  # (hit, which text)
         inputs: list[str] = []
         for n, hit in enumerate(hits):
             summary, body = texts.get(hit.bid_id, ("", ""))
-            for which, text in enumerate((body, summary)):
-                if text:
+            for which, source in enumerate((body, summary)):
+                if source:
                     order.append((n, which))
-                    inputs.append(str(escape(text[:SNIPPET_CHARS])))
+                    inputs.append(str(escape(source[:SNIPPET_CHARS])))
         if not inputs:
             return
         unnested = func.unnest(bindparam("texts", inputs, type_=ARRAY(db.String))).table_valued(
@@ -309,7 +309,7 @@ class PgSearchIndex:
 
     def rebuild(self, session: Session, *, progress: Callable[[int], None] | None = None,
                 **_: Any) -> int:
-        """Recompute every vector (the trigger does it when the column is set), a batch at a time."""
+        """Recompute every vector (the trigger does when the column is set), a batch at a time."""
         count, last_id = 0, 0
         while True:
             ids = list(session.scalars(
