@@ -104,9 +104,9 @@ def _like_prefix(value: str) -> str:
     return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
-def json_values(column_name: str):
+def json_values(column_name: str | Any):
     """The values of a JSON list column (themes, locations), as a table `v(value)`."""
-    column = getattr(Bid, column_name)
+    column = getattr(Bid, column_name) if isinstance(column_name, str) else column_name
     # Anything but a list (a stray scalar) holds no values, rather than raising.
     safe = case((func.json_typeof(column) == "array", column), else_=cast(literal("[]"), JSON))
     return func.json_array_elements_text(safe).table_valued("value").alias("v")

@@ -29,13 +29,15 @@ CONFIG_STATEMENTS = (
       ALTER MAPPING FOR hword, hword_part, word WITH unaccent, english_stem;
   END IF;
 END $$""",
-    # Markdown to plain-ish text: links and images keep their words, markup characters go.
+    # Markdown to plain-ish text: links and images keep their words; tags, quote marks and
+    # emphasis, heading, code and table characters go.
     r"""CREATE OR REPLACE FUNCTION openbids_markdown_plain(src text) RETURNS text
 LANGUAGE sql IMMUTABLE AS $$
-  SELECT regexp_replace(regexp_replace(regexp_replace(coalesce(src, ''),
+  SELECT regexp_replace(regexp_replace(regexp_replace(regexp_replace(coalesce(src, ''),
     '!?\[([^\]]*)\]\([^)]*\)', '\1', 'g'),
-    '<[^>]*>', ' ', 'g'),
-    '[#*_`>~|\\]+', ' ', 'g')
+    '</?[A-Za-z][^>]*>', ' ', 'g'),
+    '(^|\n)[ \t]*(>[ \t]*)+', '\1', 'g'),
+    '[#*_`~|\\]+', ' ', 'g')
 $$""",
 )
 

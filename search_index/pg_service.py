@@ -12,23 +12,26 @@ import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from markupsafe import Markup, escape
+from markupsafe import Markup
 from sqlalchemy import (
+    String,
     and_,
     bindparam,
+    case,
+    cast,
     false,
     func,
+    literal,
     literal_column,
     or_,
     select,
     text,
+    union_all,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session, aliased
 
 from bids.access import visibility_clause
 from bids.database import db
-from bids.markdown_render import markdown_to_text
 from bids.models import Attachment, Bid, Organisation
 from search_index.facets import FACET_LIMIT, FacetValue
 from search_index.filters import BANDS, FACET_FIELDS, SORTS, SearchFilters, band_label
@@ -141,16 +144,19 @@ class PgSearchService:
         }
         final = base + list(facet_conditions.values())
         session = db.session
-        total = session.scalar(select(func.count(Bid.id)).where(*final)) or 0
+        facet_values: dict[str, list[FacetValue]] = {}
+        if facets:
+            total, facet_values = self._facets(session, base, facet_conditions, filters)
+        else:
+            total = session.scalar(select(func.count(Bid.id)).where(*final)) or 0
         start = (page - 1) * per_page
         hits = (
             self._page(session, parsed.rank_tsquery, sort, final, start, per_page)
             if start < total else []
         )
         results = Results(hits, int(total), page, per_page, sort, parsed.text,
-                          fell_back=parsed.fell_back, message=parsed.message)
-        if facets:
-            results.facets = self._facets(session, base, facet_conditions, filters)
+                          fell_back=parsed.fell_back, message=parsed.message,
+                          facets=facet_values)
         if snippets and hits and parsed.rank_tsquery:
             self._snippets(session, parsed.rank_tsquery, hits)
         return results
@@ -191,59 +197,72 @@ class PgSearchService:
         )
         return [Hit(int(bid_id)) for bid_id in rows]
 
-    # --- facets --------------------------------------------------------------------------
+    # --- facets ---------------------------------------------------------------------------
 
-    def _facets(self, session, base, facet_conditions, filters) -> dict[str, list[FacetValue]]:
-        out: dict[str, list[FacetValue]] = {}
-        for name in FACET_FIELDS:
-            # A facet's own choice does not hide its alternatives.
-            conditions = base + [c for other, c in facet_conditions.items() if other != name]
-            selected = {str(v) for v in getattr(filters, name)}
-            out[name] = self._count(session, name, conditions, selected)
-        return out
+    def _facets(self, session, base, facet_conditions, filters):
+        """Every facet's counts and the total, in one statement: the bids the query and filters
+        admit are found once (a CTE, with a flag per selected facet), then each facet is counted
+        among those its *other* facets' flags admit."""
+        amount, year = amount_expression(), year_expression()
+        flags = {name: cond.label(f"f_{name}") for name, cond in facet_conditions.items()}
+        m = select(Bid.id, Bid.status, Bid.funder_id, Bid.themes, Bid.locations,
+                   amount.label("amount"), year.label("year"), *flags.values()
+                   ).where(*base).cte("m")
+
+        def others(name):
+            return [m.c[f"f_{o}"].is_(True) for o in flags if o != name]
+
+        def row(name, value, *where, select_from=None, group=True):
+            stmt = select(literal(name).label("facet"), cast(value, String).label("value"),
+                          func.count().label("n"))
+            stmt = stmt.select_from(select_from if select_from is not None else m).where(*where)
+            return stmt.group_by(value) if group else stmt
+
+        funder = aliased(Organisation)
+        band_key = case(*[((m.c.amount < high * 100), key) for key, _, high in BANDS
+                          if high is not None], else_=BANDS[-1][0])
+        parts = [
+            row("total", literal(""), *[m.c[f"f_{o}"].is_(True) for o in flags], group=False),
+            row("status", m.c.status, *others("status")),
+            row("funder", funder.name, *others("funder"),
+                select_from=m.join(funder, funder.id == m.c.funder_id)),
+            row("year", m.c.year, m.c.year.is_not(None), *others("year")),
+            row("band", band_key, m.c.amount >= 0, *others("band")),
+        ]
+        for name, column in (("theme", m.c.themes), ("location", m.c.locations)):
+            values = json_values(column)
+            value = func.btrim(values.c.value)
+            parts.append(row(name, value, value != "", *others(name),
+                             select_from=m.join(values, literal_column("true"))))
+        counts: dict[str, list[tuple[str, int]]] = {name: [] for name in FACET_FIELDS}
+        total = 0
+        for facet, value, n in session.execute(union_all(*parts)):
+            if facet == "total":
+                total = int(n)
+            else:
+                counts[facet].append((value, int(n)))
+        out = {
+            name: self._facet_values(name, counts[name], {str(v) for v in getattr(filters, name)})
+            for name in FACET_FIELDS
+        }
+        return total, out
 
     @staticmethod
-    def _count(session, name: str, conditions, selected: set[str]) -> list[FacetValue]:
+    def _facet_values(name: str, counted, selected: set[str]) -> list[FacetValue]:
         if name == "band":
-            amount = amount_expression()
-            columns = []
-            for _key, low, high in BANDS:
-                hit = amount >= low * 100
-                hit = hit if high is None else and_(hit, amount < high * 100)
-                columns.append(func.count(Bid.id).filter(hit))
-            row = session.execute(select(*columns).where(*conditions)).one()
+            found = dict(counted)
             return [
-                FacetValue(key, int(count), band_label(key), key in selected)
-                for (key, _, _), count in zip(BANDS, row, strict=True)
-                if count or key in selected
+                FacetValue(key, found.get(key, 0), band_label(key), key in selected)
+                for key, _, _ in BANDS if found.get(key) or key in selected
             ]
+        items = [
+            FacetValue(value, n, value.capitalize() if name == "status" else value,
+                       value in selected)
+            for value, n in counted
+        ]
         if name == "year":
-            year = year_expression()
-            rows = session.execute(
-                select(year, func.count(Bid.id)).where(*conditions, year.is_not(None))
-                .group_by(year)
-            )
-            items = [FacetValue(str(y), int(c), str(y), str(y) in selected) for y, c in rows]
             items.sort(key=lambda f: -int(f.value))
         else:
-            if name in ("theme", "location"):
-                values = json_values("themes" if name == "theme" else "locations")
-                value = func.btrim(values.c.value)
-                stmt = (select(value, func.count()).select_from(Bid).join(values, literal_column(
-                    "true")).where(*conditions, value != "").group_by(value))
-            elif name == "status":
-                stmt = select(Bid.status, func.count(Bid.id)).where(*conditions).group_by(
-                    Bid.status)
-            else:
-                funder = aliased(Organisation)
-                stmt = (select(funder.name, func.count(Bid.id))
-                        .join(funder, funder.id == Bid.funder_id)
-                        .where(*conditions).group_by(funder.name))
-            items = [
-                FacetValue(str(v), int(c), str(v).capitalize() if name == "status" else str(v),
-                           str(v) in selected)
-                for v, c in session.execute(stmt)
-            ]
             items.sort(key=lambda f: (-f.count, f.value.lower()))
         chosen = [f for f in items if f.selected]
         top = items[:FACET_LIMIT]
@@ -253,40 +272,38 @@ class PgSearchService:
 
     @staticmethod
     def _snippets(session, rank_tsquery: str, hits: list[Hit]) -> None:
-        """Each hit's snippet from its body's plain text (attachments' too), else its summary."""
+        """Each hit's snippet from its body's plain text (attachments' too), else its summary:
+        the text is escaped in SQL first, so the only markup ts_headline's output holds is
+        its own <mark> tags."""
         ids = [hit.bid_id for hit in hits]
-        texts = {
-            bid_id: [summary or "", markdown_to_text(body or "")]
-            for bid_id, summary, body in session.execute(
-                select(Bid.id, Bid.summary, Bid.body).where(Bid.id.in_(ids)))
-        }
-        for bid_id, attached in session.execute(
-            select(Attachment.bid_id, Attachment.text).where(Attachment.bid_id.in_(ids))
-            .order_by(Attachment.id)
-        ):
-            if attached and bid_id in texts and len(texts[bid_id][1]) < SNIPPET_CHARS:
-                texts[bid_id][1] += "\n\n" + attached
-        order: list[tuple[int, int]] = []  # (hit, which text)
-        inputs: list[str] = []
-        for n, hit in enumerate(hits):
-            summary, body = texts.get(hit.bid_id, ("", ""))
-            for which, source in enumerate((body, summary)):
-                if source:
-                    order.append((n, which))
-                    inputs.append(str(escape(source[:SNIPPET_CHARS])))
-        if not inputs:
-            return
-        unnested = func.unnest(bindparam("texts", inputs, type_=ARRAY(db.String))).table_valued(
-            "t", with_ordinality="n").render_derived(name="u")
+        attached = (
+            select(func.string_agg(Attachment.text, literal("\n\n")))
+            .where(Attachment.bid_id == Bid.id, Attachment.text != "")
+            .correlate(Bid).scalar_subquery()
+        )
+        body = func.left(
+            func.openbids_markdown_plain(Bid.body) + literal("\n\n")
+            + func.coalesce(attached, ""), SNIPPET_CHARS)
+        query = func.to_tsquery(TS_CONFIG, bindparam("snippet_q", rank_tsquery))
+
+        def headline(source):
+            return func.ts_headline(TS_CONFIG, _escaped(source), query, HEADLINE_OPTIONS)
+
         rows = session.execute(
-            select(unnested.c.n, func.ts_headline(
-                TS_CONFIG, unnested.c.t, func.to_tsquery(TS_CONFIG, rank_tsquery),
-                HEADLINE_OPTIONS)).order_by(unnested.c.n)
-        ).all()
-        for (n, _which), (_, headline) in zip(order, rows, strict=True):
-            hit = hits[n]
-            if hit.snippet is None:
-                hit.snippet = _safe_markup(headline)
+            select(Bid.id, headline(body), headline(func.left(Bid.summary, SNIPPET_CHARS)))
+            .where(Bid.id.in_(ids))
+        )
+        snippets = {bid_id: _safe_markup(b) or _safe_markup(s) for bid_id, b, s in rows}
+        for hit in hits:
+            hit.snippet = snippets.get(hit.bid_id)
+
+
+def _escaped(source):
+    """HTML-escaped text, in SQL (as markupsafe.escape: & < > " ')."""
+    for char, entity in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ('"', "&#34;"),
+                         ("'", "&#39;")):
+        source = func.replace(source, char, entity)
+    return source
 
 
 class PgSearchIndex:

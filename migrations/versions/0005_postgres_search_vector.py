@@ -29,10 +29,11 @@ UPGRADE = (
 END $$""",
     r"""CREATE OR REPLACE FUNCTION openbids_markdown_plain(src text) RETURNS text
 LANGUAGE sql IMMUTABLE AS $$
-  SELECT regexp_replace(regexp_replace(regexp_replace(coalesce(src, ''),
+  SELECT regexp_replace(regexp_replace(regexp_replace(regexp_replace(coalesce(src, ''),
     '!?\[([^\]]*)\]\([^)]*\)', '\1', 'g'),
-    '<[^>]*>', ' ', 'g'),
-    '[#*_`>~|\\]+', ' ', 'g')
+    '</?[A-Za-z][^>]*>', ' ', 'g'),
+    '(^|\n)[ \t]*(>[ \t]*)+', '\1', 'g'),
+    '[#*_`~|\\]+', ' ', 'g')
 $$""",
     "ALTER TABLE bid ADD COLUMN IF NOT EXISTS search_vector tsvector",
     "CREATE INDEX IF NOT EXISTS ix_bid_search_vector ON bid USING gin (search_vector)",
