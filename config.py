@@ -39,6 +39,9 @@ class Config:
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
     UPLOAD_DIR = os.environ.get("UPLOAD_DIR", str(DEFAULT_INSTANCE / "uploads"))
     SEARCH_INDEX_DIR = os.environ.get("SEARCH_INDEX_DIR", str(DEFAULT_INSTANCE / "search-index"))
+    # "whoosh" (files in SEARCH_INDEX_DIR) or "postgres" (full-text search in the database,
+    # shared by every node); empty: postgres when DATABASE_URL is PostgreSQL, else whoosh.
+    SEARCH_BACKEND = os.environ.get("SEARCH_BACKEND", "")
     SIMILARITY_DIR = os.environ.get("SIMILARITY_DIR", str(DEFAULT_INSTANCE / "similarity"))
     MAX_UPLOAD_MB = _env_int("MAX_UPLOAD_MB", 20)
     # PDF text extraction runs in a child process with these limits.

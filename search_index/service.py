@@ -226,10 +226,11 @@ class SearchService:
         return lambda docnum: searcher.stored_fields(docnum)["id"]
 
 
-def get_search_service() -> SearchService:
-    """The app's search service (one per app, sharing its caches between requests)."""
+def get_search_service() -> Any:
+    """The app's search service (one per app, sharing its caches between requests): Whoosh's
+    or PostgreSQL's, as `SEARCH_BACKEND` chose; both answer `search` and `iter_bid_ids` alike."""
     service = current_app.extensions.get("search_service")
-    if service is None:
+    if service is None:  # init_app sets it; an index swapped in by hand gets Whoosh's
         service = current_app.extensions["search_service"] = SearchService(
             current_app.extensions["search_index"]
         )

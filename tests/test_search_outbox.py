@@ -13,6 +13,16 @@ from bids.models import Attachment, Bid, BidLink, IndexOutbox
 from search_index import get_index, outbox, record_bid_changes
 from tests.conftest import make_config
 
+# These tests are of the Whoosh index the outbox feeds (locks, rebuilds, crashes between the
+# commit and the index): on PostgreSQL too they use it (SEARCH_BACKEND=whoosh); the database's
+# own engine needs no outbox (tests/test_search_postgres.py).
+WHOOSH = {"SEARCH_BACKEND": "whoosh"}
+
+
+@pytest.fixture
+def app_config():
+    return WHOOSH
+
 
 def indexed_ids() -> set[int]:
     return set(get_index().stored())
@@ -160,7 +170,7 @@ def _die_after_commit(config: dict, title: str) -> None:
 
 
 def test_process_killed_between_commit_and_index_update_loses_nothing(app, db, runner, tmp_path):
-    config = make_config(tmp_path)
+    config = make_config(tmp_path, **WHOOSH)
     child = multiprocessing.get_context("fork").Process(
         target=_die_after_commit, args=(config, "Lighthouse restoration"))
     child.start()
@@ -196,7 +206,7 @@ def test_concurrent_writer_processes_lose_nothing(app, db, runner, tmp_path, wor
     # The shared funder exists first: concurrent creation of one organisation is not under test.
     find_or_create_organisation("National Lottery Community Fund", None, kind=OrgKind.FUNDER)
     db.session.commit()
-    config = make_config(tmp_path)
+    config = make_config(tmp_path, **WHOOSH)
     ctx = multiprocessing.get_context("fork")
     children = [ctx.Process(target=_write_bids, args=(config, w, count)) for w in range(workers)]
     for child in children:

@@ -169,10 +169,23 @@ def test_snippets_are_escaped_and_marked(corpus):
     results = service().search(None, "families")
     snippet = str(results.items[0].snippet)
     assert "<mark>families</mark>" in snippet
-    assert "<script>" not in snippet and "&lt;script&gt;" in snippet
+    assert "<script>" not in snippet
+    if backend() == "whoosh":  # cut from the raw body: the tag shows, escaped
+        assert "&lt;script&gt;" in snippet
+    # (PostgreSQL cuts snippets from the body's plain text, where raw HTML is no text at all;
+    # its escaping is tested in test_search_postgres.)
+
+
+def backend() -> str:
+    from flask import current_app
+
+    return current_app.config["SEARCH_BACKEND"]
 
 
 def test_did_you_mean_from_the_index_vocabulary(corpus):
+    if backend() != "whoosh":
+        pytest.skip("spelling suggestions come from Whoosh's title vocabulary; "
+                    "PostgreSQL search makes none (corrected_query is None)")
     results = service().search(None, "orcherd")
     assert results.total == 0
     assert results.corrected_query == "orchard"

@@ -26,7 +26,9 @@ TEXT = ("Neighbours in the valley share tools, skills and a weekly meal, and the
 
 @pytest.fixture
 def app_config():
-    return {"INDEX_MODE": "worker", "WORKER_JOBS": "", "OUTBOX_BACKOFF_S": 0}
+    # The worker's index work is the Whoosh index's (PostgreSQL's engine needs none).
+    return {"INDEX_MODE": "worker", "WORKER_JOBS": "", "OUTBOX_BACKOFF_S": 0,
+            "SEARCH_BACKEND": "whoosh"}
 
 
 def indexed_ids() -> set[int]:
@@ -187,7 +189,7 @@ def _worker_killed_mid_batch(config: dict, started_path: str) -> None:
 def test_kill_9_of_the_worker_mid_batch_loses_nothing(app, db, factory, tmp_path):
     bid = factory.bid(factory.org("Harbour Trust"), title="Harbour steps").id
     started = tmp_path / "started"
-    config = make_config(tmp_path, INDEX_MODE="worker", WORKER_JOBS="")
+    config = make_config(tmp_path, INDEX_MODE="worker", WORKER_JOBS="", SEARCH_BACKEND="whoosh")
     child = multiprocessing.get_context("fork").Process(
         target=_worker_killed_mid_batch, args=(config, str(started)))
     child.start()
