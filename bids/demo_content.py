@@ -57,8 +57,10 @@ NLCF: str = _pool["founder"]
 THISTLE: str = _pool["invited"]
 POOL: dict[str, Any] = _pool["pool"]
 # (funder, programme): typical awards let the pool spot bids too big for one member.
-PROGRAMMES = [(p["funder"], {k: v for k, v in p.items() if k != "funder"})
-              for p in _pool["programmes"]]
+PROGRAMMES = [
+    (p["funder"], {k: v for k, v in p.items() if k != "funder"}) for p in _pool["programmes"]
+]
 # Who creates each funder's programmes: a person who belongs to it.
-FUNDER_PEOPLE = {org: email for email, _name, org, _admin in PEOPLE
-                 if org in {f["name"] for f in FUNDERS}}
+FUNDER_PEOPLE = {
+    org: email for email, _name, org, _admin in PEOPLE if org in {f["name"] for f in FUNDERS}
+}

@@ -82,7 +82,9 @@ def clean_org_identifier(value: Any) -> str | None:
 def clean_org_kind(value: Any) -> str:
     text = (_text(value) or OrgKind.APPLICANT).lower()
     if text not in {k.value for k in OrgKind}:
-        raise ValidationError({"kind": f"Kind must be one of {', '.join(k.value for k in OrgKind)}."})
+        raise ValidationError(
+            {"kind": f"Kind must be one of {', '.join(k.value for k in OrgKind)}."}
+        )
     return text
 
 

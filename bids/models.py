@@ -71,7 +71,6 @@ class ExtractionStatus(enum.StrEnum):
     FAILED = "failed"
 
 
-
 class Organisation(db.Model):
     __tablename__ = "organisation"
 
@@ -172,7 +171,8 @@ class OrganisationClaim(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     organisation_id: Mapped[int] = mapped_column(
-        ForeignKey("organisation.id", ondelete="CASCADE"), index=True)
+        ForeignKey("organisation.id", ondelete="CASCADE"), index=True
+    )
     user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"))
     message: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
@@ -212,8 +212,15 @@ class Bid(db.Model):
     # milliseconds instead of a table scan per query.
     __table_args__ = (
         Index(
-            "ix_bid_public_listing", "visibility", "hidden_at", "published_at", "id",
-            "organisation_id", "funder_id", "currency", "amount_requested_minor",
+            "ix_bid_public_listing",
+            "visibility",
+            "hidden_at",
+            "published_at",
+            "id",
+            "organisation_id",
+            "funder_id",
+            "currency",
+            "amount_requested_minor",
         ),
     )
 
@@ -232,9 +239,7 @@ class Bid(db.Model):
     submitted_on: Mapped[date | None] = mapped_column(Date, index=True)
     decided_on: Mapped[date | None] = mapped_column(Date)
     status: Mapped[str] = mapped_column(String(20), default=BidStatus.DRAFT, index=True)
-    visibility: Mapped[str] = mapped_column(
-        String(20), default=Visibility.DRAFT, index=True
-    )
+    visibility: Mapped[str] = mapped_column(String(20), default=Visibility.DRAFT, index=True)
     themes: Mapped[list[str]] = mapped_column(JSON, default=list)
     locations: Mapped[list[str]] = mapped_column(JSON, default=list)
     licence: Mapped[str] = mapped_column(String(30), default="CC-BY-4.0")
@@ -336,9 +341,7 @@ class Attachment(db.Model):
     sha256: Mapped[str] = mapped_column(String(64), index=True)
     pages: Mapped[int | None] = mapped_column(Integer)
     text: Mapped[str] = mapped_column(Text, default="")
-    extraction_status: Mapped[str] = mapped_column(
-        String(20), default=ExtractionStatus.PENDING
-    )
+    extraction_status: Mapped[str] = mapped_column(String(20), default=ExtractionStatus.PENDING)
     extraction_message: Mapped[str] = mapped_column(Text, default="")
     uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

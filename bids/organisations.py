@@ -87,14 +87,17 @@ class OrganisationDirectory:
         columns = (Organisation.id, Organisation.name, Organisation.org_identifier)
         if wanted:
             rows = db.session.execute(
-                select(*columns).where(Organisation.org_identifier.in_(sorted(wanted))))
+                select(*columns).where(Organisation.org_identifier.in_(sorted(wanted)))
+            )
             for org_id, name, identifier in rows:
                 self._remember(org_id, name, identifier)
             self._asked_identifiers |= wanted
         if keys:
             rows = db.session.execute(
-                select(*columns).where(func.lower(Organisation.name).in_(sorted(keys)))
-                .order_by(Organisation.id))
+                select(*columns)
+                .where(func.lower(Organisation.name).in_(sorted(keys)))
+                .order_by(Organisation.id)
+            )
             for org_id, name, identifier in rows:
                 self._remember(org_id, name, identifier)
                 self.by_name.setdefault(name_key(name), org_id)  # the oldest of a name
@@ -148,13 +151,22 @@ def find_or_create_organisation(
             continue
         org_id = db.session.scalar(
             dialect_insert(db.session, Organisation)
-            .values(name=name.strip(), slug=slug, kind=kind, org_identifier=identifier,
-                    regions=[], description="", created_at=utcnow())
+            .values(
+                name=name.strip(),
+                slug=slug,
+                kind=kind,
+                org_identifier=identifier,
+                regions=[],
+                description="",
+                created_at=utcnow(),
+            )
             .on_conflict_do_nothing()
             .returning(Organisation.id)
         )
         # Skipped: someone created it a moment ago, or the slug is another name's (next one).
-        org = db.session.get(Organisation, org_id) if org_id else find_organisation(name, identifier)
+        org = (
+            db.session.get(Organisation, org_id) if org_id else find_organisation(name, identifier)
+        )
     if identifier and not org.org_identifier:
         org.org_identifier = identifier
     return org
@@ -408,11 +420,14 @@ def set_member_role(actor: User, org: Organisation, user_id: int, role: str) -> 
 
 
 def _owner_count(org: Organisation) -> int:
-    return db.session.scalar(
-        select(func.count(Membership.id)).where(
-            Membership.organisation_id == org.id, Membership.role == Role.OWNER
+    return (
+        db.session.scalar(
+            select(func.count(Membership.id)).where(
+                Membership.organisation_id == org.id, Membership.role == Role.OWNER
+            )
         )
-    ) or 0
+        or 0
+    )
 
 
 def user_memberships(user: User) -> list[Membership]:
@@ -436,9 +451,7 @@ def organisations_query(kind: str | None = None) -> Select[tuple[Organisation]]:
 
 
 def _newest_first(query: Select) -> Select:
-    return query.order_by(
-        func.coalesce(Bid.published_at, Bid.created_at).desc(), Bid.id.desc()
-    )
+    return query.order_by(func.coalesce(Bid.published_at, Bid.created_at).desc(), Bid.id.desc())
 
 
 def organisation_bids_query(viewer, org: Organisation) -> Select[tuple[Bid]]:

@@ -56,7 +56,9 @@ def _bid_changes(session: Session) -> dict[int, str]:
             # Bids show their organisation's and funder's names: a rename changes their documents.
             if inspect(obj).attrs.name.history.has_changes():
                 ids = conn.execute(
-                    select(Bid.id).where((Bid.organisation_id == obj.id) | (Bid.funder_id == obj.id))
+                    select(Bid.id).where(
+                        (Bid.organisation_id == obj.id) | (Bid.funder_id == obj.id)
+                    )
                 ).scalars()
                 for bid_id in ids:
                     upsert(bid_id)
@@ -86,8 +88,9 @@ def _after_flush(session: Session, flush_context) -> None:
         _write_rows(session, changes)
 
 
-def record_bid_changes(bid_ids: Iterable[int], action: str = UPSERT,
-                       session: Session | None = None) -> int:
+def record_bid_changes(
+    bid_ids: Iterable[int], action: str = UPSERT, session: Session | None = None
+) -> int:
     """Write outbox rows for bids changed without ORM events (bulk import). The caller commits."""
     if action not in (UPSERT, DELETE):
         raise ValueError("action must be 'upsert' or 'delete'")
@@ -97,11 +100,14 @@ def record_bid_changes(bid_ids: Iterable[int], action: str = UPSERT,
         return 0
     now = utcnow()
     for start in range(0, len(ids), 5000):
-        chunk = ids[start:start + 5000]
+        chunk = ids[start : start + 5000]
         session.execute(
             IndexOutbox.__table__.insert(),
-            [{"target": t, "bid_id": i, "action": action, "created_at": now, "attempts": 0}
-             for i in chunk for t in TARGETS],
+            [
+                {"target": t, "bid_id": i, "action": action, "created_at": now, "attempts": 0}
+                for i in chunk
+                for t in TARGETS
+            ],
         )
     session.info[_PENDING_KEY] = True
     return len(ids)

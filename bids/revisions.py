@@ -36,8 +36,13 @@ DATE_FIELDS = ("submitted_on", "decided_on")
 SNAPSHOT_COLUMNS = (*SNAPSHOT_FIELDS, *(f"{key}_minor" for key in MONEY_FIELDS), *DATE_FIELDS)
 
 
-def revision_snapshot(columns: Mapping[str, Any], *, organisation: str | None,
-                      funder: str | None, attachments: Iterable[str]) -> dict[str, Any]:
+def revision_snapshot(
+    columns: Mapping[str, Any],
+    *,
+    organisation: str | None,
+    funder: str | None,
+    attachments: Iterable[str],
+) -> dict[str, Any]:
     """A bid as a revision keeps it (plain JSON values), from its `SNAPSHOT_COLUMNS` values,
     its organisation's and funder's names and its attachments' file names."""
     data: dict[str, Any] = {name: columns.get(name) for name in SNAPSHOT_FIELDS}
@@ -121,17 +126,21 @@ def revision_count(bid: Bid) -> int:
 
 
 def latest_revision_number(bid: Bid) -> int:
-    return db.session.scalar(select(func.max(Revision.number)).where(Revision.bid_id == bid.id)) or 0
+    return (
+        db.session.scalar(select(func.max(Revision.number)).where(Revision.bid_id == bid.id)) or 0
+    )
 
 
 def list_revisions(bid: Bid) -> list[Revision]:
     """Newest first, without loading the snapshots (each holds a whole bid)."""
-    return list(db.session.scalars(
-        select(Revision)
-        .where(Revision.bid_id == bid.id)
-        .options(defer(Revision.snapshot), selectinload(Revision.author))
-        .order_by(Revision.number.desc())
-    ))
+    return list(
+        db.session.scalars(
+            select(Revision)
+            .where(Revision.bid_id == bid.id)
+            .options(defer(Revision.snapshot), selectinload(Revision.author))
+            .order_by(Revision.number.desc())
+        )
+    )
 
 
 def _as_text(value) -> str:

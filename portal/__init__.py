@@ -68,8 +68,11 @@ def register_extensions(app: Flask) -> None:
 
     db.init_app(app)
     migrate.init_app(
-        app, db, directory=str(Path(__file__).resolve().parent.parent / "migrations"),
-        render_as_batch=True, compare_type=True,
+        app,
+        db,
+        directory=str(Path(__file__).resolve().parent.parent / "migrations"),
+        render_as_batch=True,
+        compare_type=True,
     )
     login_manager.init_app(app)
     csrf.init_app(app)

@@ -17,8 +17,10 @@ from bids.models import Membership, Organisation, OrgKind, Role, User
 from portal import create_app
 
 # ../shared/data next to the checkout; OPENBIDS_SHARED_DATA points elsewhere (a git worktree).
-SHARED_DATA = Path(os.environ.get("OPENBIDS_SHARED_DATA")
-                   or Path(__file__).resolve().parents[1].parent / "shared" / "data")
+SHARED_DATA = Path(
+    os.environ.get("OPENBIDS_SHARED_DATA")
+    or Path(__file__).resolve().parents[1].parent / "shared" / "data"
+)
 PASSWORD = "correct horse battery"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
@@ -106,10 +108,20 @@ class Factory:
         self._n += 1
         return self._n
 
-    def user(self, email: str | None = None, name: str = "Test User", *, admin: bool = False,
-             org: Organisation | None = None, role: str = Role.OWNER) -> User:
-        user = User(email=(email or f"user{self._next()}@example.org").lower(),
-                    display_name=name, is_admin=admin)
+    def user(
+        self,
+        email: str | None = None,
+        name: str = "Test User",
+        *,
+        admin: bool = False,
+        org: Organisation | None = None,
+        role: str = Role.OWNER,
+    ) -> User:
+        user = User(
+            email=(email or f"user{self._next()}@example.org").lower(),
+            display_name=name,
+            is_admin=admin,
+        )
         user.set_password(PASSWORD)
         self.db.session.add(user)
         if org is not None:
@@ -121,8 +133,9 @@ class Factory:
         from bids.organisations import unique_slug
 
         name = name or f"Organisation {self._next()}"
-        org = Organisation(name=name, slug=unique_slug(name), kind=kind, regions=[],
-                           description="", **fields)
+        org = Organisation(
+            name=name, slug=unique_slug(name), kind=kind, regions=[], description="", **fields
+        )
         self.db.session.add(org)
         self.db.session.commit()
         return org
@@ -167,6 +180,7 @@ def auth(client) -> AuthActions:
 
 # --- Browser tests -----------------------------------------------------------------------
 
+
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args):
     """Drive Debian's chromium; Playwright's own browser download is not possible here."""
@@ -176,8 +190,13 @@ def browser_type_launch_args(browser_type_launch_args):
         **browser_type_launch_args,
         "executable_path": CHROMIUM,
         "args": [
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--disable-quic",
         ],
     }
 
@@ -220,5 +239,7 @@ def fast_passwords(monkeypatch):
 
     from werkzeug.security import generate_password_hash
 
-    monkeypatch.setattr("bids.models.generate_password_hash",
-                        partial(generate_password_hash, method="pbkdf2:sha256:1000"))
+    monkeypatch.setattr(
+        "bids.models.generate_password_hash",
+        partial(generate_password_hash, method="pbkdf2:sha256:1000"),
+    )

@@ -156,8 +156,9 @@ def read_csv(path: Path | str) -> Iterator[Record]:
 
 
 def csv_record(row: Mapping[str, str | None]) -> dict[str, Any]:
-    cells = {(k or "").strip(): (v.strip() if isinstance(v, str) else v) or None
-             for k, v in row.items()}
+    cells = {
+        (k or "").strip(): (v.strip() if isinstance(v, str) else v) or None for k, v in row.items()
+    }
     out: dict[str, Any] = {}
     for key, value in cells.items():
         if key in PARTY_CELLS:
@@ -210,9 +211,11 @@ def grant_record(grant: Mapping[str, Any]) -> dict[str, Any]:
         "organisation": _grant_party(grant.get("recipientOrganization")),
         "funder": _grant_party(grant.get("fundingOrganization")),
         "programme": programme.get("title") if isinstance(programme, dict) else None,
-        "locations": [loc.get("name") for loc in locations
-                      if isinstance(loc, dict) and loc.get("name")]
-        if isinstance(locations, list) else [],
+        "locations": [
+            loc.get("name") for loc in locations if isinstance(loc, dict) and loc.get("name")
+        ]
+        if isinstance(locations, list)
+        else [],
         "status": BidStatus.AWARDED,
     }
 

@@ -31,7 +31,11 @@ MONEY_COLUMNS = {
     "amount_awarded": "amount_awarded_minor",
 }
 COMPARED_COLUMNS = (
-    *PLAIN_COLUMNS.values(), *MONEY_COLUMNS.values(), "organisation_id", "funder_id", "visibility",
+    *PLAIN_COLUMNS.values(),
+    *MONEY_COLUMNS.values(),
+    "organisation_id",
+    "funder_id",
+    "visibility",
 )
 
 
@@ -66,8 +70,11 @@ def clean_row(line: int, record: Mapping[str, Any]) -> CleanRow:
     if errors:
         raise ValidationError(errors)
     # Empty values count as not given: a blank CSV cell neither clears a field nor sets a default.
-    given = frozenset(k for k, v in record.items()
-                      if (k in PLAIN_COLUMNS or k in MONEY_COLUMNS) and v not in (None, "", []))
+    given = frozenset(
+        k
+        for k, v in record.items()
+        if (k in PLAIN_COLUMNS or k in MONEY_COLUMNS) and v not in (None, "", [])
+    )
     return CleanRow(line, fields, given, parties["organisation"], parties["funder"])
 
 

@@ -41,7 +41,9 @@ class Programme(db.Model):
     __table_args__ = (UniqueConstraint("funder_id", "name"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    funder_id: Mapped[int] = mapped_column(ForeignKey("organisation.id", ondelete="CASCADE"), index=True)
+    funder_id: Mapped[int] = mapped_column(
+        ForeignKey("organisation.id", ondelete="CASCADE"), index=True
+    )
     name: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
     themes: Mapped[list[str]] = mapped_column(JSON, default=list)
@@ -237,7 +239,9 @@ class Notification(db.Model):
     __tablename__ = "notification"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("user_account.id", ondelete="CASCADE"), index=True
+    )
     kind: Mapped[str] = mapped_column(String(30))  # invitation, introduction, pledge
     text: Mapped[str] = mapped_column(String(500))
     subject: Mapped[str] = mapped_column(String(30), default=NoticeSubject.NONE)
@@ -273,7 +277,9 @@ class OverlapCluster(db.Model):
     computed_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
     members: Mapped[list[OverlapClusterMember]] = relationship(
-        back_populates="cluster", cascade="all, delete-orphan", order_by="OverlapClusterMember.bid_id"
+        back_populates="cluster",
+        cascade="all, delete-orphan",
+        order_by="OverlapClusterMember.bid_id",
     )
 
 
@@ -283,8 +289,9 @@ class OverlapClusterMember(db.Model):
     cluster_id: Mapped[int] = mapped_column(
         ForeignKey("overlap_cluster.id", ondelete="CASCADE"), primary_key=True
     )
-    bid_id: Mapped[int] = mapped_column(ForeignKey("bid.id", ondelete="CASCADE"), primary_key=True,
-                                        index=True)
+    bid_id: Mapped[int] = mapped_column(
+        ForeignKey("bid.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
     score: Mapped[float] = mapped_column(Float, default=0.0)  # its strongest edge in the cluster
 
     cluster: Mapped[OverlapCluster] = relationship(back_populates="members")
@@ -296,6 +303,10 @@ class DuplicatePair(db.Model):
 
     __tablename__ = "duplicate_pair"
 
-    first_bid_id: Mapped[int] = mapped_column(ForeignKey("bid.id", ondelete="CASCADE"), primary_key=True)
-    second_bid_id: Mapped[int] = mapped_column(ForeignKey("bid.id", ondelete="CASCADE"), primary_key=True)
+    first_bid_id: Mapped[int] = mapped_column(
+        ForeignKey("bid.id", ondelete="CASCADE"), primary_key=True
+    )
+    second_bid_id: Mapped[int] = mapped_column(
+        ForeignKey("bid.id", ondelete="CASCADE"), primary_key=True
+    )
     score: Mapped[float] = mapped_column(Float)
