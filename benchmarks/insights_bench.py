@@ -71,7 +71,8 @@ def run(ctx: BenchContext) -> list[Row]:
                 round(sw.seconds, 1),
                 "s",
                 REFRESH_TARGET_S,
-                note=f"{graph.number_of_nodes():,} organisations, {graph.number_of_edges():,} links, "
+                note=f"{graph.number_of_nodes():,} organisations, {graph.number_of_edges():,} "
+                f"links, "
                 f"{len(fmap.communities):,} communities, {len(fmap.pairs):,} pairs; "
                 + ", ".join(f"{k} {v:.1f} s" for k, v in phases.items() if k != "start"),
             )

@@ -1,4 +1,5 @@
-"""Similarity benchmark (`make eval`): quality on the SBIR pairs, latency and memory at corpus scale.
+"""Similarity benchmark (`make eval`): quality on the SBIR pairs, latency and memory at corpus
+scale.
 
 Quality (`benchmarks/similarity_eval.py`): the engine and the plain TF-IDF baseline side by
 side on the clean SBIR pairs, abstracts only, the same corpus in the same run, cross-fitted
@@ -188,7 +189,8 @@ with app.app_context():
         db.session.remove()
     for _ in range(3):
         with open(sys.argv[2], "rb") as handle:
-            text = read_pdf_upload(FileStorage(handle, filename="a.pdf", content_type="application/pdf")).text
+            upload = FileStorage(handle, filename="a.pdf", content_type="application/pdf")
+            text = read_pdf_upload(upload).text
         similarity.similar_to_text(None, text)
 """
 

@@ -114,7 +114,8 @@ def create_bid(
         if identifier.startswith(GENERATED_PREFIX):
             raise ValidationError(
                 {
-                    "identifier": f"Identifiers starting {GENERATED_PREFIX} are assigned by Open Bids."
+                    "identifier": f"Identifiers starting {GENERATED_PREFIX} are assigned by "
+                    f"Open Bids."
                 }
             )
         if _identifier_taken(identifier):
@@ -156,7 +157,8 @@ def update_bid(
             # Another bid will be given this identifier when it is created.
             raise ValidationError(
                 {
-                    "identifier": f"Identifiers starting {GENERATED_PREFIX} are assigned by Open Bids."
+                    "identifier": f"Identifiers starting {GENERATED_PREFIX} are assigned by "
+                    f"Open Bids."
                 }
             )
         if _identifier_taken(identifier, exclude_id=bid.id):

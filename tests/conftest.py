@@ -14,6 +14,7 @@ from werkzeug.serving import make_server
 
 from bids.database import db as _db
 from bids.models import Membership, Organisation, OrgKind, Role, User
+from bids.publishing import hide_bid
 from portal import create_app
 
 # ../shared/data next to the checkout; OPENBIDS_SHARED_DATA points elsewhere (a git worktree).
@@ -243,3 +244,53 @@ def fast_passwords(monkeypatch):
         "bids.models.generate_password_hash",
         partial(generate_password_hash, method="pbkdf2:sha256:1000"),
     )
+
+
+@pytest.fixture
+def corpus(db, factory):
+    """The search tests' corpus (test_overlaps_web has its own).
+
+    A small, varied set of bids: two funders, themes, locations, amounts, a draft and a hidden bid.
+    """
+    green = factory.org("Green Streets Trust")
+    other = factory.org("Harbour Arts")
+    bids = {
+        "garden": factory.bid(
+            green,
+            title="Community garden for Leith",
+            body="Raised beds and a community garden shed for older neighbours.",
+            themes=["Environment", "Older people"],
+            locations=["Edinburgh"],
+            amount_requested="8000",
+            submitted_on="2022-03-01",
+            status="submitted",
+        ),
+        "orchard": factory.bid(
+            green,
+            title="Orchard restoration",
+            body="Restoring an old orchard with school volunteers; garden skills.",
+            themes=["Environment"],
+            locations=["Cardiff"],
+            amount_requested="45000",
+            submitted_on="2021-05-01",
+            funder={"name": "Esmée Fairbairn Foundation"},
+        ),
+        "theatre": factory.bid(
+            other,
+            title="Harbour theatre nights",
+            body="Free theatre on the harbour for families <script>x</script>.",
+            themes=["Arts"],
+            locations=["Cardiff"],
+            amount_requested="120000",
+            submitted_on="2023-01-10",
+            status="awarded",
+        ),
+        "draft": factory.bid(
+            green, title="Secret garden draft", body="Not yet public garden plan.", published=False
+        ),
+        "hidden": factory.bid(other, title="Hidden garden", body="Moderated garden text."),
+    }
+    admin = factory.user("admin@example.org", admin=True)
+    hide_bid(admin, bids["hidden"], "spam")
+    db.session.commit()
+    return {"bids": bids, "admin": admin, "green": green, "other": other}

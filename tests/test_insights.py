@@ -12,7 +12,8 @@ import pytest
 from bids.insights import amount_bin, field_figures, success
 from bids.models import Bid, OrgKind
 
-# (applicant, funder, status, currency, requested, awarded, submitted_on, decided_on, themes, places)
+# (applicant, funder, status, currency, requested, awarded, submitted_on, decided_on, themes,
+# places)
 ROWS = [
     (
         "Alpha",
@@ -173,7 +174,8 @@ def test_figures_match_counts_worked_out_here(world, app):
 
 
 def test_success_rate_needs_the_minimum_decided(world, app):
-    # North Fund: 3 awarded of 4 decided; South Trust: 0 of 1 decided (withdrawn, pending don't count).
+    # North Fund: 3 awarded of 4 decided; South Trust: 0 of 1 decided (withdrawn, pending don't
+    # count).
     rates = {
         r["funder"]["name"]: r["success_rate"] for r in field_figures(min_decided=2)["funders"]
     }

@@ -7,7 +7,6 @@ import io
 import json
 
 from bids.accounts import create_api_token
-from tests.test_search_service import corpus  # noqa: F401  (shared fixture)
 
 
 def test_search_page_results_facets_and_links(client, corpus):

@@ -366,7 +366,8 @@ def hand_over(actor: User, pool: Pool, new_owner_org_id: int) -> Pool:
 
 @dataclass
 class CoFunding:
-    """Active pledges on one bid or cluster within a pool; amounts per currency, never added across."""
+    """Active pledges on one bid or cluster within a pool; amounts per currency, never added
+    across."""
 
     funders: int = 0
     interested: int = 0
@@ -397,7 +398,10 @@ class CoFunding:
         currency, pledged = next(iter(self.pledged_minor.items()))
         requested = self.requested_minor.get(currency)
         if requested:
-            return f"{who}, {currency} {from_minor(pledged):,.0f} of {from_minor(requested):,.0f} pledged"
+            return (
+                f"{who}, {currency} {from_minor(pledged):,.0f} of "
+                f"{from_minor(requested):,.0f} pledged"
+            )
         return f"{who}, {currency} {from_minor(pledged):,.0f} pledged"
 
 
@@ -408,7 +412,8 @@ def _target_currencies(bid: Bid | None, cluster: OverlapCluster | None) -> set[s
 
 
 def make_pledge(actor: User, pool: Pool, data: Mapping[str, Any]) -> Pledge:
-    """Interest (no amount) or an amount, on a bid or a cluster, for the actor's member organisation."""
+    """Interest (no amount) or an amount, on a bid or a cluster, for the actor's member
+    organisation."""
     get_member_pool(actor, pool.id)
     bid = cluster = None
     if data.get("bid_id"):

@@ -1,4 +1,5 @@
-"""Reading a bid from an API request body: JSON object, API field names, the publishing organisation.
+"""Reading a bid from an API request body: JSON object, API field names, the publishing
+organisation.
 
 The API calls the bid's source `source_url` (its `url` is the permalink); errors come back
 under the API's names.

@@ -128,8 +128,10 @@ openapi.add_paths(
             "get": {
                 "tags": ["360giving"],
                 "operationId": "export360GivingJson",
-                "summary": "The awarded bids matching the search, as a 360Giving package (streamed)",
-                "description": "A package valid against the 360Giving Data Standard 1.4: `publisher`, "
+                "summary": "The awarded bids matching the search, as a 360Giving package "
+                "(streamed)",
+                "description": "A package valid against the 360Giving Data Standard 1.4: "
+                "`publisher`, "
                 "`modified`, `grants`." + EXTENSION_NOTE,
                 "security": [{}],
                 "parameters": [*SEARCH_PARAMETERS, ALL_PARAMETER],

@@ -60,8 +60,10 @@ openapi.add_paths(
             "get": {
                 "tags": ["insights"],
                 "operationId": "insights",
-                "summary": "The numbers behind every insights chart, for the public bids matching a search",
-                "description": "Totals and amounts per currency (never summed across currencies), bids "
+                "summary": "The numbers behind every insights chart, for the public bids "
+                "matching a search",
+                "description": "Totals and amounts per currency (never summed across "
+                "currencies), bids "
                 "per year by outcome (year = submitted, else decided), success rates "
                 "(awarded / decided; null below `min_decided` decided bids) by funder, "
                 "programme and year, amounts requested in log-scaled bins, top themes, "
@@ -77,7 +79,8 @@ openapi.add_paths(
             "get": {
                 "tags": ["insights"],
                 "operationId": "network",
-                "summary": "The network of organisations (node-link JSON) for the bids matching a search",
+                "summary": "The network of organisations (node-link JSON) for the bids "
+                "matching a search",
                 "parameters": [
                     *_FILTERS,
                     {

@@ -335,7 +335,8 @@ add_schemas(
                                     "highlights": {
                                         "type": "array",
                                         "items": {"type": "string"},
-                                        "description": "With a search: passages of the text matching `q`, "
+                                        "description": "With a search: passages of the text "
+                                        "matching `q`, "
                                         "matches marked with <b>.",
                                     }
                                 },

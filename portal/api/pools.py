@@ -1,4 +1,5 @@
-"""Pool API: a member's opportunities, pledging and withdrawing (bearer token; 404 for non-members)."""
+"""Pool API: a member's opportunities, pledging and withdrawing (bearer token; 404 for
+non-members)."""
 
 from __future__ import annotations
 
@@ -132,7 +133,8 @@ openapi.add_paths(
             "get": {
                 "tags": ["pools"],
                 "operationId": "poolOpportunities",
-                "summary": "Overlap clusters, bids sent to several members, and bids too big for one member",
+                "summary": "Overlap clusters, bids sent to several members, and bids too big "
+                "for one member",
                 "description": "Each list is ranked by a co-funding score whose parts are given. "
                 "Filters: `theme`, `place`, `status`. Non-members get 404.",
                 "security": [{"bearerAuth": []}],

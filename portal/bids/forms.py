@@ -58,7 +58,8 @@ FIELD_KEYS = {
 
 
 class BidForm(FlaskForm):
-    # Domain key -> field, for `portal.forms.apply_errors` (decided_on is checked with submitted_on).
+    # Domain key -> field, for `portal.forms.apply_errors` (decided_on is checked with
+    # submitted_on).
     ERROR_FIELDS = {key: name for name, key in FIELD_KEYS.items()} | {"decided_on": "submitted_on"}
 
     organisation = SelectField("Organisation", coerce=int)

@@ -146,7 +146,8 @@ def sitemap():
         )
         for bid_id, updated in rows:
             when = f"<lastmod>{updated.date().isoformat()}</lastmod>" if updated else ""
-            yield f"<url><loc>{url_for('bids.show', bid_id=bid_id, _external=True)}</loc>{when}</url>\n"
+            loc = url_for("bids.show", bid_id=bid_id, _external=True)
+            yield f"<url><loc>{loc}</loc>{when}</url>\n"
         listed = select(Bid.organisation_id).where(
             Bid.visibility == Visibility.PUBLISHED, Bid.hidden_at.is_(None)
         )

@@ -88,7 +88,8 @@ class ClaimForm(FlaskForm):
     message = TextAreaField(
         "How are you connected to this organisation? (optional)",
         validators=[Length(max=2000)],
-        description="Your role and a way for the site's admins to check it, e.g. your work address.",
+        description="Your role and a way for the site's admins to check it, e.g. your work "
+        "address.",
     )
 
 

@@ -168,7 +168,8 @@ def _pairs(
 
 
 def overlap_pairs(min_score: float = RELATED) -> Iterator[OverlapPair]:
-    """Every pair of published, non-hidden bids scoring >= min_score among each one's top neighbours."""
+    """Every pair of published, non-hidden bids scoring >= min_score among each one's top
+    neighbours."""
     snap = current_snapshot()
     if snap is None:
         return
