@@ -346,7 +346,8 @@ def refresh_clusters(
 
 
 def _save(drafts: list[ClusterDraft], replace_ids: set[int], session=None) -> RefreshReport:
-    """Write `drafts`, deleting clusters in `replace_ids` that no draft keeps; unchanged rows stay."""
+    """Write `drafts`, deleting clusters in `replace_ids` that no draft keeps; unchanged rows
+    stay."""
     from bids.pools.models import OverlapCluster, OverlapClusterMember
 
     session = session or db.session

@@ -61,7 +61,8 @@ _listening = False
 
 
 def register_consumer(target: str, apply_fn: ApplyFn, *, after_commit: bool = False) -> None:
-    """Say how rows of `target` are applied; `after_commit=True` also drains them after each commit."""
+    """Say how rows of `target` are applied; `after_commit=True` also drains them after each
+    commit."""
     if target not in TARGETS:
         raise ValueError(f"Unknown outbox target {target!r}; expected one of {TARGETS}")
     _consumers[target] = Consumer(apply_fn, after_commit)

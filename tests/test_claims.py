@@ -1,4 +1,5 @@
-"""Claiming an organisation nobody manages (a funder first named by a bid): request, admin decision."""
+"""Claiming an organisation nobody manages (a funder first named by a bid): request, admin
+decision."""
 
 from __future__ import annotations
 

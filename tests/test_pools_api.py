@@ -1,4 +1,5 @@
-"""Pool API: member token only (404 otherwise), opportunities with score parts, pledge and withdraw."""
+"""Pool API: member token only (404 otherwise), opportunities with score parts, pledge and
+withdraw."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The pool's pages over HTTP: 404 for non-members, dashboard, CSV, pledges, inbox, introductions."""
+"""The pool's pages over HTTP: 404 for non-members, dashboard, CSV, pledges, inbox,
+introductions."""
 
 from __future__ import annotations
 

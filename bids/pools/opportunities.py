@@ -403,7 +403,8 @@ def _typical_for(bid: Bid, programmes: list[Programme]) -> Programme | None:
 def too_big(
     pool: Pool, filters: Filters = Filters(), limit: int | None = PAGE
 ) -> list[Opportunity]:
-    """Undecided bids to members that match the pool and ask more than the member typically gives."""
+    """Undecided bids to members that match the pool and ask more than the member typically
+    gives."""
     members = pool.member_org_ids()
     programmes = typical_awards(members)
     if not programmes:

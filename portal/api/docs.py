@@ -1,4 +1,5 @@
-"""The API's own description: `/openapi.json` for programs and `/` (a page listing the endpoints)."""
+"""The API's own description: `/openapi.json` for programs and `/` (a page listing the
+endpoints)."""
 
 from __future__ import annotations
 

@@ -25,7 +25,8 @@ def attachments_group():
 )
 @click.option("--dry-run", is_flag=True, help="List what would be deleted; delete nothing.")
 def prune_command(hours: float, dry_run: bool):
-    """Delete files left by uploads whose transaction rolled back (content-addressed, unreferenced)."""
+    """Delete files left by uploads whose transaction rolled back (content-addressed,
+    unreferenced)."""
     paths = prune_orphan_files(timedelta(hours=hours), dry_run=dry_run)
     for path in paths:
         click.echo(str(path))

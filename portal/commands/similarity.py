@@ -21,7 +21,8 @@ def similarity_group():
 
 @similarity_group.command("rebuild")
 def rebuild_command():
-    """Refit the vocabulary and rebuild every bid's vectors (run after large imports, or nightly)."""
+    """Refit the vocabulary and rebuild every bid's vectors (run after large imports, or
+    nightly)."""
     total = db.session.scalar(select(func.count(Bid.id))) or 0
     started = time.perf_counter()
     with tqdm(total=total, desc="reading bids", unit="bid") as bar:

@@ -87,5 +87,6 @@ def search():
 
 @bp.get("/search/export.<any(csv, json):fmt>")
 def export(fmt: str):
-    """The page's results as a download, for whoever is signed in (the API's exports take a token)."""
+    """The page's results as a download, for whoever is signed in (the API's exports take a
+    token)."""
     return export_response(real_user(current_user), fmt)

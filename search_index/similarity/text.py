@@ -83,7 +83,8 @@ def signature(text: str) -> np.ndarray:
 
 
 def estimated_resemblance(sig: np.ndarray, others: np.ndarray) -> np.ndarray:
-    """Estimated Jaccard of passage sets: share of equal MinHash slots (others: n x SIGNATURE_SIZE)."""
+    """Estimated Jaccard of passage sets: share of equal MinHash slots (others: n x
+    SIGNATURE_SIZE)."""
     others = np.atleast_2d(others)
     equal = (others == sig[None, :]) & (sig[None, :] != _EMPTY_SIGNATURE[None, :])
     return equal.mean(axis=1)
