@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData
@@ -24,6 +25,13 @@ class Base(DeclarativeBase):
 
 db = SQLAlchemy(model_class=Base)
 
+# The models' base class: `db.Model` at run time; mypy cannot see through Flask-SQLAlchemy's
+# dynamically built class, so it checks the models against the declarative base it derives from.
+if TYPE_CHECKING:
+    Model = Base
+else:
+    Model = db.Model
+
 
 def utcnow() -> datetime:
     """Timezone-aware UTC now; stored as naive UTC so SQLite and PostgreSQL agree."""
@@ -33,7 +41,9 @@ def utcnow() -> datetime:
 def dialect_insert(session, entity):
     """An INSERT of `entity` that can say ON CONFLICT (SQLite's or PostgreSQL's own form)."""
     if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert(entity)
+        from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+
+        return postgresql_insert(entity)
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(entity)

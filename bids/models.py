@@ -30,7 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from bids.database import db, utcnow
+from bids.database import Model, utcnow
 
 
 class OrgKind(enum.StrEnum):
@@ -71,7 +71,7 @@ class ExtractionStatus(enum.StrEnum):
     FAILED = "failed"
 
 
-class Organisation(db.Model):
+class Organisation(Model):
     __tablename__ = "organisation"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -95,7 +95,7 @@ class Organisation(db.Model):
         return f"<Organisation {self.slug}>"
 
 
-class User(UserMixin, db.Model):
+class User(UserMixin, Model):
     __tablename__ = "user_account"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -129,7 +129,7 @@ class User(UserMixin, db.Model):
         return f"<User {self.email}>"
 
 
-class Membership(db.Model):
+class Membership(Model):
     __tablename__ = "membership"
     __table_args__ = (UniqueConstraint("user_id", "organisation_id"),)
 
@@ -143,7 +143,7 @@ class Membership(db.Model):
     organisation: Mapped[Organisation] = relationship(back_populates="memberships")
 
 
-class Invitation(db.Model):
+class Invitation(Model):
     """A link an owner copies to a colleague; no mail server is needed."""
 
     __tablename__ = "invitation"
@@ -163,7 +163,7 @@ class Invitation(db.Model):
     created_by: Mapped[User] = relationship(foreign_keys=[created_by_id])
 
 
-class OrganisationClaim(db.Model):
+class OrganisationClaim(Model):
     """A user asks to manage an organisation nobody manages yet (e.g. a funder first named by
     a bid); a site admin approves (the user becomes its owner) or refuses."""
 
@@ -188,7 +188,7 @@ class OrganisationClaim(db.Model):
         return self.decided_at is None
 
 
-class ApiToken(db.Model):
+class ApiToken(Model):
     """A bearer token; only its SHA-256 is stored."""
 
     __tablename__ = "api_token"
@@ -205,7 +205,7 @@ class ApiToken(db.Model):
     user: Mapped[User] = relationship()
 
 
-class Bid(db.Model):
+class Bid(Model):
     __tablename__ = "bid"
     # Public lists (newest first, id breaking ties) walk this index in order, and their counts
     # and the home page's totals read only it, never the wide rows: at 42k bids that is
@@ -315,7 +315,7 @@ class Bid(db.Model):
         return f"<Bid {self.identifier}>"
 
 
-class BidLink(db.Model):
+class BidLink(Model):
     """Lineage: `from_bid` is a resubmission of, or was also sent to, `to_bid`'s funder."""
 
     __tablename__ = "bid_link"
@@ -331,7 +331,7 @@ class BidLink(db.Model):
     to_bid: Mapped[Bid] = relationship(foreign_keys=[to_bid_id], back_populates="backlinks")
 
 
-class Attachment(db.Model):
+class Attachment(Model):
     __tablename__ = "attachment"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -349,7 +349,7 @@ class Attachment(db.Model):
     bid: Mapped[Bid] = relationship(back_populates="attachments")
 
 
-class Revision(db.Model):
+class Revision(Model):
     """A numbered snapshot of every field of a published bid, taken at each save."""
 
     __tablename__ = "revision"
@@ -379,7 +379,7 @@ def from_minor(minor: int | None) -> Decimal | None:
     return (Decimal(minor) / 100).quantize(Decimal("0.01"))
 
 
-class IndexOutbox(db.Model):
+class IndexOutbox(Model):
     """Pending index work, written in the same transaction as the change it records.
 
     One row per derived store (`target`: "search" or "similar"); a consumer deletes
@@ -409,7 +409,7 @@ class IndexOutbox(db.Model):
     dead_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
-class JobRun(db.Model):
+class JobRun(Model):
     """When each periodic job (vocabulary refit, cluster refresh, prune) last ran, and how."""
 
     __tablename__ = "job_run"
