@@ -98,6 +98,9 @@ def quartiles(values: list[int]) -> dict[str, Any] | None:
     if not values:
         return None
     values = sorted(values)
+    q1: float
+    median: float
+    q3: float
     if len(values) == 1:
         q1 = median = q3 = values[0]
     else:
@@ -136,10 +139,10 @@ def amount_bin(minor: int) -> str:
     return AMOUNT_BINS[0][0]
 
 
-def _names(org_ids: Collection[int], session) -> dict[int, Any]:
+def _names(org_ids: Collection[int | None], session) -> dict[int | None, Any]:
     """Name, slug and kind of each organisation (plain rows: thousands of ORM objects are slow)."""
     ids = sorted({i for i in org_ids if i is not None})
-    out: dict[int, Any] = {}
+    out: dict[int | None, Any] = {}
     for start in range(0, len(ids), CHUNK):
         for row in session.execute(
             select(Organisation.id, Organisation.name, Organisation.slug, Organisation.kind).where(
@@ -182,7 +185,7 @@ def field_figures(
     year = bid_year()
 
     by_year: dict[str, Counter] = defaultdict(Counter)
-    undated = Counter()
+    undated: Counter[str] = Counter()
     for (y, status), n in _grouped([year, Bid.status], bid_ids, session).items():
         if y is None:
             undated[status] += n
@@ -267,7 +270,7 @@ def field_figures(
     for (funder_id, programme, status), n in programme_status.items():
         if programme:
             programme_totals[(funder_id, programme)][status] += n
-    programmes = [
+    programmes: list[dict[str, Any]] = [
         {"programme": programme, "funder": _org_ref(orgs.get(fid), fid), **rate(counts)}
         for (fid, programme), counts in programme_totals.items()
     ]
@@ -303,7 +306,7 @@ def field_figures(
     }
 
     total_bids = sum(n for n in org_counts.values())
-    all_status = Counter()
+    all_status: Counter[str] = Counter()
     for counts in funder_totals.values():
         all_status.update(counts)
     return {

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import event, inspect, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, scoped_session
 
 from bids.database import db, utcnow
 from bids.models import Attachment, Bid, BidLink, IndexOutbox, Organisation
@@ -77,7 +77,10 @@ def _write_rows(session: Session, changes: dict[int, str]) -> None:
         for bid_id, action in sorted(fresh)
         for target in TARGETS
     ]
-    session.connection().execute(IndexOutbox.__table__.insert(), rows)
+    session.connection().execute(
+        IndexOutbox.__table__.insert(),
+        rows,
+    )
     recorded.update(fresh)
     session.info[_PENDING_KEY] = True
 
@@ -89,7 +92,7 @@ def _after_flush(session: Session, flush_context) -> None:
 
 
 def record_bid_changes(
-    bid_ids: Iterable[int], action: str = UPSERT, session: Session | None = None
+    bid_ids: Iterable[int], action: str = UPSERT, session: Session | scoped_session | None = None
 ) -> int:
     """Write outbox rows for bids changed without ORM events (bulk import). The caller commits."""
     if action not in (UPSERT, DELETE):

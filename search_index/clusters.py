@@ -221,10 +221,10 @@ def _draft(
             else words_shared_by_organisations({i: texts.get(i, "") for i in member_scores}, facts)
         ),
     )
-    terms = ", ".join(f"“{t}”" for t in draft.key_terms[:3])
+    shared = ", ".join(f"“{t}”" for t in draft.key_terms[:3])
     draft.reason = (
         f"{len(members)} bids from {len(orgs)} organisations"
-        + (f" share {terms}" if terms else " overlap")
+        + (f" share {shared}" if shared else " overlap")
         + f" (strongest match {draft.top_score:.2f})."
     )[:500]
     return draft

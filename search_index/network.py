@@ -175,7 +175,7 @@ def name_communities(
         facts = {b: BidFacts(b, bids[b].organisation_id) for b in chosen}
         own = texts(chosen)
         candidates = shared_terms(own, facts, limit=NAME_TERMS * 8) if len(chosen) > 1 else []
-        used = Counter()
+        used: Counter[str] = Counter()
         for text in own.values():
             used.update({w.strip("'-") for w in KEY_WORD.findall((text or "").lower())})
 

@@ -27,11 +27,12 @@ import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from flask import current_app, has_app_context
 from sqlalchemy import delete, event, func, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, scoped_session
 
 from bids.database import db, utcnow
 from bids.models import IndexOutbox
@@ -95,7 +96,9 @@ def _after_commit(session: Session) -> None:
             log.exception("Applying %s outbox rows after commit failed; they stay queued", target)
 
 
-def pending_count(target: str | None = None, session: Session | None = None) -> int:
+def pending_count(
+    target: str | None = None, session: Session | scoped_session | None = None
+) -> int:
     """Rows still to apply (dead rows, set aside after repeated failures, not counted)."""
     session = session or db.session
     query = select(func.count(IndexOutbox.id)).where(IndexOutbox.dead_at.is_(None))
@@ -418,7 +421,7 @@ def sync(
             name,
             limit=limit,
             due_only=False,
-            progress=(lambda rows, name=name: progress(name, rows)) if progress else None,
+            progress=partial(progress, name) if progress else None,
         )
         for name in targets
     }
@@ -433,7 +436,7 @@ def listen() -> None:
     _listening = True
 
 
-def oldest_pending_age(session: Session | None = None) -> float:
+def oldest_pending_age(session: Session | scoped_session | None = None) -> float:
     """Seconds since the oldest row still waiting to be applied was written (0 when none)."""
     session = session or db.session
     oldest = session.scalar(
@@ -466,7 +469,7 @@ class TargetStatus:
     last_error: str | None
 
 
-def status(session: Session | None = None) -> list[TargetStatus]:
+def status(session: Session | scoped_session | None = None) -> list[TargetStatus]:
     """Per target: rows pending, failing (retried), dead, leased now; oldest age; last error."""
     session = session or db.session
     now = utcnow()
@@ -499,13 +502,13 @@ def status(session: Session | None = None) -> list[TargetStatus]:
     return result
 
 
-def requeue_dead(target: str | None = None, session: Session | None = None) -> int:
+def requeue_dead(target: str | None = None, session: Session | scoped_session | None = None) -> int:
     """Give dead rows another chance (after the cause is fixed); returns how many."""
     session = session or db.session
     query = update(IndexOutbox).where(IndexOutbox.dead_at.is_not(None))
     if target:
         query = query.where(IndexOutbox.target == target)
-    count = session.execute(
+    count = session.execute(  # type: ignore[attr-defined]  # an UPDATE: a CursorResult
         query.values(dead_at=None, attempts=0, available_at=utcnow()).execution_options(
             synchronize_session=False
         )

@@ -84,13 +84,14 @@ def claim_job(name: str, every: timedelta, owner: str) -> bool:
         )
         .values(started_at=now, claimed_by=owner, finished_at=None)
         .execution_options(synchronize_session=False)
-    ).rowcount
+    ).rowcount  # type: ignore[attr-defined]  # an UPDATE: a CursorResult
     db.session.commit()
     return bool(taken)
 
 
 def run_job(name: str) -> bool:
     """Run one periodic job now and record how it went; True when it succeeded."""
+    error: str | None
     try:
         summary = JOBS[name]()
     except Exception as exc:  # noqa: BLE001 - recorded and logged; the worker goes on

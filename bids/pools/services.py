@@ -98,7 +98,8 @@ def mark_read(user: User, notification_ids: Iterable[int] | None = None) -> int:
     )
     if notification_ids is not None:
         query = query.where(Notification.id.in_(list(notification_ids)))
-    return db.session.execute(query.values(read_at=utcnow())).rowcount
+    result = db.session.execute(query.values(read_at=utcnow()))
+    return result.rowcount  # type: ignore[attr-defined]  # an UPDATE: a CursorResult
 
 
 # --- programmes --------------------------------------------------------------------------

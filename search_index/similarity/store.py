@@ -283,6 +283,12 @@ class Store:
         except FileNotFoundError:
             return None
 
+    def _written_snapshot(self) -> Snapshot:
+        """The snapshot just written (its manifest exists, so there is one)."""
+        snap = self.snapshot()
+        assert snap is not None, "the manifest was just written"
+        return snap
+
     def snapshot(self) -> Snapshot | None:
         """The current view, reloaded when another process changed the store."""
         manifest = self._manifest()
@@ -363,7 +369,7 @@ class Store:
             }
         )
         self._cleanup(keep={name})
-        return self.snapshot()
+        return self._written_snapshot()
 
     def change(self, upserts: list[Doc], deletes: list[int], all_docs=None) -> Snapshot:
         """Apply upserts and deletes (the caller holds the lock).
@@ -408,7 +414,7 @@ class Store:
         self._write_manifest(manifest)
         if old_delta:
             (self.dir / old_delta).unlink(missing_ok=True)
-        return self.snapshot()
+        return self._written_snapshot()
 
     def needs_refit(self, snap: Snapshot, incoming: int) -> bool:
         """Refit when small (cheap), or when the bids outside the fitted vocabulary (the delta

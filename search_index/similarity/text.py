@@ -110,8 +110,8 @@ def shared_spans(
     if len(spans) < size or other.size == 0:
         return []
     covered = np.zeros(len(spans), dtype=bool)
-    for i in np.flatnonzero(np.isin(hashes, other)):
-        covered[i : i + size] = True
+    for hit in np.flatnonzero(np.isin(hashes, other)):
+        covered[hit : hit + size] = True
     ranges: list[tuple[int, int]] = []
     i = 0
     while i < len(spans):
