@@ -20,12 +20,10 @@ CLAIM_MESSAGE_MAX = 2000
 
 def has_members(org: Organisation) -> bool:
     """Whether anyone manages the organisation."""
-    return (
-        db.session.scalar(
-            select(func.count(Membership.id)).where(Membership.organisation_id == org.id)
-        )
-        > 0
+    members = db.session.scalar(
+        select(func.count(Membership.id)).where(Membership.organisation_id == org.id)
     )
+    return (members or 0) > 0
 
 
 def listed_under_name(name: str, identifier: str | None) -> Organisation | None:

@@ -26,15 +26,15 @@ def _json(name: str) -> Any:
 def _bid(text: str) -> tuple[dict[str, Any], dict[str, str]]:
     """A bid's fields (as `create_bid` takes them, plus its organisation) and its links."""
     post = frontmatter.loads(text)
-    spec = dict(post.metadata)
-    links = spec.pop("links", None) or {}
+    spec: dict[str, Any] = dict(post.metadata)
+    links: dict[str, str] = spec.pop("links", None) or {}
     spec["body"] = post.content + "\n"
     return spec, links
 
 
 def _bids() -> tuple[list[dict[str, Any]], list[tuple[str, str, str]]]:
     bids, links = [], []
-    paths = sorted(p for p in DEMO.iterdir() if p.name.endswith(".md"))
+    paths = sorted((p for p in DEMO.iterdir() if p.name.endswith(".md")), key=lambda p: p.name)
     for path in paths:  # the number a file name starts with keeps the seeding order
         spec, bid_links = _bid(path.read_text(encoding="utf-8"))
         bids.append(spec)

@@ -17,7 +17,7 @@ from bids.database import db
 from bids.models import Bid, Organisation
 
 
-def organisation_ids_named(value: str) -> Select[tuple[int]]:
+def organisation_ids_named(value: str) -> Select[int]:
     """Ids of the organisations known by this name (any case), org-id or slug."""
     value = value.strip()
     return select(Organisation.id).where(
@@ -60,7 +60,7 @@ def filtered_bids(
     funder: str | None = None,
     status: str | None = None,
     year: int | None = None,
-) -> Select[tuple[Bid]]:
+) -> Select[Bid]:
     """The bids `user` may read that match every filter given, newest published first.
 
     Organisations and funders are named as `organisation_ids_named` reads them; drafts (no

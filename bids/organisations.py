@@ -348,7 +348,7 @@ def remove_member(actor: User, org: Organisation, user_id: int) -> None:
                 Membership.organisation_id == org.id, Membership.role == Role.OWNER
             )
         )
-        if owners <= 1:
+        if (owners or 0) <= 1:
             raise ValidationError(LAST_OWNER)
     db.session.delete(membership)
     db.session.flush()
@@ -442,7 +442,7 @@ def user_memberships(user: User) -> list[Membership]:
     )
 
 
-def organisations_query(kind: str | None = None) -> Select[tuple[Organisation]]:
+def organisations_query(kind: str | None = None) -> Select[Organisation]:
     """Every organisation (they are public), by name, optionally of one kind."""
     query = select(Organisation).order_by(func.lower(Organisation.name), Organisation.id)
     if kind:
@@ -454,14 +454,14 @@ def _newest_first(query: Select) -> Select:
     return query.order_by(func.coalesce(Bid.published_at, Bid.created_at).desc(), Bid.id.desc())
 
 
-def organisation_bids_query(viewer, org: Organisation) -> Select[tuple[Bid]]:
+def organisation_bids_query(viewer, org: Organisation) -> Select[Bid]:
     """The organisation's bids `viewer` may read (members also get drafts), newest first."""
     return _newest_first(
         select(Bid).where(Bid.organisation_id == org.id, visibility_clause(viewer))
     )
 
 
-def bids_received_query(viewer, funder: Organisation) -> Select[tuple[Bid]]:
+def bids_received_query(viewer, funder: Organisation) -> Select[Bid]:
     """Bids sent to `funder` that `viewer` may read, newest first."""
     return _newest_first(select(Bid).where(Bid.funder_id == funder.id, visibility_clause(viewer)))
 

@@ -293,7 +293,7 @@ def unhide_bid(admin: User, bid: Bid) -> Bid:
 # --- Reading: what the home page and the public list show --------------------------------
 
 
-def published_bids_query() -> Select[tuple[Bid]]:
+def published_bids_query() -> Select[Bid]:
     """Public bids, newest first, with what a bid card shows loaded up front."""
     return (
         select(Bid)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Iterable, Mapping
+import dataclasses
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -109,7 +110,8 @@ class FieldChange:
     label: str
     old: str
     new: str
-    segments: list[Segment] = field(default_factory=list)
+    # dataclasses.field: the name `field` is this class's own first attribute.
+    segments: list[Segment] = dataclasses.field(default_factory=list)
 
 
 def get_revision(bid: Bid, number: int) -> Revision:

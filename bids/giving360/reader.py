@@ -360,7 +360,7 @@ class GrantReader:
                     f"{text!r} could be day/month or month/day and no other "
                     "date in the file says which (write YYYY-MM-DD)",
                 )
-            day_first = self.day_first
+            day_first = bool(self.day_first)
         day, month = (first, second) if day_first else (second, first)
         hour, minute, second_ = (int(match[4] or 0), int(match[5] or 0), int(match[6] or 0))
         try:

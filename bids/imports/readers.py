@@ -164,8 +164,9 @@ def csv_record(row: Mapping[str, str | None]) -> dict[str, Any]:
         if key in PARTY_CELLS:
             continue
         if key in ("themes", "locations"):
-            value = [part for part in (value or "").split(";") if part.strip()]
-        out[key] = value
+            out[key] = [part for part in (value or "").split(";") if part.strip()]
+        else:
+            out[key] = value
     for party in ("organisation", "funder"):
         if f"{party}_name" in cells or f"{party}_identifier" in cells:
             out[party] = {

@@ -58,7 +58,7 @@ def clean_row(line: int, record: Mapping[str, Any]) -> CleanRow:
         fields = clean_bid_fields(record)
     except ValidationError as exc:
         errors.update(exc.errors)
-    parties = {}
+    parties: dict[str, Any] = {}
     for key, label in (("organisation", "Organisation"), ("funder", "Funder")):
         try:
             parties[key] = clean_party(record.get(key), label)
