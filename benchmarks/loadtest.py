@@ -345,13 +345,13 @@ def one_backend(name: str, database_url: str, args: argparse.Namespace) -> dict:
         ],
         env=env,
         cwd=ROOT,
-        stderr=open(scratch / "gunicorn.log", "w"),
+        stderr=open(scratch / "gunicorn.log", "w"),  # noqa: SIM115  (the server keeps it)
     )
     worker = subprocess.Popen(
         FLASK + ["worker", "--no-jobs", "--sleep", "0.2"],
         env=env,
         cwd=ROOT,
-        stderr=open(scratch / "worker.log", "w"),
+        stderr=open(scratch / "worker.log", "w"),  # noqa: SIM115  (the worker keeps it)
     )
     stats, lags, stop = Stats(), [], threading.Event()
     try:

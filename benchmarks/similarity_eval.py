@@ -213,7 +213,7 @@ def engine_run(
     by_doc[:] = rows["bid_id"]
     back = np.empty(len(rows), dtype=np.int64)
     back[by_doc] = np.arange(len(rows))
-    matrix, sigs = snap.matrix(), np.asarray(snap.signatures())
+    _matrix, sigs = snap.matrix(), np.asarray(snap.signatures())
     columns = snap.vectoriser.column_stats
     ranked, feats, seconds = {}, {}, []
     model = Reranker.from_json(json.loads(MODEL_PATH.read_text())) if MODEL_PATH.exists() else None

@@ -108,7 +108,7 @@ class _Counting:
 
     def __init__(self, path: Path):
         self.path = path
-        self.file = gzip.open(path, "wt", encoding="utf-8", newline="")
+        self.file = gzip.open(path, "wt", encoding="utf-8", newline="")  # noqa: SIM115  (closed by close())
         self.rows = 0
         self.licences: Counter[str] = Counter()
 

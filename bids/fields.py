@@ -162,9 +162,8 @@ def clean_bid_fields(data: Mapping[str, Any], *, partial: bool = False) -> dict[
     take("licence", _licence)
     take("url", _url)
 
-    if not errors and not partial:
-        if not (out.get("summary") or out.get("body")):
-            errors["body"] = "Write a summary or a body: a bid needs some text."
+    if not errors and not partial and not (out.get("summary") or out.get("body")):
+        errors["body"] = "Write a summary or a body: a bid needs some text."
     if not errors:
         sub, dec = out.get("submitted_on"), out.get("decided_on")
         if sub and dec and dec < sub:

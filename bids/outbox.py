@@ -52,16 +52,17 @@ def _bid_changes(session: Session) -> dict[int, str]:
             for side in (obj.from_bid, obj.to_bid):
                 if side is not None:
                     upsert(side.id)
-        elif isinstance(obj, Organisation) and obj in session.dirty:
+        elif (
+            isinstance(obj, Organisation)
+            and obj in session.dirty
             # Bids show their organisation's and funder's names: a rename changes their documents.
-            if inspect(obj).attrs.name.history.has_changes():
-                ids = conn.execute(
-                    select(Bid.id).where(
-                        (Bid.organisation_id == obj.id) | (Bid.funder_id == obj.id)
-                    )
-                ).scalars()
-                for bid_id in ids:
-                    upsert(bid_id)
+            and inspect(obj).attrs.name.history.has_changes()
+        ):
+            ids = conn.execute(
+                select(Bid.id).where((Bid.organisation_id == obj.id) | (Bid.funder_id == obj.id))
+            ).scalars()
+            for bid_id in ids:
+                upsert(bid_id)
     return changes
 
 

@@ -247,8 +247,8 @@ def words_shared_by_organisations(
     """Words used by bids of at least two of the organisations, most widely shared first."""
     orgs_using: dict[str, set[int]] = defaultdict(set)
     uses: Counter[str] = Counter()
-    for bid_id, text in texts.items():
-        words = {w.strip("'-") for w in KEY_WORD.findall((text or "").lower())} - KEY_STOP_WORDS
+    for bid_id, body in texts.items():
+        words = {w.strip("'-") for w in KEY_WORD.findall((body or "").lower())} - KEY_STOP_WORDS
         for word in words:
             orgs_using[word].add(facts[bid_id].organisation_id)
             uses[word] += 1

@@ -179,7 +179,7 @@ def name_communities(
         for text in own.values():
             used.update({w.strip("'-") for w in KEY_WORD.findall((text or "").lower())})
 
-        def lift(term: str) -> float:
+        def lift(term: str, used: Counter[str] = used, own: dict = own) -> float:
             field_share = (document_frequency[term] + 1) / (len(sample) + 1)
             return (used[term] / max(1, len(own))) / field_share
 

@@ -206,11 +206,9 @@ def package_chunks(
     head = {"version": "1.4", "title": title, "modified": now, "publisher": publisher}
     yield json.dumps(head, ensure_ascii=False)[:-1] + ', "grants": ['
     licences: set[str | None] = set()
-    count = 0
-    for grant in grants:
+    for count, grant in enumerate(grants):
         licences.add(grant["openBids"].get("licenceURL"))
         yield ("," if count else "") + "\n" + json.dumps(grant, ensure_ascii=False)
-        count += 1
     tail = "\n]"
     if len(licences) == 1 and None not in licences:
         tail += ', "license": ' + json.dumps(licences.pop())

@@ -197,13 +197,12 @@ class GrantReader:
                 continue
             if all(c is None or str(c).strip() == "" for c in cells):
                 continue
-            if len(cells) > len(header):
-                if any(c not in (None, "") for c in cells[len(header) :]):
-                    yield (
-                        number,
-                        Problem(number, "more cells than the header has columns", self.where),
-                    )
-                    continue
+            if len(cells) > len(header) and any(c not in (None, "") for c in cells[len(header) :]):
+                yield (
+                    number,
+                    Problem(number, "more cells than the header has columns", self.where),
+                )
+                continue
             try:
                 yield number, self._unflatten(header, cells)
             except CellError as exc:
@@ -421,15 +420,16 @@ def read_package_fields(path: Path | str) -> dict[str, Any]:
                 if builder is None:
                     builder = ijson.ObjectBuilder()
                 builder.event(event, value)
-                if prefix == key and event not in ("start_map", "start_array"):
-                    if event in ("end_map", "end_array") or event in (
-                        "string",
-                        "number",
-                        "boolean",
-                        "null",
-                    ):
-                        out[key] = builder.value
-                        builder = None
+                if (
+                    prefix == key
+                    and event not in ("start_map", "start_array")
+                    and (
+                        event in ("end_map", "end_array")
+                        or event in ("string", "number", "boolean", "null")
+                    )
+                ):
+                    out[key] = builder.value
+                    builder = None
         except ijson.JSONError as exc:
             raise FileError(f"Not valid JSON: {exc}") from None
         except UnicodeDecodeError:

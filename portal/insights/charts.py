@@ -20,7 +20,7 @@ from pygal.style import Style
 # settings. Take it out again.
 sys.meta_path[:] = [f for f in sys.meta_path if type(f).__name__ != "PluginImportFixer"]
 
-from bids.insights import AMOUNT_BINS, OUTCOMES
+from bids.insights import AMOUNT_BINS, OUTCOMES  # noqa: E402  (after the meta_path cleanup above)
 
 # Okabe & Ito's palette, distinguishable with the common colour-vision deficiencies.
 OKABE_ITO = (
