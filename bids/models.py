@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, overload
 
 from flask_login import UserMixin
 from sqlalchemy import (
@@ -373,6 +373,12 @@ def to_minor(amount: Decimal | int | float | str | None) -> int | None:
     return int((Decimal(str(amount)) * 100).to_integral_value())
 
 
+@overload
+def from_minor(minor: int) -> Decimal: ...
+@overload
+def from_minor(minor: None) -> None: ...
+@overload
+def from_minor(minor: int | None) -> Decimal | None: ...
 def from_minor(minor: int | None) -> Decimal | None:
     if minor is None:
         return None

@@ -109,8 +109,10 @@ def overlapping_funders(
     facts = _public_facts({other for _, other, _ in found})
     counts: dict[int, int] = defaultdict(int)
     for _, other, _ in found:
-        if other in facts and facts[other][1] not in (None, funder_id):
-            counts[facts[other][1]] += 1
+        fact = facts.get(other)
+        their_funder = fact[1] if fact is not None else None
+        if their_funder is not None and their_funder != funder_id:
+            counts[their_funder] += 1
     return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:limit])
 
 

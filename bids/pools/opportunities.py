@@ -156,7 +156,7 @@ def _cluster_facts() -> list[_ClusterFacts]:
             )
         ).one()
     )
-    where = str(db.session.get_bind().url)
+    where = str(db.session.get_bind().url)  # type: ignore[union-attr]  # bound to an Engine
     cached = _cluster_cache.get(where)
     if cached is not None and cached[0] == stamp:
         return cached[1]
