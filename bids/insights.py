@@ -285,14 +285,12 @@ def field_figures(
         for y in sorted(by_year)
     ]
 
-    organisations = sorted(
-        (
-            {"organisation": _org_ref(orgs.get(k[0]), k[0]), "bids": n}
-            for k, n in top_orgs
-            if orgs.get(k[0]) is not None
-        ),
-        key=lambda r: (-r["bids"], r["organisation"]["name"].lower()),
-    )
+    org_rows: list[dict[str, Any]] = [
+        {"organisation": _org_ref(orgs.get(k[0]), k[0]), "bids": n}
+        for k, n in top_orgs
+        if orgs.get(k[0]) is not None
+    ]
+    organisations = sorted(org_rows, key=lambda r: (-r["bids"], r["organisation"]["name"].lower()))
 
     currencies = {
         currency: {

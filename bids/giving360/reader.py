@@ -108,7 +108,7 @@ def guess_format(path: Path | str) -> str:
     raise FileError(f"Cannot tell the format of {Path(path).name}: name it .json, .csv or .xlsx.")
 
 
-def open_binary(path: Path | str) -> io.BufferedIOBase:
+def open_binary(path: Path | str) -> gzip.GzipFile | io.BufferedReader:
     path = Path(path)
     with path.open("rb") as probe:
         gzipped = probe.read(2) == b"\x1f\x8b"

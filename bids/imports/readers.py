@@ -89,7 +89,7 @@ def read_records(path: Path | str, fmt: str) -> Iterator[Record]:
     raise ImportFileError(f"Unknown format {fmt!r}: use one of {', '.join(FORMATS)}.")
 
 
-def open_binary(path: Path | str) -> io.BufferedIOBase:
+def open_binary(path: Path | str) -> gzip.GzipFile | io.BufferedReader:
     path = Path(path)
     with path.open("rb") as probe:
         gzipped = probe.read(2) == b"\x1f\x8b"

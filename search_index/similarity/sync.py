@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask import Flask, current_app
 from sqlalchemy import delete, func, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, scoped_session, selectinload
 
 from bids.database import db, utcnow
 from bids.markdown_render import markdown_to_text
@@ -57,7 +57,9 @@ def _doc(bid: Bid) -> Doc:
     return Doc(bid.id, bid.organisation_id, bid.is_public, document_text(bid))
 
 
-def _load_docs(session: Session, bid_ids: list[int] | None = None, progress=None) -> list[Doc]:
+def _load_docs(
+    session: Session | scoped_session, bid_ids: list[int] | None = None, progress=None
+) -> list[Doc]:
     """Docs of the given bids (all bids when None), read in chunks; `progress(n)` after each bid."""
     query = select(Bid).options(selectinload(Bid.attachments)).order_by(Bid.id)
     chunks = (
