@@ -412,10 +412,8 @@ def _target_currencies(bid: Bid | None, cluster: OverlapCluster | None) -> set[s
     return set(cluster.requested_minor) if cluster is not None else set()
 
 
-def make_pledge(actor: User, pool: Pool, data: Mapping[str, Any]) -> Pledge:
-    """Interest (no amount) or an amount, on a bid or a cluster, for the actor's member
-    organisation."""
-    get_member_pool(actor, pool.id)
+def _pledge_target(data: Mapping[str, Any]) -> tuple[Bid | None, OverlapCluster | None]:
+    """The public bid or the overlap cluster a pledge is for (404 when there is no such one)."""
     bid = cluster = None
     if data.get("bid_id"):
         bid = db.session.get(Bid, int(data["bid_id"]))
@@ -427,6 +425,14 @@ def make_pledge(actor: User, pool: Pool, data: Mapping[str, Any]) -> Pledge:
             raise NotFound("No such overlap cluster.")
     else:
         raise ValidationError({"bid_id": "Pledge to a bid or to an overlap cluster."})
+    return bid, cluster
+
+
+def make_pledge(actor: User, pool: Pool, data: Mapping[str, Any]) -> Pledge:
+    """Interest (no amount) or an amount, on a bid or a cluster, for the actor's member
+    organisation."""
+    get_member_pool(actor, pool.id)
+    bid, cluster = _pledge_target(data)
     errors: dict[str, str] = {}
     amount_minor = _money(data, "amount", errors)
     currency = None
