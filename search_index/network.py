@@ -95,6 +95,19 @@ def build_graph(
 ) -> nx.Graph:
     """The organisations' graph over the given bids only (pairs and links outside are ignored)."""
     graph = nx.Graph()
+    _add_nodes(graph, bids, orgs)
+    for ends in bids.values():
+        if ends.organisation_id in graph:
+            graph.nodes[ends.organisation_id]["bids_sent"] += 1
+        if ends.funder_id is not None and ends.funder_id in graph:
+            graph.nodes[ends.funder_id]["bids_received"] += 1
+            _add(graph, ends.organisation_id, ends.funder_id, "applied", 1)
+    _add_text_edges(graph, bids, pairs, links, min_score)
+    return graph
+
+
+def _add_nodes(graph: nx.Graph, bids: dict[int, BidEnds], orgs: dict[int, OrgInfo]) -> None:
+    """Every known organisation that sent or received one of the bids (counts start at 0)."""
     for ends in bids.values():
         for org_id in (ends.organisation_id, ends.funder_id):
             if org_id is not None and org_id in orgs and org_id not in graph:
@@ -107,12 +120,16 @@ def build_graph(
                     bids_sent=0,
                     bids_received=0,
                 )
-    for ends in bids.values():
-        if ends.organisation_id in graph:
-            graph.nodes[ends.organisation_id]["bids_sent"] += 1
-        if ends.funder_id is not None and ends.funder_id in graph:
-            graph.nodes[ends.funder_id]["bids_received"] += 1
-            _add(graph, ends.organisation_id, ends.funder_id, "applied", 1)
+
+
+def _add_text_edges(
+    graph: nx.Graph,
+    bids: dict[int, BidEnds],
+    pairs: Iterable[Any],
+    links: Iterable[tuple[int, int]],
+    min_score: float,
+) -> None:
+    """Overlap (similar texts) and lineage (linked bids) edges between the organisations."""
     for item in pairs:
         a, b, score = (int(item[0]), int(item[1]), float(item[2]))
         ea, eb = bids.get(a), bids.get(b)
@@ -128,7 +145,6 @@ def build_graph(
             _add(graph, ea.organisation_id, eb.organisation_id, "lineage", 1)
         elif ea.funder_id and eb.funder_id:  # one project sent to two funders
             _add(graph, ea.funder_id, eb.funder_id, "lineage", 1)
-    return graph
 
 
 def find_communities(graph: nx.Graph) -> list[list[int]]:
