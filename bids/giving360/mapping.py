@@ -63,6 +63,9 @@ class Skip:
 
 INDIVIDUAL = Skip("grants to individuals (Open Bids publishes organisations' bids)")
 
+# 360Giving's yes/no codes (anything else, or nothing, is unknown).
+YES_NO: dict[Any, bool] = {"Yes": True, "No": False}
+
 
 def licence_from(value: Any) -> str | None:
     """An Open Bids licence key from a 360Giving `license` URL or a key; None when unknown."""
@@ -149,7 +152,7 @@ def grant_to_record(grant: dict[str, Any], licence: str | None) -> dict[str, Any
         else None,
         "planned_start_on": _day(planned.get("startDate")),
         "planned_end_on": _day(planned.get("endDate")),
-        "from_open_call": {"Yes": True, "No": False}.get(grant.get("fromOpenCall")),
+        "from_open_call": YES_NO.get(grant.get("fromOpenCall")),
         "data_source": grant.get("dataSource")
         if isinstance(grant.get("dataSource"), str)
         else None,
