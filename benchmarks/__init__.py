@@ -245,8 +245,11 @@ class BenchContext:
             finished: list[Any] = []
             # As `import-bids` does: it returns once every bid is searchable and matchable.
             self.import_report = imports.import_bids(
-                self.corpus_path, limit=self.limit, progress=True,
-                hooks=index_hooks(progress=True, finished=finished))
+                self.corpus_path,
+                limit=self.limit,
+                progress=True,
+                hooks=index_hooks(progress=True, finished=finished),
+            )
             self.catch_up = finished[0] if finished else None
             self.import_cpu_s = cpu_seconds() - cpu
             self.import_rss_mb = peak_rss_mb()

@@ -65,21 +65,36 @@ def run(ctx: BenchContext) -> list[Row]:
             fmap = refresh_field_map(progress)
         phases[marks[-1][0]] = time.perf_counter() - marks[-1][1]
         graph = fmap.graph()
-        rows.append(Row.at_most(
-            "network refresh (whole corpus)", round(sw.seconds, 1), "s", REFRESH_TARGET_S,
-            note=f"{graph.number_of_nodes():,} organisations, {graph.number_of_edges():,} links, "
-                 f"{len(fmap.communities):,} communities, {len(fmap.pairs):,} pairs; "
-                 + ", ".join(f"{k} {v:.1f} s" for k, v in phases.items() if k != "start")))
-        rows.append(Row("network map memory (RSS growth)", round(current_rss_mb() - rss_before),
-                        "MiB"))
+        rows.append(
+            Row.at_most(
+                "network refresh (whole corpus)",
+                round(sw.seconds, 1),
+                "s",
+                REFRESH_TARGET_S,
+                note=f"{graph.number_of_nodes():,} organisations, {graph.number_of_edges():,} "
+                f"links, "
+                f"{len(fmap.communities):,} communities, {len(fmap.pairs):,} pairs; "
+                + ", ".join(f"{k} {v:.1f} s" for k, v in phases.items() if k != "start"),
+            )
+        )
+        rows.append(
+            Row("network map memory (RSS growth)", round(current_rss_mb() - rss_before), "MiB")
+        )
 
         applicant = db.session.execute(
-            select(Organisation.slug, func.count(Bid.id)).join(
-                Bid, Bid.organisation_id == Organisation.id)
-            .group_by(Organisation.slug).order_by(func.count(Bid.id).desc()).limit(1)).one()
+            select(Organisation.slug, func.count(Bid.id))
+            .join(Bid, Bid.organisation_id == Organisation.id)
+            .group_by(Organisation.slug)
+            .order_by(func.count(Bid.id).desc())
+            .limit(1)
+        ).one()
         funder = db.session.execute(
-            select(Organisation.slug, func.count(Bid.id)).join(Bid, Bid.funder_id == Organisation.id)
-            .group_by(Organisation.slug).order_by(func.count(Bid.id).desc()).limit(1)).one()
+            select(Organisation.slug, func.count(Bid.id))
+            .join(Bid, Bid.funder_id == Organisation.id)
+            .group_by(Organisation.slug)
+            .order_by(func.count(Bid.id).desc())
+            .limit(1)
+        ).one()
         year = db.session.scalar(select(func.max(Bid.submitted_on)))
         db.session.remove()
 
@@ -102,22 +117,40 @@ def run(ctx: BenchContext) -> list[Row]:
 
     checks = [
         ("insights, whole corpus", "/insights", INSIGHTS_TARGET_MS, True),
-        ("insights, filtered search", f"/insights?q=sensor&year={year.year if year else 2010}",
-         INSIGHTS_TARGET_MS, True),
+        (
+            "insights, filtered search",
+            f"/insights?q=sensor&year={year.year if year else 2010}",
+            INSIGHTS_TARGET_MS,
+            True,
+        ),
         ("insights, broad text search", "/insights?q=energy", INSIGHTS_TARGET_MS, True),
         ("insights API, whole corpus", "/api/v1/insights", INSIGHTS_TARGET_MS, True),
         ("insights, whole corpus, cached figures", "/insights", INSIGHTS_TARGET_MS, False),
-        (f"profile of the largest applicant ({applicant[1]:,} bids)",
-         f"/orgs/{applicant[0]}/profile", PROFILE_TARGET_MS, False),
-        (f"profile of the largest funder ({funder[1]:,} bids)",
-         f"/orgs/{funder[0]}/profile", PROFILE_TARGET_MS, False),
+        (
+            f"profile of the largest applicant ({applicant[1]:,} bids)",
+            f"/orgs/{applicant[0]}/profile",
+            PROFILE_TARGET_MS,
+            False,
+        ),
+        (
+            f"profile of the largest funder ({funder[1]:,} bids)",
+            f"/orgs/{funder[0]}/profile",
+            PROFILE_TARGET_MS,
+            False,
+        ),
         ("network page from cache", "/network", NETWORK_TARGET_MS, False),
         ("network page, one community", "/network?community=1", NETWORK_TARGET_MS, False),
     ]
     for name, url, target, cold in checks:
         p = timed(url, cold=cold)
-        rows.append(Row.at_most(f"{name} p95", round(p["p95"], 1), "ms", target,
-                                note=f"p50 {p['p50']:.0f} ms" + (", caches cleared" if cold else "")))
+        rows.append(
+            Row.at_most(
+                f"{name} p95",
+                round(p["p95"], 1),
+                "ms",
+                target,
+                note=f"p50 {p['p50']:.0f} ms" + (", caches cleared" if cold else ""),
+            )
+        )
     rows.append(Row("peak memory after insights", round(peak_rss_mb()), "MiB"))
     return rows
-

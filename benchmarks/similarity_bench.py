@@ -1,4 +1,5 @@
-"""Similarity benchmark (`make eval`): quality on the SBIR pairs, latency and memory at corpus scale.
+"""Similarity benchmark (`make eval`): quality on the SBIR pairs, latency and memory at corpus
+scale.
 
 Quality (`benchmarks/similarity_eval.py`): the engine and the plain TF-IDF baseline side by
 side on the clean SBIR pairs, abstracts only, the same corpus in the same run, cross-fitted
@@ -13,15 +14,11 @@ apply of one changed bid, and the process's peak RSS (target 1.5 GB).
 
 from __future__ import annotations
 
-import json
 import random
 import time
 
-import numpy as np
 from sqlalchemy import select
 
-from benchmarks import similarity_eval
-from benchmarks.similarity_eval import COLUMNS
 from benchmarks import (
     BenchContext,
     Row,
@@ -29,8 +26,10 @@ from benchmarks import (
     fresh_process_peak_mb,
     peak_rss_mb,
     percentiles,
+    similarity_eval,
     time_calls,
 )
+from benchmarks.similarity_eval import COLUMNS
 
 TARGETS = {"lenient recall@1": 0.95, "recall@10": 0.98, "MRR@10": 0.92}
 PDF_NAME = "team_metadocencia_2023.pdf"  # 19 pages, the nearest to the issue's 20-page draft
@@ -50,15 +49,27 @@ def _quality_rows(results: dict) -> list[Row]:
                 if method == ENGINE and column in TARGETS:
                     rows.append(Row.at_least(name, value, "", TARGETS[column]))
                 else:
-                    rows.append(Row(name, value, "", note=f"{fig['queries']} queries"
-                                    if column == "recall@1" else ""))
+                    rows.append(
+                        Row(
+                            name,
+                            value,
+                            "",
+                            note=f"{fig['queries']} queries" if column == "recall@1" else "",
+                        )
+                    )
         engine, baseline = methods[ENGINE], methods[BASELINE]
         behind = [c for c in COLUMNS if round(engine[c], 3) < round(baseline[c], 3)]
         ahead = sum(round(engine[c], 3) > round(baseline[c], 3) for c in COLUMNS)
-        rows.append(Row(f"half {half}: engine columns ahead of the baseline", ahead,
-                        f"of {len(COLUMNS)}", target="never behind", passed=not behind,
-                        note=("behind on " + ", ".join(behind)) if behind
-                        else "ties count as not ahead"))
+        rows.append(
+            Row(
+                f"half {half}: engine columns ahead of the baseline",
+                ahead,
+                f"of {len(COLUMNS)}",
+                target="never behind",
+                passed=not behind,
+                note=("behind on " + ", ".join(behind)) if behind else "ties count as not ahead",
+            )
+        )
     return rows
 
 
@@ -71,26 +82,35 @@ def run(ctx: BenchContext) -> list[Row]:
     app = ctx.app
     with app.app_context():
         records = db.session.execute(
-            select(Bid.id, Bid.identifier, Bid.body, Bid.organisation_id).order_by(Bid.id)).all()
+            select(Bid.id, Bid.identifier, Bid.body, Bid.organisation_id).order_by(Bid.id)
+        ).all()
         db.session.remove()
 
     # --- quality: engine and baseline on the clean pairs, cross-fitted -----------------
     with Stopwatch() as quality:
         results = similarity_eval.evaluate(
-            similarity_eval.load_corpus(ctx.shared_data, limit=ctx.limit), ctx.scratch,
-            stale=False)  # the stale-vocabulary run: `python -m benchmarks.similarity_eval`
+            similarity_eval.load_corpus(ctx.shared_data, limit=ctx.limit), ctx.scratch, stale=False
+        )  # the stale-vocabulary run: `python -m benchmarks.similarity_eval`
     rows += _quality_rows(results)
-    rows.append(Row("quality evaluation (both stores, baseline, four re-ranker fits)",
-                    round(quality.seconds), "s",
-                    note=f"{results['records']:,} abstracts, {results['terms']:,} engine terms"))
+    rows.append(
+        Row(
+            "quality evaluation (both stores, baseline, four re-ranker fits)",
+            round(quality.seconds),
+            "s",
+            note=f"{results['records']:,} abstracts, {results['terms']:,} engine terms",
+        )
+    )
     ctx.state["similarity_quality"] = results
 
     # --- speed in the app: full texts, permissions, database ------------------------------
     with app.app_context():
         with Stopwatch() as rebuild:
             stored = similarity.rebuild()
-        rows.append(Row("app store rebuild (refit)", round(rebuild.seconds, 1), "s",
-                        note=f"{stored:,} bids"))
+        rows.append(
+            Row(
+                "app store rebuild (refit)", round(rebuild.seconds, 1), "s", note=f"{stored:,} bids"
+            )
+        )
         sample = random.Random(4).sample([r.id for r in records], min(200, len(records)))
 
         def similar(bid_id: int) -> None:
@@ -98,27 +118,58 @@ def run(ctx: BenchContext) -> list[Row]:
             db.session.remove()
 
         latency = percentiles(time_calls(similar, sample))
-        rows.append(Row.at_most("similar bids for one bid p95", round(latency["p95"], 1), "ms", 100,
-                                note=f"p50 {latency['p50']:.1f} ms over {len(sample)} bids"))
+        rows.append(
+            Row.at_most(
+                "similar bids for one bid p95",
+                round(latency["p95"], 1),
+                "ms",
+                100,
+                note=f"p50 {latency['p50']:.1f} ms over {len(sample)} bids",
+            )
+        )
         rows += _pdf_check_rows(ctx)
         with Stopwatch() as pairs_time:
             count = sum(1 for _ in similarity.overlap_pairs(similarity.RELATED))
-        rows.append(Row.at_most("overlap_pairs over the corpus (cold)", round(pairs_time.seconds, 1),
-                                "s", 60, note=f"{count:,} pairs >= {similarity.RELATED}"))
+        rows.append(
+            Row.at_most(
+                "overlap_pairs over the corpus (cold)",
+                round(pairs_time.seconds, 1),
+                "s",
+                60,
+                note=f"{count:,} pairs >= {similarity.RELATED}",
+            )
+        )
         with Stopwatch() as cached:
             sum(1 for _ in similarity.overlap_pairs(similarity.RELATED))
         rows.append(Row("overlap_pairs again (cached on disk)", round(cached.seconds, 1), "s"))
         bid = db.session.get(Bid, sample[0])
         with Stopwatch() as one:
             similarity.apply_changes(db.session, [bid.id], [])
-        rows.append(Row.at_most("apply one changed bid (incremental)", round(one.seconds * 1000), "ms", 2000))
+        rows.append(
+            Row.at_most(
+                "apply one changed bid (incremental)", round(one.seconds * 1000), "ms", 2000
+            )
+        )
         db.session.remove()
-    rows.append(Row("peak RSS of the benchmark process", round(peak_rss_mb()), "MiB",
-                    note="includes the import, the abstracts' store, the baseline matrix and the "
-                         "corpus-wide pairs: not an app figure"))
-    rows.append(Row.at_most("peak RSS of a fresh app serving matches", _app_rss_mb(ctx), "MiB", 1536,
-                            note="a new process: app + store at 42k, 100 similar-bid queries, "
-                                 "3 draft checks of the PDF"))
+    rows.append(
+        Row(
+            "peak RSS of the benchmark process",
+            round(peak_rss_mb()),
+            "MiB",
+            note="includes the import, the abstracts' store, the baseline matrix and the "
+            "corpus-wide pairs: not an app figure",
+        )
+    )
+    rows.append(
+        Row.at_most(
+            "peak RSS of a fresh app serving matches",
+            _app_rss_mb(ctx),
+            "MiB",
+            1536,
+            note="a new process: app + store at 42k, 100 similar-bid queries, "
+            "3 draft checks of the PDF",
+        )
+    )
     return rows
 
 
@@ -138,7 +189,8 @@ with app.app_context():
         db.session.remove()
     for _ in range(3):
         with open(sys.argv[2], "rb") as handle:
-            text = read_pdf_upload(FileStorage(handle, filename="a.pdf", content_type="application/pdf")).text
+            upload = FileStorage(handle, filename="a.pdf", content_type="application/pdf")
+            text = read_pdf_upload(upload).text
         similarity.similar_to_text(None, text)
 """
 
@@ -160,16 +212,22 @@ def _pdf_check_rows(ctx: BenchContext) -> list[Row]:
     for _ in range(3):
         started = time.perf_counter()
         with open(path, "rb") as handle:
-            extracted = read_pdf_upload(FileStorage(handle, filename=PDF_NAME,
-                                                    content_type="application/pdf"))
+            extracted = read_pdf_upload(
+                FileStorage(handle, filename=PDF_NAME, content_type="application/pdf")
+            )
         read = time.perf_counter()
-        similarity.similar_to_text(None, extracted.text[:similarity.MAX_CHARS])
+        similarity.similar_to_text(None, extracted.text[: similarity.MAX_CHARS])
         done = time.perf_counter()
         totals.append(done - started)
         matching.append(done - read)
     return [
-        Row.at_most("draft check of a 19-page PDF (worst of 3)", round(max(totals), 2), "s", 3,
-                    note=f"{len(extracted.text):,} characters; of which matching "
-                         f"{max(matching) * 1000:.0f} ms, the rest PDF extraction in its child process"),
+        Row.at_most(
+            "draft check of a 19-page PDF (worst of 3)",
+            round(max(totals), 2),
+            "s",
+            3,
+            note=f"{len(extracted.text):,} characters; of which matching "
+            f"{max(matching) * 1000:.0f} ms, the rest PDF extraction in its child process",
+        ),
         Row("draft check: matching part only (worst of 3)", round(max(matching) * 1000), "ms"),
     ]

@@ -37,8 +37,9 @@ from search_index.similarity.rerank import (
 )
 from search_index.similarity.store import Doc, Store
 
-SHARED_DATA = Path(os.environ.get("OPENBIDS_SHARED_DATA",
-                                  Path(__file__).resolve().parents[2] / "shared" / "data"))
+SHARED_DATA = Path(
+    os.environ.get("OPENBIDS_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")
+)
 COLUMNS = ("recall@1", "lenient recall@1", "recall@10", "MRR@10", "ROC-AUC")
 
 
@@ -56,8 +57,12 @@ def firm_half(name: str) -> int:
     return zlib.crc32(" ".join(name.lower().split()).encode()) & 1
 
 
-def load_corpus(shared: Path = SHARED_DATA, distractors: int | None = None, seed: int = 15,
-                limit: int | None = None) -> Corpus:
+def load_corpus(
+    shared: Path = SHARED_DATA,
+    distractors: int | None = None,
+    seed: int = 15,
+    limit: int | None = None,
+) -> Corpus:
     """The SBIR abstracts (all, the first `limit`, or the clean pairs' records plus
     `distractors` others drawn with a fixed seed) and the clean pairs among them."""
     with gzip.open(shared / "sbir-awards.jsonl.gz", "rt") as handle:
@@ -78,9 +83,12 @@ def load_corpus(shared: Path = SHARED_DATA, distractors: int | None = None, seed
     names = sorted({r["org"] or "" for r in records})
     firm_index = {n: i for i, n in enumerate(names)}
     return Corpus(
-        [r["identifier"] for r in records], [r["abstract"] for r in records],
+        [r["identifier"] for r in records],
+        [r["abstract"] for r in records],
         np.array([firm_index[r["org"] or ""] for r in records]),
-        np.array([firm_half(r["org"] or "") for r in records]), pairs)
+        np.array([firm_half(r["org"] or "") for r in records]),
+        pairs,
+    )
 
 
 @dataclass
@@ -96,7 +104,7 @@ def _rank_of(r: Ranked, query: int, partner: int) -> tuple[int, np.ndarray]:
     """1-based rank of the partner, and the positions ranked above it."""
     hits = np.flatnonzero(r.order == partner)
     if hits.size:
-        return int(hits[0]) + 1, r.order[:hits[0]]
+        return int(hits[0]) + 1, r.order[: hits[0]]
     above = np.flatnonzero(r.scores > r.scores[partner])
     above = above[above != query]
     above = np.union1d(above, r.order)
@@ -111,8 +119,9 @@ def _pair_score(r: Ranked, partner: int) -> float:
     return float(r.scores[partner])
 
 
-def figures(ranked: dict[int, Ranked], corpus: Corpus, positions: dict[str, int],
-            queries: set[int]) -> dict[str, float]:
+def figures(
+    ranked: dict[int, Ranked], corpus: Corpus, positions: dict[str, int], queries: set[int]
+) -> dict[str, float]:
     """The table's columns over the positive pairs whose query is in `queries`; ROC-AUC
     over the labelled pairs (positive and negative) whose records are in `queries`."""
     from sklearn.metrics import roc_auc_score
@@ -156,11 +165,17 @@ def baseline_ranked(corpus: Corpus, queries: list[int]) -> dict[int, Ranked]:
     max_df 0.5, cosine, brute force."""
     from sklearn.feature_extraction.text import TfidfVectorizer
 
-    matrix = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, stop_words="english",
-                             min_df=2, max_df=0.5, dtype=np.float32).fit_transform(corpus.texts)
+    matrix = TfidfVectorizer(
+        ngram_range=(1, 2),
+        sublinear_tf=True,
+        stop_words="english",
+        min_df=2,
+        max_df=0.5,
+        dtype=np.float32,
+    ).fit_transform(corpus.texts)
     out = {}
     for start in range(0, len(queries), 256):
-        chunk = queries[start:start + 256]
+        chunk = queries[start : start + 256]
         block = (matrix[chunk] @ matrix.T).toarray()
         for q, row in zip(chunk, block, strict=True):
             out[q] = Ranked(_top(row, q), row)
@@ -175,8 +190,9 @@ class EngineRun:
     seconds: list[float]  # per query: scores, features and re-ranking, no database
 
 
-def engine_run(corpus: Corpus, queries: list[int], store_dir: Path,
-               stale_share: float | None = None) -> EngineRun:
+def engine_run(
+    corpus: Corpus, queries: list[int], store_dir: Path, stale_share: float | None = None
+) -> EngineRun:
     """The engine's own store and scores (`scores_for`: cosine lifted to passage
     resemblance) on the abstracts; with `stale_share`, the vocabulary is fitted on that
     share of the records and the rest arrive later through the delta, as after an import
@@ -197,7 +213,7 @@ def engine_run(corpus: Corpus, queries: list[int], store_dir: Path,
     by_doc[:] = rows["bid_id"]
     back = np.empty(len(rows), dtype=np.int64)
     back[by_doc] = np.arange(len(rows))
-    matrix, sigs = snap.matrix(), np.asarray(snap.signatures())
+    _matrix, sigs = snap.matrix(), np.asarray(snap.signatures())
     columns = snap.vectoriser.column_stats
     ranked, feats, seconds = {}, {}, []
     model = Reranker.from_json(json.loads(MODEL_PATH.read_text())) if MODEL_PATH.exists() else None
@@ -207,8 +223,13 @@ def engine_run(corpus: Corpus, queries: list[int], store_dir: Path,
         qrow = snap.row_vector(p)
         score, resemblance = scores_for(snap, qrow, sigs[p])
         top_rows = _top(score, p)  # store positions, as the app ranks them
-        feats[q] = pair_features(qrow, sp.vstack([snap.row_vector(int(r)) for r in top_rows]),
-                                 score[top_rows], resemblance[top_rows], columns)
+        feats[q] = pair_features(
+            qrow,
+            sp.vstack([snap.row_vector(int(r)) for r in top_rows]),
+            score[top_rows],
+            resemblance[top_rows],
+            columns,
+        )
         if model is not None:
             model.order(feats[q], resemblance[top_rows])
         seconds.append(time.perf_counter() - started)
@@ -217,8 +238,9 @@ def engine_run(corpus: Corpus, queries: list[int], store_dir: Path,
     return EngineRun(ranked, feats, snap.n_features, seconds)
 
 
-def _training_set(run: EngineRun, corpus: Corpus, positions: dict[str, int],
-                  queries: set[int]) -> tuple[np.ndarray, np.ndarray]:
+def _training_set(
+    run: EngineRun, corpus: Corpus, positions: dict[str, int], queries: set[int]
+) -> tuple[np.ndarray, np.ndarray]:
     partners: dict[int, set[int]] = {}
     for pair in corpus.pairs:
         if pair["label"] == 1:
@@ -245,13 +267,19 @@ def reranked(run: EngineRun, model: Reranker, queries: set[int]) -> dict[int, Ra
 def evaluate(corpus: Corpus, scratch: Path, *, stale: bool = True) -> dict:
     """Every method's figures on each half of the firms (the re-ranker trained on the other)."""
     positions = {identifier: i for i, identifier in enumerate(corpus.ids)}
-    queries = sorted({positions[p[s]] for p in corpus.pairs if p["label"] == 1 for s in ("a", "b")}
-                     | {positions[p[s]] for p in corpus.pairs for s in ("a", "b")})
+    queries = sorted(
+        {positions[p[s]] for p in corpus.pairs if p["label"] == 1 for s in ("a", "b")}
+        | {positions[p[s]] for p in corpus.pairs for s in ("a", "b")}
+    )
     base = baseline_ranked(corpus, queries)
     engine = engine_run(corpus, queries, scratch / "engine")
-    results: dict = {"terms": engine.n_terms, "records": len(corpus.ids), "halves": {},
-                     "match_ms_p50": float(np.percentile(engine.seconds, 50) * 1000),
-                     "match_ms_p95": float(np.percentile(engine.seconds, 95) * 1000)}
+    results: dict = {
+        "terms": engine.n_terms,
+        "records": len(corpus.ids),
+        "halves": {},
+        "match_ms_p50": float(np.percentile(engine.seconds, 50) * 1000),
+        "match_ms_p95": float(np.percentile(engine.seconds, 95) * 1000),
+    }
     stale_run = engine_run(corpus, queries, scratch / "stale", stale_share=0.5) if stale else None
     for half in (0, 1):
         held = {q for q in queries if corpus.halves[q] == half}
@@ -260,12 +288,14 @@ def evaluate(corpus: Corpus, scratch: Path, *, stale: bool = True) -> dict:
         row = {
             "baseline TF-IDF": figures(base, corpus, positions, held),
             "engine, cosine + passages": figures(engine.ranked, corpus, positions, held),
-            "engine, re-ranked (trained on the other half)":
-                figures(reranked(engine, model, held), corpus, positions, held),
+            "engine, re-ranked (trained on the other half)": figures(
+                reranked(engine, model, held), corpus, positions, held
+            ),
         }
         if stale_run is not None:
             row["engine, vocabulary fitted on half, never refitted"] = figures(
-                stale_run.ranked, corpus, positions, held)
+                stale_run.ranked, corpus, positions, held
+            )
         results["halves"][half] = row
     return results
 
@@ -279,21 +309,27 @@ def train_shipped_model(corpus: Corpus, scratch: Path) -> Reranker:
 
 
 def format_results(results: dict) -> str:
-    lines = [f"{results['records']:,} records, {results['terms']:,} terms; "
-             f"one query's scores, features "
-             f"and re-ranking (no database): p50 {results['match_ms_p50']:.1f} ms, "
-             f"p95 {results['match_ms_p95']:.1f} ms",
-             f"{'half / method':62} " + " ".join(f"{c:>16}" for c in COLUMNS) + "  queries"]
+    lines = [
+        f"{results['records']:,} records, {results['terms']:,} terms; "
+        f"one query's scores, features "
+        f"and re-ranking (no database): p50 {results['match_ms_p50']:.1f} ms, "
+        f"p95 {results['match_ms_p95']:.1f} ms",
+        f"{'half / method':62} " + " ".join(f"{c:>16}" for c in COLUMNS) + "  queries",
+    ]
     for half, rows in results["halves"].items():
         for name, fig in rows.items():
-            lines.append(f"{f'half {half}: {name}':62} "
-                         + " ".join(f"{fig[c]:>16.3f}" for c in COLUMNS) + f"  {fig['queries']}")
+            lines.append(
+                f"{f'half {half}: {name}':62} "
+                + " ".join(f"{fig[c]:>16.3f}" for c in COLUMNS)
+                + f"  {fig['queries']}"
+            )
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.similarity_eval",
-                                     description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.similarity_eval", description=__doc__
+    )
     parser.add_argument("--distractors", type=int, help="pairs' records plus this many others")
     parser.add_argument("--write-model", action="store_true", help=f"retrain {MODEL_PATH.name}")
     parser.add_argument("--no-stale", action="store_true", help="skip the stale-vocabulary run")

@@ -55,12 +55,21 @@ FIELDS = (
 def _public_bids() -> Iterator[Bid]:
     last = 0
     while True:
-        chunk = list(db.session.scalars(
-            select(Bid).where(Bid.visibility == Visibility.PUBLISHED, Bid.hidden_at.is_(None),
-                              Bid.id > last)
-            .options(selectinload(Bid.organisation), selectinload(Bid.funder),
-                     selectinload(Bid.links).selectinload(BidLink.to_bid))
-            .order_by(Bid.id).limit(CHUNK)))
+        chunk = list(
+            db.session.scalars(
+                select(Bid)
+                .where(
+                    Bid.visibility == Visibility.PUBLISHED, Bid.hidden_at.is_(None), Bid.id > last
+                )
+                .options(
+                    selectinload(Bid.organisation),
+                    selectinload(Bid.funder),
+                    selectinload(Bid.links).selectinload(BidLink.to_bid),
+                )
+                .order_by(Bid.id)
+                .limit(CHUNK)
+            )
+        )
         if not chunk:
             return
         yield from chunk
@@ -71,18 +80,26 @@ def _public_bids() -> Iterator[Bid]:
 def _row(bid: Bid, permalink: str | None) -> dict[str, Any]:
     item = bid_item(bid)
     return {
-        "identifier": bid.identifier, "title": bid.title, "summary": bid.summary,
+        "identifier": bid.identifier,
+        "title": bid.title,
+        "summary": bid.summary,
         "body": bid.body,
         "organisation": bid.organisation.name,
         "organisation_identifier": bid.organisation.org_identifier,
         "funder": bid.funder.name if bid.funder else None,
         "funder_identifier": bid.funder.org_identifier if bid.funder else None,
-        "programme": bid.programme, "amount_requested": item["amount_requested"],
-        "amount_awarded": item["amount_awarded"], "currency": bid.currency,
-        "status": bid.status, "submitted_on": iso_date(bid.submitted_on),
-        "decided_on": iso_date(bid.decided_on), "themes": list(bid.themes or []),
-        "locations": list(bid.locations or []), "licence": bid.licence,
-        "permalink": permalink, "updated_at": iso_datetime(bid.updated_at),
+        "programme": bid.programme,
+        "amount_requested": item["amount_requested"],
+        "amount_awarded": item["amount_awarded"],
+        "currency": bid.currency,
+        "status": bid.status,
+        "submitted_on": iso_date(bid.submitted_on),
+        "decided_on": iso_date(bid.decided_on),
+        "themes": list(bid.themes or []),
+        "locations": list(bid.locations or []),
+        "licence": bid.licence,
+        "permalink": permalink,
+        "updated_at": iso_datetime(bid.updated_at),
     }
 
 
@@ -91,7 +108,7 @@ class _Counting:
 
     def __init__(self, path: Path):
         self.path = path
-        self.file = gzip.open(path, "wt", encoding="utf-8", newline="")
+        self.file = gzip.open(path, "wt", encoding="utf-8", newline="")  # noqa: SIM115  (closed by close())
         self.rows = 0
         self.licences: Counter[str] = Counter()
 
@@ -99,24 +116,48 @@ class _Counting:
         self.file.close()
 
 
-def _describe(path: Path, name: str, fmt: str, mediatype: str, rows: int,
-              licences: Counter[str], schema: dict | None = None) -> dict[str, Any]:
+def _describe(
+    path: Path,
+    name: str,
+    fmt: str,
+    mediatype: str,
+    rows: int,
+    licences: Counter[str],
+    schema: dict | None = None,
+) -> dict[str, Any]:
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     resource: dict[str, Any] = {
-        "name": name, "path": path.name, "format": fmt, "mediatype": mediatype,
-        "compression": "gz", "encoding": "utf-8", "bytes": path.stat().st_size,
-        "hash": f"sha256:{digest}", "rowCount": rows,
-        "licenses": [{"name": key, "title": LICENCES.get(key, key),
-                      **({"path": LICENCE_URLS[key]} if key in LICENCE_URLS else {})}
-                     for key in sorted(licences)],
+        "name": name,
+        "path": path.name,
+        "format": fmt,
+        "mediatype": mediatype,
+        "compression": "gz",
+        "encoding": "utf-8",
+        "bytes": path.stat().st_size,
+        "hash": f"sha256:{digest}",
+        "rowCount": rows,
+        "licenses": [
+            {
+                "name": key,
+                "title": LICENCES.get(key, key),
+                **({"path": LICENCE_URLS[key]} if key in LICENCE_URLS else {}),
+            }
+            for key in sorted(licences)
+        ],
     }
     if schema:
         resource["schema"] = schema
     return resource
 
 
-def write_dump(directory: Path, permalink: Callable[[Bid], str | None], *, prefix: str,
-               publisher: dict[str, Any], today: str | None = None) -> Path:
+def write_dump(
+    directory: Path,
+    permalink: Callable[[Bid], str | None],
+    *,
+    prefix: str,
+    publisher: dict[str, Any],
+    today: str | None = None,
+) -> Path:
     """Write `<directory>/<date>/` with the files and their `datapackage.json`; its path."""
     today = today or datetime.now(UTC).date().isoformat()
     out = Path(directory) / today
@@ -127,8 +168,12 @@ def write_dump(directory: Path, permalink: Callable[[Bid], str | None], *, prefi
     for bid in _public_bids():
         row = _row(bid, permalink(bid))
         jsonl.file.write(json.dumps(row, ensure_ascii=False) + "\n")
-        writer.writerow(["; ".join(v) if isinstance(v, list) else ("" if v is None else v)
-                         for v in row.values()])
+        writer.writerow(
+            [
+                "; ".join(v) if isinstance(v, list) else ("" if v is None else v)
+                for v in row.values()
+            ]
+        )
         for counter in (jsonl, table):
             counter.rows += 1
             counter.licences[bid.licence] += 1
@@ -144,8 +189,9 @@ def write_dump(directory: Path, permalink: Callable[[Bid], str | None], *, prefi
             giving.licences[grant["openBids"]["licence"]] += 1
             yield grant
 
-    for chunk in package_chunks(counted(grants_of(_public_bids(), prefix=prefix,
-                                                  permalink=permalink)), publisher=publisher):
+    for chunk in package_chunks(
+        counted(grants_of(_public_bids(), prefix=prefix, permalink=permalink)), publisher=publisher
+    ):
         giving.file.write(chunk)
     giving.close()
     for chunk in csv_chunks(grants_of(_public_bids(), prefix=prefix, permalink=permalink)):
@@ -159,19 +205,41 @@ def write_dump(directory: Path, permalink: Callable[[Bid], str | None], *, prefi
         "name": f"open-bids-{today}",
         "title": f"Open Bids: every public bid, {today}",
         "created": iso_datetime(datetime.now(UTC)),
-        "licenses": [{"name": key, "title": LICENCES.get(key, key)}
-                     for key in sorted(jsonl.licences)],
+        "licenses": [
+            {"name": key, "title": LICENCES.get(key, key)} for key in sorted(jsonl.licences)
+        ],
         "resources": [
-            _describe(jsonl.path, "bids-jsonl", "jsonl", "application/x-ndjson", jsonl.rows,
-                      jsonl.licences, schema),
-            _describe(table.path, "bids-csv", "csv", "text/csv", table.rows, table.licences,
-                      schema),
-            _describe(giving.path, "grants-360giving", "json", "application/json",
-                      giving.rows, giving.licences),
-            _describe(giving_csv.path, "grants-360giving-csv", "csv", "text/csv",
-                      giving_csv.rows, giving_csv.licences),
+            _describe(
+                jsonl.path,
+                "bids-jsonl",
+                "jsonl",
+                "application/x-ndjson",
+                jsonl.rows,
+                jsonl.licences,
+                schema,
+            ),
+            _describe(
+                table.path, "bids-csv", "csv", "text/csv", table.rows, table.licences, schema
+            ),
+            _describe(
+                giving.path,
+                "grants-360giving",
+                "json",
+                "application/json",
+                giving.rows,
+                giving.licences,
+            ),
+            _describe(
+                giving_csv.path,
+                "grants-360giving-csv",
+                "csv",
+                "text/csv",
+                giving_csv.rows,
+                giving_csv.licences,
+            ),
         ],
     }
-    (out / "datapackage.json").write_text(json.dumps(package, indent=2, ensure_ascii=False),
-                                          encoding="utf-8")
+    (out / "datapackage.json").write_text(
+        json.dumps(package, indent=2, ensure_ascii=False), encoding="utf-8"
+    )
     return out

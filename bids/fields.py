@@ -82,7 +82,9 @@ def clean_org_identifier(value: Any) -> str | None:
 def clean_org_kind(value: Any) -> str:
     text = (_text(value) or OrgKind.APPLICANT).lower()
     if text not in {k.value for k in OrgKind}:
-        raise ValidationError({"kind": f"Kind must be one of {', '.join(k.value for k in OrgKind)}."})
+        raise ValidationError(
+            {"kind": f"Kind must be one of {', '.join(k.value for k in OrgKind)}."}
+        )
     return text
 
 
@@ -160,9 +162,8 @@ def clean_bid_fields(data: Mapping[str, Any], *, partial: bool = False) -> dict[
     take("licence", _licence)
     take("url", _url)
 
-    if not errors and not partial:
-        if not (out.get("summary") or out.get("body")):
-            errors["body"] = "Write a summary or a body: a bid needs some text."
+    if not errors and not partial and not (out.get("summary") or out.get("body")):
+        errors["body"] = "Write a summary or a body: a bid needs some text."
     if not errors:
         sub, dec = out.get("submitted_on"), out.get("decided_on")
         if sub and dec and dec < sub:

@@ -29,10 +29,15 @@ DECIDED = (BidStatus.AWARDED.value, BidStatus.DECLINED.value)
 OUTCOMES = ("awarded", "declined", "submitted", "withdrawn", "draft")
 # Log-scaled bins of amounts requested, in currency units: (label, lower, upper or None).
 AMOUNT_BINS = (
-    ("under 1k", 0, 1_000), ("1k–3k", 1_000, 3_000), ("3k–10k", 3_000, 10_000),
-    ("10k–30k", 10_000, 30_000), ("30k–100k", 30_000, 100_000),
-    ("100k–300k", 100_000, 300_000), ("300k–1m", 300_000, 1_000_000),
-    ("1m–3m", 1_000_000, 3_000_000), ("3m and over", 3_000_000, None),
+    ("under 1k", 0, 1_000),
+    ("1k–3k", 1_000, 3_000),
+    ("3k–10k", 3_000, 10_000),
+    ("10k–30k", 10_000, 30_000),
+    ("30k–100k", 30_000, 100_000),
+    ("100k–300k", 100_000, 300_000),
+    ("300k–1m", 300_000, 1_000_000),
+    ("1m–3m", 1_000_000, 3_000_000),
+    ("3m and over", 3_000_000, None),
 )
 
 
@@ -65,7 +70,7 @@ def _scoped(query: Select, bid_ids: Collection[int] | None | Scope) -> Iterator[
         return
     ids = sorted(bid_ids)
     for start in range(0, len(ids), CHUNK):
-        yield query.where(Bid.id.in_(ids[start:start + CHUNK]))
+        yield query.where(Bid.id.in_(ids[start : start + CHUNK]))
 
 
 def _grouped(columns: list, bid_ids, session) -> Counter:
@@ -93,12 +98,19 @@ def quartiles(values: list[int]) -> dict[str, Any] | None:
     if not values:
         return None
     values = sorted(values)
+    q1: float
+    median: float
+    q3: float
     if len(values) == 1:
         q1 = median = q3 = values[0]
     else:
         q1, median, q3 = statistics.quantiles(values, n=4, method="inclusive")
-    return {"n": len(values), "q1": _amount(round(q1)), "median": _amount(round(median)),
-            "q3": _amount(round(q3))}
+    return {
+        "n": len(values),
+        "q1": _amount(round(q1)),
+        "median": _amount(round(median)),
+        "q3": _amount(round(q3)),
+    }
 
 
 def _amount_band(column):
@@ -127,14 +139,16 @@ def amount_bin(minor: int) -> str:
     return AMOUNT_BINS[0][0]
 
 
-def _names(org_ids: Collection[int], session) -> dict[int, Any]:
+def _names(org_ids: Collection[int | None], session) -> dict[int | None, Any]:
     """Name, slug and kind of each organisation (plain rows: thousands of ORM objects are slow)."""
     ids = sorted({i for i in org_ids if i is not None})
-    out: dict[int, Any] = {}
+    out: dict[int | None, Any] = {}
     for start in range(0, len(ids), CHUNK):
-        for row in session.execute(select(
-                Organisation.id, Organisation.name, Organisation.slug, Organisation.kind
-        ).where(Organisation.id.in_(ids[start:start + CHUNK]))):
+        for row in session.execute(
+            select(Organisation.id, Organisation.name, Organisation.slug, Organisation.kind).where(
+                Organisation.id.in_(ids[start : start + CHUNK])
+            )
+        ):
             out[row.id] = row
     return out
 
@@ -146,13 +160,22 @@ def _org_ref(org: Any, org_id: int | None) -> dict[str, Any] | None:
 
 
 def _rate_row(awarded: int, decided: int, total: int, min_decided: int) -> dict[str, Any]:
-    return {"bids": total, "decided": decided, "awarded": awarded,
-            "success_rate": success(awarded, decided, min_decided)}
+    return {
+        "bids": total,
+        "decided": decided,
+        "awarded": awarded,
+        "success_rate": success(awarded, decided, min_decided),
+    }
 
 
-def field_figures(bid_ids: Collection[int] | Scope | None = None, *, min_decided: int = MIN_DECIDED,
-                  top: int = TOP, tags: dict[str, Counter] | None = None,
-                  session=None) -> dict[str, Any]:
+def field_figures(  # noqa: C901 - one flat branch per figure asked for
+    bid_ids: Collection[int] | Scope | None = None,
+    *,
+    min_decided: int = MIN_DECIDED,
+    top: int = TOP,
+    tags: dict[str, Counter] | None = None,
+    session=None,
+) -> dict[str, Any]:
     """Every figure the insights page and API show, for the public bids among `bid_ids`.
 
     `tags` ({"themes": Counter, "locations": Counter}) may come from the search index's
@@ -162,7 +185,7 @@ def field_figures(bid_ids: Collection[int] | Scope | None = None, *, min_decided
     year = bid_year()
 
     by_year: dict[str, Counter] = defaultdict(Counter)
-    undated = Counter()
+    undated: Counter[str] = Counter()
     for (y, status), n in _grouped([year, Bid.status], bid_ids, session).items():
         if y is None:
             undated[status] += n
@@ -175,10 +198,17 @@ def field_figures(bid_ids: Collection[int] | Scope | None = None, *, min_decided
 
     awarded_amount = case((Bid.status == BidStatus.AWARDED.value, Bid.amount_awarded_minor))
     money: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for query in _scoped(select(
-            Bid.currency, func.count(Bid.id), func.sum(Bid.amount_requested_minor),
-            func.count(Bid.amount_requested_minor), func.sum(awarded_amount),
-            func.count(awarded_amount)).group_by(Bid.currency), bid_ids):
+    for query in _scoped(
+        select(
+            Bid.currency,
+            func.count(Bid.id),
+            func.sum(Bid.amount_requested_minor),
+            func.count(Bid.amount_requested_minor),
+            func.sum(awarded_amount),
+            func.count(awarded_amount),
+        ).group_by(Bid.currency),
+        bid_ids,
+    ):
         for currency, n, req_sum, req_n, awd_sum, awd_n in session.execute(query):
             m = money[currency or "GBP"]
             m["bids"] += n
@@ -189,15 +219,22 @@ def field_figures(bid_ids: Collection[int] | Scope | None = None, *, min_decided
 
     requested: dict[str, Counter] = defaultdict(Counter)
     band = _amount_band(Bid.amount_requested_minor)
-    for query in _scoped(select(Bid.currency, band, func.count(Bid.id)).where(
-            Bid.amount_requested_minor.is_not(None)).group_by(Bid.currency, band), bid_ids):
+    for query in _scoped(
+        select(Bid.currency, band, func.count(Bid.id))
+        .where(Bid.amount_requested_minor.is_not(None))
+        .group_by(Bid.currency, band),
+        bid_ids,
+    ):
         for currency, label, n in session.execute(query):
             requested[currency or "GBP"][label] += n
 
     awards: dict[tuple[int | None, str], list[int]] = defaultdict(list)
-    for query in _scoped(select(Bid.funder_id, Bid.currency, Bid.amount_awarded_minor).where(
-            Bid.status == BidStatus.AWARDED.value, Bid.amount_awarded_minor.is_not(None)),
-            bid_ids):
+    for query in _scoped(
+        select(Bid.funder_id, Bid.currency, Bid.amount_awarded_minor).where(
+            Bid.status == BidStatus.AWARDED.value, Bid.amount_awarded_minor.is_not(None)
+        ),
+        bid_ids,
+    ):
         for funder_id, currency, awd in session.execute(query):
             awards[(funder_id, currency or "GBP")].append(awd)
 
@@ -208,7 +245,7 @@ def field_figures(bid_ids: Collection[int] | Scope | None = None, *, min_decided
     funder_totals: dict[int | None, Counter] = defaultdict(Counter)
     for (funder_id, status), n in funder_status.items():
         funder_totals[funder_id][status] += n
-    top_orgs = sorted(org_counts.items(), key=lambda kv: (-kv[1], kv[0][0]))[:top * 2]
+    top_orgs = sorted(org_counts.items(), key=lambda kv: (-kv[1], kv[0][0]))[: top * 2]
     orgs = _names({*(k[0] for k, _ in top_orgs), *funder_totals}, session)
 
     def rate(counts: Counter) -> dict[str, Any]:
@@ -224,7 +261,8 @@ def field_figures(bid_ids: Collection[int] | Scope | None = None, *, min_decided
         row["typical_award"] = {
             currency: quartiles(values)
             for (fid, currency), values in sorted(awards.items(), key=lambda kv: kv[0][1])
-            if fid == funder_id}
+            if fid == funder_id
+        }
         funders.append(row)
     funders.sort(key=lambda r: (-r["bids"], r["funder"]["name"].lower()))
 
@@ -232,18 +270,27 @@ def field_figures(bid_ids: Collection[int] | Scope | None = None, *, min_decided
     for (funder_id, programme, status), n in programme_status.items():
         if programme:
             programme_totals[(funder_id, programme)][status] += n
-    programmes = [
+    programmes: list[dict[str, Any]] = [
         {"programme": programme, "funder": _org_ref(orgs.get(fid), fid), **rate(counts)}
-        for (fid, programme), counts in programme_totals.items()]
+        for (fid, programme), counts in programme_totals.items()
+    ]
     programmes.sort(key=lambda r: (-r["bids"], r["programme"].lower()))
 
-    years = [{"year": y, "outcomes": {s: by_year[y][s] for s in OUTCOMES if by_year[y][s]},
-              **rate(by_year[y])} for y in sorted(by_year)]
+    years = [
+        {
+            "year": y,
+            "outcomes": {s: by_year[y][s] for s in OUTCOMES if by_year[y][s]},
+            **rate(by_year[y]),
+        }
+        for y in sorted(by_year)
+    ]
 
-    organisations = sorted(
-        ({"organisation": _org_ref(orgs.get(k[0]), k[0]), "bids": n}
-         for k, n in top_orgs if orgs.get(k[0]) is not None),
-        key=lambda r: (-r["bids"], r["organisation"]["name"].lower()))
+    org_rows: list[dict[str, Any]] = [
+        {"organisation": _org_ref(orgs.get(k[0]), k[0]), "bids": n}
+        for k, n in top_orgs
+        if orgs.get(k[0]) is not None
+    ]
+    organisations = sorted(org_rows, key=lambda r: (-r["bids"], r["organisation"]["name"].lower()))
 
     currencies = {
         currency: {
@@ -252,10 +299,12 @@ def field_figures(bid_ids: Collection[int] | Scope | None = None, *, min_decided
             "requested_count": m["requested_count"],
             "awarded_total": _amount(m["awarded_minor"]) if m["awarded_count"] else None,
             "awarded_count": m["awarded_count"],
-        } for currency, m in sorted(money.items())}
+        }
+        for currency, m in sorted(money.items())
+    }
 
     total_bids = sum(n for n in org_counts.values())
-    all_status = Counter()
+    all_status: Counter[str] = Counter()
     for counts in funder_totals.values():
         all_status.update(counts)
     return {
@@ -268,22 +317,24 @@ def field_figures(bid_ids: Collection[int] | Scope | None = None, *, min_decided
         },
         "min_decided": min_decided,
         "years": years,
-        "undated": {"bids": sum(undated.values()),
-                    "outcomes": {s: undated[s] for s in OUTCOMES if undated[s]}},
-        "funders": funders[:max(top, 1) * 4],
-        "programmes": programmes[:max(top, 1) * 2],
+        "undated": {
+            "bids": sum(undated.values()),
+            "outcomes": {s: undated[s] for s in OUTCOMES if undated[s]},
+        },
+        "funders": funders[: max(top, 1) * 4],
+        "programmes": programmes[: max(top, 1) * 2],
         "organisations": organisations[:top],
         "themes": [{"name": k, "bids": v} for k, v in _top(themes, top)],
         "locations": [{"name": k, "bids": v} for k, v in _top(locations, 200)],
         "amounts_requested": {
             currency: [{"bin": label, "bids": counts[label]} for label, _, _ in AMOUNT_BINS]
-            for currency, counts in sorted(requested.items())},
+            for currency, counts in sorted(requested.items())
+        },
     }
 
 
 def _top(counter: Counter, limit: int) -> list[tuple[str, int]]:
     return sorted(counter.items(), key=lambda kv: (-kv[1], kv[0].lower()))[:limit]
-
 
 
 def organisation_bid_ids(org_id: int, session=None) -> set[int]:
@@ -298,23 +349,36 @@ def funder_bid_ids(funder_id: int, session=None) -> set[int]:
     return set(session.scalars(_public(select(Bid.id).where(Bid.funder_id == funder_id))))
 
 
-def co_funders_by_applicants(funder_id: int, limit: int = TOP, session=None
-                             ) -> list[dict[str, Any]]:
+def co_funders_by_applicants(
+    funder_id: int, limit: int = TOP, session=None
+) -> list[dict[str, Any]]:
     """Other funders the same applicants also went to, most shared applicants first."""
     from sqlalchemy.orm import aliased
 
     session = session or db.session
     here, there = aliased(Bid), aliased(Bid)
-    public = (here.visibility == Visibility.PUBLISHED, here.hidden_at.is_(None),
-              there.visibility == Visibility.PUBLISHED, there.hidden_at.is_(None))
+    public = (
+        here.visibility == Visibility.PUBLISHED,
+        here.hidden_at.is_(None),
+        there.visibility == Visibility.PUBLISHED,
+        there.hidden_at.is_(None),
+    )
     rows = session.execute(
         select(there.funder_id, func.count(func.distinct(there.organisation_id)))
         .join(here, here.organisation_id == there.organisation_id)
-        .where(here.funder_id == funder_id, there.funder_id.is_not(None),
-               there.funder_id != funder_id, *public)
-        .group_by(there.funder_id)).all()
+        .where(
+            here.funder_id == funder_id,
+            there.funder_id.is_not(None),
+            there.funder_id != funder_id,
+            *public,
+        )
+        .group_by(there.funder_id)
+    ).all()
     orgs = _names([r[0] for r in rows], session)
-    out = [{"funder": _org_ref(orgs.get(fid), fid), "shared_applicants": n}
-           for fid, n in rows if orgs.get(fid) is not None]
+    out = [
+        {"funder": _org_ref(orgs.get(fid), fid), "shared_applicants": n}
+        for fid, n in rows
+        if orgs.get(fid) is not None
+    ]
     out.sort(key=lambda r: (-r["shared_applicants"], r["funder"]["name"].lower()))
     return out[:limit]

@@ -17,7 +17,7 @@ from bids.database import db
 from bids.models import Bid, Organisation
 
 
-def organisation_ids_named(value: str) -> Select[tuple[int]]:
+def organisation_ids_named(value: str) -> Select[int]:
     """Ids of the organisations known by this name (any case), org-id or slug."""
     value = value.strip()
     return select(Organisation.id).where(
@@ -31,9 +31,11 @@ def organisation_ids_named(value: str) -> Select[tuple[int]]:
 
 def organisations_named(value: str) -> list[Organisation]:
     """The organisations known by this name (any case), org-id or slug."""
-    return list(db.session.scalars(
-        select(Organisation).where(Organisation.id.in_(organisation_ids_named(value)))
-    ))
+    return list(
+        db.session.scalars(
+            select(Organisation).where(Organisation.id.in_(organisation_ids_named(value)))
+        )
+    )
 
 
 def bid_id_with_identifier(identifier: str) -> int | None:
@@ -50,9 +52,15 @@ def in_year(year: int):
     )
 
 
-def filtered_bids(user: Any, *, identifier: str | None = None, organisation: str | None = None,
-                  funder: str | None = None, status: str | None = None,
-                  year: int | None = None) -> Select[tuple[Bid]]:
+def filtered_bids(
+    user: Any,
+    *,
+    identifier: str | None = None,
+    organisation: str | None = None,
+    funder: str | None = None,
+    status: str | None = None,
+    year: int | None = None,
+) -> Select[Bid]:
     """The bids `user` may read that match every filter given, newest published first.
 
     Organisations and funders are named as `organisation_ids_named` reads them; drafts (no
@@ -82,8 +90,12 @@ def visible_bids_in_order(user: Any, ids: Iterable[int]) -> list[Bid]:
     ids = list(ids)
     if not ids:
         return []
-    found = {bid.id: bid for bid in db.session.scalars(
-        select(Bid).where(Bid.id.in_(ids)).options(
-            selectinload(Bid.organisation), selectinload(Bid.funder))
-    )}
+    found = {
+        bid.id: bid
+        for bid in db.session.scalars(
+            select(Bid)
+            .where(Bid.id.in_(ids))
+            .options(selectinload(Bid.organisation), selectinload(Bid.funder))
+        )
+    }
     return [found[i] for i in ids if i in found and can_view(user, found[i])]

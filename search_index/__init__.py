@@ -7,8 +7,14 @@ from flask import Flask, current_app
 from search_index import pg_schema  # noqa: F401 - PostgreSQL's search DDL for create_all
 from search_index.outbox import record_bid_changes, register_consumer, sync
 
-__all__ = ["get_index", "init_app", "rebuild_search_index", "record_bid_changes",
-           "register_consumer", "sync"]
+__all__ = [
+    "get_index",
+    "init_app",
+    "rebuild_search_index",
+    "record_bid_changes",
+    "register_consumer",
+    "sync",
+]
 
 
 def get_index():
@@ -27,14 +33,15 @@ def rebuild_search_index(session, progress=None) -> int:
     session.commit()
     count = get_index().rebuild(session, progress=progress)
     # Rows written before the rebuild began describe states it has read; later ones stay.
-    session.execute(delete(IndexOutbox).where(
-        IndexOutbox.target == "search", IndexOutbox.created_at < started))
+    session.execute(
+        delete(IndexOutbox).where(IndexOutbox.target == "search", IndexOutbox.created_at < started)
+    )
     session.commit()
     return count
 
 
 def search_backend(config) -> str:
-    """"whoosh" (the embedded default) or "postgres" (the default on a PostgreSQL database)."""
+    """ "whoosh" (the embedded default) or "postgres" (the default on a PostgreSQL database)."""
     chosen = (config.get("SEARCH_BACKEND") or "").strip().lower()
     url = str(config.get("SQLALCHEMY_DATABASE_URI") or "")
     is_postgres = url.startswith(("postgresql", "postgres:"))

@@ -32,12 +32,19 @@ class CatchUpReport:
         steps = ", ".join(f"{name} {secs:.1f} s" for name, secs in self.seconds.items())
         how = {"rows": "applied from the outbox", "rebuild": "rebuilt from the database"}
         return f"Search, similarity and clusters {how.get(self.path, 'were up to date')}" + (
-            f" ({steps})." if steps else ".")
+            f" ({steps})." if steps else "."
+        )
 
 
 def _bar(progress: bool, total: int, desc: str) -> tqdm:
-    return tqdm(total=total, desc=desc, unit=" bids", file=sys.stderr,
-                disable=None if progress else True, mininterval=0.5)
+    return tqdm(
+        total=total,
+        desc=desc,
+        unit=" bids",
+        file=sys.stderr,
+        disable=None if progress else True,
+        mininterval=0.5,
+    )
 
 
 def choose_path(changed: int) -> str:

@@ -85,22 +85,51 @@ def _add(graph: nx.Graph, a: int, b: int, kind: str, amount: float) -> None:
         data["weight"] += LINEAGE_WEIGHT
 
 
-def build_graph(bids: dict[int, BidEnds], pairs: Iterable[Any], links: Iterable[tuple[int, int]],
-                orgs: dict[int, OrgInfo], *, min_score: float = MIN_OVERLAP) -> nx.Graph:
+def build_graph(
+    bids: dict[int, BidEnds],
+    pairs: Iterable[Any],
+    links: Iterable[tuple[int, int]],
+    orgs: dict[int, OrgInfo],
+    *,
+    min_score: float = MIN_OVERLAP,
+) -> nx.Graph:
     """The organisations' graph over the given bids only (pairs and links outside are ignored)."""
     graph = nx.Graph()
-    for ends in bids.values():
-        for org_id in (ends.organisation_id, ends.funder_id):
-            if org_id is not None and org_id in orgs and org_id not in graph:
-                info = orgs[org_id]
-                graph.add_node(org_id, name=info.name, slug=info.slug, kind=info.kind,
-                               bids_sent=0, bids_received=0)
+    _add_nodes(graph, bids, orgs)
     for ends in bids.values():
         if ends.organisation_id in graph:
             graph.nodes[ends.organisation_id]["bids_sent"] += 1
         if ends.funder_id is not None and ends.funder_id in graph:
             graph.nodes[ends.funder_id]["bids_received"] += 1
             _add(graph, ends.organisation_id, ends.funder_id, "applied", 1)
+    _add_text_edges(graph, bids, pairs, links, min_score)
+    return graph
+
+
+def _add_nodes(graph: nx.Graph, bids: dict[int, BidEnds], orgs: dict[int, OrgInfo]) -> None:
+    """Every known organisation that sent or received one of the bids (counts start at 0)."""
+    for ends in bids.values():
+        for org_id in (ends.organisation_id, ends.funder_id):
+            if org_id is not None and org_id in orgs and org_id not in graph:
+                info = orgs[org_id]
+                graph.add_node(
+                    org_id,
+                    name=info.name,
+                    slug=info.slug,
+                    kind=info.kind,
+                    bids_sent=0,
+                    bids_received=0,
+                )
+
+
+def _add_text_edges(
+    graph: nx.Graph,
+    bids: dict[int, BidEnds],
+    pairs: Iterable[Any],
+    links: Iterable[tuple[int, int]],
+    min_score: float,
+) -> None:
+    """Overlap (similar texts) and lineage (linked bids) edges between the organisations."""
     for item in pairs:
         a, b, score = (int(item[0]), int(item[1]), float(item[2]))
         ea, eb = bids.get(a), bids.get(b)
@@ -116,23 +145,26 @@ def build_graph(bids: dict[int, BidEnds], pairs: Iterable[Any], links: Iterable[
             _add(graph, ea.organisation_id, eb.organisation_id, "lineage", 1)
         elif ea.funder_id and eb.funder_id:  # one project sent to two funders
             _add(graph, ea.funder_id, eb.funder_id, "lineage", 1)
-    return graph
 
 
 def find_communities(graph: nx.Graph) -> list[list[int]]:
     """Louvain communities (fixed seed), largest first, members sorted; ties by smallest id."""
     if graph.number_of_nodes() == 0:
         return []
-    found = nx.community.louvain_communities(graph, weight="weight", seed=SEED,
-                                             resolution=RESOLUTION)
+    found = nx.community.louvain_communities(
+        graph, weight="weight", seed=SEED, resolution=RESOLUTION
+    )
     groups = [sorted(c) for c in found]
     groups.sort(key=lambda c: (-len(c), c[0]))
     return groups
 
 
-def name_communities(groups: list[list[int]], bids: dict[int, BidEnds],
-                     texts: Callable[[list[int]], dict[int, str]],
-                     names: dict[int, str] | None = None) -> list[Community]:
+def name_communities(
+    groups: list[list[int]],
+    bids: dict[int, BidEnds],
+    texts: Callable[[list[int]], dict[int, str]],
+    names: dict[int, str] | None = None,
+) -> list[Community]:
     """Each community named by words its organisations' bids share, the ones most more common
     in it than across the field (a sample of every bid) first."""
     from search_index.clusters import KEY_STOP_WORDS, KEY_WORD, BidFacts
@@ -146,8 +178,9 @@ def name_communities(groups: list[list[int]], bids: dict[int, BidEnds],
     sample = texts(sample_ids)
     document_frequency: Counter = Counter()
     for text in sample.values():
-        document_frequency.update({w.strip("'-") for w in KEY_WORD.findall((text or "").lower())}
-                                  - KEY_STOP_WORDS)
+        document_frequency.update(
+            {w.strip("'-") for w in KEY_WORD.findall((text or "").lower())} - KEY_STOP_WORDS
+        )
     out = []
     for number, members in enumerate(groups, start=1):
         chosen: list[int] = []
@@ -158,16 +191,18 @@ def name_communities(groups: list[list[int]], bids: dict[int, BidEnds],
         facts = {b: BidFacts(b, bids[b].organisation_id) for b in chosen}
         own = texts(chosen)
         candidates = shared_terms(own, facts, limit=NAME_TERMS * 8) if len(chosen) > 1 else []
-        used = Counter()
+        used: Counter[str] = Counter()
         for text in own.values():
             used.update({w.strip("'-") for w in KEY_WORD.findall((text or "").lower())})
 
-        def lift(term: str) -> float:
+        def lift(term: str, used: Counter[str] = used, own: dict = own) -> float:
             field_share = (document_frequency[term] + 1) / (len(sample) + 1)
             return (used[term] / max(1, len(own))) / field_share
 
-        terms = sorted((t for t in candidates if lift(t) > 1.0),
-                       key=lambda t: (-round(lift(t), 3), candidates.index(t)))[:NAME_TERMS]
+        terms = sorted(
+            (t for t in candidates if lift(t) > 1.0),
+            key=lambda t: (-round(lift(t), 3), candidates.index(t)),
+        )[:NAME_TERMS]
         if terms:
             name = " · ".join(terms)
         else:  # too few organisations share words: name it by its best-connected members
@@ -186,8 +221,9 @@ def _spring(graph: nx.Graph) -> dict[int, tuple[float, float]]:
     xs = [p[0] for p in pos.values()]
     ys = [p[1] for p in pos.values()]
     x0, x1, y0, y1 = min(xs), max(xs), min(ys), max(ys)
-    return {n: ((p[0] - x0) / ((x1 - x0) or 1), (p[1] - y0) / ((y1 - y0) or 1))
-            for n, p in pos.items()}
+    return {
+        n: ((p[0] - x0) / ((x1 - x0) or 1), (p[1] - y0) / ((y1 - y0) or 1)) for n, p in pos.items()
+    }
 
 
 def layout(graph: nx.Graph) -> dict[int, tuple[float, float]]:
@@ -196,11 +232,12 @@ def layout(graph: nx.Graph) -> dict[int, tuple[float, float]]:
     each in a cell whose side grows with the square root of its size."""
     if graph.number_of_nodes() == 0:
         return {}
-    parts = sorted((sorted(c) for c in nx.connected_components(graph)),
-                   key=lambda c: (-len(c), c[0]))
+    parts = sorted(
+        (sorted(c) for c in nx.connected_components(graph)), key=lambda c: (-len(c), c[0])
+    )
     sides = [len(c) ** 0.5 for c in parts]
     total = sum(side * side for side in sides)
-    row_width = max(max(sides), total ** 0.5 * 1.2)
+    row_width = max(max(sides), total**0.5 * 1.2)
     cells, x, y, row_height = [], 0.0, 0.0, 0.0
     for side in sides:
         if x > 0 and x + side > row_width:
@@ -215,12 +252,15 @@ def layout(graph: nx.Graph) -> dict[int, tuple[float, float]]:
         inner = _spring(graph.subgraph(part))
         pad = side * 0.1
         for n, (px, py) in inner.items():
-            out[n] = (round((cx + pad + px * (side - 2 * pad)) / scale, 4),
-                      round((cy + pad + py * (side - 2 * pad)) / scale, 4))
+            out[n] = (
+                round((cx + pad + px * (side - 2 * pad)) / scale, 4),
+                round((cy + pad + py * (side - 2 * pad)) / scale, 4),
+            )
     return out
 
 
 # --- the field map over the database -----------------------------------------------------
+
 
 @dataclass
 class FieldMap:
@@ -278,10 +318,13 @@ class FieldMap:
 
     def to_json(self) -> dict:
         return {
-            "version": FORMAT_VERSION, "watermark": self.watermark, "built_at": self.built_at,
+            "version": FORMAT_VERSION,
+            "watermark": self.watermark,
+            "built_at": self.built_at,
             "seconds": self.seconds,
             "bids": [[b, e.organisation_id, e.funder_id] for b, e in self.bids.items()],
-            "pairs": self.pairs, "links": self.links,
+            "pairs": self.pairs,
+            "links": self.links,
             "orgs": [[o.id, o.name, o.slug, o.kind] for o in self.orgs.values()],
             "communities": [[c.id, c.members, c.name, c.key_terms] for c in self.communities],
         }
@@ -289,7 +332,9 @@ class FieldMap:
     @classmethod
     def from_json(cls, data: dict) -> FieldMap:
         return cls(
-            watermark=data["watermark"], built_at=data["built_at"], seconds=data["seconds"],
+            watermark=data["watermark"],
+            built_at=data["built_at"],
+            seconds=data["seconds"],
             bids={b: BidEnds(o, f) for b, o, f in data["bids"]},
             pairs=[(a, b, s) for a, b, s in data["pairs"]],
             links=[(a, b) for a, b in data["links"]],
@@ -307,29 +352,45 @@ def watermark(session=None) -> list:
     from search_index import similarity
 
     session = session or db.session
-    bids = session.execute(select(func.count(Bid.id), func.max(Bid.id),
-                                  func.max(Bid.updated_at))).one()
+    bids = session.execute(
+        select(func.count(Bid.id), func.max(Bid.id), func.max(Bid.updated_at))
+    ).one()
     orgs = session.execute(select(func.count(Organisation.id), func.max(Organisation.id))).one()
     links = session.execute(select(func.count(BidLink.id), func.max(BidLink.id))).one()
     manifest = similarity.get_store().manifest() or {}
-    return [bids[0], bids[1], bids[2].isoformat() if bids[2] else None, *orgs, *links,
-            manifest.get("base"), manifest.get("delta")]
+    return [
+        bids[0],
+        bids[1],
+        bids[2].isoformat() if bids[2] else None,
+        *orgs,
+        *links,
+        manifest.get("base"),
+        manifest.get("delta"),
+    ]
 
 
 def _load_facts(session) -> tuple[dict[int, BidEnds], dict[int, OrgInfo], list[tuple[int, int]]]:
-    bids = {b: BidEnds(o, f) for b, o, f in session.execute(
-        _public(select(Bid.id, Bid.organisation_id, Bid.funder_id)))}
+    bids = {
+        b: BidEnds(o, f)
+        for b, o, f in session.execute(_public(select(Bid.id, Bid.organisation_id, Bid.funder_id)))
+    }
     org_ids = {e.organisation_id for e in bids.values()} | {
-        e.funder_id for e in bids.values() if e.funder_id is not None}
+        e.funder_id for e in bids.values() if e.funder_id is not None
+    }
     orgs: dict[int, OrgInfo] = {}
     ids = sorted(org_ids)
     for start in range(0, len(ids), 5000):
-        for i, name, slug, kind in session.execute(select(
-                Organisation.id, Organisation.name, Organisation.slug, Organisation.kind
-        ).where(Organisation.id.in_(ids[start:start + 5000]))):
+        for i, name, slug, kind in session.execute(
+            select(Organisation.id, Organisation.name, Organisation.slug, Organisation.kind).where(
+                Organisation.id.in_(ids[start : start + 5000])
+            )
+        ):
             orgs[i] = OrgInfo(i, name, slug, str(kind))
-    links = [(a, b) for a, b in session.execute(select(BidLink.from_bid_id, BidLink.to_bid_id))
-             if a in bids and b in bids]
+    links = [
+        (a, b)
+        for a, b in session.execute(select(BidLink.from_bid_id, BidLink.to_bid_id))
+        if a in bids and b in bids
+    ]
     return bids, orgs, links
 
 
@@ -345,16 +406,29 @@ def build_field_map(progress: Callable[[str], None] | None = None, session=None)
     step("bids")
     bids, orgs, links = _load_facts(session)
     step("pairs")
-    pairs = [(int(p.a), int(p.b), float(p.score)) for p in available_pairs(MIN_OVERLAP)
-             if int(p.a) in bids and int(p.b) in bids]
+    pairs = [
+        (int(p.a), int(p.b), float(p.score))
+        for p in available_pairs(MIN_OVERLAP)
+        if int(p.a) in bids and int(p.b) in bids
+    ]
     step("communities")
     graph = build_graph(bids, pairs, links, orgs)
     groups = find_communities(graph)
     step("names")
-    communities = name_communities(groups, bids, lambda ids: bid_texts(ids, session),
-                                   {i: o.name for i, o in orgs.items()})
-    fmap = FieldMap(mark, utcnow().isoformat(timespec="seconds") + "Z", bids, pairs, links, orgs,
-                    communities, seconds=round(time.perf_counter() - started, 2), _graph=graph)
+    communities = name_communities(
+        groups, bids, lambda ids: bid_texts(ids, session), {i: o.name for i, o in orgs.items()}
+    )
+    fmap = FieldMap(
+        mark,
+        utcnow().isoformat(timespec="seconds") + "Z",
+        bids,
+        pairs,
+        links,
+        orgs,
+        communities,
+        seconds=round(time.perf_counter() - started, 2),
+        _graph=graph,
+    )
     return fmap
 
 
@@ -409,13 +483,16 @@ def field_map() -> FieldMap:
                     _memory[str(path)] = cached
         except (FileNotFoundError, ValueError, KeyError, TypeError):
             cached = None
-    if cached is not None and (cached.watermark == mark or len(cached.bids) > int(
-            current_app.config.get("NETWORK_INLINE_MAX", INLINE_MAX))):
+    if cached is not None and (
+        cached.watermark == mark
+        or len(cached.bids) > int(current_app.config.get("NETWORK_INLINE_MAX", INLINE_MAX))
+    ):
         return cached
     return refresh_field_map()
 
 
 # --- views of the map --------------------------------------------------------------------
+
 
 def node_link(graph: nx.Graph, community_of: dict[int, int]) -> dict:
     """networkx node-link JSON, with each node's community."""
@@ -428,14 +505,25 @@ def export_graph(graph: nx.Graph, community_of: dict[int, int], fmt: str) -> str
     """GEXF or GraphML text (for Gephi) of the graph, communities as a node attribute."""
     copy = nx.Graph()
     for node, data in graph.nodes(data=True):
-        copy.add_node(node, label=data.get("name", ""), slug=data.get("slug", ""),
-                      kind=data.get("kind", ""), bids_sent=data.get("bids_sent", 0),
-                      bids_received=data.get("bids_received", 0),
-                      community=community_of.get(node, 0) or 0)
+        copy.add_node(
+            node,
+            label=data.get("name", ""),
+            slug=data.get("slug", ""),
+            kind=data.get("kind", ""),
+            bids_sent=data.get("bids_sent", 0),
+            bids_received=data.get("bids_received", 0),
+            community=community_of.get(node, 0) or 0,
+        )
     for a, b, data in graph.edges(data=True):
-        copy.add_edge(a, b, weight=float(data["weight"]), overlap=float(data["overlap"]),
-                      pairs=int(data["pairs"]), applied=int(data["applied"]),
-                      lineage=int(data["lineage"]))
+        copy.add_edge(
+            a,
+            b,
+            weight=float(data["weight"]),
+            overlap=float(data["overlap"]),
+            pairs=int(data["pairs"]),
+            applied=int(data["applied"]),
+            lineage=int(data["lineage"]),
+        )
     if fmt == "gexf":
         return "\n".join(nx.generate_gexf(copy))
     return "\n".join(nx.generate_graphml(copy))

@@ -43,11 +43,15 @@ MAX_TEXT = 1000
 # Field names (and aliases) searched by weight: title A, summary B, body C, attachments D.
 WEIGHTED_FIELDS = {"title": "A", "summary": "B", "text": "CD", "body": "CD"}
 ALIASES = {
-    "theme": "themes", "location": "locations", "organization": "organisation",
-    "org": "organisation", "program": "programme",
+    "theme": "themes",
+    "location": "locations",
+    "organization": "organisation",
+    "org": "organisation",
+    "program": "programme",
 }
-VALUE_FIELDS = frozenset({"funder", "organisation", "programme", "status", "year", "themes",
-                          "locations"})
+VALUE_FIELDS = frozenset(
+    {"funder", "organisation", "programme", "status", "year", "themes", "locations"}
+)
 
 _LEXEME = re.compile(r"[^\W_]+", re.UNICODE)
 _TOKEN = re.compile(
@@ -69,6 +73,7 @@ def lexemes(value: str) -> list[str]:
 
 
 # --- the parse tree -------------------------------------------------------------------------
+
 
 @dataclass
 class Node:
@@ -112,8 +117,9 @@ def json_values(column_name: str | Any):
     return func.json_array_elements_text(safe).table_valued("value").alias("v")
 
 
-def json_list_condition(column_name: str, values: list[str], *, prefix: bool = False,
-                        lower: bool = True) -> ColumnElement:
+def json_list_condition(
+    column_name: str, values: list[str], *, prefix: bool = False, lower: bool = True
+) -> ColumnElement:
     table = json_values(column_name)
     subject = func.btrim(table.c.value)
     subject = func.lower(subject) if lower else subject
@@ -131,8 +137,10 @@ def _name_condition(column, value: str, prefix: bool) -> ColumnElement:
     query = func.to_tsquery(TS_CONFIG, _terms(words, "", prefix=prefix, phrase=True))
     return column.in_(
         select(Organisation.id).where(
-            or_(func.lower(Organisation.name) == value.lower(),
-                func.to_tsvector(TS_CONFIG, Organisation.name).op("@@")(query))
+            or_(
+                func.lower(Organisation.name) == value.lower(),
+                func.to_tsvector(TS_CONFIG, Organisation.name).op("@@")(query),
+            )
         )
     )
 
@@ -172,6 +180,7 @@ def year_expression():
 
 
 # --- parsing --------------------------------------------------------------------------------
+
 
 class _Parser:
     def __init__(self, text_: str):
@@ -258,8 +267,11 @@ class _Parser:
         if kind == "field":
             name = match.group("fname").lower()
             name = ALIASES.get(name, name)
-            value = match.group("fphrase") if match.group("fphrase") is not None else (
-                match.group("fword"))
+            value = (
+                match.group("fphrase")
+                if match.group("fphrase") is not None
+                else (match.group("fword"))
+            )
             if name in WEIGHTED_FIELDS or name in VALUE_FIELDS:
                 return self._leaf(name, value, phrase=match.group("fphrase") is not None)
             return self._leaf(None, match.group("field"))  # not a field of ours: its words
@@ -278,6 +290,7 @@ class _Parser:
 
 
 # --- to SQL ---------------------------------------------------------------------------------
+
 
 def matches(tsquery: str) -> ColumnElement:
     return VECTOR.op("@@")(func.to_tsquery(TS_CONFIG, tsquery))

@@ -52,8 +52,10 @@ from search_index.snippets import SNIPPET_CHARS
 # ts_rank_cd weights for D, C, B, A (attachments/names, body, summary, title).
 RANK_WEIGHTS = "{0.1, 0.2, 0.5, 1.0}"
 RANK_NORMALISATION = 1  # divide by 1 + log(document length): long texts do not win by size
-HEADLINE_OPTIONS = ('StartSel=<mark>, StopSel=</mark>, MaxFragments=2, MaxWords=30, '
-                    'MinWords=12, FragmentDelimiter=" … "')
+HEADLINE_OPTIONS = (
+    "StartSel=<mark>, StopSel=</mark>, MaxFragments=2, MaxWords=30, "
+    'MinWords=12, FragmentDelimiter=" … "'
+)
 _NOT_MARK = re.compile(r"<(?!/?mark>)")
 REBUILD_BATCH = 500
 
@@ -152,11 +154,20 @@ class PgSearchService:
         start = (page - 1) * per_page
         hits = (
             self._page(session, parsed.rank_tsquery, sort, final, start, per_page)
-            if start < total else []
+            if start < total
+            else []
         )
-        results = Results(hits, int(total), page, per_page, sort, parsed.text,
-                          fell_back=parsed.fell_back, message=parsed.message,
-                          facets=facet_values)
+        results = Results(
+            hits,
+            int(total),
+            page,
+            per_page,
+            sort,
+            parsed.text,
+            fell_back=parsed.fell_back,
+            message=parsed.message,
+            facets=facet_values,
+        )
         if snippets and hits and parsed.rank_tsquery:
             self._snippets(session, parsed.rank_tsquery, hits)
         return results
@@ -180,20 +191,30 @@ class PgSearchService:
     def _page(self, session, rank_tsquery, sort, conditions, start, per_page) -> list[Hit]:
         if sort == "relevance" and rank_tsquery:
             rank = func.ts_rank_cd(
-                literal_column(f"'{RANK_WEIGHTS}'::real[]"), VECTOR,
+                literal_column(f"'{RANK_WEIGHTS}'::real[]"),
+                VECTOR,
                 func.to_tsquery(TS_CONFIG, bindparam("rank_q", rank_tsquery)),
                 RANK_NORMALISATION,
             )
             rows = session.execute(
-                select(Bid.id, rank.label("rank")).where(*conditions)
-                .order_by(literal_column("rank").desc(), Bid.id).offset(start).limit(per_page)
+                select(Bid.id, rank.label("rank"))
+                .where(*conditions)
+                .order_by(literal_column("rank").desc(), Bid.id)
+                .offset(start)
+                .limit(per_page)
             )
             return [Hit(int(bid_id), score=float(score)) for bid_id, score in rows]
-        key = func.coalesce(Bid.published_at, Bid.created_at) if sort != "amount" else (
-            amount_expression())
+        key = (
+            func.coalesce(Bid.published_at, Bid.created_at)
+            if sort != "amount"
+            else (amount_expression())
+        )
         rows = session.scalars(
-            select(Bid.id).where(*conditions)
-            .order_by(key.desc().nulls_last(), Bid.id).offset(start).limit(per_page)
+            select(Bid.id)
+            .where(*conditions)
+            .order_by(key.desc().nulls_last(), Bid.id)
+            .offset(start)
+            .limit(per_page)
         )
         return [Hit(int(bid_id)) for bid_id in rows]
 
@@ -205,35 +226,62 @@ class PgSearchService:
         among those its *other* facets' flags admit."""
         amount, year = amount_expression(), year_expression()
         flags = {name: cond.label(f"f_{name}") for name, cond in facet_conditions.items()}
-        m = select(Bid.id, Bid.status, Bid.funder_id, Bid.themes, Bid.locations,
-                   amount.label("amount"), year.label("year"), *flags.values()
-                   ).where(*base).cte("m")
+        m = (
+            select(
+                Bid.id,
+                Bid.status,
+                Bid.funder_id,
+                Bid.themes,
+                Bid.locations,
+                amount.label("amount"),
+                year.label("year"),
+                *flags.values(),
+            )
+            .where(*base)
+            .cte("m")
+        )
 
         def others(name):
             return [m.c[f"f_{o}"].is_(True) for o in flags if o != name]
 
         def row(name, value, *where, select_from=None, group=True):
-            stmt = select(literal(name).label("facet"), cast(value, String).label("value"),
-                          func.count().label("n"))
+            stmt = select(
+                literal(name).label("facet"),
+                cast(value, String).label("value"),
+                func.count().label("n"),
+            )
             stmt = stmt.select_from(select_from if select_from is not None else m).where(*where)
             return stmt.group_by(value) if group else stmt
 
         funder = aliased(Organisation)
-        band_key = case(*[((m.c.amount < high * 100), key) for key, _, high in BANDS
-                          if high is not None], else_=BANDS[-1][0])
+        band_key = case(
+            *[((m.c.amount < high * 100), key) for key, _, high in BANDS if high is not None],
+            else_=BANDS[-1][0],
+        )
         parts = [
             row("total", literal(""), *[m.c[f"f_{o}"].is_(True) for o in flags], group=False),
             row("status", m.c.status, *others("status")),
-            row("funder", funder.name, *others("funder"),
-                select_from=m.join(funder, funder.id == m.c.funder_id)),
+            row(
+                "funder",
+                funder.name,
+                *others("funder"),
+                select_from=m.join(funder, funder.id == m.c.funder_id),
+            ),
             row("year", m.c.year, m.c.year.is_not(None), *others("year")),
             row("band", band_key, m.c.amount >= 0, *others("band")),
         ]
         for name, column in (("theme", m.c.themes), ("location", m.c.locations)):
             values = json_values(column)
             value = func.btrim(values.c.value)
-            parts.append(row(name, value, value != "", *others(name),
-                             select_from=m.join(values, literal_column("true"))))
+            parts.append(
+                row(
+                    name,
+                    value,
+                    value != "",
+                    *others(name),
+                    select_from=m.join(values, literal_column("true")),
+                )
+            )
         counts: dict[str, list[tuple[str, int]]] = {name: [] for name in FACET_FIELDS}
         total = 0
         for facet, value, n in session.execute(union_all(*parts)):
@@ -253,11 +301,13 @@ class PgSearchService:
             found = dict(counted)
             return [
                 FacetValue(key, found.get(key, 0), band_label(key), key in selected)
-                for key, _, _ in BANDS if found.get(key) or key in selected
+                for key, _, _ in BANDS
+                if found.get(key) or key in selected
             ]
         items = [
-            FacetValue(value, n, value.capitalize() if name == "status" else value,
-                       value in selected)
+            FacetValue(
+                value, n, value.capitalize() if name == "status" else value, value in selected
+            )
             for value, n in counted
         ]
         if name == "year":
@@ -279,19 +329,22 @@ class PgSearchService:
         attached = (
             select(func.string_agg(Attachment.text, literal("\n\n")))
             .where(Attachment.bid_id == Bid.id, Attachment.text != "")
-            .correlate(Bid).scalar_subquery()
+            .correlate(Bid)
+            .scalar_subquery()
         )
         body = func.left(
-            func.openbids_markdown_plain(Bid.body) + literal("\n\n")
-            + func.coalesce(attached, ""), SNIPPET_CHARS)
+            func.openbids_markdown_plain(Bid.body) + literal("\n\n") + func.coalesce(attached, ""),
+            SNIPPET_CHARS,
+        )
         query = func.to_tsquery(TS_CONFIG, bindparam("snippet_q", rank_tsquery))
 
         def headline(source):
             return func.ts_headline(TS_CONFIG, _escaped(source), query, HEADLINE_OPTIONS)
 
         rows = session.execute(
-            select(Bid.id, headline(body), headline(func.left(Bid.summary, SNIPPET_CHARS)))
-            .where(Bid.id.in_(ids))
+            select(Bid.id, headline(body), headline(func.left(Bid.summary, SNIPPET_CHARS))).where(
+                Bid.id.in_(ids)
+            )
         )
         snippets = {bid_id: _safe_markup(b) or _safe_markup(s) for bid_id, b, s in rows}
         for hit in hits:
@@ -300,8 +353,13 @@ class PgSearchService:
 
 def _escaped(source):
     """HTML-escaped text, in SQL (as markupsafe.escape: & < > " ')."""
-    for char, entity in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ('"', "&#34;"),
-                         ("'", "&#39;")):
+    for char, entity in (
+        ("&", "&amp;"),
+        ("<", "&lt;"),
+        (">", "&gt;"),
+        ('"', "&#34;"),
+        ("'", "&#39;"),
+    ):
         source = func.replace(source, char, entity)
     return source
 
@@ -316,26 +374,34 @@ class PgSearchIndex:
         """Nothing to do: triggers updated the vectors in the writing transaction."""
 
     def doc_count(self) -> int:
-        return int(db.session.scalar(
-            select(func.count(Bid.id)).where(VECTOR.is_not(None))) or 0)
+        return int(db.session.scalar(select(func.count(Bid.id)).where(VECTOR.is_not(None))) or 0)
 
     def stored(self) -> dict[int, str]:
         """bid id -> updated stamp for every bid with a search vector."""
-        return {int(i): stamp(u) for i, u in db.session.execute(
-            select(Bid.id, Bid.updated_at).where(VECTOR.is_not(None)))}
+        return {
+            int(i): stamp(u)
+            for i, u in db.session.execute(
+                select(Bid.id, Bid.updated_at).where(VECTOR.is_not(None))
+            )
+        }
 
-    def rebuild(self, session: Session, *, progress: Callable[[int], None] | None = None,
-                **_: Any) -> int:
+    def rebuild(
+        self, session: Session, *, progress: Callable[[int], None] | None = None, **_: Any
+    ) -> int:
         """Recompute every vector (the trigger does when the column is set), a batch at a time."""
         count, last_id = 0, 0
         while True:
-            ids = list(session.scalars(
-                select(Bid.id).where(Bid.id > last_id).order_by(Bid.id).limit(REBUILD_BATCH)))
+            ids = list(
+                session.scalars(
+                    select(Bid.id).where(Bid.id > last_id).order_by(Bid.id).limit(REBUILD_BATCH)
+                )
+            )
             if not ids:
                 break
             last_id = ids[-1]
-            session.execute(text(f"UPDATE bid SET {VECTOR_COLUMN} = NULL WHERE id = ANY(:ids)"),
-                            {"ids": ids})
+            session.execute(
+                text(f"UPDATE bid SET {VECTOR_COLUMN} = NULL WHERE id = ANY(:ids)"), {"ids": ids}
+            )
             session.commit()
             count += len(ids)
             if progress:
@@ -345,12 +411,24 @@ class PgSearchIndex:
     def check(self, session: Session) -> Drift:
         """Bids without a vector (missing) or whose vector differs from a fresh one (stale)."""
         missing = sorted(session.scalars(select(Bid.id).where(VECTOR.is_(None))))
-        stale = sorted(session.scalars(select(Bid.id).where(
-            VECTOR.is_not(None),
-            VECTOR.is_distinct_from(func.openbids_bid_vector(
-                Bid.id, Bid.title, Bid.summary, Bid.body, Bid.programme, Bid.organisation_id,
-                Bid.funder_id)),
-        )))
+        stale = sorted(
+            session.scalars(
+                select(Bid.id).where(
+                    VECTOR.is_not(None),
+                    VECTOR.is_distinct_from(
+                        func.openbids_bid_vector(
+                            Bid.id,
+                            Bid.title,
+                            Bid.summary,
+                            Bid.body,
+                            Bid.programme,
+                            Bid.organisation_id,
+                            Bid.funder_id,
+                        )
+                    ),
+                )
+            )
+        )
         session.rollback()
         return Drift(missing=missing, stale=stale, extra=[])
 

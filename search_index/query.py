@@ -22,8 +22,15 @@ from whoosh.qparser import (
 # What a plain word is searched in; funder/organisation names count too.
 DEFAULT_FIELDS = ("title", "summary", "text", "organisation", "funder", "programme")
 # Fields a user may name (anything else, e.g. the permission fields, stays plain text).
-QUERY_FIELDS = DEFAULT_FIELDS + ("themes", "locations", "status", "year", "amount",
-                                 "submitted_on", "published")
+QUERY_FIELDS = DEFAULT_FIELDS + (
+    "themes",
+    "locations",
+    "status",
+    "year",
+    "amount",
+    "submitted_on",
+    "published",
+)
 ALIASES = {
     "themes": ["theme"],
     "locations": ["location"],
@@ -31,8 +38,9 @@ ALIASES = {
     "text": ["body"],
     "programme": ["program"],
 }
-FALLBACK_MESSAGE = ("We could not read that as a search expression, "
-                    "so we searched for its words instead.")
+FALLBACK_MESSAGE = (
+    "We could not read that as a search expression, so we searched for its words instead."
+)
 _WORD = re.compile(r"\w+", re.UNICODE)
 OPERATORS = frozenset({"AND", "OR", "NOT", "ANDNOT", "ANDMAYBE"})  # words that are not words
 
@@ -88,7 +96,7 @@ class QueryBuilder:
         self.schema = schema
         self.parser = MultifieldParser(list(DEFAULT_FIELDS), _query_schema(schema))
         self.parser.remove_plugin_class(WildcardPlugin)  # no leading/inner wildcards: they scan
-        self.parser.add_plugin(_StemAwarePrefixPlugin())   # the whole vocabulary
+        self.parser.add_plugin(_StemAwarePrefixPlugin())  # the whole vocabulary
         self.parser.add_plugin(FieldAliasPlugin(ALIASES))
         # Fallback: any of the words, best matches first (a stray token must not empty the page).
         self.plain = MultifieldParser(list(DEFAULT_FIELDS), _query_schema(schema), group=OrGroup)

@@ -22,9 +22,14 @@ _ids_cache: dict[int, tuple[tuple, np.ndarray]] = {}
 
 def narrows(q: str, filters: Filters) -> bool:
     """Whether the query or a filter restricts the set (else: every public bid)."""
-    return bool((q or "").strip() or filters.active() or filters.min_amount is not None
-                or filters.max_amount is not None or filters.organisation_ids is not None
-                or filters.bid_ids is not None)
+    return bool(
+        (q or "").strip()
+        or filters.active()
+        or filters.min_amount is not None
+        or filters.max_amount is not None
+        or filters.organisation_ids is not None
+        or filters.bid_ids is not None
+    )
 
 
 def _docnum_ids(service, searcher) -> np.ndarray:
@@ -55,8 +60,9 @@ def matching_bid_ids(q: str = "", filters: Filters | None = None) -> set[int] | 
     return ids
 
 
-def matching_bids(q: str = "", filters: Filters | None = None
-                  ) -> tuple[set[int], dict[str, Counter]]:
+def matching_bids(
+    q: str = "", filters: Filters | None = None
+) -> tuple[set[int], dict[str, Counter]]:
     """The public bids matching the search, and how many of them name each theme and place
     (counted over the index's value arrays, not by decoding every bid's JSON lists)."""
     filters = filters or Filters()

@@ -51,9 +51,15 @@ def recorded(app, client):
 
 
 def _get_routes(app) -> list[str]:
-    return sorted({rule.rule for rule in app.url_map.iter_rules()
-                   if rule.endpoint.startswith("api.") and "GET" in rule.methods
-                   and not rule.rule.endswith(("openapi.json", "/api/v1/"))})
+    return sorted(
+        {
+            rule.rule
+            for rule in app.url_map.iter_rules()
+            if rule.endpoint.startswith("api.")
+            and "GET" in rule.methods
+            and not rule.rule.endswith(("openapi.json", "/api/v1/"))
+        }
+    )
 
 
 def _concrete(rule: str) -> str:
@@ -81,20 +87,28 @@ def test_every_get_route_describes_exactly_the_parameters_it_reads(app, recorded
     for rule in _get_routes(app):
         READ.clear()
         # Plain, then as a search (`GET /bids` reads the search parameters only then).
-        answers = [recorded.get(_concrete(rule) + query).status_code
-                   for query in ("", "?q=community")]
+        answers = [
+            recorded.get(_concrete(rule) + query).status_code for query in ("", "?q=community")
+        ]
         if answers[0] != 200:
             continue  # refused before reading its parameters (a pool needs a member's token)
         checked.add(rule)
-        read = READ - {"q"} | ({"q"} if "q" in _described(document, _openapi_path(rule)) or
-                                "q" in READ else set())
+        read = READ - {"q"} | (
+            {"q"} if "q" in _described(document, _openapi_path(rule)) or "q" in READ else set()
+        )
         described = _described(document, _openapi_path(rule))
         if read != described:
-            mismatches[rule] = {"read, not described": sorted(read - described),
-                                "described, not read": sorted(described - read)}
+            mismatches[rule] = {
+                "read, not described": sorted(read - described),
+                "described, not read": sorted(described - read),
+            }
     assert mismatches == {}
-    assert {"/api/v1/bids", "/api/v1/bids/<int:bid_id>", "/api/v1/360giving.json",
-            "/api/v1/export.csv"} <= checked
+    assert {
+        "/api/v1/bids",
+        "/api/v1/bids/<int:bid_id>",
+        "/api/v1/360giving.json",
+        "/api/v1/export.csv",
+    } <= checked
 
 
 @pytest.mark.parametrize("query", ["status=", "sort=", "band="])
@@ -102,10 +116,13 @@ def test_enum_parameters_refuse_empty_values(client, query):
     assert client.get(f"/api/v1/bids?{query}").status_code == 400
 
 
-@pytest.mark.parametrize("path", [
-    "/api/v1/bids/9223372036854775808",
-    "/api/v1/bids/99999999999999999999/similar",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/bids/9223372036854775808",
+        "/api/v1/bids/99999999999999999999/similar",
+    ],
+)
 def test_ids_past_the_databases_integers_are_not_found(client, path):
     assert client.get(path).status_code == 404
 

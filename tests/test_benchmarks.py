@@ -43,12 +43,15 @@ def test_time_calls_measures_each_call():
 
 def test_harness_runs_the_import_benchmark_on_a_sample(tmp_path, shared_data, capsys):
     corpus = tmp_path / "sample.jsonl.gz"
-    with gzip.open(shared_data / "sbir-awards.jsonl.gz", "rt") as src, \
-            gzip.open(corpus, "wt") as out:
+    with (
+        gzip.open(shared_data / "sbir-awards.jsonl.gz", "rt") as src,
+        gzip.open(corpus, "wt") as out,
+    ):
         out.writelines(itertools.islice(src, 60))
     output = tmp_path / "results" / "latest.json"
-    code = main(["--only", "import", "--limit", "50", "--corpus", str(corpus),
-                 "--output", str(output)])
+    code = main(
+        ["--only", "import", "--limit", "50", "--corpus", str(corpus), "--output", str(output)]
+    )
     printed = capsys.readouterr().out
     assert code == 0, printed
     results = json.loads(output.read_text())

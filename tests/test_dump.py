@@ -16,10 +16,14 @@ from bids.models import Bid, Visibility
 
 def test_dump_writes_the_public_corpus_with_its_datapackage(app, db, tmp_path):
     seed_demo()
-    public = db.session.scalar(select(func.count(Bid.id)).where(
-        Bid.visibility == Visibility.PUBLISHED, Bid.hidden_at.is_(None)))
-    result = app.test_cli_runner().invoke(args=[
-        "export", "dump", str(tmp_path / "dumps"), "--base-url", "https://bids.example.org"])
+    public = db.session.scalar(
+        select(func.count(Bid.id)).where(
+            Bid.visibility == Visibility.PUBLISHED, Bid.hidden_at.is_(None)
+        )
+    )
+    result = app.test_cli_runner().invoke(
+        args=["export", "dump", str(tmp_path / "dumps"), "--base-url", "https://bids.example.org"]
+    )
     assert result.exit_code == 0, result.output
     [folder] = list((tmp_path / "dumps").iterdir())
     package = json.loads((folder / "datapackage.json").read_text())
@@ -32,8 +36,9 @@ def test_dump_writes_the_public_corpus_with_its_datapackage(app, db, tmp_path):
     lines = gzip.decompress((folder / "bids.jsonl.gz").read_bytes()).decode().splitlines()
     rows = [json.loads(line) for line in lines]
     assert len(rows) == public == resources["bids-jsonl"]["rowCount"]
-    assert all(r["licence"] and r["permalink"].startswith("https://bids.example.org/bids/")
-               for r in rows)
+    assert all(
+        r["licence"] and r["permalink"].startswith("https://bids.example.org/bids/") for r in rows
+    )
     with gzip.open(folder / "bids.csv.gz", "rt", encoding="utf-8", newline="") as handle:
         table = list(csv.DictReader(handle))
     assert len(table) == public
@@ -51,8 +56,12 @@ def test_data_page_lists_and_serves_the_latest_dump(app, db, client, tmp_path):
     page = client.get("/data").get_data(as_text=True)
     links = re.findall(r'href="(/data/[^"]+)"', page)
     assert {link.rsplit("/", 1)[-1] for link in links} == {
-        "bids.jsonl.gz", "bids.csv.gz", "360giving.json.gz", "360giving.csv.gz",
-        "datapackage.json"}
+        "bids.jsonl.gz",
+        "bids.csv.gz",
+        "360giving.json.gz",
+        "360giving.csv.gz",
+        "datapackage.json",
+    }
     package = client.get(next(link for link in links if link.endswith("datapackage.json")))
     assert package.status_code == 200 and package.get_json()["resources"]
     package.close()  # a served file stays open until its response is closed

@@ -6,8 +6,8 @@ import re
 import xml.etree.ElementTree as ET
 
 import feedparser
-from markupsafe import escape
 import pytest
+from markupsafe import escape
 from sqlalchemy import select
 
 from bids.demo import seed_demo
@@ -30,8 +30,11 @@ def parsed(client, url):
 
 
 def public_ids(db) -> set[int]:
-    return set(db.session.scalars(select(Bid.id).where(
-        Bid.visibility == Visibility.PUBLISHED, Bid.hidden_at.is_(None))))
+    return set(
+        db.session.scalars(
+            select(Bid.id).where(Bid.visibility == Visibility.PUBLISHED, Bid.hidden_at.is_(None))
+        )
+    )
 
 
 def entry_ids(feed) -> set[int]:
@@ -48,8 +51,9 @@ def test_site_feed_lists_public_bids_newest_first(demo, db, client):
 
 
 def test_organisation_and_funder_feeds(demo, db, client):
-    bid = db.session.scalar(select(Bid).where(Bid.visibility == Visibility.PUBLISHED,
-                                              Bid.funder_id.is_not(None)))
+    bid = db.session.scalar(
+        select(Bid).where(Bid.visibility == Visibility.PUBLISHED, Bid.funder_id.is_not(None))
+    )
     org_feed = parsed(client, f"/feeds/orgs/{bid.organisation.slug}.atom")
     assert bid.id in entry_ids(org_feed)
     assert all(e.author == bid.organisation.name for e in org_feed.entries)
@@ -60,8 +64,11 @@ def test_organisation_and_funder_feeds(demo, db, client):
 
 def test_search_page_declares_its_feed_and_the_feed_follows_the_query(demo, db, client):
     page = client.get("/search?q=community&status=awarded").get_data(as_text=True)
-    match = re.search(r'<link rel="alternate" type="application/atom\+xml" '
-                      r'title="Atom feed of this search" href="([^"]+)"', page)
+    match = re.search(
+        r'<link rel="alternate" type="application/atom\+xml" '
+        r'title="Atom feed of this search" href="([^"]+)"',
+        page,
+    )
     assert match and "q=community" in match[1] and "status=awarded" in match[1]
     feed = parsed(client, match[1].replace("&amp;", "&"))
     found = client.get("/api/v1/bids?q=community&status=awarded&per_page=100").get_json()

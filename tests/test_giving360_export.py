@@ -16,8 +16,8 @@ from referencing.jsonschema import DRAFT202012
 
 from bids.demo import seed_demo
 from bids.giving360.export import CSV_TITLES
-from portal.commands.imports import import_bids
 from bids.giving360.reader import GrantReader
+from portal.commands.imports import import_bids
 from tests.conftest import SHARED_DATA
 
 SCHEMA_DIR = SHARED_DATA / "uk360giving" / "schema"
@@ -35,8 +35,9 @@ def package_validator():
     ref = package_schema["properties"]["grants"]["items"]["$ref"]
     registry = Registry().with_resources([(grant_schema["$id"], resource), (ref, resource)])
     dialect = "https://json-schema.org/draft/2020-12/schema"
-    return Draft202012Validator({**package_schema, "$schema": dialect}, registry=registry,
-                                format_checker=FormatChecker())
+    return Draft202012Validator(
+        {**package_schema, "$schema": dialect}, registry=registry, format_checker=FormatChecker()
+    )
 
 
 def errors_of(validator, package) -> list[str]:
@@ -45,9 +46,15 @@ def errors_of(validator, package) -> list[str]:
 
 def test_the_validator_refuses_an_invalid_grant(package_validator):
     """The test's own check can fail: a grant without awardDate is not valid."""
-    grant = {"id": "360G-x-1", "title": "t", "description": "d", "currency": "GBP",
-             "amountAwarded": 1, "recipientOrganization": [{"id": "GB-CHC-1", "name": "a"}],
-             "fundingOrganization": [{"id": "GB-CHC-2", "name": "b"}]}
+    grant = {
+        "id": "360G-x-1",
+        "title": "t",
+        "description": "d",
+        "currency": "GBP",
+        "amountAwarded": 1,
+        "recipientOrganization": [{"id": "GB-CHC-1", "name": "a"}],
+        "fundingOrganization": [{"id": "GB-CHC-2", "name": "b"}],
+    }
     assert errors_of(package_validator, {"grants": [grant]})
     assert not errors_of(package_validator, {"grants": [{**grant, "awardDate": "2020-01-02"}]})
 
@@ -81,16 +88,23 @@ def test_export_follows_the_search_query(app, client):
     seed_demo()
     everything = client.get("/api/v1/360giving.json").get_json()["grants"]
     first = everything[0]
-    found = client.get("/api/v1/360giving.json", query_string={
-        "identifier": first["id"] if first["id"].startswith("360G-openbids-") is False
-        else first["id"]}).get_json()["grants"]
+    found = client.get(
+        "/api/v1/360giving.json",
+        query_string={
+            "identifier": first["id"]
+            if first["id"].startswith("360G-openbids-") is False
+            else first["id"]
+        },
+    ).get_json()["grants"]
     assert len(found) <= 1
     funder = first["fundingOrganization"][0]["name"]
     by_funder = client.get("/api/v1/360giving.json", query_string={"funder": funder}).get_json()
     assert by_funder["grants"]
     assert all(g["fundingOrganization"][0]["name"] == funder for g in by_funder["grants"])
-    assert len(by_funder["grants"]) < len(everything) or len(
-        {g["fundingOrganization"][0]["name"] for g in everything}) == 1
+    assert (
+        len(by_funder["grants"]) < len(everything)
+        or len({g["fundingOrganization"][0]["name"] for g in everything}) == 1
+    )
 
 
 def test_csv_has_the_standards_titles_licence_and_permalink(app, client):
@@ -115,10 +129,22 @@ def real_package(app, tmp_path):
     return {g["id"]: g for g in grants}
 
 
-ROUND_TRIP_FIELDS = ("title", "description", "currency", "amountAwarded", "amountAppliedFor",
-                     "plannedDates", "beneficiaryLocation", "recipientOrganization",
-                     "fundingOrganization", "grantProgramme", "classifications", "fromOpenCall",
-                     "dataSource", "url")
+ROUND_TRIP_FIELDS = (
+    "title",
+    "description",
+    "currency",
+    "amountAwarded",
+    "amountAppliedFor",
+    "plannedDates",
+    "beneficiaryLocation",
+    "recipientOrganization",
+    "fundingOrganization",
+    "grantProgramme",
+    "classifications",
+    "fromOpenCall",
+    "dataSource",
+    "url",
+)
 
 
 def test_a_real_package_round_trips_and_stays_valid(real_package, client, package_validator):

@@ -23,8 +23,12 @@ UK = SHARED_DATA / "uk360giving"
 
 def grant(n: int, **extra) -> dict:
     base = {
-        "id": f"360G-test-{n}", "title": f"Grant {n}", "description": f"What grant {n} is for.",
-        "currency": "GBP", "amountAwarded": 1000 + n, "awardDate": "2019-05-01",
+        "id": f"360G-test-{n}",
+        "title": f"Grant {n}",
+        "description": f"What grant {n} is for.",
+        "currency": "GBP",
+        "amountAwarded": 1000 + n,
+        "awardDate": "2019-05-01",
         "recipientOrganization": [{"id": f"GB-CHC-{100000 + n}", "name": f"Charity {n}"}],
         "fundingOrganization": [{"id": "GB-CHC-999999", "name": "The Example Foundation"}],
     }
@@ -45,14 +49,18 @@ def write_csv(path, rows):
 
 # --- Reading -------------------------------------------------------------------------------
 
+
 def test_title_map_is_the_one_derived_from_the_standards_schema():
     schema = json.loads((UK / "schema" / "360-giving-schema.json").read_text())
     assert titles_from_schema(schema) == TITLES
 
 
 def test_package_fields_after_the_grants_are_read(tmp_path):
-    path = write_package(tmp_path / "p.json", [grant(1)],
-                         license="https://creativecommons.org/publicdomain/zero/1.0/")
+    path = write_package(
+        tmp_path / "p.json",
+        [grant(1)],
+        license="https://creativecommons.org/publicdomain/zero/1.0/",
+    )
     reader = GrantReader(path)
     grants = list(reader.grants())
     assert reader.package["license"].endswith("/zero/1.0/")
@@ -60,16 +68,59 @@ def test_package_fields_after_the_grants_are_read(tmp_path):
 
 
 def test_flattened_csv_with_the_standards_titles_and_publishers_quirks(tmp_path):
-    path = write_csv(tmp_path / "g.csv", [
-        ["Identifier", "Title", "Description", "Currency", "Amount Awarded", "Award Date",
-         "Recipient Org:Identifier", "Recipient Org:Name", "Funding Org:Identifier",
-         "Funding Org:Name", "Planned Dates:Duration (months)", "From an open call?",
-         "Beneficiary Location:Name", "Beneficiary Location:Geographic Code"],
-        ["360G-x-1", "One", "Text one", "GBP", "£10,000", "26/03/2001", "GB-CHC-1", "A",
-         "360G-x", "X Trust", "12 months", "Y", "Leeds", "E08000035"],
-        ["360G-x-2", "Two", "Text two", "GBP", "500", "02/12/2003 00:00", "GB-CHC-2", "B",
-         "360G-x", "X Trust", "1 year", "n", "", ""],
-    ])
+    path = write_csv(
+        tmp_path / "g.csv",
+        [
+            [
+                "Identifier",
+                "Title",
+                "Description",
+                "Currency",
+                "Amount Awarded",
+                "Award Date",
+                "Recipient Org:Identifier",
+                "Recipient Org:Name",
+                "Funding Org:Identifier",
+                "Funding Org:Name",
+                "Planned Dates:Duration (months)",
+                "From an open call?",
+                "Beneficiary Location:Name",
+                "Beneficiary Location:Geographic Code",
+            ],
+            [
+                "360G-x-1",
+                "One",
+                "Text one",
+                "GBP",
+                "£10,000",
+                "26/03/2001",
+                "GB-CHC-1",
+                "A",
+                "360G-x",
+                "X Trust",
+                "12 months",
+                "Y",
+                "Leeds",
+                "E08000035",
+            ],
+            [
+                "360G-x-2",
+                "Two",
+                "Text two",
+                "GBP",
+                "500",
+                "02/12/2003 00:00",
+                "GB-CHC-2",
+                "B",
+                "360G-x",
+                "X Trust",
+                "1 year",
+                "n",
+                "",
+                "",
+            ],
+        ],
+    )
     reader = GrantReader(path)
     first, second = [g for _n, g in reader.grants()]
     assert first["amountAwarded"] == 10000 and first["awardDate"] == "2001-03-26"
@@ -85,12 +136,15 @@ def test_flattened_csv_with_the_standards_titles_and_publishers_quirks(tmp_path)
 
 
 def test_ambiguous_and_unreadable_cells_are_refused_with_line_and_column(tmp_path):
-    path = write_csv(tmp_path / "g.csv", [
-        ["Identifier", "Title", "Award Date", "From an open call?"],
-        ["360G-x-1", "One", "02/03/2004", "Yes"],
-        ["360G-x-2", "Two\nstill two", "2004-03-02", "Perhaps"],
-        ["360G-x-3", "Three", "2004-03-02", "No"],
-    ])
+    path = write_csv(
+        tmp_path / "g.csv",
+        [
+            ["Identifier", "Title", "Award Date", "From an open call?"],
+            ["360G-x-1", "One", "02/03/2004", "Yes"],
+            ["360G-x-2", "Two\nstill two", "2004-03-02", "Perhaps"],
+            ["360G-x-3", "Three", "2004-03-02", "No"],
+        ],
+    )
     results = list(GrantReader(path).grants())
     problems = [r for _n, r in results if isinstance(r, Problem)]
     assert [str(p) for p in problems] == [
@@ -123,9 +177,13 @@ def test_xlsx_rows_are_numbered_by_sheet_and_row(tmp_path):
 
 # --- Mapping -------------------------------------------------------------------------------
 
+
 def test_names_compare_without_case_punctuation_or_a_leading_the():
-    assert normalise_name("The National Lottery Community Fund") == normalise_name(
-        "National Lottery Community Fund") == normalise_name("national lottery community fund, The")
+    assert (
+        normalise_name("The National Lottery Community Fund")
+        == normalise_name("National Lottery Community Fund")
+        == normalise_name("national lottery community fund, The")
+    )
     assert normalise_name("Arts & Crafts") == normalise_name("Arts and Crafts")
     assert normalise_name("Theatre Royal") != normalise_name("Royal")
 
@@ -138,21 +196,31 @@ def test_licences_from_urls_and_keys():
 
 
 def test_grant_to_record_keeps_everything_and_invents_nothing():
-    record = grant_to_record(grant(
-        1, plannedDates=[{"startDate": "2019-06-01", "endDate": "2020-05-31", "duration": 12}],
-        classifications=[{"title": "Health", "vocabulary": "x"}],
-        beneficiaryLocation=[{"name": "Leeds", "geoCode": "E08000035", "geoCodeType": "LAD"}],
-        fromOpenCall="No", dataSource="https://example.org/data.json",
-        dateModified="2020-01-02T03:04:05+01:00",
-        recipientOrganization=[{"id": "360G-test-org-1", "name": "A"},
-                               {"id": "GB-CHC-2", "name": "B"}],
-    ), None)
+    record = grant_to_record(
+        grant(
+            1,
+            plannedDates=[{"startDate": "2019-06-01", "endDate": "2020-05-31", "duration": 12}],
+            classifications=[{"title": "Health", "vocabulary": "x"}],
+            beneficiaryLocation=[{"name": "Leeds", "geoCode": "E08000035", "geoCodeType": "LAD"}],
+            fromOpenCall="No",
+            dataSource="https://example.org/data.json",
+            dateModified="2020-01-02T03:04:05+01:00",
+            recipientOrganization=[
+                {"id": "360G-test-org-1", "name": "A"},
+                {"id": "GB-CHC-2", "name": "B"},
+            ],
+        ),
+        None,
+    )
     assert record["duration_months"] == 12 and str(record["planned_start_on"]) == "2019-06-01"
     assert record["themes"] == ["Health"] and record["locations"] == ["Leeds"]
     assert record["from_open_call"] is False
     assert str(record["source_modified_at"]) == "2020-01-02 02:04:05"
-    assert record["organisation"] == {"name": "A", "identifier": None,
-                                      "identifiers": ["360G-test-org-1"]}
+    assert record["organisation"] == {
+        "name": "A",
+        "identifier": None,
+        "identifiers": ["360G-test-org-1"],
+    }
     kept = record["giving360"]
     assert kept["beneficiaryLocation"][0]["geoCode"] == "E08000035"
     assert [o["name"] for o in kept["recipientOrganization"]] == ["A", "B"]
@@ -166,6 +234,7 @@ def test_grants_to_individuals_are_skipped():
 
 
 # --- Importing -----------------------------------------------------------------------------
+
 
 def test_a_file_that_states_no_licence_needs_one(app, tmp_path):
     path = write_package(tmp_path / "p.json", [grant(1)])
@@ -182,22 +251,40 @@ def test_import_matches_organisations_and_makes_funders_funders(app, db, tmp_pat
     db.session.commit()
     grants = [
         # A funder first seen as a recipient is still a funder.
-        grant(1, recipientOrganization=[{"id": "GB-CHC-999999", "name": "Example Foundation"}],
-              fundingOrganization=[{"id": "360G-other", "name": "Other Trust"}]),
-        grant(2, fundingOrganization=[{"id": "360G-nlcf", "name": "The National Lottery Community Fund"}]),
+        grant(
+            1,
+            recipientOrganization=[{"id": "GB-CHC-999999", "name": "Example Foundation"}],
+            fundingOrganization=[{"id": "360G-other", "name": "Other Trust"}],
+        ),
+        grant(
+            2,
+            fundingOrganization=[
+                {"id": "360G-nlcf", "name": "The National Lottery Community Fund"}
+            ],
+        ),
         grant(3, fundingOrganization=[{"id": "360G-nlcf", "name": "Big Lottery Fund"}]),
         grant(4),
-        {**grant(5), "recipientIndividual": {"id": "360G-i", "name": "Someone"},
-         "recipientOrganization": []},
+        {
+            **grant(5),
+            "recipientIndividual": {"id": "360G-i", "name": "Someone"},
+            "recipientOrganization": [],
+        },
     ]
-    path = write_package(tmp_path / "p.json", grants,
-                         license="https://creativecommons.org/licenses/by/4.0/")
+    path = write_package(
+        tmp_path / "p.json", grants, license="https://creativecommons.org/licenses/by/4.0/"
+    )
     report = import_360giving(path)
     assert (report.imported, report.skipped) == (4, 1)
     assert "Skipped 1 grants to individuals" in report.summary()
     orgs = {o.name: o for o in db.session.scalars(select(Organisation))}
-    assert set(orgs) == {"National Lottery Community Fund", "Example Foundation", "Other Trust",
-                         "Charity 2", "Charity 3", "Charity 4"}
+    assert set(orgs) == {
+        "National Lottery Community Fund",
+        "Example Foundation",
+        "Other Trust",
+        "Charity 2",
+        "Charity 3",
+        "Charity 4",
+    }
     assert orgs["Example Foundation"].kind == OrgKind.FUNDER
     assert orgs["Example Foundation"].org_identifier == "GB-CHC-999999"
     assert orgs["National Lottery Community Fund"].kind == OrgKind.FUNDER
@@ -236,8 +323,9 @@ def test_the_shared_uk_grants_import_with_nothing_lost(app, db):
         source = {g["id"].strip(): g for g in json.load(handle)["grants"]}
     licences = provenance_licences()
     report = import_360giving(UK / "grants.json.gz", fmt="json", licences=licences)
-    dual = sum(1 for i, g in source.items()
-               if "|" in licences[g["id"]] and g.get("recipientOrganization"))
+    dual = sum(
+        1 for i, g in source.items() if "|" in licences[g["id"]] and g.get("recipientOrganization")
+    )
     individuals = sum(1 for g in source.values() if not g.get("recipientOrganization"))
     assert report.skipped_kinds[INDIVIDUAL.reason] == individuals == 26
     assert report.imported + report.skipped == len(source) == 8551
@@ -274,18 +362,24 @@ def test_the_indigo_trust_csv_imports_with_its_quirks_reported(app, db):
     assert (report.imported, report.skipped) == (269, 0)
     summary = report.summary()
     assert "dd/mm/yyyy dates in 'Award Date'" in summary and "'12 months' -> 12" in summary
-    assert db.session.scalar(select(func.count(Bid.id)).where(Bid.duration_months.is_not(None))) == 266
+    assert (
+        db.session.scalar(select(func.count(Bid.id)).where(Bid.duration_months.is_not(None))) == 266
+    )
 
 
 @pytest.mark.slow
 def test_the_lloyds_spreadsheet_imports_with_its_quirks_reported(app, db):
-    report = import_360giving(UK / "spreadsheets" / "lloyds-bank-foundation-2010-2015.xlsx",
-                              licence="CC-BY-4.0")
+    report = import_360giving(
+        UK / "spreadsheets" / "lloyds-bank-foundation-2010-2015.xlsx", licence="CC-BY-4.0"
+    )
     assert report.imported + report.skipped == 4116
     assert "open-call answers in 'From an open call?' (e.g. 'Y' -> 'Yes')" in report.summary()
     # The rows the publisher left without a description (360Giving requires one) are refused.
     assert {p.reason for p in report.problems} == {
-        "body: Write a summary or a body: a bid needs some text."}
+        "body: Write a summary or a body: a bid needs some text."
+    }
     assert all(p.where == 'sheet "grants" row' for p in report.problems)
-    assert db.session.scalar(select(func.count(Bid.id)).where(Bid.from_open_call.is_not(None))) \
+    assert (
+        db.session.scalar(select(func.count(Bid.id)).where(Bid.from_open_call.is_not(None)))
         == report.imported
+    )

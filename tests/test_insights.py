@@ -12,18 +12,69 @@ import pytest
 from bids.insights import amount_bin, field_figures, success
 from bids.models import Bid, OrgKind
 
-# (applicant, funder, status, currency, requested, awarded, submitted_on, decided_on, themes, places)
+# (applicant, funder, status, currency, requested, awarded, submitted_on, decided_on, themes,
+# places)
 ROWS = [
-    ("Alpha", "North Fund", "awarded", "GBP", 10000, 9000, "2021-02-01", "2021-06-01",
-     ["health"], ["Scotland"]),
-    ("Alpha", "North Fund", "declined", "GBP", 20000, None, "2021-03-01", "2021-07-01",
-     ["health"], ["Scotland"]),
-    ("Beta", "North Fund", "awarded", "GBP", 50000, 45000, "2022-01-10", "2022-05-01",
-     ["arts"], ["North West", "England"]),
-    ("Beta", "North Fund", "awarded", "USD", 3000, 2500, None, "2022-09-01",
-     ["arts", "health"], ["Ohio"]),
-    ("Gamma", "South Trust", "declined", "GBP", 700, None, "2023-01-01", "2023-02-01",
-     ["food"], ["Wales"]),
+    (
+        "Alpha",
+        "North Fund",
+        "awarded",
+        "GBP",
+        10000,
+        9000,
+        "2021-02-01",
+        "2021-06-01",
+        ["health"],
+        ["Scotland"],
+    ),
+    (
+        "Alpha",
+        "North Fund",
+        "declined",
+        "GBP",
+        20000,
+        None,
+        "2021-03-01",
+        "2021-07-01",
+        ["health"],
+        ["Scotland"],
+    ),
+    (
+        "Beta",
+        "North Fund",
+        "awarded",
+        "GBP",
+        50000,
+        45000,
+        "2022-01-10",
+        "2022-05-01",
+        ["arts"],
+        ["North West", "England"],
+    ),
+    (
+        "Beta",
+        "North Fund",
+        "awarded",
+        "USD",
+        3000,
+        2500,
+        None,
+        "2022-09-01",
+        ["arts", "health"],
+        ["Ohio"],
+    ),
+    (
+        "Gamma",
+        "South Trust",
+        "declined",
+        "GBP",
+        700,
+        None,
+        "2023-01-01",
+        "2023-02-01",
+        ["food"],
+        ["Wales"],
+    ),
     ("Gamma", "South Trust", "submitted", "GBP", 1500, None, "2023-04-01", None, [], []),
     ("Gamma", "South Trust", "withdrawn", "USD", 250000, None, None, None, ["food"], []),
 ]
@@ -33,10 +84,16 @@ ROWS = [
 def world(factory, db):
     orgs = {name: factory.org(name) for name in ("Alpha", "Beta", "Gamma")}
     bids = []
-    for (org, funder, status, currency, req, awd, sub, dec, themes, places) in ROWS:
-        fields = {"funder": {"name": funder}, "status": status, "currency": currency,
-                  "amount_requested": str(req), "themes": themes, "locations": places,
-                  "programme": "Main" if funder == "North Fund" else ""}
+    for org, funder, status, currency, req, awd, sub, dec, themes, places in ROWS:
+        fields = {
+            "funder": {"name": funder},
+            "status": status,
+            "currency": currency,
+            "amount_requested": str(req),
+            "themes": themes,
+            "locations": places,
+            "programme": "Main" if funder == "North Fund" else "",
+        }
         if awd is not None:
             fields["amount_awarded"] = str(awd)
         if sub:
@@ -44,9 +101,15 @@ def world(factory, db):
         if dec:
             fields["decided_on"] = dec
         bids.append(factory.bid(orgs[org], **fields))
-    draft = factory.bid(orgs["Alpha"], published=False, amount_requested="999999",
-                        funder={"name": "North Fund"}, status="awarded",
-                        amount_awarded="999999", submitted_on="2021-01-01")
+    draft = factory.bid(
+        orgs["Alpha"],
+        published=False,
+        amount_requested="999999",
+        funder={"name": "North Fund"},
+        status="awarded",
+        amount_awarded="999999",
+        submitted_on="2021-01-01",
+    )
     return {"orgs": orgs, "bids": bids, "draft": draft}
 
 
@@ -56,6 +119,7 @@ def _expected_year(row) -> str | None:
 
 
 # --- the year of a bid --------------------------------------------------------------------
+
 
 def test_year_is_submitted_else_decided_never_published(world, db):
     years = [b.year for b in world["bids"]]
@@ -71,9 +135,11 @@ def test_search_year_facet_uses_the_same_year(world, app):
     counts = {f.value: f.count for f in facets["year"]}
     expected = Counter(y for y in map(_expected_year, ROWS) if y)
     assert counts == dict(expected)
-    assert str(world["bids"][0].published_at.year) not in counts or \
-        counts[str(world["bids"][0].published_at.year)] == expected[
-            str(world["bids"][0].published_at.year)]
+    assert (
+        str(world["bids"][0].published_at.year) not in counts
+        or counts[str(world["bids"][0].published_at.year)]
+        == expected[str(world["bids"][0].published_at.year)]
+    )
 
 
 def test_bid_page_shows_submitted_and_decided_dates(world, client):
@@ -82,6 +148,7 @@ def test_bid_page_shows_submitted_and_decided_dates(world, client):
 
 
 # --- figures against independent counts ---------------------------------------------------
+
 
 def test_figures_match_counts_worked_out_here(world, app):
     figures = field_figures(min_decided=2)
@@ -94,7 +161,8 @@ def test_figures_match_counts_worked_out_here(world, app):
         if _expected_year(row):
             per_year[_expected_year(row)][row[2]] += 1
     assert {y["year"]: y["outcomes"] for y in figures["years"]} == {
-        y: dict(c) for y, c in per_year.items()}
+        y: dict(c) for y, c in per_year.items()
+    }
     assert figures["undated"]["bids"] == sum(1 for r in ROWS if not _expected_year(r))
 
     for row in figures["funders"]:
@@ -106,10 +174,15 @@ def test_figures_match_counts_worked_out_here(world, app):
 
 
 def test_success_rate_needs_the_minimum_decided(world, app):
-    # North Fund: 3 awarded of 4 decided; South Trust: 0 of 1 decided (withdrawn, pending don't count).
-    rates = {r["funder"]["name"]: r["success_rate"] for r in field_figures(min_decided=2)["funders"]}
+    # North Fund: 3 awarded of 4 decided; South Trust: 0 of 1 decided (withdrawn, pending don't
+    # count).
+    rates = {
+        r["funder"]["name"]: r["success_rate"] for r in field_figures(min_decided=2)["funders"]
+    }
     assert rates == {"North Fund": 0.75, "South Trust": None}
-    rates = {r["funder"]["name"]: r["success_rate"] for r in field_figures(min_decided=1)["funders"]}
+    rates = {
+        r["funder"]["name"]: r["success_rate"] for r in field_figures(min_decided=1)["funders"]
+    }
     assert rates == {"North Fund": 0.75, "South Trust": 0.0}
     assert field_figures(min_decided=5)["funders"][0]["success_rate"] is None
     assert success(0, 0, 1) is None
@@ -121,8 +194,9 @@ def test_currencies_are_never_added_together(world, app):
         mine = [r for r in ROWS if r[3] == currency]
         assert money[currency]["bids"] == len(mine)
         assert money[currency]["requested_total"] == sum(r[4] for r in mine)
-        assert money[currency]["awarded_total"] == sum(r[5] for r in mine
-                                                       if r[5] is not None and r[2] == "awarded")
+        assert money[currency]["awarded_total"] == sum(
+            r[5] for r in mine if r[5] is not None and r[2] == "awarded"
+        )
     assert set(money) == {"GBP", "USD"}
 
 
@@ -162,6 +236,7 @@ def test_subsets_larger_than_a_chunk_are_merged(world, app, monkeypatch):
 
 # --- the web page, CSVs and the API -------------------------------------------------------
 
+
 def test_insights_page_shows_charts_tables_and_csv_links(world, client):
     page = client.get("/insights").get_data(as_text=True)
     assert 'src="data:image/svg+xml;base64,' in page
@@ -194,9 +269,17 @@ def test_chart_csv_has_the_table(world, client):
     assert rows[1][-1] == "2"
 
 
-@pytest.mark.parametrize("url", ["/insights?year=abc", "/insights?status=nope",
-                                 "/insights?min_amount=lots", "/insights/years.csv?year=x",
-                                 "/api/v1/insights?year=99999", "/insights?q=" + "a" * 1001])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/insights?year=abc",
+        "/insights?status=nope",
+        "/insights?min_amount=lots",
+        "/insights/years.csv?year=x",
+        "/api/v1/insights?year=99999",
+        "/insights?q=" + "a" * 1001,
+    ],
+)
 def test_bad_parameters_are_400(world, client, url):
     assert client.get(url).status_code == 400
 
@@ -207,8 +290,10 @@ def test_unknown_chart_is_404(world, client):
 
 def test_api_insights_matches_the_domain(world, client, app):
     data = client.get("/api/v1/insights").get_json()
-    assert data["totals"] == field_figures(min_decided=app.config.get(
-        "INSIGHTS_MIN_DECIDED", 5))["totals"]
+    assert (
+        data["totals"]
+        == field_figures(min_decided=app.config.get("INSIGHTS_MIN_DECIDED", 5))["totals"]
+    )
 
 
 def test_profiles(world, client, factory):
@@ -225,8 +310,14 @@ def test_profiles(world, client, factory):
     assert client.get(f"/orgs/{lonely.slug}/profile").status_code == 200
 
 
-@pytest.mark.parametrize("url", ["/orgs/no-such-org/profile", "/api/v1/organisations/424242/profile",
-                                 "/api/v1/organisations/99999999999999999999999/profile"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/orgs/no-such-org/profile",
+        "/api/v1/organisations/424242/profile",
+        "/api/v1/organisations/99999999999999999999999/profile",
+    ],
+)
 def test_unknown_organisation_is_404(world, client, url):
     assert client.get(url).status_code == 404
 
@@ -260,12 +351,14 @@ def test_api_year_filter_uses_submitted_else_decided(world, client):
 
 def test_tag_counts_from_the_index_match_the_database(world, app):
     from bids.insights import Scope, tag_counts
-    from search_index.selection import matching_bids
     from search_index.filters import SearchFilters as Filters
+    from search_index.selection import matching_bids
 
     assert matching_bids("", Filters())[1] == tag_counts(None)
     gamma = world["orgs"]["Gamma"]
     assert matching_bids("", Filters(organisation_ids={gamma.id}))[1] == tag_counts(
-        Scope(Bid.organisation_id == gamma.id))
+        Scope(Bid.organisation_id == gamma.id)
+    )
     assert field_figures(Scope(Bid.organisation_id == gamma.id)) == field_figures(
-        {b.id for b in world["bids"] if b.organisation_id == gamma.id})
+        {b.id for b in world["bids"] if b.organisation_id == gamma.id}
+    )

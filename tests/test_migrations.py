@@ -32,10 +32,13 @@ def test_upgrade_creates_the_models_schema_without_drift(bare_app):
     upgrade()
     with _db.engine.connect() as conn:
         # PostgreSQL's search vector and its index are kept by triggers, not by the models.
-        context = MigrationContext.configure(conn, opts={
-            "compare_type": True,
-            "include_name": lambda name, type_, parent: name not in PG_ONLY_NAMES,
-        })
+        context = MigrationContext.configure(
+            conn,
+            opts={
+                "compare_type": True,
+                "include_name": lambda name, type_, parent: name not in PG_ONLY_NAMES,
+            },
+        )
         diff = compare_metadata(context, _db.metadata)
     assert diff == [], f"models and migrations disagree: {diff}"
 

@@ -20,14 +20,29 @@ from search_index.network import (
 
 # Two groups of applicants (1-3 and 4-6), each with its own funder (10, 20); bids 100+.
 ORGS = {i: OrgInfo(i, f"Org {i}", f"org-{i}", "applicant") for i in range(1, 7)}
-ORGS |= {10: OrgInfo(10, "Fund Ten", "fund-ten", "funder"),
-         20: OrgInfo(20, "Fund Twenty", "fund-twenty", "funder")}
-BIDS = {100: BidEnds(1, 10), 101: BidEnds(2, 10), 102: BidEnds(3, 10),
-        103: BidEnds(4, 20), 104: BidEnds(5, 20), 105: BidEnds(6, 20), 106: BidEnds(1, 20)}
-PAIRS = [(100, 101, 0.4), (101, 102, 0.35), (100, 102, 0.3),
-         (103, 104, 0.45), (104, 105, 0.3), (103, 105, 0.25),
-         (100, 103, 0.05),  # below the threshold: no edge
-         (100, 106, 0.9)]   # one organisation's two bids: no self-loop
+ORGS |= {
+    10: OrgInfo(10, "Fund Ten", "fund-ten", "funder"),
+    20: OrgInfo(20, "Fund Twenty", "fund-twenty", "funder"),
+}
+BIDS = {
+    100: BidEnds(1, 10),
+    101: BidEnds(2, 10),
+    102: BidEnds(3, 10),
+    103: BidEnds(4, 20),
+    104: BidEnds(5, 20),
+    105: BidEnds(6, 20),
+    106: BidEnds(1, 20),
+}
+PAIRS = [
+    (100, 101, 0.4),
+    (101, 102, 0.35),
+    (100, 102, 0.3),
+    (103, 104, 0.45),
+    (104, 105, 0.3),
+    (103, 105, 0.25),
+    (100, 103, 0.05),  # below the threshold: no edge
+    (100, 106, 0.9),
+]  # one organisation's two bids: no self-loop
 LINKS = [(106, 100)]  # organisation 1 sent one project to both funders
 
 
@@ -53,12 +68,19 @@ def test_known_communities_are_found_with_their_funders():
 
 
 def test_communities_are_named_by_shared_distinctive_words():
-    texts = {100: "kinship carers network relational", 101: "kinship carers befriending",
-             102: "carers kinship gardens", 103: "orchard apples pruning",
-             104: "orchard pruning apples cider", 105: "apples orchard", 106: "general words"}
+    texts = {
+        100: "kinship carers network relational",
+        101: "kinship carers befriending",
+        102: "carers kinship gardens",
+        103: "orchard apples pruning",
+        104: "orchard pruning apples cider",
+        105: "apples orchard",
+        106: "general words",
+    }
     groups = find_communities(graph())
-    named = name_communities(groups, BIDS, lambda ids: {i: texts[i] for i in ids},
-                             {i: o.name for i, o in ORGS.items()})
+    named = name_communities(
+        groups, BIDS, lambda ids: {i: texts[i] for i in ids}, {i: o.name for i, o in ORGS.items()}
+    )
     names = {tuple(sorted(c.members)): c.name for c in named}
     assert set(names[(1, 2, 3, 10)].split(" · ")) == {"kinship", "carers"}
     assert set(names[(4, 5, 6, 20)].split(" · ")) >= {"orchard", "apples"}
@@ -89,11 +111,15 @@ def test_a_subset_of_bids_keeps_only_their_edges():
 
 # --- over the database and HTTP -----------------------------------------------------------
 
-GARDEN = ("Our community garden project brings neighbours together to grow vegetables, share "
-          "seeds, compost food waste and teach children about soil, pollinators and seasonal "
-          "cooking in raised beds on the estate, with volunteers meeting every weekend.")
-CARE = ("Kinship carers looking after grandchildren meet in peer support circles, share advice "
-        "on benefits, schools and contact arrangements, and build friendships that last.")
+GARDEN = (
+    "Our community garden project brings neighbours together to grow vegetables, share "
+    "seeds, compost food waste and teach children about soil, pollinators and seasonal "
+    "cooking in raised beds on the estate, with volunteers meeting every weekend."
+)
+CARE = (
+    "Kinship carers looking after grandchildren meet in peer support circles, share advice "
+    "on benefits, schools and contact arrangements, and build friendships that last."
+)
 
 
 @pytest.fixture
@@ -101,13 +127,24 @@ def field(factory, db):
     from search_index import sync
 
     orgs = [factory.org(f"Garden Group {i}") for i in range(3)] + [
-        factory.org(f"Kinship Circle {i}") for i in range(2)]
+        factory.org(f"Kinship Circle {i}") for i in range(2)
+    ]
     for i, org in enumerate(orgs[:3]):
-        factory.bid(org, title=f"Garden {i}", summary="Growing together", body=GARDEN + f" {i}",
-                    funder={"name": "Green Fund"})
+        factory.bid(
+            org,
+            title=f"Garden {i}",
+            summary="Growing together",
+            body=GARDEN + f" {i}",
+            funder={"name": "Green Fund"},
+        )
     for i, org in enumerate(orgs[3:]):
-        factory.bid(org, title=f"Kinship {i}", summary="Carers together", body=CARE + f" {i}",
-                    funder={"name": "Family Trust"})
+        factory.bid(
+            org,
+            title=f"Kinship {i}",
+            summary="Carers together",
+            body=CARE + f" {i}",
+            funder={"name": "Family Trust"},
+        )
     sync()
     return orgs
 
@@ -190,7 +227,9 @@ def test_profile_shows_fellow_travellers(field, client):
     assert "Garden Group 1" in page and "Compare the closest bids" in page
     data = client.get(f"/api/v1/organisations/{field[0].id}/profile").get_json()
     assert {f["organisation"]["name"] for f in data["fellow_travellers"]} == {
-        "Garden Group 1", "Garden Group 2"}
+        "Garden Group 1",
+        "Garden Group 2",
+    }
     assert data["community"]["size"] == 4
 
 

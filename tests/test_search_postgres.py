@@ -23,17 +23,36 @@ corpus = test_search_service.corpus  # the shared fixture
 
 ON_POSTGRES = os.environ.get("TEST_DATABASE_URL", "").startswith("postgresql")
 needs_postgres = pytest.mark.skipif(
-    not ON_POSTGRES, reason="PostgreSQL search: set TEST_DATABASE_URL (make test-postgres)")
+    not ON_POSTGRES, reason="PostgreSQL search: set TEST_DATABASE_URL (make test-postgres)"
+)
 
 INJECTIONS = [
-    "'&|!():*", "garden'); DROP TABLE bid; --", "a:* & !b | (c <-> d)", "\\'\\\\", '"""',
-    "title:'&|!", "funder:'; DELETE FROM bid; --", "garden <-> shed", "!!!", ":*", "&",
-    "theme:%_%", "location:\\%*", "year:2022'", "NOT", "AND OR NOT", "((((", "title:",
-    "\x00garden", "café* naïve:*", "a" * 3000,
+    "'&|!():*",
+    "garden'); DROP TABLE bid; --",
+    "a:* & !b | (c <-> d)",
+    "\\'\\\\",
+    '"""',
+    "title:'&|!",
+    "funder:'; DELETE FROM bid; --",
+    "garden <-> shed",
+    "!!!",
+    ":*",
+    "&",
+    "theme:%_%",
+    "location:\\%*",
+    "year:2022'",
+    "NOT",
+    "AND OR NOT",
+    "((((",
+    "title:",
+    "\x00garden",
+    "café* naïve:*",
+    "a" * 3000,
 ]
 
 
 # --- translation (no database needed) --------------------------------------------------------
+
 
 def ts(q: str) -> str | None:
     return pg_query.parse(q).rank_tsquery
@@ -64,8 +83,18 @@ def test_value_fields_are_sql_filters_not_words():
     assert ts("status:awarded") is None and pg_query.parse("status:awarded").condition is not None
 
 
-@pytest.mark.parametrize("q", ["(garden OR", "garden AND", "year:notayear garden",
-                               ")))garden(((", 'title:"garden', "NOT", "AND"])
+@pytest.mark.parametrize(
+    "q",
+    [
+        "(garden OR",
+        "garden AND",
+        "year:notayear garden",
+        ")))garden(((",
+        'title:"garden',
+        "NOT",
+        "AND",
+    ],
+)
 def test_malformed_queries_fall_back_to_their_words(q):
     parsed = pg_query.parse(q)
     assert parsed.fell_back and parsed.message == FALLBACK_MESSAGE
@@ -82,8 +111,12 @@ def test_tsquery_strings_hold_only_lexemes_and_our_operators(q):
 def test_backend_follows_the_database_unless_told():
     assert search_backend({"SQLALCHEMY_DATABASE_URI": "sqlite://"}) == "whoosh"
     assert search_backend({"SQLALCHEMY_DATABASE_URI": "postgresql+psycopg://x/y"}) == "postgres"
-    assert search_backend({"SQLALCHEMY_DATABASE_URI": "postgresql+psycopg://x/y",
-                           "SEARCH_BACKEND": "whoosh"}) == "whoosh"
+    assert (
+        search_backend(
+            {"SQLALCHEMY_DATABASE_URI": "postgresql+psycopg://x/y", "SEARCH_BACKEND": "whoosh"}
+        )
+        == "whoosh"
+    )
     with pytest.raises(RuntimeError):
         search_backend({"SQLALCHEMY_DATABASE_URI": "sqlite://", "SEARCH_BACKEND": "postgres"})
     with pytest.raises(RuntimeError):
@@ -91,6 +124,7 @@ def test_backend_follows_the_database_unless_told():
 
 
 # --- on PostgreSQL ---------------------------------------------------------------------------
+
 
 def search(q, user=None, **kwargs):
     from search_index.service import get_search_service
@@ -126,9 +160,17 @@ def test_vectors_are_kept_in_the_writing_transaction(corpus, db, factory):
     # A rolled-back one never (written by hand: the factory commits).
     from bids.publishing import create_bid
 
-    create_bid(None, corpus["green"], {"title": "Seaweed that never was", "summary": "Gone.",
-                                       "body": "", "visibility": "published"},
-               check_membership=False)
+    create_bid(
+        None,
+        corpus["green"],
+        {
+            "title": "Seaweed that never was",
+            "summary": "Gone.",
+            "body": "",
+            "visibility": "published",
+        },
+        check_membership=False,
+    )
     db.session.flush()
     db.session.rollback()
     assert search("seaweed").total == 0
@@ -149,8 +191,14 @@ def test_attachment_text_is_searchable_at_once(corpus, db):
     from bids.models import Attachment
 
     b = corpus["bids"]
-    attachment = Attachment(bid_id=b["theatre"].id, filename="plan.pdf", size=1, sha256="0" * 64,
-                            text="Budget for lighting rigs and stagehands.", extraction_status="ok")
+    attachment = Attachment(
+        bid_id=b["theatre"].id,
+        filename="plan.pdf",
+        size=1,
+        sha256="0" * 64,
+        text="Budget for lighting rigs and stagehands.",
+        extraction_status="ok",
+    )
     db.session.add(attachment)
     db.session.commit()
     assert search("stagehands").bid_ids == [b["theatre"].id]
@@ -161,8 +209,11 @@ def test_attachment_text_is_searchable_at_once(corpus, db):
 
 @needs_postgres
 def test_snippets_come_from_plain_text_not_markdown(corpus, factory):
-    bid = factory.bid(corpus["green"], title="Mapping relationships",
-                      body="## Why this matters\n\nWe map **relationships** between <b>groups</b>.")
+    bid = factory.bid(
+        corpus["green"],
+        title="Mapping relationships",
+        body="## Why this matters\n\nWe map **relationships** between <b>groups</b>.",
+    )
     results = search("relationships")
     assert results.bid_ids == [bid.id]
     snippet = str(results.items[0].snippet)
@@ -172,12 +223,14 @@ def test_snippets_come_from_plain_text_not_markdown(corpus, factory):
 
 @needs_postgres
 def test_snippets_escape_the_text_and_only_marks_are_markup(corpus, factory):
-    factory.bid(corpus["green"], title="Ticket prices",
-                body="Lanterns cost 5 < 6 & 7 > 2, said the lantern makers.")
+    factory.bid(
+        corpus["green"],
+        title="Ticket prices",
+        body="Lanterns cost 5 < 6 & 7 > 2, said the lantern makers.",
+    )
     snippet = str(search("lanterns").items[0].snippet)
     assert "<mark>Lanterns</mark>" in snippet and "&lt;" in snippet and "&amp;" in snippet
-    assert snippet.replace("<mark>", "").replace("</mark>", "").count(
-        "<") == 0
+    assert snippet.replace("<mark>", "").replace("</mark>", "").count("<") == 0
 
 
 @needs_postgres
@@ -189,8 +242,10 @@ def test_index_maintenance_interface(corpus, db, runner):
     assert index.check(db.session).total == 0
     # Drift can only be made by going round the trigger.
     db.session.execute(text("ALTER TABLE bid DISABLE TRIGGER openbids_bid_search"))
-    db.session.execute(text("UPDATE bid SET search_vector = to_tsvector('simple', 'stale') "
-                            "WHERE id = :id"), {"id": corpus["bids"]["garden"].id})
+    db.session.execute(
+        text("UPDATE bid SET search_vector = to_tsvector('simple', 'stale') WHERE id = :id"),
+        {"id": corpus["bids"]["garden"].id},
+    )
     db.session.execute(text("ALTER TABLE bid ENABLE TRIGGER openbids_bid_search"))
     db.session.commit()
     drift = index.check(db.session)

@@ -32,8 +32,10 @@ def judged_app(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("relevance")
     judged = {i for row in load_judgements() for i in row["relevant"]}
     subset = tmp / "subset.jsonl"
-    with gzip.open(SHARED_DATA / "sbir-awards.jsonl.gz", "rt", encoding="utf-8") as source, \
-            open(subset, "w", encoding="utf-8") as out:
+    with (
+        gzip.open(SHARED_DATA / "sbir-awards.jsonl.gz", "rt", encoding="utf-8") as source,
+        open(subset, "w", encoding="utf-8") as out,
+    ):
         for n, line in enumerate(source):
             if n < FIRST_RECORDS or json.loads(line)["identifier"] in judged:
                 out.write(line)

@@ -26,8 +26,11 @@ def test_each_thread_has_its_own_searcher_and_keeps_it_between_searches(app, fac
 
 def test_concurrent_searches_all_answer(app, factory):
     for n in range(12):
-        factory.bid(factory.org(f"Valley Group {n}"), title=f"Valley tool share {n}",
-                    body="Neighbours share tools, skills and meals.")
+        factory.bid(
+            factory.org(f"Valley Group {n}"),
+            title=f"Valley tool share {n}",
+            body="Neighbours share tools, skills and meals.",
+        )
     errors: list[BaseException] = []
     totals: list[int] = []
 

@@ -8,15 +8,21 @@ from benchmarks.similarity_eval import Corpus, Ranked, figures, firm_half
 
 # Five bids; bids 0 and 1 are labelled partners, as are 2 and 3. Bid 4 belongs to the same
 # firm as bid 2 and outranks bid 3 for it.
-SCORES = np.array([
-    [1.0, 0.9, 0.1, 0.1, 0.2],
-    [0.9, 1.0, 0.1, 0.1, 0.1],
-    [0.1, 0.1, 1.0, 0.5, 0.97],
-    [0.1, 0.1, 0.5, 1.0, 0.1],
-    [0.2, 0.1, 0.97, 0.1, 1.0],
-])
-PAIRS = [{"a": "b0", "b": "b1", "label": 1}, {"a": "b2", "b": "b3", "label": 1},
-         {"a": "b0", "b": "b3", "label": 0}, {"a": "b1", "b": "b4", "label": 0}]
+SCORES = np.array(
+    [
+        [1.0, 0.9, 0.1, 0.1, 0.2],
+        [0.9, 1.0, 0.1, 0.1, 0.1],
+        [0.1, 0.1, 1.0, 0.5, 0.97],
+        [0.1, 0.1, 0.5, 1.0, 0.1],
+        [0.2, 0.1, 0.97, 0.1, 1.0],
+    ]
+)
+PAIRS = [
+    {"a": "b0", "b": "b1", "label": 1},
+    {"a": "b2", "b": "b3", "label": 1},
+    {"a": "b0", "b": "b3", "label": 0},
+    {"a": "b1", "b": "b4", "label": 0},
+]
 
 
 def _ranked(depth: int) -> dict[int, Ranked]:
@@ -28,8 +34,13 @@ def _ranked(depth: int) -> dict[int, Ranked]:
 
 
 def test_figures_count_ranks_and_lenient_hits():
-    corpus = Corpus([f"b{i}" for i in range(5)], [""] * 5, np.array([10, 11, 12, 13, 12]),
-                    np.zeros(5, dtype=int), PAIRS)
+    corpus = Corpus(
+        [f"b{i}" for i in range(5)],
+        [""] * 5,
+        np.array([10, 11, 12, 13, 12]),
+        np.zeros(5, dtype=int),
+        PAIRS,
+    )
     positions = {f"b{i}": i for i in range(5)}
     for depth in (4, 1):  # the partner inside or beyond the re-ranked candidates
         fig = figures(_ranked(depth), corpus, positions, set(range(5)))

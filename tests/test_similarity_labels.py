@@ -19,15 +19,25 @@ OTHERS = [
     "Swimming lessons for disabled children at the leisure centre pool.",
     "Legal advice for tenants facing eviction from private landlords.",
 ]
-IDENTICAL = ("Weekly lunch clubs, befriending calls and volunteer drivers for isolated older "
-             "people living alone in remote rural villages across the northern valleys.")
+IDENTICAL = (
+    "Weekly lunch clubs, befriending calls and volunteer drivers for isolated older "
+    "people living alone in remote rural villages across the northern valleys."
+)
 
 
-@pytest.mark.parametrize(("score", "resemblance", "words", "relation"), [
-    (0.45, 0.0, 5, "related"), (0.45, 0.0, 8, "strong"), (0.9, 0.0, 9, "strong"),
-    (0.9, 0.0, 12, "near_duplicate"), (0.2, 0.6, 3, "related"), (0.2, 0.6, 30, "near_duplicate"),
-    (0.05, 0.0, 3, None), (0.3, 0.0, None, "strong"),
-])
+@pytest.mark.parametrize(
+    ("score", "resemblance", "words", "relation"),
+    [
+        (0.45, 0.0, 5, "related"),
+        (0.45, 0.0, 8, "strong"),
+        (0.9, 0.0, 9, "strong"),
+        (0.9, 0.0, 12, "near_duplicate"),
+        (0.2, 0.6, 3, "related"),
+        (0.2, 0.6, 30, "near_duplicate"),
+        (0.05, 0.0, 3, None),
+        (0.3, 0.0, None, "strong"),
+    ],
+)
 def test_labels_depend_on_shared_words(score, resemblance, words, relation):
     assert similarity.relation_for(score, resemblance, words) == relation
 
@@ -74,8 +84,11 @@ def test_store_refits_when_unfitted_bids_would_outgrow_the_vocabulary(tmp_path):
         snap = store.change(added, [], all_docs=lambda: docs)
         assert snap.key[0] == built and "counselling" not in snap.vectoriser.terms
         assert snap.unfitted_share() == pytest.approx(2 / 6)
-        added = [Doc(12, 12, True, IDENTICAL), Doc(13, 13, True, IDENTICAL + " Too."),
-                 Doc(14, 14, True, SHORT_A + " " + SHORT_B)]
+        added = [
+            Doc(12, 12, True, IDENTICAL),
+            Doc(13, 13, True, IDENTICAL + " Too."),
+            Doc(14, 14, True, SHORT_A + " " + SHORT_B),
+        ]
         docs += added
         snap = store.change(added, [], all_docs=lambda: docs)
     assert snap.key[0] != built  # 5 bids outside a vocabulary fitted on 4: more than doubled

@@ -38,13 +38,17 @@ def test_features_describe_the_pairs(tmp_path):
     assert column["gap_to_best"].max() == 0.0
     # the query has a year; its near copy lost it, and no other text has digits
     assert column["digits_mismatch"].tolist() == [1.0, 1.0, 1.0, 1.0]
-    assert np.all((0 <= column["shared_rare_query"]) & (column["shared_rare_query"] <= 1))
+    assert np.all((column["shared_rare_query"] >= 0) & (column["shared_rare_query"] <= 1))
     assert column["shared_rare_query"][0] >= column["shared_rare_query"][2]
 
 
 def test_near_copies_stay_first_whatever_the_model_says():
-    model = Reranker(np.array([-1.0] + [0.0] * (len(FEATURES) - 1)), 0.0,
-                     np.zeros(len(FEATURES)), np.ones(len(FEATURES)))
+    model = Reranker(
+        np.array([-1.0] + [0.0] * (len(FEATURES) - 1)),
+        0.0,
+        np.zeros(len(FEATURES)),
+        np.ones(len(FEATURES)),
+    )
     features = np.zeros((3, len(FEATURES)))
     features[:, 0] = [0.9, 0.5, 0.2]  # a model that prefers low cosine
     order = model.order(features, np.array([0.95, 0.0, 0.0]))
@@ -52,8 +56,12 @@ def test_near_copies_stay_first_whatever_the_model_says():
 
 
 def test_model_round_trips_and_the_shipped_one_loads():
-    model = Reranker(np.arange(len(FEATURES), dtype=float), 0.5, np.ones(len(FEATURES)),
-                     np.full(len(FEATURES), 2.0))
+    model = Reranker(
+        np.arange(len(FEATURES), dtype=float),
+        0.5,
+        np.ones(len(FEATURES)),
+        np.full(len(FEATURES), 2.0),
+    )
     again = Reranker.from_json(model.to_json())
     features = np.random.default_rng(1).random((5, len(FEATURES)))
     assert np.allclose(again.score(features), model.score(features))

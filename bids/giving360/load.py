@@ -25,7 +25,13 @@ from sqlalchemy import bindparam, select, update
 
 from bids.database import db, utcnow
 from bids.errors import ValidationError
-from bids.giving360.mapping import COLUMN_FIELDS, Skip, grant_to_record, licence_from, normalise_name
+from bids.giving360.mapping import (
+    COLUMN_FIELDS,
+    Skip,
+    grant_to_record,
+    licence_from,
+    normalise_name,
+)
 from bids.giving360.reader import FileError, GrantReader, Problem
 from bids.imports.report import ImportReport, RowProblem
 from bids.imports.rows import CleanRow, clean_row, describe
@@ -71,9 +77,14 @@ class PartyCache:
         self.has_identifier: set[int] = set()
         self.slugs: set[str] = set()
         for org_id, name, slug, kind, org_identifier, identifiers in db.session.execute(
-            select(Organisation.id, Organisation.name, Organisation.slug, Organisation.kind,
-                   Organisation.org_identifier, Organisation.identifiers)
-            .order_by(Organisation.id)  # the oldest of a name wins, as everywhere
+            select(
+                Organisation.id,
+                Organisation.name,
+                Organisation.slug,
+                Organisation.kind,
+                Organisation.org_identifier,
+                Organisation.identifiers,
+            ).order_by(Organisation.id)  # the oldest of a name wins, as everywhere
         ):
             self._remember(org_id, name, org_identifier, slug)
             self.kinds[org_id] = kind
@@ -101,7 +112,7 @@ class PartyCache:
             if ident and ident in self.by_identifier:
                 return self.by_identifier[ident]
         org_id = self.by_name.get(normalise_name(party["name"]))
-        own, theirs = party.get("identifier"), self.org_id_of.get(org_id)
+        own, theirs = party.get("identifier"), self.org_id_of.get(org_id)  # type: ignore[arg-type]  # placeholder ids and keys mixed in one map
         if own and theirs and own != theirs:
             return None  # the same name, another org-id: another organisation
         return org_id
@@ -110,7 +121,7 @@ class PartyCache:
         """Find or create each party in turn (a new one is found by the next), then write the
         new organisations, their identifiers and the promotions to funder in a few statements.
         New organisations carry negative placeholder ids until they are inserted."""
-        self.pending: dict[int, dict[str, Any]] = {}
+        self.pending = {}
         self.resolved = {}
         add_ids: set[int] = set()
         promote: set[int] = set()
@@ -123,8 +134,9 @@ class PartyCache:
             elif own and org_id not in self.org_id_of and own not in self.by_identifier:
                 # Found by name and now known by its org-id (as the importer does).
                 if org_id > 0:
-                    db.session.execute(table.update().where(table.c.id == org_id)
-                                       .values(org_identifier=own))
+                    db.session.execute(
+                        table.update().where(table.c.id == org_id).values(org_identifier=own)
+                    )
                 else:
                     self.pending[org_id]["org_identifier"] = own
                 self.org_id_of[org_id] = own
@@ -147,13 +159,15 @@ class PartyCache:
         add_ids = {real.get(i, i) for i in add_ids}
         if add_ids:
             db.session.execute(
-                table.update().where(table.c.id == bindparam("org_id"))
+                table.update()
+                .where(table.c.id == bindparam("org_id"))
                 .values(identifiers=bindparam("identifiers")),
                 [{"org_id": k, "identifiers": sorted(self.known_identifiers[k])} for k in add_ids],
             )
         if promote:
-            db.session.execute(update(Organisation).where(Organisation.id.in_(promote))
-                               .values(kind=OrgKind.FUNDER))
+            db.session.execute(
+                update(Organisation).where(Organisation.id.in_(promote)).values(kind=OrgKind.FUNDER)
+            )
 
     def _create(self, party: Mapping[str, Any], kind: str) -> int:
         own = party.get("identifier")
@@ -162,8 +176,14 @@ class PartyCache:
         name = party["name"].strip()
         placeholder = -(len(self.pending) + 1)
         self.pending[placeholder] = {
-            "name": name, "slug": self._unique_slug(name), "kind": kind, "org_identifier": own,
-            "description": "", "regions": [], "identifiers": [], "created_at": utcnow(),
+            "name": name,
+            "slug": self._unique_slug(name),
+            "kind": kind,
+            "org_identifier": own,
+            "description": "",
+            "regions": [],
+            "identifiers": [],
+            "created_at": utcnow(),
         }
         self._remember(placeholder, name, own, self.pending[placeholder]["slug"])
         self.kinds[placeholder] = kind
@@ -182,16 +202,17 @@ class PartyCache:
             org["identifiers"] = sorted(self.known_identifiers[placeholder])
         table = Organisation.__table__
         result = db.session.execute(
-            table.insert().returning(table.c.id, sort_by_parameter_order=True), values)
+            table.insert().returning(table.c.id, sort_by_parameter_order=True), values
+        )
         real = {p: org_id for p, (org_id,) in zip(placeholders, result, strict=True)}
         for mapping in (self.by_identifier, self.by_name, self.resolved):
             for key, value in mapping.items():
                 if value < 0:
-                    mapping[key] = real[value]
+                    mapping[key] = real[value]  # type: ignore[index]  # placeholder ids and keys mixed in one map
         for by_id in (self.names, self.kinds, self.known_identifiers, self.org_id_of):
             for placeholder in placeholders:
                 if placeholder in by_id:
-                    by_id[real[placeholder]] = by_id.pop(placeholder)
+                    by_id[real[placeholder]] = by_id.pop(placeholder)  # type: ignore[assignment]  # placeholder ids and keys mixed in one map
         self.has_identifier = {real.get(i, i) for i in self.has_identifier}
         self.pending = {}
         return real
@@ -210,20 +231,26 @@ class PartyCache:
 
 
 class GrantWriter(BatchWriter):
+    orgs: PartyCache  # type: ignore[assignment]  # stands in for the importer's cache
+
     def __init__(self, report: ImportReport, applicant_kind: str, record_changes=None):
         super().__init__(report, applicant_kind, record_changes)
-        self.orgs = PartyCache(applicant_kind)  # type: ignore[assignment]
+        self.orgs = PartyCache(applicant_kind)
 
     def _write(self, rows: list[CleanRow]) -> None:
         self.orgs.prepare_parties(
-            party for row in rows
-            for party in ((row.full_parties[0], self.orgs.applicant_kind),
-                          (row.full_parties[1], OrgKind.FUNDER))
+            party
+            for row in rows
+            for party in (
+                (row.full_parties[0], self.orgs.applicant_kind),
+                (row.full_parties[1], OrgKind.FUNDER),
+            )
         )
         super()._write(rows)
         table = Bid.__table__
         db.session.execute(
-            table.update().where(table.c.identifier == bindparam("bid_identifier"))
+            table.update()
+            .where(table.c.identifier == bindparam("bid_identifier"))
             .values({name: bindparam(name) for name in COLUMN_FIELDS}),
             [{"bid_identifier": row.fields["identifier"], **row.columns} for row in rows],
         )
@@ -249,14 +276,16 @@ def import_360giving(
     package_licence = reader.package.get("license")
     file_licence = licence_from(package_licence)
     if package_licence and file_licence is None:
-        raise FileError(f"The package's licence {package_licence!r} is not one Open Bids "
-                        "can record.")
+        raise FileError(
+            f"The package's licence {package_licence!r} is not one Open Bids can record."
+        )
     fallback = file_licence or (licence_from(licence) if licence else None)
     if licence and licence_from(licence) is None:
         raise FileError(f"Unknown licence {licence!r}.")
     if fallback is None and not licences:
-        raise FileError("The file states no licence: say which with --licence "
-                        "(Open Bids never assumes one).")
+        raise FileError(
+            "The file states no licence: say which with --licence (Open Bids never assumes one)."
+        )
     report = GivingImportReport(dry_run=dry_run)
     started = time.perf_counter()
     writer = GrantWriter(report, organisation_kind, hooks.record_changes)
@@ -279,14 +308,21 @@ def import_360giving(
     return report
 
 
-def _take(number: int, grant: dict[str, Any] | Problem, where: str, writer: GrantWriter,
-          report: GivingImportReport, licences: Mapping[str, str] | None,
-          fallback: str | None, dry_run: bool) -> None:
+def _take(
+    number: int,
+    grant: dict[str, Any] | Problem,
+    where: str,
+    writer: GrantWriter,
+    report: GivingImportReport,
+    licences: Mapping[str, str] | None,
+    fallback: str | None,
+    dry_run: bool,
+) -> None:
     if isinstance(grant, Problem):
         report.skipped += 1
         report.problems.append(RowProblem(number, grant.reason, where))
         return
-    stated = licences.get(grant.get("id")) if licences else None
+    stated = licences.get(grant.get("id")) if licences else None  # type: ignore[arg-type]  # placeholder ids and keys mixed in one map
     own = licence_from(stated)
     record = grant_to_record(grant, own or fallback)
     if isinstance(record, Skip):

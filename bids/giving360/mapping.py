@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 from bids.errors import ValidationError
@@ -25,13 +25,30 @@ from bids.fields import LICENCE_URLS, LICENCES, MAX_TAGS, clean_org_identifier
 from bids.models import BidStatus
 
 # Grant fields stored in Bid's own columns; the rest of the grant goes to `giving360`.
-MAPPED_FIELDS = frozenset({
-    "id", "title", "description", "currency", "amountAppliedFor", "amountAwarded",
-    "awardDate", "url", "dataSource", "dateModified", "fromOpenCall",
-})
+MAPPED_FIELDS = frozenset(
+    {
+        "id",
+        "title",
+        "description",
+        "currency",
+        "amountAppliedFor",
+        "amountAwarded",
+        "awardDate",
+        "url",
+        "dataSource",
+        "dateModified",
+        "fromOpenCall",
+    }
+)
 # Record keys the importer does not know yet: Bid columns written as they are.
-COLUMN_FIELDS = ("planned_start_on", "planned_end_on", "from_open_call", "data_source",
-                 "source_modified_at", "giving360")
+COLUMN_FIELDS = (
+    "planned_start_on",
+    "planned_end_on",
+    "from_open_call",
+    "data_source",
+    "source_modified_at",
+    "giving360",
+)
 URL_RE = re.compile(r"^https?://[^\s<>\"']+$")
 MAX_TAG = 80
 LICENCE_ALIASES = {"odc-pddl-1.0": "PDDL-1.0", "ogl-3.0": "OGL-UK-3.0", "cc0": "CC0-1.0"}
@@ -45,6 +62,9 @@ class Skip:
 
 
 INDIVIDUAL = Skip("grants to individuals (Open Bids publishes organisations' bids)")
+
+# 360Giving's yes/no codes (anything else, or nothing, is unknown).
+YES_NO: dict[Any, bool] = {"Yes": True, "No": False}
 
 
 def licence_from(value: Any) -> str | None:
@@ -91,8 +111,7 @@ def party(org: Any) -> dict[str, Any] | None:
         org_id = clean_org_identifier(ident)
     except ValidationError:
         org_id = None
-    return {"name": org.get("name"), "identifier": org_id,
-            "identifiers": [ident] if ident else []}
+    return {"name": org.get("name"), "identifier": org_id, "identifiers": [ident] if ident else []}
 
 
 def grant_to_record(grant: dict[str, Any], licence: str | None) -> dict[str, Any] | Skip:
@@ -115,17 +134,27 @@ def grant_to_record(grant: dict[str, Any], licence: str | None) -> dict[str, Any
         "status": BidStatus.AWARDED,
         "organisation": party(recipients[0]) if recipients else None,
         "funder": party(funders[0]) if funders else None,
-        "programme": next((p["title"] for p in programmes if isinstance(p.get("title"), str)
-                           and p["title"].strip()), None),
+        "programme": next(
+            (
+                p["title"]
+                for p in programmes
+                if isinstance(p.get("title"), str) and p["title"].strip()
+            ),
+            None,
+        ),
         "themes": _tags(c.get("title") for c in _objects(grant.get("classifications"))),
         "locations": _tags(loc.get("name") for loc in _objects(grant.get("beneficiaryLocation"))),
         "duration_months": _months(planned.get("duration")),
-        "url": grant["url"] if isinstance(grant.get("url"), str) and URL_RE.match(grant["url"])
-        and len(grant["url"]) <= 500 else None,
+        "url": grant["url"]
+        if isinstance(grant.get("url"), str)
+        and URL_RE.match(grant["url"])
+        and len(grant["url"]) <= 500
+        else None,
         "planned_start_on": _day(planned.get("startDate")),
         "planned_end_on": _day(planned.get("endDate")),
-        "from_open_call": {"Yes": True, "No": False}.get(grant.get("fromOpenCall")),
-        "data_source": grant.get("dataSource") if isinstance(grant.get("dataSource"), str)
+        "from_open_call": YES_NO.get(grant.get("fromOpenCall")),
+        "data_source": grant.get("dataSource")
+        if isinstance(grant.get("dataSource"), str)
         else None,
         "source_modified_at": _moment(grant.get("dateModified")),
         "giving360": {k: v for k, v in grant.items() if k not in MAPPED_FIELDS},
@@ -179,5 +208,5 @@ def _moment(value: Any) -> datetime | None:
         day = _day(text)
         return datetime(day.year, day.month, day.day) if day else None
     if when.tzinfo is not None:
-        when = when.astimezone(timezone.utc).replace(tzinfo=None)
+        when = when.astimezone(UTC).replace(tzinfo=None)
     return when

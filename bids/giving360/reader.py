@@ -46,8 +46,17 @@ from bids.imports.readers import ImportFileError
 FORMATS = ("json", "csv", "xlsx")
 DATE_LEAVES = frozenset({"awardDate", "startDate", "endDate", "transactionDate", "valueDate"})
 DATETIME_LEAVES = frozenset({"dateModified"})
-PACKAGE_FIELDS = ("license", "publisher", "title", "description", "identifier", "modified",
-                  "issued", "version", "extensions")
+PACKAGE_FIELDS = (
+    "license",
+    "publisher",
+    "title",
+    "description",
+    "identifier",
+    "modified",
+    "issued",
+    "version",
+    "extensions",
+)
 
 SLASH_DATE_RE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?$")
 ISO_RE = re.compile(r"^\d{4}-\d{2}-\d{2}")
@@ -86,8 +95,10 @@ class Notes:
         self.examples.setdefault(kind, example)
 
     def lines(self) -> list[str]:
-        return [f"Normalised {n} {kind} (e.g. {self.examples[kind]})."
-                for kind, n in sorted(self.counts.items())]
+        return [
+            f"Normalised {n} {kind} (e.g. {self.examples[kind]})."
+            for kind, n in sorted(self.counts.items())
+        ]
 
 
 def guess_format(path: Path | str) -> str:
@@ -98,7 +109,7 @@ def guess_format(path: Path | str) -> str:
     raise FileError(f"Cannot tell the format of {Path(path).name}: name it .json, .csv or .xlsx.")
 
 
-def open_binary(path: Path | str) -> io.BufferedIOBase:
+def open_binary(path: Path | str) -> gzip.GzipFile | io.BufferedReader:
     path = Path(path)
     with path.open("rb") as probe:
         gzipped = probe.read(2) == b"\x1f\x8b"
@@ -112,7 +123,9 @@ class GrantReader:
         self.path = Path(path)
         self.fmt = fmt or guess_format(path)
         if self.fmt not in FORMATS:
-            raise FileError(f"Unknown 360Giving form {self.fmt!r}: use one of {', '.join(FORMATS)}.")
+            raise FileError(
+                f"Unknown 360Giving form {self.fmt!r}: use one of {', '.join(FORMATS)}."
+            )
         self.notes = Notes()
         self.package: dict[str, Any] = {}
         self.where = "grant"
@@ -131,8 +144,9 @@ class GrantReader:
     def _json_grants(self) -> Iterator[tuple[int, dict[str, Any] | Problem]]:
         with open_binary(self.path) as handle:
             try:
-                for number, grant in enumerate(ijson.items(handle, "grants.item", use_float=True),
-                                               start=1):
+                for number, grant in enumerate(
+                    ijson.items(handle, "grants.item", use_float=True), start=1
+                ):
                     if not isinstance(grant, dict):
                         yield number, Problem(number, "a grant must be a JSON object")
                         continue
@@ -174,8 +188,9 @@ class GrantReader:
         finally:
             book.close()
 
-    def _flat_grants(self, rows: Iterator[tuple[int, list[Any]]]
-                     ) -> Iterator[tuple[int, dict[str, Any] | Problem]]:
+    def _flat_grants(
+        self, rows: Iterator[tuple[int, list[Any]]]
+    ) -> Iterator[tuple[int, dict[str, Any] | Problem]]:
         header: list[tuple[tuple[str, ...], int] | None] | None = None
         for number, cells in rows:
             if header is None:
@@ -183,11 +198,12 @@ class GrantReader:
                 continue
             if all(c is None or str(c).strip() == "" for c in cells):
                 continue
-            if len(cells) > len(header):
-                if any(c not in (None, "") for c in cells[len(header):]):
-                    yield number, Problem(number, "more cells than the header has columns",
-                                          self.where)
-                    continue
+            if len(cells) > len(header) and any(c not in (None, "") for c in cells[len(header) :]):
+                yield (
+                    number,
+                    Problem(number, "more cells than the header has columns", self.where),
+                )
+                continue
             try:
                 yield number, self._unflatten(header, cells)
             except CellError as exc:
@@ -212,8 +228,10 @@ class GrantReader:
             header.append((path, item))
         self.titles = titles
         if not any(h and h[0] == ("title",) for h in header):
-            raise FileError("No 'Title' column: this does not look like a 360Giving file "
-                            "(the header row needs the standard's column titles).")
+            raise FileError(
+                "No 'Title' column: this does not look like a 360Giving file "
+                "(the header row needs the standard's column titles)."
+            )
         return header
 
     def _date_order(self) -> bool | None:
@@ -227,8 +245,10 @@ class GrantReader:
         for _number, cells in rows:
             if date_columns is None:
                 date_columns = [
-                    i for i, c in enumerate(cells)
-                    if c is not None and (by_key.get(_title_key(str(c))) or ("",))[-1]
+                    i
+                    for i, c in enumerate(cells)
+                    if c is not None
+                    and (by_key.get(_title_key(str(c))) or ("",))[-1]
                     in DATE_LEAVES | DATETIME_LEAVES
                 ]
                 continue
@@ -250,8 +270,10 @@ class GrantReader:
             path, item = spec
             title = self.titles[column]
             if isinstance(cell, str) and cell.strip().casefold() in UNKNOWN:
-                self.notes.add(f"cells saying the value is unknown, read as empty, in '{title}'",
-                               repr(cell.strip()))
+                self.notes.add(
+                    f"cells saying the value is unknown, read as empty, in '{title}'",
+                    repr(cell.strip()),
+                )
                 continue
             _put(grant, path, item, self._value(path, cell, title))
         return grant
@@ -282,7 +304,9 @@ class GrantReader:
         if isinstance(cell, (int, float)):
             return cell
         text = str(cell).strip()
-        cleaned = text.replace(",", "").removeprefix("£").removeprefix("$").removeprefix("€").strip()
+        cleaned = (
+            text.replace(",", "").removeprefix("£").removeprefix("$").removeprefix("€").strip()
+        )
         try:
             number = Decimal(cleaned)
         except InvalidOperation:
@@ -290,8 +314,10 @@ class GrantReader:
         if not number.is_finite():
             raise CellError(title, f"{text!r} is not a number")
         if cleaned != text:
-            self.notes.add(f"numbers written with separators or a currency sign in '{title}'",
-                           f"{text!r} -> {cleaned}")
+            self.notes.add(
+                f"numbers written with separators or a currency sign in '{title}'",
+                f"{text!r} -> {cleaned}",
+            )
         return int(number) if number == number.to_integral_value() else float(number)
 
     def _duration(self, cell: Any, title: str) -> int | float:
@@ -306,7 +332,9 @@ class GrantReader:
         months = number * 12 if unit.startswith("y") else number
         months_value = int(months) if months == months.to_integral_value() else float(months)
         if unit:
-            self.notes.add(f"durations written with a unit in '{title}'", f"{text!r} -> {months_value}")
+            self.notes.add(
+                f"durations written with a unit in '{title}'", f"{text!r} -> {months_value}"
+            )
         return months_value
 
     def _date(self, cell: Any, title: str, *, with_time: bool) -> str:
@@ -327,9 +355,12 @@ class GrantReader:
             if self.day_first is UNDECIDED:
                 self.day_first = self._date_order()
             if self.day_first is None:
-                raise CellError(title, f"{text!r} could be day/month or month/day and no other "
-                                       "date in the file says which (write YYYY-MM-DD)")
-            day_first = self.day_first
+                raise CellError(
+                    title,
+                    f"{text!r} could be day/month or month/day and no other "
+                    "date in the file says which (write YYYY-MM-DD)",
+                )
+            day_first = bool(self.day_first)
         day, month = (first, second) if day_first else (second, first)
         hour, minute, second_ = (int(match[4] or 0), int(match[5] or 0), int(match[6] or 0))
         try:
@@ -339,7 +370,9 @@ class GrantReader:
         order = "dd/mm/yyyy" if day_first else "mm/dd/yyyy"
         if with_time:
             value = _iso_utc(when)
-            self.notes.add(f"{order} dates in '{title}' (times read as UTC)", f"{text!r} -> {value}")
+            self.notes.add(
+                f"{order} dates in '{title}' (times read as UTC)", f"{text!r} -> {value}"
+            )
             return value
         value = when.date().isoformat()
         self.notes.add(f"{order} dates in '{title}'", f"{text!r} -> {value}")
@@ -388,11 +421,16 @@ def read_package_fields(path: Path | str) -> dict[str, Any]:
                 if builder is None:
                     builder = ijson.ObjectBuilder()
                 builder.event(event, value)
-                if prefix == key and event not in ("start_map", "start_array"):
-                    if event in ("end_map", "end_array") or event in (
-                            "string", "number", "boolean", "null"):
-                        out[key] = builder.value
-                        builder = None
+                if (
+                    prefix == key
+                    and event not in ("start_map", "start_array")
+                    and (
+                        event in ("end_map", "end_array")
+                        or event in ("string", "number", "boolean", "null")
+                    )
+                ):
+                    out[key] = builder.value
+                    builder = None
         except ijson.JSONError as exc:
             raise FileError(f"Not valid JSON: {exc}") from None
         except UnicodeDecodeError:

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import and_, func, or_, select, update
 
-from bids.access import real_user, can_edit, can_view, is_member
+from bids.access import can_edit, can_view, is_member, real_user
 from bids.database import db, utcnow
 from bids.errors import Forbidden, NotFound, ValidationError
 from bids.fields import clean_amount, clean_currency, clean_date, clean_tags
@@ -37,46 +37,73 @@ from bids.pools.models import (
 
 # --- notifications -----------------------------------------------------------------------
 
-def notify_users(user_ids: Iterable[int], kind: str, text: str,
-                 subject: NoticeSubject = NoticeSubject.NONE, subject_id: int | None = None,
-                 *, skip: int | None = None) -> None:
+
+def notify_users(
+    user_ids: Iterable[int],
+    kind: str,
+    text: str,
+    subject: NoticeSubject = NoticeSubject.NONE,
+    subject_id: int | None = None,
+    *,
+    skip: int | None = None,
+) -> None:
     """Put a notice in each user's inbox; `subject` and `subject_id` say what it is about."""
     for user_id in sorted(set(user_ids) - {skip}):
-        db.session.add(Notification(user_id=user_id, kind=kind, text=text[:500],
-                                    subject=subject, subject_id=subject_id))
+        db.session.add(
+            Notification(
+                user_id=user_id, kind=kind, text=text[:500], subject=subject, subject_id=subject_id
+            )
+        )
 
 
 def org_user_ids(org_ids: Iterable[int]) -> set[int]:
     org_ids = list(org_ids)
     if not org_ids:
         return set()
-    return set(db.session.scalars(
-        select(Membership.user_id).where(Membership.organisation_id.in_(org_ids))))
+    return set(
+        db.session.scalars(
+            select(Membership.user_id).where(Membership.organisation_id.in_(org_ids))
+        )
+    )
 
 
 def unread_count(user: Any) -> int:
     user = real_user(user)
     if user is None:
         return 0
-    return db.session.scalar(select(func.count(Notification.id)).where(
-        Notification.user_id == user.id, Notification.read_at.is_(None))) or 0
+    return (
+        db.session.scalar(
+            select(func.count(Notification.id)).where(
+                Notification.user_id == user.id, Notification.read_at.is_(None)
+            )
+        )
+        or 0
+    )
 
 
 def inbox(user: User, limit: int = 100) -> list[Notification]:
-    return list(db.session.scalars(
-        select(Notification).where(Notification.user_id == user.id)
-        .order_by(Notification.created_at.desc(), Notification.id.desc()).limit(limit)))
+    return list(
+        db.session.scalars(
+            select(Notification)
+            .where(Notification.user_id == user.id)
+            .order_by(Notification.created_at.desc(), Notification.id.desc())
+            .limit(limit)
+        )
+    )
 
 
 def mark_read(user: User, notification_ids: Iterable[int] | None = None) -> int:
-    query = update(Notification).where(Notification.user_id == user.id,
-                                       Notification.read_at.is_(None))
+    query = update(Notification).where(
+        Notification.user_id == user.id, Notification.read_at.is_(None)
+    )
     if notification_ids is not None:
         query = query.where(Notification.id.in_(list(notification_ids)))
-    return db.session.execute(query.values(read_at=utcnow())).rowcount
+    result = db.session.execute(query.values(read_at=utcnow()))
+    return result.rowcount  # type: ignore[attr-defined]  # an UPDATE: a CursorResult
 
 
 # --- programmes --------------------------------------------------------------------------
+
 
 def _require_funder_member(actor: Any, org: Organisation) -> User:
     if org.kind != OrgKind.FUNDER:
@@ -100,8 +127,11 @@ def create_programme(actor: User, funder: Organisation, data: Mapping[str, Any])
     name = (data.get("name") or "").strip()
     if not name:
         errors["name"] = "Name the programme."
-    elif db.session.scalar(select(Programme.id).where(Programme.funder_id == funder.id,
-                                                       func.lower(Programme.name) == name.lower())):
+    elif db.session.scalar(
+        select(Programme.id).where(
+            Programme.funder_id == funder.id, func.lower(Programme.name) == name.lower()
+        )
+    ):
         errors["name"] = "This funder already has a programme of that name."
     values: dict[str, Any] = {}
     for key in ("opens_on", "closes_on"):
@@ -118,7 +148,11 @@ def create_programme(actor: User, funder: Organisation, data: Mapping[str, Any])
     budget = _money(data, "budget", errors)
     if low is not None and high is not None and low > high:
         errors["typical_award_max"] = "The top of the typical range is below its bottom."
-    if values.get("opens_on") and values.get("closes_on") and values["closes_on"] < values["opens_on"]:
+    if (
+        values.get("opens_on")
+        and values.get("closes_on")
+        and values["closes_on"] < values["opens_on"]
+    ):
         errors["closes_on"] = "The programme cannot close before it opens."
     try:
         themes, nations = clean_tags(data.get("themes")), clean_tags(data.get("nations"))
@@ -128,9 +162,15 @@ def create_programme(actor: User, funder: Organisation, data: Mapping[str, Any])
     if errors:
         raise ValidationError(errors)
     programme = Programme(
-        funder=funder, name=name[:200], description=(data.get("description") or "").strip()[:5000],
-        themes=themes, nations=nations, typical_award_min_minor=low, typical_award_max_minor=high,
-        budget_minor=budget, **values,
+        funder=funder,
+        name=name[:200],
+        description=(data.get("description") or "").strip()[:5000],
+        themes=themes,
+        nations=nations,
+        typical_award_min_minor=low,
+        typical_award_max_minor=high,
+        budget_minor=budget,
+        **values,
     )
     db.session.add(programme)
     db.session.flush()
@@ -145,6 +185,7 @@ def programmes(funder_id: int | None = None) -> list[Programme]:
 
 
 # --- pools, invitations, membership ----------------------------------------------------------
+
 
 def _clean_pool(data: Mapping[str, Any], partial: bool = False) -> dict[str, Any]:
     errors: dict[str, str] = {}
@@ -189,16 +230,29 @@ def update_pool(actor: User, pool: Pool, data: Mapping[str, Any]) -> Pool:
 
 
 def open_invitations(pool: Pool) -> list[PoolInvitation]:
-    return list(db.session.scalars(select(PoolInvitation).where(
-        PoolInvitation.pool_id == pool.id, PoolInvitation.accepted_at.is_(None),
-        PoolInvitation.declined_at.is_(None), PoolInvitation.revoked_at.is_(None))))
+    return list(
+        db.session.scalars(
+            select(PoolInvitation).where(
+                PoolInvitation.pool_id == pool.id,
+                PoolInvitation.accepted_at.is_(None),
+                PoolInvitation.declined_at.is_(None),
+                PoolInvitation.revoked_at.is_(None),
+            )
+        )
+    )
 
 
 def invitable_funders(pool: Pool) -> list[Organisation]:
     taken = pool.member_org_ids() | {i.organisation_id for i in open_invitations(pool)}
-    return [o for o in db.session.scalars(
-        select(Organisation).where(Organisation.kind == OrgKind.FUNDER).order_by(Organisation.name))
-        if o.id not in taken]
+    return [
+        o
+        for o in db.session.scalars(
+            select(Organisation)
+            .where(Organisation.kind == OrgKind.FUNDER)
+            .order_by(Organisation.name)
+        )
+        if o.id not in taken
+    ]
 
 
 def invite_funder(actor: User, pool: Pool, org: Organisation, message: str = "") -> PoolInvitation:
@@ -209,23 +263,36 @@ def invite_funder(actor: User, pool: Pool, org: Organisation, message: str = "")
         raise ValidationError({"organisation": f"{org.name} is already a member."})
     if any(i.organisation_id == org.id for i in open_invitations(pool)):
         raise ValidationError({"organisation": f"{org.name} has already been invited."})
-    invitation = PoolInvitation(pool=pool, organisation=org, invited_by_id=actor.id,
-                                message=(message or "").strip()[:2000])
+    invitation = PoolInvitation(
+        pool=pool, organisation=org, invited_by_id=actor.id, message=(message or "").strip()[:2000]
+    )
     db.session.add(invitation)
     db.session.flush()
-    notify_users(org_user_ids([org.id]), "invitation",
-                 f"{actor.display_name} invited {org.name} to join the pool “{pool.name}”.",
-                 NoticeSubject.POOL_INVITATION, invitation.id)
+    notify_users(
+        org_user_ids([org.id]),
+        "invitation",
+        f"{actor.display_name} invited {org.name} to join the pool “{pool.name}”.",
+        NoticeSubject.POOL_INVITATION,
+        invitation.id,
+    )
     return invitation
 
 
 def invitations_for(user: User) -> list[PoolInvitation]:
     if not user.organisation_ids():
         return []
-    return list(db.session.scalars(select(PoolInvitation).where(
-        PoolInvitation.organisation_id.in_(user.organisation_ids()),
-        PoolInvitation.accepted_at.is_(None), PoolInvitation.declined_at.is_(None),
-        PoolInvitation.revoked_at.is_(None)).order_by(PoolInvitation.created_at.desc())))
+    return list(
+        db.session.scalars(
+            select(PoolInvitation)
+            .where(
+                PoolInvitation.organisation_id.in_(user.organisation_ids()),
+                PoolInvitation.accepted_at.is_(None),
+                PoolInvitation.declined_at.is_(None),
+                PoolInvitation.revoked_at.is_(None),
+            )
+            .order_by(PoolInvitation.created_at.desc())
+        )
+    )
 
 
 def get_invitation_for(user: Any, invitation_id: int) -> PoolInvitation:
@@ -246,9 +313,14 @@ def respond_to_invitation(actor: User, invitation_id: int, accept: bool) -> Pool
         invitation.declined_at = utcnow()
     db.session.flush()
     verb = "joined" if accept else "declined to join"
-    notify_users(org_user_ids(invitation.pool.member_org_ids()), "invitation",
-                 f"{invitation.organisation.name} {verb} the pool “{invitation.pool.name}”.",
-                 NoticeSubject.POOL, invitation.pool_id, skip=actor.id)
+    notify_users(
+        org_user_ids(invitation.pool.member_org_ids()),
+        "invitation",
+        f"{invitation.organisation.name} {verb} the pool “{invitation.pool.name}”.",
+        NoticeSubject.POOL,
+        invitation.pool_id,
+        skip=actor.id,
+    )
     return invitation
 
 
@@ -279,17 +351,24 @@ def hand_over(actor: User, pool: Pool, new_owner_org_id: int) -> Pool:
     for member in pool.members:
         member.role = PoolRole.OWNER if member is target else PoolRole.MEMBER
     db.session.flush()
-    notify_users(org_user_ids([new_owner_org_id]), "invitation",
-                 f"{target.organisation.name} now owns the pool “{pool.name}”.",
-                 NoticeSubject.POOL, pool.id, skip=actor.id)
+    notify_users(
+        org_user_ids([new_owner_org_id]),
+        "invitation",
+        f"{target.organisation.name} now owns the pool “{pool.name}”.",
+        NoticeSubject.POOL,
+        pool.id,
+        skip=actor.id,
+    )
     return pool
 
 
 # --- pledges -------------------------------------------------------------------------------
 
+
 @dataclass
 class CoFunding:
-    """Active pledges on one bid or cluster within a pool; amounts per currency, never added across."""
+    """Active pledges on one bid or cluster within a pool; amounts per currency, never added
+    across."""
 
     funders: int = 0
     interested: int = 0
@@ -307,14 +386,23 @@ class CoFunding:
         if not self.pledged_minor:
             return f"{who} interested, no amount pledged yet."
         if self.mixed_currencies:
-            parts = ", ".join(f"{c} {from_minor(v):,.0f}" for c, v in sorted(self.pledged_minor.items()))
-            asked = ", ".join(f"{c} {from_minor(v):,.0f}" for c, v in sorted(self.requested_minor.items()))
-            return (f"{who}: {parts} pledged against {asked or 'no stated amount'} requested "
-                    "(different currencies are not added together).")
+            parts = ", ".join(
+                f"{c} {from_minor(v):,.0f}" for c, v in sorted(self.pledged_minor.items())
+            )
+            asked = ", ".join(
+                f"{c} {from_minor(v):,.0f}" for c, v in sorted(self.requested_minor.items())
+            )
+            return (
+                f"{who}: {parts} pledged against {asked or 'no stated amount'} requested "
+                "(different currencies are not added together)."
+            )
         currency, pledged = next(iter(self.pledged_minor.items()))
         requested = self.requested_minor.get(currency)
         if requested:
-            return f"{who}, {currency} {from_minor(pledged):,.0f} of {from_minor(requested):,.0f} pledged"
+            return (
+                f"{who}, {currency} {from_minor(pledged):,.0f} of "
+                f"{from_minor(requested):,.0f} pledged"
+            )
         return f"{who}, {currency} {from_minor(pledged):,.0f} pledged"
 
 
@@ -324,9 +412,8 @@ def _target_currencies(bid: Bid | None, cluster: OverlapCluster | None) -> set[s
     return set(cluster.requested_minor) if cluster is not None else set()
 
 
-def make_pledge(actor: User, pool: Pool, data: Mapping[str, Any]) -> Pledge:
-    """Interest (no amount) or an amount, on a bid or a cluster, for the actor's member organisation."""
-    get_member_pool(actor, pool.id)
+def _pledge_target(data: Mapping[str, Any]) -> tuple[Bid | None, OverlapCluster | None]:
+    """The public bid or the overlap cluster a pledge is for (404 when there is no such one)."""
     bid = cluster = None
     if data.get("bid_id"):
         bid = db.session.get(Bid, int(data["bid_id"]))
@@ -338,14 +425,23 @@ def make_pledge(actor: User, pool: Pool, data: Mapping[str, Any]) -> Pledge:
             raise NotFound("No such overlap cluster.")
     else:
         raise ValidationError({"bid_id": "Pledge to a bid or to an overlap cluster."})
+    return bid, cluster
+
+
+def make_pledge(actor: User, pool: Pool, data: Mapping[str, Any]) -> Pledge:
+    """Interest (no amount) or an amount, on a bid or a cluster, for the actor's member
+    organisation."""
+    get_member_pool(actor, pool.id)
+    bid, cluster = _pledge_target(data)
     errors: dict[str, str] = {}
     amount_minor = _money(data, "amount", errors)
     currency = None
     if amount_minor is not None:
         allowed = _target_currencies(bid, cluster) or {"GBP"}
         try:
-            currency = clean_currency(data.get("currency") or (next(iter(allowed)) if len(allowed) == 1
-                                                          else None))
+            currency = clean_currency(
+                data.get("currency") or (next(iter(allowed)) if len(allowed) == 1 else None)
+            )
         except ValidationError as exc:
             errors["currency"] = str(exc)
         if currency and currency not in allowed:
@@ -361,25 +457,42 @@ def make_pledge(actor: User, pool: Pool, data: Mapping[str, Any]) -> Pledge:
     if org_id not in user_pool_orgs(actor, pool):
         raise Forbidden("You can only pledge for your own member organisation.")
     pledge = Pledge(
-        pool=pool, organisation_id=org_id, bid=bid, cluster_id=cluster.id if cluster else None,
+        pool=pool,
+        organisation_id=org_id,
+        bid=bid,
+        cluster_id=cluster.id if cluster else None,
         kind=PledgeKind.AMOUNT if amount_minor else PledgeKind.INTEREST,
-        amount_minor=amount_minor, currency=currency,
-        note=(data.get("note") or "").strip()[:2000], created_by_id=actor.id,
+        amount_minor=amount_minor,
+        currency=currency,
+        note=(data.get("note") or "").strip()[:2000],
+        created_by_id=actor.id,
     )
     db.session.add(pledge)
     db.session.flush()
-    org_name = db.session.get(Organisation, org_id).name
-    what = f"“{bid.title}”" if bid else f"overlap cluster {cluster.id}"
+    org_name = db.session.get(Organisation, org_id).name  # type: ignore[union-attr]  # set by the checks above
+    what = f"“{bid.title}”" if bid else f"overlap cluster {cluster.id}"  # type: ignore[union-attr]  # set by the checks above
     how = f"pledged {currency} {pledge.amount:,.0f} to" if amount_minor else "marked interest in"
     text = f"{org_name} {how} {what} in the pool “{pool.name}”."
-    notify_users(org_user_ids(pool.member_org_ids()), "pledge", text, NoticeSubject.POOL, pool.id,
-                 skip=actor.id)
+    notify_users(
+        org_user_ids(pool.member_org_ids()),
+        "pledge",
+        text,
+        NoticeSubject.POOL,
+        pool.id,
+        skip=actor.id,
+    )
     if pool.share_pledges_with_applicants:
         # A pledge to a cluster concerns every applicant in it: each hears about its own bid.
-        targets = [bid] if bid is not None else [m.bid for m in cluster.members if m.bid.is_public]
+        targets = [bid] if bid is not None else [m.bid for m in cluster.members if m.bid.is_public]  # type: ignore[union-attr]  # set by the checks above
         for target in targets:
-            notify_users(org_user_ids([target.organisation_id]), "pledge", text,
-                         NoticeSubject.BID_PLEDGES, target.id, skip=actor.id)
+            notify_users(
+                org_user_ids([target.organisation_id]),
+                "pledge",
+                text,
+                NoticeSubject.BID_PLEDGES,
+                target.id,
+                skip=actor.id,
+            )
     return pledge
 
 
@@ -395,15 +508,23 @@ def withdraw_pledge(actor: User, pool: Pool, pledge_id: int) -> Pledge:
     return pledge
 
 
-def active_pledges(pool: Pool, *, bid_ids: Iterable[int] = (), cluster_ids: Iterable[int] = ()
-                   ) -> list[Pledge]:
+def active_pledges(
+    pool: Pool, *, bid_ids: Iterable[int] = (), cluster_ids: Iterable[int] = ()
+) -> list[Pledge]:
     bid_ids, cluster_ids = list(bid_ids), list(cluster_ids)
     if not bid_ids and not cluster_ids:
         return []
-    return list(db.session.scalars(select(Pledge).where(
-        Pledge.pool_id == pool.id, Pledge.withdrawn_at.is_(None),
-        or_(Pledge.bid_id.in_(bid_ids), Pledge.cluster_id.in_(cluster_ids)),
-    ).order_by(Pledge.created_at, Pledge.id)))
+    return list(
+        db.session.scalars(
+            select(Pledge)
+            .where(
+                Pledge.pool_id == pool.id,
+                Pledge.withdrawn_at.is_(None),
+                or_(Pledge.bid_id.in_(bid_ids), Pledge.cluster_id.in_(cluster_ids)),
+            )
+            .order_by(Pledge.created_at, Pledge.id)
+        )
+    )
 
 
 def co_funding(pledges: Iterable[Pledge], requested_minor: Mapping[str, int]) -> CoFunding:
@@ -416,7 +537,7 @@ def co_funding(pledges: Iterable[Pledge], requested_minor: Mapping[str, int]) ->
             continue
         funders.add(pledge.organisation_id)
         if pledge.amount_minor:
-            pledged[pledge.currency] += pledge.amount_minor
+            pledged[pledge.currency] += pledge.amount_minor  # type: ignore[index]  # set by the checks above
         else:
             interested.add(pledge.organisation_id)
     status.funders, status.interested = len(funders), len(interested)
@@ -433,17 +554,32 @@ def shared_pledges_for_bid(user: Any, bid: Bid) -> list[Pledge]:
     """What the applicant sees: active pledges from pools that share them, for its own bid only."""
     if not can_edit(user, bid):
         raise NotFound("No such bid.")
-    in_clusters = select(OverlapClusterMember.cluster_id).where(OverlapClusterMember.bid_id == bid.id)
-    return list(db.session.scalars(select(Pledge).join(Pool).where(
-        or_(Pledge.bid_id == bid.id, and_(Pledge.bid_id.is_(None), Pledge.cluster_id.in_(in_clusters))),
-        Pledge.withdrawn_at.is_(None), Pool.share_pledges_with_applicants.is_(True),
-    ).order_by(Pledge.created_at, Pledge.id)))
+    in_clusters = select(OverlapClusterMember.cluster_id).where(
+        OverlapClusterMember.bid_id == bid.id
+    )
+    return list(
+        db.session.scalars(
+            select(Pledge)
+            .join(Pool)
+            .where(
+                or_(
+                    Pledge.bid_id == bid.id,
+                    and_(Pledge.bid_id.is_(None), Pledge.cluster_id.in_(in_clusters)),
+                ),
+                Pledge.withdrawn_at.is_(None),
+                Pool.share_pledges_with_applicants.is_(True),
+            )
+            .order_by(Pledge.created_at, Pledge.id)
+        )
+    )
 
 
 # --- introductions ---------------------------------------------------------------------------
 
-def propose_introduction(actor: User, first_bid: Bid, second_bid: Bid, message: str = "",
-                         cluster_id: int | None = None) -> Introduction:
+
+def propose_introduction(
+    actor: User, first_bid: Bid, second_bid: Bid, message: str = "", cluster_id: int | None = None
+) -> Introduction:
     """A writer of either bid, or a funder, proposes that the two organisations meet.
 
     The proposer's own side (if any) accepts at once, sharing the proposer as its contact.
@@ -460,33 +596,51 @@ def propose_introduction(actor: User, first_bid: Bid, second_bid: Bid, message: 
     if first_bid.organisation_id not in mine and not is_funder:
         raise Forbidden("Writers can propose introductions for their own organisation's bids.")
     pair = {first_bid.organisation_id, second_bid.organisation_id}
-    for existing in db.session.scalars(select(Introduction).where(
+    for existing in db.session.scalars(
+        select(Introduction).where(
             Introduction.declined_at.is_(None),
-            Introduction.first_org_id.in_(pair), Introduction.second_org_id.in_(pair))):
-        raise ValidationError(f"An introduction between these organisations already exists "
-                              f"(it is {existing.status}).")
+            Introduction.first_org_id.in_(pair),
+            Introduction.second_org_id.in_(pair),
+        )
+    ):
+        raise ValidationError(
+            f"An introduction between these organisations already exists (it is {existing.status})."
+        )
     intro = Introduction(
-        proposed_by_id=actor.id, first_org_id=first_bid.organisation_id,
-        second_org_id=second_bid.organisation_id, first_bid=first_bid, second_bid=second_bid,
-        cluster_id=cluster_id, message=(message or "").strip()[:2000],
+        proposed_by_id=actor.id,
+        first_org_id=first_bid.organisation_id,
+        second_org_id=second_bid.organisation_id,
+        first_bid=first_bid,
+        second_bid=second_bid,
+        cluster_id=cluster_id,
+        message=(message or "").strip()[:2000],
     )
     if first_bid.organisation_id in mine:
         intro.first_accepted_at, intro.first_contact_id = utcnow(), actor.id
     db.session.add(intro)
     db.session.flush()
-    notify_users(org_user_ids(pair), "introduction",
-                 f"{actor.display_name} proposed introducing {first_bid.organisation.name} and "
-                 f"{second_bid.organisation.name}.", NoticeSubject.INTRODUCTION, intro.id,
-                 skip=actor.id)
+    notify_users(
+        org_user_ids(pair),
+        "introduction",
+        f"{actor.display_name} proposed introducing {first_bid.organisation.name} and "
+        f"{second_bid.organisation.name}.",
+        NoticeSubject.INTRODUCTION,
+        intro.id,
+        skip=actor.id,
+    )
     return intro
 
 
 def get_introduction_for(user: Any, intro_id: int) -> Introduction:
     intro = db.session.get(Introduction, intro_id)
     user = real_user(user)
-    if intro is None or user is None or not (
-        user.id == intro.proposed_by_id
-        or {intro.first_org_id, intro.second_org_id} & user.organisation_ids()
+    if (
+        intro is None
+        or user is None
+        or not (
+            user.id == intro.proposed_by_id
+            or {intro.first_org_id, intro.second_org_id} & user.organisation_ids()
+        )
     ):
         raise NotFound("No such introduction.")
     return intro
@@ -495,8 +649,11 @@ def get_introduction_for(user: Any, intro_id: int) -> Introduction:
 def respond_to_introduction(actor: User, intro_id: int, accept: bool) -> Introduction:
     intro = get_introduction_for(actor, intro_id)
     mine = actor.organisation_ids()
-    sides = [s for s in ("first", "second") if getattr(intro, f"{s}_org_id") in mine
-             and getattr(intro, f"{s}_accepted_at") is None]
+    sides = [
+        s
+        for s in ("first", "second")
+        if getattr(intro, f"{s}_org_id") in mine and getattr(intro, f"{s}_accepted_at") is None
+    ]
     if not sides or intro.declined_at:
         raise ValidationError("There is nothing for you to answer in this introduction.")
     if accept:
@@ -507,12 +664,14 @@ def respond_to_introduction(actor: User, intro_id: int, accept: bool) -> Introdu
         intro.declined_at = utcnow()
     db.session.flush()
     people = org_user_ids([intro.first_org_id, intro.second_org_id]) | {intro.proposed_by_id}
-    text = (f"{intro.first_org.name} and {intro.second_org.name} both accepted the introduction: "
-            "contact details are now shared." if intro.is_mutual else
-            f"The introduction between {intro.first_org.name} and {intro.second_org.name} was "
-            f"{'accepted by one side' if accept else 'declined'}.")
-    notify_users(people, "introduction", text, NoticeSubject.INTRODUCTION, intro.id,
-                 skip=actor.id)
+    text = (
+        f"{intro.first_org.name} and {intro.second_org.name} both accepted the introduction: "
+        "contact details are now shared."
+        if intro.is_mutual
+        else f"The introduction between {intro.first_org.name} and {intro.second_org.name} was "
+        f"{'accepted by one side' if accept else 'declined'}."
+    )
+    notify_users(people, "introduction", text, NoticeSubject.INTRODUCTION, intro.id, skip=actor.id)  # type: ignore[arg-type]  # set by the checks above
     return intro
 
 
@@ -525,6 +684,16 @@ def contacts(intro: Introduction) -> list[tuple[Organisation, User | None]]:
 
 def introductions_for(user: User) -> list[Introduction]:
     org_ids = list(user.organisation_ids())
-    return list(db.session.scalars(select(Introduction).where(or_(
-        Introduction.proposed_by_id == user.id, Introduction.first_org_id.in_(org_ids),
-        Introduction.second_org_id.in_(org_ids))).order_by(Introduction.created_at.desc())))
+    return list(
+        db.session.scalars(
+            select(Introduction)
+            .where(
+                or_(
+                    Introduction.proposed_by_id == user.id,
+                    Introduction.first_org_id.in_(org_ids),
+                    Introduction.second_org_id.in_(org_ids),
+                )
+            )
+            .order_by(Introduction.created_at.desc())
+        )
+    )

@@ -15,7 +15,6 @@ csrf.exempt(bp)
 limiter.limit(rate_limit_value, key_func=rate_limit_key)(bp)
 
 
-
 MAX_DATABASE_ID = 2**63 - 1  # BIGINT's (and SQLite's) largest integer
 
 
@@ -59,8 +58,14 @@ def page_links(page: int, per_page: int, total: int, **args) -> str:
     query.update(args)
 
     def link(number: int, rel: str) -> str:
-        url = url_for(request.endpoint, **(request.view_args or {}), **query,
-                      page=number, per_page=per_page, _external=True)
+        url = url_for(
+            request.endpoint,
+            **(request.view_args or {}),
+            **query,
+            page=number,
+            per_page=per_page,
+            _external=True,
+        )
         return f'<{url}>; rel="{rel}"'
 
     links = [link(1, "first")]
@@ -72,6 +77,8 @@ def page_links(page: int, per_page: int, total: int, **args) -> str:
     return ", ".join(links)
 
 
+# Registration order as before (routes first), so the import sorter is off here.
+# isort: off
 from portal.api import routes  # noqa: E402,F401  (routes attach themselves to bp)
 from portal.api import docs  # noqa: E402,F401  (/openapi.json and the endpoint list)
 from portal.api import pools  # noqa: E402,F401  (the funders' pool API)
@@ -79,3 +86,4 @@ from portal.api import search_api  # noqa: E402,F401  (search and exports)
 from portal.api import similar  # noqa: E402,F401  (overlapping bids)
 from portal.api import giving360_api  # noqa: E402,F401  (360Giving out)
 from portal.api import insights  # noqa: E402,F401  (insights, network, profiles)
+# isort: on

@@ -37,14 +37,23 @@ def public_bids(all_bids: bool) -> Iterator[Bid]:
     filters = search_filters()
     if not all_bids:
         filters.status = [BidStatus.AWARDED.value]
-    ids = get_search_service().iter_bid_ids(None, request.args.get("q", ""), filters, search_sort(),
-                                            chunk=CHUNK)
+    ids = get_search_service().iter_bid_ids(
+        None, request.args.get("q", ""), filters, search_sort(), chunk=CHUNK
+    )
 
     def load(chunk: list[int]) -> list[Bid]:
-        found = {bid.id: bid for bid in db.session.scalars(
-            select(Bid).where(Bid.id.in_(chunk)).options(
-                selectinload(Bid.organisation), selectinload(Bid.funder),
-                selectinload(Bid.links).selectinload(BidLink.to_bid)))}
+        found = {
+            bid.id: bid
+            for bid in db.session.scalars(
+                select(Bid)
+                .where(Bid.id.in_(chunk))
+                .options(
+                    selectinload(Bid.organisation),
+                    selectinload(Bid.funder),
+                    selectinload(Bid.links).selectinload(BidLink.to_bid),
+                )
+            )
+        }
         return [found[i] for i in chunk if i in found and can_view(None, found[i])]
 
     def generate() -> Iterator[Bid]:
@@ -62,8 +71,10 @@ def public_bids(all_bids: bool) -> Iterator[Bid]:
 
 def publisher() -> dict[str, str]:
     config = current_app.config
-    out = {"name": config.get("OPENBIDS_PUBLISHER_NAME", "Open Bids"),
-           "website": url_for("main.home", _external=True)}
+    out = {
+        "name": config.get("OPENBIDS_PUBLISHER_NAME", "Open Bids"),
+        "website": url_for("main.home", _external=True),
+    }
     if config.get("OPENBIDS_PUBLISHER_IDENTIFIER"):
         out["identifier"] = config["OPENBIDS_PUBLISHER_IDENTIFIER"]
     return out
@@ -78,53 +89,79 @@ def _grants():
 @bp.get("/360giving.json")
 def giving360_json():
     grants = _grants()
-    return Response(stream_with_context(package_chunks(grants, publisher=publisher())),
-                    mimetype="application/json",
-                    headers={"Content-Disposition": 'attachment; filename="open-bids-360giving.json"'})
+    return Response(
+        stream_with_context(package_chunks(grants, publisher=publisher())),
+        mimetype="application/json",
+        headers={"Content-Disposition": 'attachment; filename="open-bids-360giving.json"'},
+    )
 
 
 @bp.get("/360giving.csv")
 def giving360_csv():
     grants = _grants()
-    return Response(stream_with_context(csv_chunks(grants)), mimetype="text/csv",
-                    headers={"Content-Disposition": 'attachment; filename="open-bids-360giving.csv"'})
+    return Response(
+        stream_with_context(csv_chunks(grants)),
+        mimetype="text/csv",
+        headers={"Content-Disposition": 'attachment; filename="open-bids-360giving.csv"'},
+    )
 
 
 ALL_PARAMETER = {
-    "name": "all", "in": "query", "schema": {"type": "string", "enum": ["0", "1"]},
+    "name": "all",
+    "in": "query",
+    "schema": {"type": "string", "enum": ["0", "1"]},
     "description": "1: every public bid, not only grants (awarded, with an amount and a "
-                   "decision date), with Open Bids' own fields in `openBids` (status, "
-                   "amountAppliedFor, submittedOn, decidedOn, resubmissionOf, alsoSentTo).",
+    "decision date), with Open Bids' own fields in `openBids` (status, "
+    "amountAppliedFor, submittedOn, decidedOn, resubmissionOf, alsoSentTo).",
 }
 EXTENSION_NOTE = (
     " Each grant carries an `openBids` extension object: `permalink`, `licence` and "
     "`licenceURL` (records keep their own licences; the package's `license` is given only "
     "when every grant has the same one). Identifiers: the bid's own 360G- id, else "
     "`OPENBIDS_360G_PREFIX` and the bid's identifier; organisations by org-id, a 360G- id, "
-    "or the prefix and the organisation's slug.")
+    "or the prefix and the organisation's slug."
+)
 openapi.add_tag("360giving", "The 360Giving Data Standard, out.")
-openapi.add_paths({
-    "/360giving.json": {"get": {
-        "tags": ["360giving"], "operationId": "export360GivingJson",
-        "summary": "The awarded bids matching the search, as a 360Giving package (streamed)",
-        "description": "A package valid against the 360Giving Data Standard 1.4: `publisher`, "
-                       "`modified`, `grants`." + EXTENSION_NOTE,
-        "security": [{}],
-        "parameters": [*SEARCH_PARAMETERS, ALL_PARAMETER],
-        "responses": {"200": {"description": "A 360Giving package.",
-                              "content": json_content({"type": "object"})},
-                      **error_responses(400, 429)},
-    }},
-    "/360giving.csv": {"get": {
-        "tags": ["360giving"], "operationId": "export360GivingCsv",
-        "summary": "The same grants in 360Giving's flattened form, with its column titles",
-        "description": "One row a grant (the first of each list), the standard's column "
-                       "titles, plus `Open Bids:Permalink`, `Open Bids:Licence` and "
-                       "`Open Bids:Licence URL`." + EXTENSION_NOTE,
-        "security": [{}],
-        "parameters": [*SEARCH_PARAMETERS, ALL_PARAMETER],
-        "responses": {"200": {"description": "CSV, one row per grant.",
-                              "content": {"text/csv": {"schema": {"type": "string"}}}},
-                      **error_responses(400, 429)},
-    }},
-})
+openapi.add_paths(
+    {
+        "/360giving.json": {
+            "get": {
+                "tags": ["360giving"],
+                "operationId": "export360GivingJson",
+                "summary": "The awarded bids matching the search, as a 360Giving package "
+                "(streamed)",
+                "description": "A package valid against the 360Giving Data Standard 1.4: "
+                "`publisher`, "
+                "`modified`, `grants`." + EXTENSION_NOTE,
+                "security": [{}],
+                "parameters": [*SEARCH_PARAMETERS, ALL_PARAMETER],
+                "responses": {
+                    "200": {
+                        "description": "A 360Giving package.",
+                        "content": json_content({"type": "object"}),
+                    },
+                    **error_responses(400, 429),
+                },
+            }
+        },
+        "/360giving.csv": {
+            "get": {
+                "tags": ["360giving"],
+                "operationId": "export360GivingCsv",
+                "summary": "The same grants in 360Giving's flattened form, with its column titles",
+                "description": "One row a grant (the first of each list), the standard's column "
+                "titles, plus `Open Bids:Permalink`, `Open Bids:Licence` and "
+                "`Open Bids:Licence URL`." + EXTENSION_NOTE,
+                "security": [{}],
+                "parameters": [*SEARCH_PARAMETERS, ALL_PARAMETER],
+                "responses": {
+                    "200": {
+                        "description": "CSV, one row per grant.",
+                        "content": {"text/csv": {"schema": {"type": "string"}}},
+                    },
+                    **error_responses(400, 429),
+                },
+            }
+        },
+    }
+)

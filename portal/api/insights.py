@@ -40,44 +40,87 @@ def organisation_profile(org_id: int):
     return jsonify(fellows.organisation_profile(org, min_decided=min_decided()))
 
 
-_FILTERS = [p for p in SEARCH_PARAMETERS if p["name"] not in ("sort", "organisation",
-                                                              "identifier", "funder")]
-_FILTERS.append({"name": "funder", "in": "query", "schema": {"type": "string"},
-                 "description": "Funder's name, exactly as listed in the facets (repeatable)."})
+_FILTERS = [
+    p
+    for p in SEARCH_PARAMETERS
+    if p["name"] not in ("sort", "organisation", "identifier", "funder")
+]
+_FILTERS.append(
+    {
+        "name": "funder",
+        "in": "query",
+        "schema": {"type": "string"},
+        "description": "Funder's name, exactly as listed in the facets (repeatable).",
+    }
+)
 openapi.add_tag("insights", "Figures, the network map and profiles of the field.")
-openapi.add_paths({
-    "/insights": {"get": {
-        "tags": ["insights"], "operationId": "insights",
-        "summary": "The numbers behind every insights chart, for the public bids matching a search",
-        "description": "Totals and amounts per currency (never summed across currencies), bids "
-                       "per year by outcome (year = submitted, else decided), success rates "
-                       "(awarded / decided; null below `min_decided` decided bids) by funder, "
-                       "programme and year, amounts requested in log-scaled bins, top themes, "
-                       "locations, funders and organisations, typical award by funder.",
-        "parameters": _FILTERS,
-        "responses": {"200": {"description": "Figures", "content": json_content({"type": "object"})},
-                      **error_responses(400, 429)},
-    }},
-    "/network": {"get": {
-        "tags": ["insights"], "operationId": "network",
-        "summary": "The network of organisations (node-link JSON) for the bids matching a search",
-        "parameters": [*_FILTERS, {"name": "community", "in": "query",
-                                   "schema": {"type": "integer", "minimum": 1},
-                                   "description": "Only this community's members."}],
-        "responses": {"200": {"description": "networkx node-link JSON: `nodes` (id, name, "
-                                             "slug, kind, community, bids_sent, "
-                                             "bids_received) and `links` (source, target, "
-                                             "weight, overlap, pairs, applied, lineage)",
-                              "content": json_content({"type": "object"})},
-                      **error_responses(400, 404, 429)},
-    }},
-    "/organisations/{org_id}/profile": {"get": {
-        "tags": ["insights"], "operationId": "organisationProfile",
-        "summary": "An organisation's figures as applicant and funder, fellow travellers, "
-                   "co-funders and community",
-        "parameters": [{"name": "org_id", "in": "path", "required": True,
-                        "schema": {"type": "integer"}}],
-        "responses": {"200": {"description": "Profile", "content": json_content({"type": "object"})},
-                      **error_responses(404, 429)},
-    }},
-})
+openapi.add_paths(
+    {
+        "/insights": {
+            "get": {
+                "tags": ["insights"],
+                "operationId": "insights",
+                "summary": "The numbers behind every insights chart, for the public bids "
+                "matching a search",
+                "description": "Totals and amounts per currency (never summed across "
+                "currencies), bids "
+                "per year by outcome (year = submitted, else decided), success rates "
+                "(awarded / decided; null below `min_decided` decided bids) by funder, "
+                "programme and year, amounts requested in log-scaled bins, top themes, "
+                "locations, funders and organisations, typical award by funder.",
+                "parameters": _FILTERS,
+                "responses": {
+                    "200": {"description": "Figures", "content": json_content({"type": "object"})},
+                    **error_responses(400, 429),
+                },
+            }
+        },
+        "/network": {
+            "get": {
+                "tags": ["insights"],
+                "operationId": "network",
+                "summary": "The network of organisations (node-link JSON) for the bids "
+                "matching a search",
+                "parameters": [
+                    *_FILTERS,
+                    {
+                        "name": "community",
+                        "in": "query",
+                        "schema": {"type": "integer", "minimum": 1},
+                        "description": "Only this community's members.",
+                    },
+                ],
+                "responses": {
+                    "200": {
+                        "description": "networkx node-link JSON: `nodes` (id, name, "
+                        "slug, kind, community, bids_sent, "
+                        "bids_received) and `links` (source, target, "
+                        "weight, overlap, pairs, applied, lineage)",
+                        "content": json_content({"type": "object"}),
+                    },
+                    **error_responses(400, 404, 429),
+                },
+            }
+        },
+        "/organisations/{org_id}/profile": {
+            "get": {
+                "tags": ["insights"],
+                "operationId": "organisationProfile",
+                "summary": "An organisation's figures as applicant and funder, fellow travellers, "
+                "co-funders and community",
+                "parameters": [
+                    {
+                        "name": "org_id",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "integer"},
+                    }
+                ],
+                "responses": {
+                    "200": {"description": "Profile", "content": json_content({"type": "object"})},
+                    **error_responses(404, 429),
+                },
+            }
+        },
+    }
+)

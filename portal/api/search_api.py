@@ -26,7 +26,8 @@ def search_bids_response(page: int, per_page: int):
     """`GET /bids` with search parameters: ranked items with highlights and facet counts."""
     user = api_user()
     results = get_search_service().search(
-        user, request.args.get("q", ""), search_filters(), search_sort(), page, per_page)
+        user, request.args.get("q", ""), search_filters(), search_sort(), page, per_page
+    )
     snippets = {hit.bid_id: hit.snippet for hit in results.items}
     items = []
     for bid in visible_bids_in_order(user, results.bid_ids):
@@ -34,10 +35,15 @@ def search_bids_response(page: int, per_page: int):
         item["highlights"] = [str(snippets[bid.id])] if snippets.get(bid.id) else []
         items.append(item)
     body = {
-        "items": items, "total": results.total, "page": page, "per_page": per_page,
+        "items": items,
+        "total": results.total,
+        "page": page,
+        "per_page": per_page,
         "sort": results.sort,
-        "facets": {name: [{"value": f.value, "count": f.count} for f in values]
-                   for name, values in results.facets.items()},
+        "facets": {
+            name: [{"value": f.value, "count": f.count} for f in values]
+            for name, values in results.facets.items()
+        },
     }
     if results.fell_back:
         body["notice"] = results.message
@@ -59,50 +65,86 @@ def export_json():
 
 
 def _param(name: str, description: str, schema: dict | None = None) -> dict:
-    return {"name": name, "in": "query", "description": description,
-            "schema": schema or {"type": "string"}}
+    return {
+        "name": name,
+        "in": "query",
+        "description": description,
+        "schema": schema or {"type": "string"},
+    }
 
 
 SEARCH_PARAMETERS = [
-    _param("q", 'Search words, "phrases", AND/OR/NOT, field:value (funder:, status:, year:, '
-                "theme:, location:, organisation:, programme:, title:), trailing wildcards."),
+    _param(
+        "q",
+        'Search words, "phrases", AND/OR/NOT, field:value (funder:, status:, year:, '
+        "theme:, location:, organisation:, programme:, title:), trailing wildcards.",
+    ),
     _param("funder", "Funder's name (any case), org-id or slug."),
     _param("organisation", "Applicant's name (any case), org-id or slug."),
     _param("identifier", "Exact bid identifier."),
-    _param("status", "Bid status (repeat for any of several).",
-           {"type": "string", "enum": [s.value for s in BidStatus]}),
+    _param(
+        "status",
+        "Bid status (repeat for any of several).",
+        {"type": "string", "enum": [s.value for s in BidStatus]},
+    ),
     _param("year", "Year submitted (repeat for any of several).", {"type": "integer"}),
     _param("theme", "Theme, exactly as listed in the facets (repeatable)."),
     _param("location", "Location, exactly as listed in the facets (repeatable)."),
-    _param("band", "Amount band (repeatable).",
-           {"type": "string", "enum": [key for key, _, _ in BANDS]}),
-    _param("min_amount", "Smallest amount (awarded, else requested), in currency units.",
-           {"type": "number"}),
-    _param("max_amount", "Largest amount (awarded, else requested), in currency units.",
-           {"type": "number"}),
-    _param("sort", "Order of results.", {"type": "string",
-                                         "enum": ["relevance", "newest", "amount"]}),
+    _param(
+        "band",
+        "Amount band (repeatable).",
+        {"type": "string", "enum": [key for key, _, _ in BANDS]},
+    ),
+    _param(
+        "min_amount",
+        "Smallest amount (awarded, else requested), in currency units.",
+        {"type": "number"},
+    ),
+    _param(
+        "max_amount",
+        "Largest amount (awarded, else requested), in currency units.",
+        {"type": "number"},
+    ),
+    _param(
+        "sort", "Order of results.", {"type": "string", "enum": ["relevance", "newest", "amount"]}
+    ),
 ]
 openapi.add_tag("search", "Full-text search and exports.")
 # `GET /bids` answers a search when any of SEARCH_PARAMS is given: it takes all of these.
 openapi.add_operation_parameters("/bids", "get", SEARCH_PARAMETERS)
-openapi.add_paths({
-    "/export.csv": {"get": {
-        "tags": ["search"], "operationId": "exportCsv",
-        "summary": "Every bid matching the search, as CSV (streamed)",
-        "security": [{}, {"bearerAuth": []}],
-        "parameters": SEARCH_PARAMETERS,
-        "responses": {"200": {"description": "CSV, one row per bid.",
-                              "content": {"text/csv": {"schema": {"type": "string"}}}},
-                      **error_responses(400, 401, 429)},
-    }},
-    "/export.json": {"get": {
-        "tags": ["search"], "operationId": "exportJson",
-        "summary": "Every bid matching the search, as JSON (streamed)",
-        "security": [{}, {"bearerAuth": []}],
-        "parameters": SEARCH_PARAMETERS,
-        "responses": {"200": {"description": "`{\"items\": [...]}` in result order.",
-                              "content": json_content({"type": "object"})},
-                      **error_responses(400, 401, 429)},
-    }},
-})
+openapi.add_paths(
+    {
+        "/export.csv": {
+            "get": {
+                "tags": ["search"],
+                "operationId": "exportCsv",
+                "summary": "Every bid matching the search, as CSV (streamed)",
+                "security": [{}, {"bearerAuth": []}],
+                "parameters": SEARCH_PARAMETERS,
+                "responses": {
+                    "200": {
+                        "description": "CSV, one row per bid.",
+                        "content": {"text/csv": {"schema": {"type": "string"}}},
+                    },
+                    **error_responses(400, 401, 429),
+                },
+            }
+        },
+        "/export.json": {
+            "get": {
+                "tags": ["search"],
+                "operationId": "exportJson",
+                "summary": "Every bid matching the search, as JSON (streamed)",
+                "security": [{}, {"bearerAuth": []}],
+                "parameters": SEARCH_PARAMETERS,
+                "responses": {
+                    "200": {
+                        "description": '`{"items": [...]}` in result order.',
+                        "content": json_content({"type": "object"}),
+                    },
+                    **error_responses(400, 401, 429),
+                },
+            }
+        },
+    }
+)

@@ -23,8 +23,9 @@ def seed_demo_command(if_empty: bool):
         outbox.sync()
         clusters = refresh_clusters()
         db.session.commit()
-        click.echo(f"{clusters.clusters} overlap clusters, "
-                   f"{clusters.duplicates} near-duplicate pairs.")
+        click.echo(
+            f"{clusters.clusters} overlap clusters, {clusters.duplicates} near-duplicate pairs."
+        )
 
 
 COMMANDS = [seed_demo_command]

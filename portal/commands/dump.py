@@ -22,8 +22,11 @@ def export_group():
 
 @export_group.command("dump")
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path), required=False)
-@click.option("--base-url", default="http://localhost",
-              help="The site's address, for permalinks (e.g. https://openbids.example.org).")
+@click.option(
+    "--base-url",
+    default="http://localhost",
+    help="The site's address, for permalinks (e.g. https://openbids.example.org).",
+)
 def dump_command(directory: Path, base_url: str):
     """Write DIRECTORY/<date>/ with JSONL, CSV, 360Giving JSON and CSV, and datapackage.json.
     Without DIRECTORY: DUMP_DIR (default instance/dumps), the folder /data serves."""
@@ -31,14 +34,18 @@ def dump_command(directory: Path, base_url: str):
 
     app = current_app._get_current_object()
     config = app.config
-    directory = directory or Path(config.get("DUMP_DIR")
-                                  or Path(config["INSTANCE_DIR"]) / "dumps")
-    publisher = {"name": config.get("OPENBIDS_PUBLISHER_NAME", "Open Bids"),
-                 "website": base_url.rstrip("/") + "/"}
+    directory = directory or Path(config.get("DUMP_DIR") or Path(config["INSTANCE_DIR"]) / "dumps")
+    publisher = {
+        "name": config.get("OPENBIDS_PUBLISHER_NAME", "Open Bids"),
+        "website": base_url.rstrip("/") + "/",
+    }
     with app.test_request_context("/", base_url=base_url):
         out = write_dump(
-            directory, lambda bid: url_for("bids.show", bid_id=bid.id, _external=True),
-            prefix=config.get("OPENBIDS_360G_PREFIX") or DEFAULT_PREFIX, publisher=publisher)
+            directory,
+            lambda bid: url_for("bids.show", bid_id=bid.id, _external=True),
+            prefix=config.get("OPENBIDS_360G_PREFIX") or DEFAULT_PREFIX,
+            publisher=publisher,
+        )
     click.echo(f"Wrote {out}")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+
 from bids import imports
 from bids.giving360.load import import_360giving
 from bids.imports import FORMATS, ImportFileError, ImportReport, IndexHooks
@@ -15,8 +16,9 @@ from search_index.catchup import CatchUpReport, bring_up_to_date
 MAX_PROBLEMS_SHOWN = 50
 
 
-def index_hooks(*, wait: bool = True, progress: bool = False,
-                finished: list[CatchUpReport] | None = None) -> IndexHooks:
+def index_hooks(
+    *, wait: bool = True, progress: bool = False, finished: list[CatchUpReport] | None = None
+) -> IndexHooks:
     """The derived stores' part in an import: outbox rows per batch, brought up to date at the
     end (unless `wait` is false: then a running worker applies them)."""
 
@@ -26,8 +28,9 @@ def index_hooks(*, wait: bool = True, progress: bool = False,
             if finished is not None:
                 finished.append(report)
 
-    return IndexHooks(record_changes=outbox.record_bid_changes, defer=outbox.deferred,
-                      after_import=catch_up)
+    return IndexHooks(
+        record_changes=outbox.record_bid_changes, defer=outbox.deferred, after_import=catch_up
+    )
 
 
 GIVING360_HEADERS = ("Recipient Org:Name", "Funding Org:Name", "Funding Org:Identifier")
@@ -51,17 +54,26 @@ def giving360_format(path: Path | str, fmt: str | None) -> str | None:
     return None
 
 
-def import_bids(path: Path | str, *, wait: bool = True, fmt: str | None = None,
-                licence: str | None = None, dry_run: bool = False, **options) -> ImportReport:
+def import_bids(
+    path: Path | str,
+    *,
+    wait: bool = True,
+    fmt: str | None = None,
+    licence: str | None = None,
+    dry_run: bool = False,
+    **options,
+) -> ImportReport:
     """Import FILE (Open Bids' JSONL/CSV or 360Giving JSON/CSV/XLSX), returning once every
     imported bid is searchable and matchable (with `wait=False`, once the rows are committed)."""
-    hooks = index_hooks(wait=wait, progress=bool(options.get("progress")),
-                        finished=options.pop("finished", None))
+    hooks = index_hooks(
+        wait=wait, progress=bool(options.get("progress")), finished=options.pop("finished", None)
+    )
     giving = giving360_format(path, fmt)
     if giving is not None:
         options.pop("progress", None)
-        return import_360giving(path, fmt=giving, licence=licence, dry_run=dry_run, hooks=hooks,
-                                **options)
+        return import_360giving(
+            path, fmt=giving, licence=licence, dry_run=dry_run, hooks=hooks, **options
+        )
     if dry_run or licence:
         raise ImportFileError("--dry-run and --licence are for 360Giving files.")
     return imports.import_bids(path, fmt=fmt, hooks=hooks, **options)
@@ -69,19 +81,40 @@ def import_bids(path: Path | str, *, wait: bool = True, fmt: str | None = None,
 
 @click.command("import-bids")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(FORMATS),
-              help="File format; guessed from the extension (.jsonl, .csv, .json; .gz accepted).")
-@click.option("--organisation-kind", type=click.Choice([k.value for k in OrgKind]),
-              default=OrgKind.APPLICANT.value, show_default=True,
-              help="Kind given to applicant organisations the import creates.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    help="File format; guessed from the extension (.jsonl, .csv, .json; .gz accepted).",
+)
+@click.option(
+    "--organisation-kind",
+    type=click.Choice([k.value for k in OrgKind]),
+    default=OrgKind.APPLICANT.value,
+    show_default=True,
+    help="Kind given to applicant organisations the import creates.",
+)
 @click.option("--limit", type=int, help="Stop after this many rows.")
-@click.option("--no-wait", is_flag=True,
-              help="Return once the rows are committed; the worker makes them searchable.")
-@click.option("--licence", help="360Giving: the licence of grants the file states none for "
-              "(e.g. CC-BY-4.0); Open Bids never assumes one.")
+@click.option(
+    "--no-wait",
+    is_flag=True,
+    help="Return once the rows are committed; the worker makes them searchable.",
+)
+@click.option(
+    "--licence",
+    help="360Giving: the licence of grants the file states none for "
+    "(e.g. CC-BY-4.0); Open Bids never assumes one.",
+)
 @click.option("--dry-run", is_flag=True, help="360Giving: validate and report, write nothing.")
-def import_bids_command(file: Path, fmt: str | None, organisation_kind: str, limit: int | None,
-                        no_wait: bool, licence: str | None, dry_run: bool):
+def import_bids_command(
+    file: Path,
+    fmt: str | None,
+    organisation_kind: str,
+    limit: int | None,
+    no_wait: bool,
+    licence: str | None,
+    dry_run: bool,
+):
     """Import bids from FILE; imported bids are published. Safe to run again (by identifier).
 
     Returns when every imported bid is searchable and matchable (applied from the outbox, or
@@ -89,22 +122,33 @@ def import_bids_command(file: Path, fmt: str | None, organisation_kind: str, lim
     """
     finished: list[CatchUpReport] = []
     try:
-        report = import_bids(file, fmt=fmt, organisation_kind=organisation_kind, limit=limit,
-                             progress=True, wait=not no_wait, finished=finished,
-                             licence=licence, dry_run=dry_run)
+        report = import_bids(
+            file,
+            fmt=fmt,
+            organisation_kind=organisation_kind,
+            limit=limit,
+            progress=True,
+            wait=not no_wait,
+            finished=finished,
+            licence=licence,
+            dry_run=dry_run,
+        )
     except ImportFileError as exc:  # a 360Giving file's FileError is one too
         raise click.ClickException(str(exc)) from None
     for problem in report.problems[:MAX_PROBLEMS_SHOWN]:
         click.echo(f"skipped {problem}", err=True)
     if len(report.problems) > MAX_PROBLEMS_SHOWN:
-        click.echo(f"... and {len(report.problems) - MAX_PROBLEMS_SHOWN} more skipped rows",
-                   err=True)
+        click.echo(
+            f"... and {len(report.problems) - MAX_PROBLEMS_SHOWN} more skipped rows", err=True
+        )
     click.echo(report.summary())
     for done in finished:
         click.echo(done.summary())
     if no_wait and outbox.pending_count():
-        click.echo(f"{outbox.pending_count('search')} bids wait for the worker "
-                   "(`flask --app portal worker`); `index status` shows its progress.")
+        click.echo(
+            f"{outbox.pending_count('search')} bids wait for the worker "
+            "(`flask --app portal worker`); `index status` shows its progress."
+        )
 
 
 COMMANDS = [import_bids_command]

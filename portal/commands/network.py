@@ -19,6 +19,7 @@ def network_group():
 def refresh_command():
     """Rebuild the map and its cache (pages read the cache until the data changes)."""
     with tqdm(total=len(STEPS) + 1, desc="network", unit="step") as bar:
+
         def progress(step: str) -> None:
             bar.update(1)
             bar.set_postfix_str(step)
@@ -26,9 +27,11 @@ def refresh_command():
         fmap = refresh_field_map(progress)
         bar.update(bar.total - bar.n)
     graph = fmap.graph()
-    click.echo(f"{graph.number_of_nodes()} organisations, {graph.number_of_edges()} links, "
-               f"{len(fmap.communities)} communities from {len(fmap.bids)} bids and "
-               f"{len(fmap.pairs)} overlapping pairs; {fmap.seconds:.1f} s.")
+    click.echo(
+        f"{graph.number_of_nodes()} organisations, {graph.number_of_edges()} links, "
+        f"{len(fmap.communities)} communities from {len(fmap.bids)} bids and "
+        f"{len(fmap.pairs)} overlapping pairs; {fmap.seconds:.1f} s."
+    )
 
 
 COMMANDS = [network_group]

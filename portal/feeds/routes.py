@@ -8,7 +8,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from feedgen.feed import FeedGenerator
-from flask import Response, abort, current_app, render_template, request, send_from_directory, url_for
+from flask import (
+    Response,
+    abort,
+    current_app,
+    render_template,
+    request,
+    send_from_directory,
+    url_for,
+)
 from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 
@@ -57,15 +65,20 @@ def _atom(title: str, page_url: str, bids: list[Bid]) -> Response:
 
 
 def _latest(query) -> list[Bid]:
-    return list(db.session.scalars(
-        query.options(selectinload(Bid.organisation), selectinload(Bid.funder))
-        .order_by(Bid.updated_at.desc(), Bid.id.desc()).limit(FEED_SIZE)))
+    return list(
+        db.session.scalars(
+            query.options(selectinload(Bid.organisation), selectinload(Bid.funder))
+            .order_by(Bid.updated_at.desc(), Bid.id.desc())
+            .limit(FEED_SIZE)
+        )
+    )
 
 
 @bp.get("/feeds/bids.atom")
 def site_feed():
-    return _atom("Open Bids: new and updated bids", url_for("main.home", _external=True),
-                 _latest(_public()))
+    return _atom(
+        "Open Bids: new and updated bids", url_for("main.home", _external=True), _latest(_public())
+    )
 
 
 @bp.get("/feeds/search.atom")
@@ -76,11 +89,17 @@ def search_feed():
         filters = filters_from_args(request.args, strict=True)
     except ValueError as exc:
         abort(400, str(exc))
-    results = get_search_service().search(None, q, filters, "newest", 1, FEED_SIZE,
-                                          snippets=False, facets=False)
-    found = {b.id: b for b in db.session.scalars(
-        select(Bid).where(Bid.id.in_(results.bid_ids)).options(
-            selectinload(Bid.organisation), selectinload(Bid.funder)))}
+    results = get_search_service().search(
+        None, q, filters, "newest", 1, FEED_SIZE, snippets=False, facets=False
+    )
+    found = {
+        b.id: b
+        for b in db.session.scalars(
+            select(Bid)
+            .where(Bid.id.in_(results.bid_ids))
+            .options(selectinload(Bid.organisation), selectinload(Bid.funder))
+        )
+    }
     bids = [found[i] for i in results.bid_ids if i in found and can_view(None, found[i])]
     title = f"Open Bids: search for {q}" if q else "Open Bids: search"
     return _atom(title, url_for("search.search", _external=True, **request.args), bids)
@@ -96,15 +115,21 @@ def _organisation(slug: str) -> Organisation:
 @bp.get("/feeds/orgs/<slug>.atom")
 def organisation_feed(slug: str):
     org = _organisation(slug)
-    return _atom(f"Open Bids: bids by {org.name}", url_for("orgs.show", slug=slug, _external=True),
-                 _latest(_public().where(Bid.organisation_id == org.id)))
+    return _atom(
+        f"Open Bids: bids by {org.name}",
+        url_for("orgs.show", slug=slug, _external=True),
+        _latest(_public().where(Bid.organisation_id == org.id)),
+    )
 
 
 @bp.get("/feeds/funders/<slug>.atom")
 def funder_feed(slug: str):
     org = _organisation(slug)
-    return _atom(f"Open Bids: bids to {org.name}", url_for("orgs.show", slug=slug, _external=True),
-                 _latest(_public().where(Bid.funder_id == org.id)))
+    return _atom(
+        f"Open Bids: bids to {org.name}",
+        url_for("orgs.show", slug=slug, _external=True),
+        _latest(_public().where(Bid.funder_id == org.id)),
+    )
 
 
 @bp.get("/sitemap.xml")
@@ -114,20 +139,27 @@ def sitemap():
         yield '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n'
         yield f"<url><loc>{url_for('main.home', _external=True)}</loc></url>\n"
         rows = db.session.execute(
-            select(Bid.id, Bid.updated_at).where(Bid.visibility == Visibility.PUBLISHED,
-                                                 Bid.hidden_at.is_(None))
-            .order_by(Bid.id).limit(SITEMAP_LIMIT - 1000))
+            select(Bid.id, Bid.updated_at)
+            .where(Bid.visibility == Visibility.PUBLISHED, Bid.hidden_at.is_(None))
+            .order_by(Bid.id)
+            .limit(SITEMAP_LIMIT - 1000)
+        )
         for bid_id, updated in rows:
             when = f"<lastmod>{updated.date().isoformat()}</lastmod>" if updated else ""
-            yield f"<url><loc>{url_for('bids.show', bid_id=bid_id, _external=True)}</loc>{when}</url>\n"
+            loc = url_for("bids.show", bid_id=bid_id, _external=True)
+            yield f"<url><loc>{loc}</loc>{when}</url>\n"
         listed = select(Bid.organisation_id).where(
-            Bid.visibility == Visibility.PUBLISHED, Bid.hidden_at.is_(None))
+            Bid.visibility == Visibility.PUBLISHED, Bid.hidden_at.is_(None)
+        )
         funded = select(Bid.funder_id).where(
-            Bid.visibility == Visibility.PUBLISHED, Bid.hidden_at.is_(None))
+            Bid.visibility == Visibility.PUBLISHED, Bid.hidden_at.is_(None)
+        )
         for (slug,) in db.session.execute(
-                select(Organisation.slug).where(or_(Organisation.id.in_(listed),
-                                                    Organisation.id.in_(funded)))
-                .order_by(Organisation.id).limit(999)):
+            select(Organisation.slug)
+            .where(or_(Organisation.id.in_(listed), Organisation.id.in_(funded)))
+            .order_by(Organisation.id)
+            .limit(999)
+        ):
             yield f"<url><loc>{url_for('orgs.show', slug=slug, _external=True)}</loc></url>\n"
         yield "</urlset>\n"
 
@@ -136,12 +168,18 @@ def sitemap():
 
 @bp.get("/robots.txt")
 def robots():
-    body = "\n".join([
-        "User-agent: *",
-        # Accounts and forms are not for crawlers; the API has its own description.
-        "Disallow: /login", "Disallow: /signup", "Disallow: /account", "Disallow: /api/",
-        f"Sitemap: {url_for('feeds.sitemap', _external=True)}", "",
-    ])
+    body = "\n".join(
+        [
+            "User-agent: *",
+            # Accounts and forms are not for crawlers; the API has its own description.
+            "Disallow: /login",
+            "Disallow: /signup",
+            "Disallow: /account",
+            "Disallow: /api/",
+            f"Sitemap: {url_for('feeds.sitemap', _external=True)}",
+            "",
+        ]
+    )
     return Response(body, mimetype="text/plain")
 
 
@@ -149,16 +187,20 @@ DAY_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 def _dump_dir() -> Path:
-    return Path(current_app.config.get("DUMP_DIR")
-                or Path(current_app.config["INSTANCE_DIR"]) / "dumps")
+    return Path(
+        current_app.config.get("DUMP_DIR") or Path(current_app.config["INSTANCE_DIR"]) / "dumps"
+    )
 
 
 @bp.get("/data")
 def data():
     """The latest dump written by `flask --app portal export dump`, with sizes and dates."""
     root = _dump_dir()
-    days = sorted(p.name for p in root.iterdir() if p.is_dir() and DAY_RE.match(p.name)) \
-        if root.is_dir() else []
+    days = (
+        sorted(p.name for p in root.iterdir() if p.is_dir() and DAY_RE.match(p.name))
+        if root.is_dir()
+        else []
+    )
     day = days[-1] if days else None
     files = []
     if day:

@@ -17,9 +17,9 @@ from sqlalchemy import func, select
 from bids.database import db
 from bids.insights import MIN_DECIDED, field_figures
 from bids.models import Bid, Organisation
-from search_index.selection import matching_bids, narrows
 from portal.search_args import SEARCH_ARGS, request_search
 from search_index.filters import SearchFilters as Filters
+from search_index.selection import matching_bids, narrows
 
 CACHE_SIZE = 64
 CACHE_SECONDS = 60.0
@@ -31,10 +31,10 @@ _charts: dict[int, tuple[dict, dict]] = {}
 
 def data_watermark() -> tuple:
     """Changes whenever a bid or organisation is added, changed or removed."""
-    bids = db.session.execute(select(func.count(Bid.id), func.max(Bid.id),
-                                     func.max(Bid.updated_at))).one()
-    orgs = db.session.execute(select(func.count(Organisation.id),
-                                     func.max(Organisation.id))).one()
+    bids = db.session.execute(
+        select(func.count(Bid.id), func.max(Bid.id), func.max(Bid.updated_at))
+    ).one()
+    orgs = db.session.execute(select(func.count(Organisation.id), func.max(Organisation.id))).one()
     return (*bids, *orgs)
 
 
@@ -57,8 +57,12 @@ def charts_for(args) -> tuple[str, Filters, dict[str, Any], dict]:
 def figures_for(args) -> tuple[str, Filters, dict[str, Any]]:
     q, filters = request_search(args)
     min_decided = int(current_app.config.get("INSIGHTS_MIN_DECIDED", MIN_DECIDED))
-    key = (tuple((name, tuple(args.getlist(name))) for name in SEARCH_ARGS),
-           data_watermark(), min_decided, current_app.config["SEARCH_INDEX_DIR"])
+    key = (
+        tuple((name, tuple(args.getlist(name))) for name in SEARCH_ARGS),
+        data_watermark(),
+        min_decided,
+        current_app.config["SEARCH_INDEX_DIR"],
+    )
     now = time.monotonic()
     with _lock:
         hit = _cache.get(key)

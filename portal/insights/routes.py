@@ -10,8 +10,8 @@ from flask import Response, abort, render_template, request, url_for
 from portal.insights import bp
 from portal.insights.charts import BUILDERS, DRAWN, chart_tables
 from portal.insights.figures import charts_for, figures_for
-from portal.search_args import search_args
 from portal.insights.places import place_tiles
+from portal.search_args import search_args
 
 
 def safe_cell(value) -> object:
@@ -25,8 +25,13 @@ def safe_cell(value) -> object:
 def insights():
     q, filters, figures, charts = charts_for(request.args)
     return render_template(
-        "insights/index.html", q=q, figures=figures, charts=charts, drawn=DRAWN,
-        tiles=place_tiles(figures["locations"]), args=search_args(),
+        "insights/index.html",
+        q=q,
+        figures=figures,
+        charts=charts,
+        drawn=DRAWN,
+        tiles=place_tiles(figures["locations"]),
+        args=search_args(),
         search_link=url_for("search.search", **search_args()),
         network_link=url_for("network.index", **search_args()),
     )
@@ -43,8 +48,11 @@ def chart_csv(name: str):
     writer.writerow(chart.columns)
     for row in chart.rows:
         writer.writerow([safe_cell(v) for v in row])
-    return Response(buffer.getvalue(), mimetype="text/csv", headers={
-        "Content-Disposition": f'attachment; filename="open-bids-{name}.csv"'})
+    return Response(
+        buffer.getvalue(),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="open-bids-{name}.csv"'},
+    )
 
 
 @bp.get("/orgs/<slug>/profile")
@@ -64,21 +72,42 @@ def profile(slug: str):
     community_of = fmap.community_of
     hood = neighbourhood(fmap.graph(), org.id, depth=int(raw_depth))
     shapes, lines = draw(
-        hood, colour_of=lambda n: community_colour(community_of.get(n)),
+        hood,
+        colour_of=lambda n: community_colour(community_of.get(n)),
         href_of=lambda n: url_for("insights.profile", slug=hood.nodes[n]["slug"]),
         title_of=lambda n: hood.nodes[n]["name"],
         size_of=lambda n: hood.degree(n, weight="weight") + 1,
         square_of=lambda n: hood.nodes[n]["kind"] == "funder",
-        pos=fmap.layout_of(("profile", org.id, int(raw_depth)), hood))
+        pos=fmap.layout_of(("profile", org.id, int(raw_depth)), hood),
+    )
     charts = {}
     for side in ("sent", "received"):
         if data[side]:
-            charts[side] = chart_tables(data[side], ["years", "success", "awards", "programmes",
-                                                     "themes", "locations", "funders",
-                                                     "organisations"])
-    return render_template("insights/profile.html", org=org, profile=data, charts=charts,
-                           shapes=shapes, lines=lines, width=WIDTH, height=HEIGHT,
-                           depth=int(raw_depth), hood=hood)
+            charts[side] = chart_tables(
+                data[side],
+                [
+                    "years",
+                    "success",
+                    "awards",
+                    "programmes",
+                    "themes",
+                    "locations",
+                    "funders",
+                    "organisations",
+                ],
+            )
+    return render_template(
+        "insights/profile.html",
+        org=org,
+        profile=data,
+        charts=charts,
+        shapes=shapes,
+        lines=lines,
+        width=WIDTH,
+        height=HEIGHT,
+        depth=int(raw_depth),
+        hood=hood,
+    )
 
 
 def min_decided() -> int:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from flask import Response, abort, jsonify, render_template, request, url_for
 
-from portal.search_args import request_search, search_args
+from portal.drawing import HEIGHT, WIDTH, community_colour, draw
 from portal.network import bp
-from portal.drawing import WIDTH, HEIGHT, community_colour, draw
+from portal.search_args import request_search, search_args
 from search_index.network import (
     MAX_DRAWN,
     community_graph,
@@ -51,32 +51,55 @@ def index():
     names = {c.id: c for c in fmap.communities}
     present = sorted({community_of.get(n) for n in graph.nodes if community_of.get(n)})
     summary = graph.number_of_nodes() > MAX_DRAWN and community is None
-    view = (tuple(sorted((k, tuple(v)) for k, v in args.items())),
-            community.id if community else None, summary)
+    view = (
+        tuple(sorted((k, tuple(v)) for k, v in args.items())),
+        community.id if community else None,
+        summary,
+    )
     if summary:
         cgraph = community_graph(graph, community_of)
         for cid in cgraph.nodes:
             cgraph.nodes[cid]["name"] = names[cid].name
         shapes, lines = draw(
-            cgraph, colour_of=community_colour,
+            cgraph,
+            colour_of=community_colour,
             href_of=lambda c: url_for("network.index", community=c, **args),
             title_of=lambda c: f"{names[c].name}: {cgraph.nodes[c]['size']} organisations",
-            size_of=lambda c: cgraph.nodes[c]["size"], square_of=lambda c: False,
-            pos=fmap.layout_of(view, cgraph))
+            size_of=lambda c: cgraph.nodes[c]["size"],
+            square_of=lambda c: False,
+            pos=fmap.layout_of(view, cgraph),
+        )
     else:
         shapes, lines = draw(
-            graph, colour_of=lambda n: community_colour(community_of.get(n)),
+            graph,
+            colour_of=lambda n: community_colour(community_of.get(n)),
             href_of=lambda n: url_for("insights.profile", slug=graph.nodes[n]["slug"]),
             title_of=lambda n: _node_title(graph, n, names, community_of),
             size_of=lambda n: graph.degree(n, weight="weight") + 1,
             square_of=lambda n: graph.nodes[n]["kind"] == "funder",
-            pos=fmap.layout_of(view, graph))
-    members = {cid: sorted((n for n in graph.nodes if community_of.get(n) == cid),
-                           key=lambda n: (-graph.degree(n, weight="weight"), n)) for cid in present}
+            pos=fmap.layout_of(view, graph),
+        )
+    members = {
+        cid: sorted(
+            (n for n in graph.nodes if community_of.get(n) == cid),
+            key=lambda n: (-graph.degree(n, weight="weight"), n),
+        )
+        for cid in present
+    }
     return render_template(
-        "network/index.html", fmap=fmap, graph=graph, shapes=shapes, lines=lines,
-        summary=summary, community=community, communities=[names[c] for c in present],
-        members=members, colour=community_colour, args=args, width=WIDTH, height=HEIGHT,
+        "network/index.html",
+        fmap=fmap,
+        graph=graph,
+        shapes=shapes,
+        lines=lines,
+        summary=summary,
+        community=community,
+        communities=[names[c] for c in present],
+        members=members,
+        colour=community_colour,
+        args=args,
+        width=WIDTH,
+        height=HEIGHT,
         q=request.args.get("q", ""),
         download_args={**args, "community": community.id} if community else args,
     )
@@ -87,8 +110,10 @@ def _node_title(graph, n, names, community_of) -> str:
     cid = community_of.get(n)
     role = "funder" if data["kind"] == "funder" else "applicant"
     where = f"; community: {names[cid].name}" if cid in names else ""
-    return (f"{data['name']} ({role}): {data['bids_sent']} bids sent, "
-            f"{data['bids_received']} received{where}")
+    return (
+        f"{data['name']} ({role}): {data['bids_sent']} bids sent, "
+        f"{data['bids_received']} received{where}"
+    )
 
 
 @bp.get("/network.<any(json, gexf, graphml):fmt>")
@@ -97,8 +122,9 @@ def download(fmt: str):
     if fmt == "json":
         response = jsonify(node_link(graph, community_of))
     else:
-        response = Response(export_graph(graph, community_of, fmt),
-                            mimetype="application/gexf+xml" if fmt == "gexf"
-                            else "application/graphml+xml")
+        response = Response(
+            export_graph(graph, community_of, fmt),
+            mimetype="application/gexf+xml" if fmt == "gexf" else "application/graphml+xml",
+        )
     response.headers["Content-Disposition"] = f'attachment; filename="open-bids-network.{fmt}"'
     return response

@@ -22,7 +22,6 @@ class Comparison:
     shared_terms: list[str] = field(default_factory=list)
 
 
-
 def _highlight(text: str, spans: list[tuple[int, int]]) -> Markup:
     """Escape the text, wrapping shared passages in <mark>."""
     out, last = [], 0
@@ -46,5 +45,8 @@ def compare_texts(text_a: str, text_b: str) -> Comparison:
     return Comparison(
         left=_highlight(text_a, shared_spans(text_a, hashes_b.tolist())),
         right=_highlight(text_b, shared_spans(text_b, hashes_a.tolist())),
-        resemblance=resemblance, share_left=share_a, share_right=share_b, shared_terms=terms,
+        resemblance=resemblance,
+        share_left=share_a,
+        share_right=share_b,
+        shared_terms=terms,
     )

@@ -37,7 +37,6 @@ class Match:
         return RELATION_LABELS[self.relation]
 
 
-
 def _allowed_rows(rows: np.ndarray, user: Any) -> np.ndarray:
     user = real_user(user)
     if user is not None and user.is_admin:
@@ -58,7 +57,9 @@ def shared_words(snap: Snapshot, q, other) -> int:
 
 def shared_terms(snap: Snapshot, q, other, limit: int = SHARED_TERMS) -> list[str]:
     """The distinctive terms two texts share: largest products of their TF-IDF weights."""
-    common, qi, oi = np.intersect1d(q.indices, other.indices, assume_unique=True, return_indices=True)
+    common, qi, oi = np.intersect1d(
+        q.indices, other.indices, assume_unique=True, return_indices=True
+    )
     if common.size == 0:
         return []
     weights = q.data[qi] * np.asarray(other.data)[oi]
@@ -75,7 +76,9 @@ def shared_terms(snap: Snapshot, q, other, limit: int = SHARED_TERMS) -> list[st
     return chosen
 
 
-def scores_for(snap: Snapshot, q, sig: np.ndarray, lift: int = 300) -> tuple[np.ndarray, np.ndarray]:
+def scores_for(
+    snap: Snapshot, q, sig: np.ndarray, lift: int = 300
+) -> tuple[np.ndarray, np.ndarray]:
     """(score, passage resemblance) of a query against every row of the store.
 
     The score is the TF-IDF cosine, lifted to the passages' resemblance where more passages
@@ -92,20 +95,30 @@ def scores_for(snap: Snapshot, q, sig: np.ndarray, lift: int = 300) -> tuple[np.
     return np.maximum(scores, resemblance), resemblance
 
 
-def rerank(snap: Snapshot, q, top: np.ndarray, scores: np.ndarray,
-           resemblance: np.ndarray) -> np.ndarray:
+def rerank(
+    snap: Snapshot, q, top: np.ndarray, scores: np.ndarray, resemblance: np.ndarray
+) -> np.ndarray:
     """`top` (positions in cosine order) re-ordered by the shipped re-ranker."""
     model = shipped()
     if model is None or len(top) < 2:
         return top
     candidates = sp.vstack([snap.row_vector(int(p)) for p in top], format="csr")
-    features = pair_features(q, candidates, scores[top], resemblance[top],
-                             snap.vectoriser.column_stats)
+    features = pair_features(
+        q, candidates, scores[top], resemblance[top], snap.vectoriser.column_stats
+    )
     return top[model.order(features, resemblance[top])]
 
 
-def _rank(snap: Snapshot, user: Any, q, sig: np.ndarray, *, exclude: int | None,
-          query_text: str | None, limit: int) -> list[Match]:
+def _rank(
+    snap: Snapshot,
+    user: Any,
+    q,
+    sig: np.ndarray,
+    *,
+    exclude: int | None,
+    query_text: str | None,
+    limit: int,
+) -> list[Match]:
     rows, alive = snap.all_rows()
     scores, resemblance = scores_for(snap, q, sig)
     mask = alive & _allowed_rows(rows, user) & (scores >= RELATED)
@@ -117,11 +130,19 @@ def _rank(snap: Snapshot, user: Any, q, sig: np.ndarray, *, exclude: int | None,
         return []
     top = candidates[np.argpartition(-scores[candidates], depth - 1)[:depth]]
     top = top[np.lexsort((rows["bid_id"][top], -scores[top]))]
-    top = rerank(snap, q, top, scores, resemblance)[:limit * 2 + 10]
-    bids = {b.id: b for b in db.session.scalars(
-        select(Bid).where(Bid.id.in_([int(rows["bid_id"][p]) for p in top]))
-        .options(selectinload(Bid.organisation), selectinload(Bid.funder), selectinload(Bid.attachments))
-    )}
+    top = rerank(snap, q, top, scores, resemblance)[: limit * 2 + 10]
+    bids = {
+        b.id: b
+        for b in db.session.scalars(
+            select(Bid)
+            .where(Bid.id.in_([int(rows["bid_id"][p]) for p in top]))
+            .options(
+                selectinload(Bid.organisation),
+                selectinload(Bid.funder),
+                selectinload(Bid.attachments),
+            )
+        )
+    }
     matches: list[Match] = []
     for position in top:
         bid = bids.get(int(rows["bid_id"][position]))
@@ -132,11 +153,17 @@ def _rank(snap: Snapshot, user: Any, q, sig: np.ndarray, *, exclude: int | None,
         relation = relation_for(score, float(resemblance[position]), shared_words(snap, q, row))
         if relation is None:
             continue
-        match = Match(bid, round(score, 4), relation, shared_terms(snap, q, row),
-                      resemblance=round(float(resemblance[position]), 4))
+        match = Match(
+            bid,
+            round(score, 4),
+            relation,
+            shared_terms(snap, q, row),
+            resemblance=round(float(resemblance[position]), 4),
+        )
         if relation == "near_duplicate" and query_text is not None:
             match.resemblance, match.passages_shared = (
-                round(v, 4) for v in passage_overlap(query_text, document_text(bid)))
+                round(v, 4) for v in passage_overlap(query_text, document_text(bid))
+            )
         matches.append(match)
         if len(matches) == limit:
             break
@@ -179,5 +206,10 @@ def check_text_length(text: str) -> str | None:
 def lineage_candidates(bid: Bid, matches: list[Match]) -> list[Match]:
     """Near-duplicates of `bid` from its own organisation: candidates for "resubmission of"."""
     linked = {link.to_bid_id for link in bid.links} | {link.from_bid_id for link in bid.backlinks}
-    return [m for m in matches if m.relation == "near_duplicate"
-            and m.bid.organisation_id == bid.organisation_id and m.bid.id not in linked]
+    return [
+        m
+        for m in matches
+        if m.relation == "near_duplicate"
+        and m.bid.organisation_id == bid.organisation_id
+        and m.bid.id not in linked
+    ]

@@ -50,7 +50,6 @@ class OverlapPair:
         return f"OverlapPair({self.a}, {self.b}, {self.score}, {self.relation!r})"
 
 
-
 def _public_positions(snap: Snapshot) -> np.ndarray:
     rows, alive = snap.all_rows()
     return np.flatnonzero(alive & rows["public"])
@@ -73,8 +72,9 @@ def _top_terms(matrix, keep: int):
         data.append(values)
         indices.append(columns)
         indptr.append(indptr[-1] + len(values))
-    return sp.csr_matrix((np.concatenate(data), np.concatenate(indices), np.array(indptr)),
-                         shape=matrix.shape)
+    return sp.csr_matrix(
+        (np.concatenate(data), np.concatenate(indices), np.array(indptr)), shape=matrix.shape
+    )
 
 
 def _neighbours(snap: Snapshot) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -100,7 +100,7 @@ def _neighbours(snap: Snapshot) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     pool = min(CANDIDATES, max(n - 1, 0))
     out_a, out_b, out_s = [], [], []
     for start in range(0, n if k else 0, 500):
-        block = matrix[start:start + 500]
+        block = matrix[start : start + 500]
         rows = np.arange(start, start + block.shape[0])
         approx = (_top_terms(block, QUERY_TERMS) @ transposed).toarray()
         approx[np.arange(len(rows)), rows] = -1.0
@@ -127,23 +127,33 @@ def _neighbours(snap: Snapshot) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return a, b, s
 
 
-
 def _shared_words(snap: Snapshot, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Distinct content words shared by each pair of rows (a[i], b[i])."""
     if len(a) <= 200:  # one bid's neighbourhood: row slices, no copy of the mapped matrix
-        return np.array([shared_words(snap, snap.row_vector(int(x)), snap.row_vector(int(y)))
-                         for x, y in zip(a, b, strict=True)], dtype=np.int64)
+        return np.array(
+            [
+                shared_words(snap, snap.row_vector(int(x)), snap.row_vector(int(y)))
+                for x, y in zip(a, b, strict=True)
+            ],
+            dtype=np.int64,
+        )
     matrix = snap.matrix()
     product = matrix[a].multiply(matrix[b]).tocsr()
     product.data = snap.vectoriser.word_columns[product.indices].astype(np.float32)
     return np.asarray(product.sum(axis=1)).ravel().astype(np.int64)
 
 
-def _pairs(snap: Snapshot, pa: np.ndarray, pb: np.ndarray, scores: np.ndarray) -> Iterator[OverlapPair]:
+def _pairs(
+    snap: Snapshot, pa: np.ndarray, pb: np.ndarray, scores: np.ndarray
+) -> Iterator[OverlapPair]:
     rows, _ = snap.all_rows()
     sigs = snap.signatures()
     for start in range(0, len(pa), 50_000):
-        a, b, s = pa[start:start + 50_000], pb[start:start + 50_000], scores[start:start + 50_000]
+        a, b, s = (
+            pa[start : start + 50_000],
+            pb[start : start + 50_000],
+            scores[start : start + 50_000],
+        )
         left, right = np.asarray(sigs[a]), np.asarray(sigs[b])
         resemblance = ((left == right) & (left != np.iinfo(np.uint32).max)).mean(axis=1)
         relations = relations_of(s, resemblance, _shared_words(snap, a, b))
@@ -152,12 +162,14 @@ def _pairs(snap: Snapshot, pa: np.ndarray, pb: np.ndarray, scores: np.ndarray) -
             x, y, px, py = int(ids_a[i]), int(ids_b[i]), int(a[i]), int(b[i])
             if x > y:
                 x, y, px, py = y, x, py, px
-            yield OverlapPair(x, y, round(float(min(1.0, s[i])), 4), str(relations[i]),
-                              source=(snap, px, py))
+            yield OverlapPair(
+                x, y, round(float(min(1.0, s[i])), 4), str(relations[i]), source=(snap, px, py)
+            )
 
 
 def overlap_pairs(min_score: float = RELATED) -> Iterator[OverlapPair]:
-    """Every pair of published, non-hidden bids scoring >= min_score among each one's top neighbours."""
+    """Every pair of published, non-hidden bids scoring >= min_score among each one's top
+    neighbours."""
     snap = current_snapshot()
     if snap is None:
         return
@@ -170,7 +182,9 @@ def overlap_pairs(min_score: float = RELATED) -> Iterator[OverlapPair]:
     yield from _pairs(snap, lo[first], hi[first], s[first])
 
 
-def pairs_for(bid_id: int, min_score: float = RELATED, limit: int = NEIGHBOURS) -> list[OverlapPair]:
+def pairs_for(
+    bid_id: int, min_score: float = RELATED, limit: int = NEIGHBOURS
+) -> list[OverlapPair]:
     """One published bid's overlaps with other published bids (for a neighbourhood refresh)."""
     snap = current_snapshot()
     if snap is None:

@@ -28,17 +28,30 @@ RELATION_LABELS = {
 def relation_for(score: float, resemblance: float, shared_words: int | None = None) -> str | None:
     """The label of a pair; `shared_words` is how many distinct content words the two texts
     share (None: not counted, as long texts always have enough)."""
-    return str(relations_of(np.array([score]), np.array([resemblance]),
-                            None if shared_words is None else np.array([shared_words]))[0]) or None
+    return (
+        str(
+            relations_of(
+                np.array([score]),
+                np.array([resemblance]),
+                None if shared_words is None else np.array([shared_words]),
+            )[0]
+        )
+        or None
+    )
 
 
-def relations_of(scores: np.ndarray, resemblance: np.ndarray,
-                 shared_words: np.ndarray | None = None) -> np.ndarray:
+def relations_of(
+    scores: np.ndarray, resemblance: np.ndarray, shared_words: np.ndarray | None = None
+) -> np.ndarray:
     """`relation_for` over arrays ("" where below RELATED)."""
     words = np.full(len(scores), np.iinfo(np.int64).max) if shared_words is None else shared_words
     near = (resemblance >= NEAR_DUPLICATE) | (scores >= NEAR_DUPLICATE_SCORE)
     return np.select(
-        [near & (words >= NEAR_DUPLICATE_MIN_WORDS),
-         (near | (scores >= STRONG)) & (words >= STRONG_MIN_WORDS),
-         (near | (scores >= RELATED))],
-        ["near_duplicate", "strong", "related"], default="")
+        [
+            near & (words >= NEAR_DUPLICATE_MIN_WORDS),
+            (near | (scores >= STRONG)) & (words >= STRONG_MIN_WORDS),
+            (near | (scores >= RELATED)),
+        ],
+        ["near_duplicate", "strong", "related"],
+        default="",
+    )

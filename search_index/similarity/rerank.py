@@ -26,8 +26,15 @@ RERANK_DEPTH = 100
 ENABLED = False
 MODEL_PATH = Path(__file__).with_name("reranker.json")
 FEATURES = (
-    "cosine", "gap_to_best", "log_rank", "resemblance", "shared_rare_query",
-    "shared_rare_candidate", "length_ratio", "digits_mismatch", "cosine_if_digits_mismatch",
+    "cosine",
+    "gap_to_best",
+    "log_rank",
+    "resemblance",
+    "shared_rare_query",
+    "shared_rare_candidate",
+    "length_ratio",
+    "digits_mismatch",
+    "cosine_if_digits_mismatch",
     "cosine_z",
 )
 _DIGIT = re.compile(r"\d")
@@ -53,8 +60,13 @@ class ColumnStats:
         return cls(np.where(rare, idf, 0.0), digit_terms(terms).astype(np.float64))
 
 
-def pair_features(q: sp.csr_matrix, candidates: sp.csr_matrix, cosine: np.ndarray,
-                  resemblance: np.ndarray, columns: ColumnStats) -> np.ndarray:
+def pair_features(
+    q: sp.csr_matrix,
+    candidates: sp.csr_matrix,
+    cosine: np.ndarray,
+    resemblance: np.ndarray,
+    columns: ColumnStats,
+) -> np.ndarray:
     """Features of one query row against its candidate rows (in cosine order, best first).
 
     `cosine` and `resemblance` are the candidates' scores. Returns an (n, len(FEATURES)) array.
@@ -64,12 +76,12 @@ def pair_features(q: sp.csr_matrix, candidates: sp.csr_matrix, cosine: np.ndarra
     if n == 0:
         return out
     cosine = np.asarray(cosine, dtype=np.float64)
-    binary = sp.csr_matrix((np.ones(candidates.nnz), candidates.indices, candidates.indptr),
-                           shape=candidates.shape)
+    binary = sp.csr_matrix(
+        (np.ones(candidates.nnz), candidates.indices, candidates.indptr), shape=candidates.shape
+    )
     q_cols = q.indices
     zeros = np.zeros(len(q_cols), dtype=np.int64)
-    q_rare = sp.csr_matrix((columns.rare_idf[q_cols], (q_cols, zeros)),
-                           shape=(q.shape[1], 1))
+    q_rare = sp.csr_matrix((columns.rare_idf[q_cols], (q_cols, zeros)), shape=(q.shape[1], 1))
     shared = np.asarray((binary @ q_rare).todense()).ravel()
     cand_rare = binary @ columns.rare_idf
     q_mass = float(columns.rare_idf[q_cols].sum()) or 1.0
@@ -112,16 +124,24 @@ class Reranker:
         return np.lexsort((np.arange(len(score)), -score, -np.where(near_copy, resemblance, 0.0)))
 
     def to_json(self) -> dict:
-        return {"features": list(FEATURES), "coef": self.coef.tolist(),
-                "intercept": self.intercept, "mean": self.mean.tolist(),
-                "scale": self.scale.tolist()}
+        return {
+            "features": list(FEATURES),
+            "coef": self.coef.tolist(),
+            "intercept": self.intercept,
+            "mean": self.mean.tolist(),
+            "scale": self.scale.tolist(),
+        }
 
     @classmethod
     def from_json(cls, data: dict) -> Reranker:
         if list(data["features"]) != list(FEATURES):
             raise ValueError("reranker.json was trained on other features")
-        return cls(np.array(data["coef"]), float(data["intercept"]), np.array(data["mean"]),
-                   np.array(data["scale"]))
+        return cls(
+            np.array(data["coef"]),
+            float(data["intercept"]),
+            np.array(data["mean"]),
+            np.array(data["scale"]),
+        )
 
     @classmethod
     def fit(cls, features: np.ndarray, labels: np.ndarray, c: float = 1.0) -> Reranker:

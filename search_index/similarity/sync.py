@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask import Flask, current_app
 from sqlalchemy import delete, func, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, scoped_session, selectinload
 
 from bids.database import db, utcnow
 from bids.markdown_render import markdown_to_text
@@ -27,7 +27,8 @@ def init_app(app: Flask) -> None:
 
     app.extensions["similarity"] = Store(
         app.config["SIMILARITY_DIR"],
-        growth_factor=float(app.config.get("SIMILARITY_REFIT_GROWTH", REFIT_GROWTH)))
+        growth_factor=float(app.config.get("SIMILARITY_REFIT_GROWTH", REFIT_GROWTH)),
+    )
     register_consumer("similar", apply_changes, after_commit=True)
 
 
@@ -56,11 +57,16 @@ def _doc(bid: Bid) -> Doc:
     return Doc(bid.id, bid.organisation_id, bid.is_public, document_text(bid))
 
 
-def _load_docs(session: Session, bid_ids: list[int] | None = None, progress=None) -> list[Doc]:
+def _load_docs(
+    session: Session | scoped_session, bid_ids: list[int] | None = None, progress=None
+) -> list[Doc]:
     """Docs of the given bids (all bids when None), read in chunks; `progress(n)` after each bid."""
     query = select(Bid).options(selectinload(Bid.attachments)).order_by(Bid.id)
-    chunks = ([query] if bid_ids is None
-              else [query.where(Bid.id.in_(bid_ids[i:i + 500])) for i in range(0, len(bid_ids), 500)])
+    chunks = (
+        [query]
+        if bid_ids is None
+        else [query.where(Bid.id.in_(bid_ids[i : i + 500])) for i in range(0, len(bid_ids), 500)]
+    )
     docs = []
     for chunk in chunks:
         for bid in session.scalars(chunk.execution_options(yield_per=1000)):
@@ -77,16 +83,20 @@ def apply_changes(session: Session, upserts: list[int], deletes: list[int]) -> N
         docs = _load_docs(session, upserts) if upserts else []
         gone = set(upserts) - {d.bid_id for d in docs}  # deleted since the row was written
         snap = store.change(docs, sorted(set(deletes) | gone), all_docs=lambda: _load_docs(session))
-        if (len(upserts) >= BULK_BATCH and snap is not None
-                and snap.unfitted_share() > REFIT_AFTER_BULK
-                and not _more_pending(session, set(upserts) | set(deletes))):
+        if (
+            len(upserts) >= BULK_BATCH
+            and snap is not None
+            and snap.unfitted_share() > REFIT_AFTER_BULK
+            and not _more_pending(session, set(upserts) | set(deletes))
+        ):
             store.rebuild(_load_docs(session))
 
 
 def _more_pending(session: Session, batch: set[int]) -> bool:
     """Whether "similar" rows of other bids than this batch's wait in the outbox."""
     query = select(func.count(IndexOutbox.id)).where(
-        IndexOutbox.target == "similar", IndexOutbox.bid_id.not_in(sorted(batch)))
+        IndexOutbox.target == "similar", IndexOutbox.bid_id.not_in(sorted(batch))
+    )
     return bool(session.scalar(query))
 
 
@@ -102,8 +112,9 @@ def rebuild(progress=None) -> int:
     with store.locked():
         docs = _load_docs(db.session, progress=progress)
         store.rebuild(docs)
-    db.session.execute(delete(IndexOutbox).where(
-        IndexOutbox.target == "similar", IndexOutbox.created_at < started))
+    db.session.execute(
+        delete(IndexOutbox).where(IndexOutbox.target == "similar", IndexOutbox.created_at < started)
+    )
     db.session.commit()
     return len(docs)
 

@@ -17,8 +17,11 @@ def axe_violations(page: Page) -> list[dict]:
     """Serious and critical axe-core violations of the page as it is now."""
     page.add_script_tag(path=str(AXE))
     result = page.evaluate("async () => await axe.run(document)")
-    return [{"id": v["id"], "impact": v["impact"], "nodes": [n["html"] for n in v["nodes"][:3]]}
-            for v in result["violations"] if v["impact"] in ("serious", "critical")]
+    return [
+        {"id": v["id"], "impact": v["impact"], "nodes": [n["html"] for n in v["nodes"][:3]]}
+        for v in result["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
 
 
 @pytest.fixture
@@ -55,17 +58,23 @@ def test_from_search_to_insights_network_and_a_profile(seeded, live_server, page
     expect(fellows.first.get_by_role("link", name="Compare the closest bids")).to_be_visible()
 
 
-def test_insights_pages_have_no_serious_accessibility_violations(seeded, live_server,
-                                                                  browser: Browser):
+def test_insights_pages_have_no_serious_accessibility_violations(
+    seeded, live_server, browser: Browser
+):
     if not AXE.exists():
         pytest.fail(f"axe-core is missing at {AXE}: run `make axe` (npm install axe-core).")
     # The CSP (script-src 'self') would refuse the injected axe script; the check needs it.
     context = browser.new_context(bypass_csp=True)
     page = context.new_page()
     found = {}
-    for path in ("/insights", "/insights?q=relational", "/network", "/network?community=1",
-                 "/orgs/the-relationships-project/profile",
-                 "/orgs/the-national-lottery-community-fund/profile"):
+    for path in (
+        "/insights",
+        "/insights?q=relational",
+        "/network",
+        "/network?community=1",
+        "/orgs/the-relationships-project/profile",
+        "/orgs/the-national-lottery-community-fund/profile",
+    ):
         page.goto(f"{live_server.url}{path}")
         page.locator("details").evaluate_all("els => els.forEach(e => e.open = true)")
         violations = axe_violations(page)
