@@ -421,19 +421,18 @@ def test_rows_without_identifier_get_generated_ones(db, tmp_path):
 
 
 def test_outbox_rows_written_for_new_and_changed_bids_only(app, db, tmp_path, monkeypatch):
-    # Nothing applied after commit, so every row the import wrote is still there to see.
-    monkeypatch.setitem(app.config, "SEARCH_SYNC_AFTER_COMMIT", 0)
+    # Nothing applied after the import (no wait), so every row it wrote is still there to see.
     path = write_jsonl(tmp_path / "b.jsonl", [good(1), good(2)])
-    report = import_bids(path)
+    report = import_bids(path, wait=False)
     rows = db.session.execute(select(IndexOutbox.target, IndexOutbox.bid_id, IndexOutbox.action))
     got = sorted(rows.all())
     ids = sorted(report.bid_ids)
     assert got == sorted((t, i, "upsert") for t in ("search", "similar") for i in ids)
     db.session.execute(IndexOutbox.__table__.delete())
     db.session.commit()
-    import_bids(path)  # unchanged: nothing for the indexers to do
+    import_bids(path, wait=False)  # unchanged: nothing for the indexers to do
     assert count(db, IndexOutbox) == 0
-    import_bids(write_jsonl(tmp_path / "c.jsonl", [good(2, title="Changed")]))
+    import_bids(write_jsonl(tmp_path / "c.jsonl", [good(2, title="Changed")]), wait=False)
     changed = bid(db, "TEST-2").id
     assert sorted(db.session.execute(select(IndexOutbox.target, IndexOutbox.bid_id)).all()) == [
         ("search", changed),
