@@ -1,4 +1,4 @@
-"""Insights, profiles and the network map at corpus scale (issue 13).
+"""Insights, profiles and the network map at corpus scale.
 
 - `network refresh` over the whole corpus (target <= 60 s), with its phases;
 - the insights page for the whole corpus and for a filtered search, server time through the

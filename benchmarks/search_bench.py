@@ -1,6 +1,6 @@
 """Search benchmark: rebuild, single-bid update, query latency with facets, FTS5 yardstick, nDCG@10.
 
-Targets (issue 3, 42k bids, 2 cores): search p95 <= 50 ms in-process with facets; single-bid
+Targets (42k bids, 2 cores): search p95 <= 50 ms in-process with facets; single-bid
 update <= 200 ms; full rebuild <= 5 min; RSS <= 1 GB. The same queries run against SQLite FTS5
 (porter tokenizer, bm25, a GROUP BY for one facet) over the same texts as a yardstick.
 """

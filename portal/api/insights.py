@@ -1,4 +1,4 @@
-"""Insights, the network map and organisation profiles over the API (issue 13)."""
+"""Insights, the network map and organisation profiles over the API."""
 
 from __future__ import annotations
 
