@@ -16,10 +16,8 @@ from bids.publishing import hide_bid
 from portal import create_app
 from search_index import pg_query, search_backend
 from search_index.query import FALLBACK_MESSAGE
-from tests import test_search_service
 from tests.conftest import make_config
 
-corpus = test_search_service.corpus  # the shared fixture
 
 ON_POSTGRES = os.environ.get("TEST_DATABASE_URL", "").startswith("postgresql")
 needs_postgres = pytest.mark.skipif(
