@@ -18,7 +18,6 @@ from search_index import pg_query, search_backend
 from search_index.query import FALLBACK_MESSAGE
 from tests.conftest import make_config
 
-
 ON_POSTGRES = os.environ.get("TEST_DATABASE_URL", "").startswith("postgresql")
 needs_postgres = pytest.mark.skipif(
     not ON_POSTGRES, reason="PostgreSQL search: set TEST_DATABASE_URL (make test-postgres)"
