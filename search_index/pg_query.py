@@ -175,8 +175,8 @@ def value_condition(name: str, value: str, prefix: bool) -> ColumnElement:
 
 
 def year_expression():
-    """The year a bid is filed under: submitted, else published (as `Bid.year`)."""
-    return cast(extract("year", func.coalesce(Bid.submitted_on, Bid.published_at)), Integer)
+    """The year a bid is filed under: submitted, else decided (as `Bid.year`), never published."""
+    return cast(extract("year", func.coalesce(Bid.submitted_on, Bid.decided_on)), Integer)
 
 
 # --- parsing --------------------------------------------------------------------------------

@@ -60,6 +60,25 @@ def matching_bid_ids(q: str = "", filters: Filters | None = None) -> set[int] | 
     return ids
 
 
+def _tags_from_rows(ids: set[int]) -> dict[str, Counter]:
+    """How many of these bids name each theme and place, read from the bids' own lists."""
+    from sqlalchemy import select
+
+    from bids.database import db
+    from bids.models import Bid
+
+    tags: dict[str, Counter] = {"themes": Counter(), "locations": Counter()}
+    ordered = sorted(ids)
+    for start in range(0, len(ordered), 5000):
+        chunk = ordered[start : start + 5000]
+        for themes, locations in db.session.execute(
+            select(Bid.themes, Bid.locations).where(Bid.id.in_(chunk))
+        ):
+            tags["themes"].update(themes or [])
+            tags["locations"].update(locations or [])
+    return tags
+
+
 def matching_bids(
     q: str = "", filters: Filters | None = None
 ) -> tuple[set[int], dict[str, Counter]]:
@@ -67,6 +86,9 @@ def matching_bids(
     (counted over the index's value arrays, not by decoding every bid's JSON lists)."""
     filters = filters or Filters()
     service = get_search_service()
+    if not hasattr(service, "docvalues"):  # the PostgreSQL engine: no value arrays to count over
+        found = set(service.iter_bid_ids(None, q, filters, chunk=5000))
+        return found, _tags_from_rows(found)
     searcher = service.index.searcher()
     values = service.docvalues.for_searcher(searcher)
     parsed = service.builder(searcher.schema).parse(q)
