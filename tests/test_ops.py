@@ -53,18 +53,25 @@ def test_json_log_lines_carry_the_request_id(app):
 
 @pytest.fixture
 def limited_app(tmp_path):
+    from bids.database import db
+
+    built = []
+
     def build(**overrides):
         config = make_config(
             tmp_path, RATELIMIT_ENABLED=True, RATELIMIT_API_ANON="2 per minute", **overrides
         )
         app = create_app(config)
         with app.app_context():
-            from bids.database import db
-
             db.create_all()
+        built.append(app)
         return app
 
-    return build
+    yield build
+    for app in built:  # close their pools: a PostgreSQL connection left to the GC warns
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
 
 
 def _statuses(client, n, **headers):
