@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import threading
 
+import pytest
+
 from search_index import get_index
 from search_index.service import get_search_service
+
+
+@pytest.fixture
+def app_config():
+    return {"SEARCH_BACKEND": "whoosh"}  # Whoosh's searchers; PostgreSQL has none to share
 
 
 def test_each_thread_has_its_own_searcher_and_keeps_it_between_searches(app, factory):
