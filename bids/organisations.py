@@ -132,44 +132,58 @@ def find_organisation(name: str, identifier: str | None = None) -> Organisation 
     return db.session.get(Organisation, org_id) if org_id is not None else None
 
 
-def find_or_create_organisation(
-    name: str, identifier: str | None = None, kind: str = OrgKind.APPLICANT
-) -> Organisation:
-    """The organisation by identifier or name, created if there is none.
-
-    Safe beside concurrent writers. The slugs are tried in a fixed order (the name's, then -2,
-    -3...), each with an insert that skips a row already holding it or the identifier (ON
-    CONFLICT DO NOTHING, which waits for a writer still deciding): two writers creating the
-    same organisation claim the same slug, and the one that loses takes the other's row.
-    """
-    org = find_organisation(name, identifier)
-    base, n = slugify(name, max_length=100) or "organisation", 1
-    while org is None:
+def insert_under_free_slug(values: dict, rival: Callable[[], Organisation | None]) -> Organisation:
+    """Insert an organisation under the first free slug of its name, safe beside concurrent
+    writers: the slugs are tried in a fixed order (the name's, then -2, -3...), each with an
+    insert that skips a row already holding the slug or the identifier (ON CONFLICT DO NOTHING,
+    which waits for a writer still deciding). When an insert is skipped, `rival()` says whether
+    a concurrent writer created this very organisation (it is returned instead); otherwise the
+    slug is another name's and the next is tried."""
+    base, n = slugify(values["name"], max_length=100) or "organisation", 1
+    while True:
         slug = base if n == 1 else f"{base}-{n}"
         n += 1
         if slug in RESERVED_SLUGS:
             continue
         org_id = db.session.scalar(
             dialect_insert(db.session, Organisation)
-            .values(
-                name=name.strip(),
-                slug=slug,
-                kind=kind,
-                org_identifier=identifier,
-                regions=[],
-                description="",
-                created_at=utcnow(),
-            )
+            .values({"regions": [], "description": "", "created_at": utcnow(), **values})
+            .values(slug=slug)
             .on_conflict_do_nothing()
             .returning(Organisation.id)
         )
-        # Skipped: someone created it a moment ago, or the slug is another name's (next one).
-        org = (
-            db.session.get(Organisation, org_id) if org_id else find_organisation(name, identifier)
-        )
+        if org_id:
+            org = db.session.get(Organisation, org_id)
+            assert org is not None
+            return org
+        existing = rival()
+        if existing is not None:
+            return existing
+
+
+def find_or_create_organisation(
+    name: str, identifier: str | None = None, kind: str = OrgKind.APPLICANT
+) -> Organisation:
+    """The organisation by identifier or name, created if there is none. Safe beside concurrent
+    writers: the one that loses the insert takes the other's row (`insert_under_free_slug`)."""
+    org = find_organisation(name, identifier)
+    if org is None:
+        values = {"name": name.strip(), "kind": kind, "org_identifier": identifier}
+        org = insert_under_free_slug(values, lambda: find_organisation(name, identifier))
     if identifier and not org.org_identifier:
         org.org_identifier = identifier
     return org
+
+
+IDENTIFIER_TAKEN = "An organisation with this identifier is already registered."
+
+
+def listed_already(name: str, identifier: str | None) -> dict[str, str]:
+    """Why a new organisation under this name or identifier is refused ({} if it is not)."""
+    if identifier and organisation_with_identifier(identifier):
+        return {"identifier": IDENTIFIER_TAKEN}
+    same = listed_under_name(name, identifier)
+    return {"name": already_listed_message(same)} if same is not None else {}
 
 
 def create_organisation(founder: User, data: dict) -> Organisation:
@@ -190,12 +204,8 @@ def create_organisation(founder: User, data: dict) -> Organisation:
         identifier = clean_org_identifier(data.get("identifier"))
     except ValidationError as exc:
         errors.update(exc.errors)
-    if identifier and organisation_with_identifier(identifier):
-        errors["identifier"] = "An organisation with this identifier is already registered."
-    elif name and "name" not in errors:
-        same = listed_under_name(name, identifier)
-        if same is not None:
-            errors["name"] = already_listed_message(same)
+    if "identifier" not in errors:
+        errors = {**listed_already(name, identifier), **errors}  # a name's own error first
     website = (data.get("website") or "").strip() or None
     if website and not website.startswith(("http://", "https://")):
         errors["website"] = "Website must start with http:// or https://."
@@ -208,16 +218,22 @@ def create_organisation(founder: User, data: dict) -> Organisation:
         regions = []
     if errors:
         raise ValidationError(errors)
-    org = Organisation(
-        name=name,
-        slug=unique_slug(name),
-        kind=kind,
-        org_identifier=identifier,
-        website=website,
-        description=(data.get("description") or "").strip()[:5000],
-        regions=regions,
-    )
-    db.session.add(org)
+    values = {
+        "name": name,
+        "kind": kind,
+        "org_identifier": identifier,
+        "website": website,
+        "description": (data.get("description") or "").strip()[:5000],
+        "regions": regions,
+    }
+
+    def rival() -> Organisation | None:
+        """One created a moment ago under this identifier or name: refused, as if seen above."""
+        if clash := listed_already(name, identifier):
+            raise ValidationError(clash)
+        return None
+
+    org = insert_under_free_slug(values, rival)
     db.session.add(Membership(user=founder, organisation=org, role=Role.OWNER))
     db.session.flush()
     return org
@@ -250,7 +266,7 @@ def update_organisation(actor: User, org: Organisation, data: dict) -> Organisat
         else:
             other = organisation_with_identifier(identifier) if identifier else None
             if other is not None and other.id != org.id:
-                errors["identifier"] = "An organisation with this identifier is already registered."
+                errors["identifier"] = IDENTIFIER_TAKEN
             else:
                 changes["org_identifier"] = identifier
     if "website" in data:

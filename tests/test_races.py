@@ -81,22 +81,28 @@ def api_user(db, org, email: str) -> str:
 # --- 1. find-or-create of an organisation ------------------------------------------------
 
 
-@pytest.fixture
-def both_find_nothing(monkeypatch):
-    """Each thread's first lookup of an organisation waits until the other's has found nothing."""
+def meet_after_a_miss(monkeypatch, name: str) -> Meeting:
+    """Each thread's first call of `organisations.<name>` that finds no organisation waits there
+    until the other thread's has found none too."""
     meeting = Meeting()
     seen = threading.local()
-    real = organisations.find_organisation
+    real = getattr(organisations, name)
 
-    def find(name, identifier=None):
-        org = real(name, identifier)
+    def lookup(*args, **kwargs):
+        org = real(*args, **kwargs)
         if org is None and not getattr(seen, "done", False):
             seen.done = True
             meeting.wait()
         return org
 
-    monkeypatch.setattr(organisations, "find_organisation", find)
+    monkeypatch.setattr(organisations, name, lookup)
     return meeting
+
+
+@pytest.fixture
+def both_find_nothing(monkeypatch):
+    """Each thread's first lookup of an organisation waits until the other's has found nothing."""
+    return meet_after_a_miss(monkeypatch, "find_organisation")
 
 
 def test_two_bids_naming_a_new_funder_at_once_both_get_201_and_one_funder(
@@ -223,6 +229,43 @@ def test_the_importer_takes_an_organisation_created_after_its_cache_was_loaded(a
     assert cache.resolve(funder) == existing.id
     assert db.session.scalar(select(func.count()).select_from(Organisation)) == 2
     assert db.session.get(Organisation, cache.resolve(applicant)).name == "New Applicant"
+
+
+@pytest.fixture
+def both_see_the_name_free(monkeypatch):
+    """Each founder's check for an organisation under the name waits until the other's has
+    found none too."""
+    return meet_after_a_miss(monkeypatch, "listed_under_name")
+
+
+@pytest.mark.parametrize(
+    ("names", "identifier", "field"),
+    [
+        (["Harbour Arts Trust", "Harbour Arts Trust"], None, "name"),
+        (["Valleys Trust", "The Valleys Trust"], "GB-CHC-7654321", "identifier"),
+    ],
+    ids=["same-name", "same-identifier"],
+)
+def test_two_founders_creating_one_organisation_at_once_one_is_refused_clearly(
+    app, db, factory, both_see_the_name_free, names, identifier, field
+):
+    """Two people fill in "New organisation" for the same body at once: one becomes its owner,
+    the other is told it is listed (a 400 in the form), never an IntegrityError (a 500)."""
+    founders = [factory.user(f"founder{i}@example.org").id for i in range(2)]
+    data = [{"name": names[i], "kind": "applicant", "identifier": identifier} for i in range(2)]
+
+    def create(i: int) -> None:
+        organisations.create_organisation(_db.session.get(User, founders[i]), data[i])
+        _db.session.commit()
+
+    errors = run_threads(app, create)
+    assert both_see_the_name_free.met == 2
+    refused = [e for e in errors if e is not None]
+    assert len(refused) == 1, errors
+    assert isinstance(refused[0], organisations.ValidationError)
+    assert field in refused[0].errors
+    assert db.session.scalar(select(func.count()).select_from(Organisation)) == 1
+    assert db.session.scalar(select(func.count()).select_from(Membership)) == 1
 
 
 # --- 2. the clusters' neighbourhood refresh ----------------------------------------------
