@@ -16,6 +16,7 @@ import threading
 import traceback
 
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 from whoosh.index import LockError
 
 from bids.database import db as _db
@@ -52,6 +53,12 @@ def bid_data(writer: str, n: int) -> dict:
         "amount_requested": "12000",
         "visibility": "published",
     }
+
+
+def waited_for_a_lock(exc: BaseException | None) -> bool:
+    if isinstance(exc, LockError):
+        return True
+    return isinstance(exc, OperationalError) and "database is locked" in str(exc)
 
 
 def test_writers_beside_readers_lose_nothing(app, db, factory, caplog):  # noqa: C901 - one scenario, read top to bottom
@@ -156,15 +163,16 @@ def test_writers_beside_readers_lose_nothing(app, db, factory, caplog):  # noqa:
         for o in db.session.scalars(select(Organisation).where(Organisation.name.in_(FUNDERS)))
     } == {OrgKind.FUNDER}
 
-    # Applying after commit is best effort by design: the one failure allowed is the search
-    # index's lock still held by other writers after SEARCH_LOCK_TIMEOUT_S, which leaves the rows
-    # queued for the next drain (here `sync`, as `index sync` or the next write would).
+    # Applying after commit is best effort by design: the failures allowed are a lock still held
+    # by other writers after its timeout (the search index's, or on a loaded machine SQLite's
+    # own), which leaves the rows queued for the next drain (here `sync`, as `index sync` or the
+    # next write would).
     failures = [
         r
         for r in caplog.records
         if r.name == "search_index.outbox" and r.levelno >= logging.WARNING
     ]
-    assert all(r.exc_info and isinstance(r.exc_info[1], LockError) for r in failures), [
+    assert all(r.exc_info and waited_for_a_lock(r.exc_info[1]) for r in failures), [
         r.getMessage() + repr(r.exc_info and r.exc_info[1]) for r in failures
     ]
     outbox.sync()
