@@ -45,11 +45,15 @@ db: install
 run: db
 	PORT=$(PORT) $(VENV)/bin/honcho start -f Procfile
 
+# One test worker per core (pytest-xdist); PYTEST_WORKERS=0 runs the suite in one process.
+PYTEST_WORKERS ?= auto
+PYTEST := $(PY) -m pytest -n $(PYTEST_WORKERS) --dist worksteal
+
 test: install chromium axe
-	$(PY) -m pytest
+	$(PYTEST)
 
 test-fast: install
-	$(PY) -m pytest -m "not browser and not slow"
+	$(PYTEST) -m "not browser and not slow"
 
 # The layer contracts, lint, format and types (settings in pyproject.toml).
 LINT_PATHS := portal bids search_index tests benchmarks migrations config.py
@@ -74,7 +78,7 @@ postgres:
 PG_TEST_URL ?= postgresql+psycopg://openbids:openbids@localhost/openbids_test
 test-postgres: install chromium postgres
 	@su postgres -c "dropdb --if-exists --force openbids_test && createdb -O openbids openbids_test"
-	TEST_DATABASE_URL=$(PG_TEST_URL) $(PY) -m pytest -m "not browser"
+	TEST_DATABASE_URL=$(PG_TEST_URL) $(PYTEST) -m "not browser"
 
 loadtest: install postgres
 	$(PY) -m benchmarks.loadtest

@@ -26,6 +26,27 @@ PASSWORD = "correct horse battery"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
+def pytest_configure(config):
+    """Under pytest-xdist (`make test` runs a worker per core) each worker gets its own
+    PostgreSQL database, `<TEST_DATABASE_URL's name>_gw0` and so on, made empty here. The
+    environment variable is rewritten so subprocesses and module-level checks see it too."""
+    url = os.environ.get("TEST_DATABASE_URL", "")
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not url.startswith("postgresql") or not worker:
+        return
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    base = make_url(url)
+    name = f"{base.database}_{worker}"
+    admin = create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    os.environ["TEST_DATABASE_URL"] = base.set(database=name).render_as_string(hide_password=False)
+
+
 def make_config(tmp_path: Path, **overrides) -> dict:
     database_url = os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{tmp_path / 'test.sqlite3'}"
     config = {
@@ -35,6 +56,9 @@ def make_config(tmp_path: Path, **overrides) -> dict:
         "UPLOAD_DIR": str(tmp_path / "uploads"),
         "SEARCH_INDEX_DIR": str(tmp_path / "search-index"),
         "SIMILARITY_DIR": str(tmp_path / "similarity"),
+        # Reading a real PDF must not race the clock on a loaded machine; the tests of the
+        # limit itself set a small one and check its effect.
+        "PDF_EXTRACT_TIMEOUT_S": 120,
     }
     config.update(overrides)
     return config
