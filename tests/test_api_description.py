@@ -167,3 +167,42 @@ def test_reads_are_conditional_and_open_to_other_origins(app, client):
 
 def test_cookie_authenticated_pages_are_not_opened_to_other_origins(client):
     assert "Access-Control-Allow-Origin" not in client.get("/").headers
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/api/v1/export.csv", "/api/v1/360giving.json", "/api/v1/insights", "/api/v1/network"],
+)
+@pytest.mark.parametrize("query", ["status=", "band=", "band=%C2%BC", "max_amount=", "year=99"])
+def test_every_route_refuses_what_its_description_does_not_allow(client, path, query):
+    """Not only `GET /bids`: the search-driven routes share the parameters and their limits."""
+    response = client.get(f"{path}?{query}")
+    assert response.status_code == 400, response.get_data(as_text=True)
+    assert response.get_json()["error"]["code"] == "bad_request"
+
+
+def test_described_values_are_accepted_in_any_case(client):
+    assert client.get("/api/v1/export.csv?status=Awarded&band=0-10000").status_code == 200
+
+
+def test_the_draft_check_needs_a_body(client):
+    assert client.post("/api/v1/similar").status_code == 415
+    document = client.get("/api/v1/openapi.json").get_json()
+    assert document["paths"]["/similar"]["post"]["requestBody"]["required"] is True
+
+
+def test_page_and_year_limits_are_described(client):
+    document = client.get("/api/v1/openapi.json").get_json()
+    page = document["components"]["parameters"]["Page"]["schema"]
+    assert page["maximum"] == 10_000
+    assert client.get("/api/v1/bids?page=10001").status_code == 400
+    year = next(
+        p for p in document["paths"]["/bids"]["get"]["parameters"] if p.get("name") == "year"
+    )
+    assert (year["schema"]["minimum"], year["schema"]["maximum"]) == (1000, 9998)
+
+
+@pytest.mark.parametrize("path", ["/api/v1/insights", "/insights", "/api/v1/network?q=garden"])
+def test_insights_and_network_answer_on_a_site_with_no_bids_yet(client, path):
+    """The empty search index has no segments (its reader is Whoosh's EmptyReader): was a 500."""
+    assert client.get(path).status_code == 200

@@ -86,4 +86,5 @@ from portal.api import search_api  # noqa: E402,F401  (search and exports)
 from portal.api import similar  # noqa: E402,F401  (overlapping bids)
 from portal.api import giving360_api  # noqa: E402,F401  (360Giving out)
 from portal.api import insights  # noqa: E402,F401  (insights, network, profiles)
+from portal.api import query_params  # noqa: E402,F401  (query checked against the description)
 # isort: on

@@ -11,6 +11,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from portal.pagination import API_MAX_PER_PAGE, API_PER_PAGE, MAX_PAGE
+
 VERSION = "1.0.0"
 
 _paths: dict[str, dict[str, Any]] = {}
@@ -157,12 +159,17 @@ add_parameters(
         "Page": {
             "name": "page",
             "in": "query",
-            "schema": {"type": "integer", "minimum": 1, "default": 1},
+            "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 1},
         },
         "PerPage": {
             "name": "per_page",
             "in": "query",
-            "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20},
+            "schema": {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": API_MAX_PER_PAGE,
+                "default": API_PER_PAGE,
+            },
         },
     }
 )

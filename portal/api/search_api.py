@@ -87,7 +87,11 @@ SEARCH_PARAMETERS = [
         "Bid status (repeat for any of several).",
         {"type": "string", "enum": [s.value for s in BidStatus]},
     ),
-    _param("year", "Year submitted (repeat for any of several).", {"type": "integer"}),
+    _param(
+        "year",
+        "Year submitted (repeat for any of several).",
+        {"type": "integer", "minimum": 1000, "maximum": 9998},
+    ),
     _param("theme", "Theme, exactly as listed in the facets (repeatable)."),
     _param("location", "Location, exactly as listed in the facets (repeatable)."),
     _param(
@@ -98,12 +102,12 @@ SEARCH_PARAMETERS = [
     _param(
         "min_amount",
         "Smallest amount (awarded, else requested), in currency units.",
-        {"type": "number"},
+        {"type": "number", "minimum": 0},
     ),
     _param(
         "max_amount",
         "Largest amount (awarded, else requested), in currency units.",
-        {"type": "number"},
+        {"type": "number", "minimum": 0},
     ),
     _param(
         "sort", "Order of results.", {"type": "string", "enum": ["relevance", "newest", "amount"]}
