@@ -206,3 +206,61 @@ def test_page_and_year_limits_are_described(client):
 def test_insights_and_network_answer_on_a_site_with_no_bids_yet(client, path):
     """The empty search index has no segments (its reader is Whoosh's EmptyReader): was a 500."""
     assert client.get(path).status_code == 200
+
+
+ORIGIN = {"Origin": "https://research.example.net"}
+
+
+def _preflight(client, path: str, method: str, headers: str = ""):
+    request_headers = {**ORIGIN, "Access-Control-Request-Method": method}
+    if headers:
+        request_headers["Access-Control-Request-Headers"] = headers
+    return client.options(path, headers=request_headers)
+
+
+@pytest.mark.parametrize("path", ["/api/v1/bids", "/api/v1/bids/1", "/api/v1/360giving.csv"])
+def test_preflights_of_public_reads_are_answered_for_any_origin(client, path):
+    response = _preflight(client, path, "GET", "Authorization, If-None-Match")
+    assert response.status_code == 200
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
+    assert "GET" in response.headers["Access-Control-Allow-Methods"]
+    allowed = response.headers["Access-Control-Allow-Headers"].lower()
+    assert "authorization" in allowed and "if-none-match" in allowed
+    assert "Access-Control-Allow-Credentials" not in response.headers
+
+
+def test_reads_expose_their_paging_and_caching_headers(app, client):
+    seed_demo()
+    response = client.get("/api/v1/bids?per_page=2", headers=ORIGIN)
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
+    exposed = {
+        h.strip().lower() for h in response.headers["Access-Control-Expose-Headers"].split(",")
+    }
+    assert {"link", "etag", "last-modified", "retry-after"} <= exposed
+    missing = client.get("/api/v1/bids/424242", headers=ORIGIN)
+    assert missing.status_code == 404 and missing.headers["Access-Control-Allow-Origin"] == "*"
+
+
+@pytest.mark.parametrize(
+    ("path", "method"),
+    [
+        ("/api/v1/bids", "POST"),
+        ("/api/v1/bids/1", "PATCH"),
+        ("/api/v1/similar", "POST"),
+        ("/api/v1/pools/1/pledges/1", "DELETE"),
+    ],
+)
+def test_writes_are_not_opened_to_other_origins(client, path, method):
+    preflight = _preflight(client, path, method, "Authorization, Content-Type")
+    assert not [h for h, _ in preflight.headers.items() if h.startswith("Access-Control-")]
+    answer = client.open(path, method=method, headers=ORIGIN, json={"text": "x"})
+    assert answer.status_code in (401, 404, 415, 422)
+    assert not [h for h, _ in answer.headers.items() if h.startswith("Access-Control-")]
+
+
+@pytest.mark.parametrize("path", ["/", "/search?q=garden", "/login", "/api/v1/"])
+def test_html_pages_are_not_opened_to_other_origins(client, path):
+    response = client.get(path, headers=ORIGIN)
+    assert response.status_code == 200 and response.mimetype == "text/html"
+    assert "Access-Control-Allow-Origin" not in response.headers
+    assert "Access-Control-Allow-Origin" not in _preflight(client, path, "GET").headers
