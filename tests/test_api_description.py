@@ -264,3 +264,11 @@ def test_html_pages_are_not_opened_to_other_origins(client, path):
     assert response.status_code == 200 and response.mimetype == "text/html"
     assert "Access-Control-Allow-Origin" not in response.headers
     assert "Access-Control-Allow-Origin" not in _preflight(client, path, "GET").headers
+
+
+@pytest.mark.parametrize(
+    "query", ["/api/v1/bids?theme=a%00b", "/api/v1/bids?organisation=%00", "/api/v1/insights?q=%00"]
+)
+def test_a_nul_character_in_a_parameter_is_refused(client, query):
+    """PostgreSQL refuses NUL in text: `?theme=a%00b` was a 500 there (schemathesis found it)."""
+    assert client.get(query).status_code == 400

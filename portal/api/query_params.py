@@ -1,6 +1,7 @@
 """The query parameters of every API request checked against the OpenAPI description, before
 the view runs: a value outside a described enum, a number that is not one or is out of its
-range, or an empty value where a number or an enum value is expected answers 400.
+range, or an empty value where a number or an enum value is expected answers 400; so does a
+NUL character in any parameter.
 
 The views keep their own checks (the HTML pages share some of them, leniently); this makes
 the API answer exactly what its description promises, whichever view serves the route.
@@ -76,6 +77,9 @@ def problem(name: str, value: str, schema: dict[str, Any]) -> str | None:
 @bp.before_request
 def check_query() -> None:
     """400 for a described query parameter whose value its description does not allow."""
+    if any("\x00" in value for value in request.args.values()):
+        # No text can hold one (PostgreSQL refuses it outright: a 500 from the database).
+        raise BadRequest("Query parameters cannot contain NUL characters.")
     if request.url_rule is None:
         return
     described = _described().get((_openapi_path(request.url_rule.rule), request.method))
