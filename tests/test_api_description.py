@@ -272,3 +272,9 @@ def test_html_pages_are_not_opened_to_other_origins(client, path):
 def test_a_nul_character_in_a_parameter_is_refused(client, query):
     """PostgreSQL refuses NUL in text: `?theme=a%00b` was a 500 there (schemathesis found it)."""
     assert client.get(query).status_code == 400
+
+
+def test_an_amount_past_the_databases_integers_is_refused(client):
+    """`min_amount=1.5e307` overflowed PostgreSQL's BIGINT (a 500 there; found by schemathesis)."""
+    assert client.get("/api/v1/bids?min_amount=1.483098314333802e%2B307").status_code == 400
+    assert client.get("/api/v1/bids?max_amount=1000000000000000").status_code == 200

@@ -28,6 +28,9 @@ account page, revocable there). A token that is sent but unknown or revoked is r
 on every route, reads included. With a valid token, reads also include the drafts (and hidden
 bids) of the caller's organisations; to anyone else those answer 404, as if they did not exist.
 
+A query parameter outside what this document describes for it (an unknown enum value, an
+empty one, a number out of range) or holding a NUL character answers 400.
+
 Errors are JSON: `{"error": {"code": "...", "message": "..."}}`, plus `fields` (field -> message)
 for 422 validation errors. When a write fails, nothing is changed.
 
