@@ -67,6 +67,7 @@ BENCHMARKS: list[str] = [
     "similarity",
     "pools",
     "insights",
+    "opendata",
 ]
 
 

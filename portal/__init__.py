@@ -81,6 +81,10 @@ def register_extensions(app: Flask) -> None:
     csrf.init_app(app)
     limiter.init_app(app)
 
+    from portal.api import cors
+
+    cors.init_app(app)  # the public read API, open to other origins
+
     import bids
     import search_index
 

@@ -32,10 +32,16 @@ def narrows(q: str, filters: Filters) -> bool:
     )
 
 
+def _segment_id(leaf) -> str | None:
+    """A segment reader's id; None for the empty reader of an index with no documents yet."""
+    segment = getattr(leaf, "_segment", None)
+    return segment.segment_id() if segment is not None else None
+
+
 def _docnum_ids(service, searcher) -> np.ndarray:
     """Bid id of each document number of this searcher (cached per index generation)."""
     reader = searcher.reader()
-    key = tuple((seg._segment.segment_id(), offset) for seg, offset in reader.leaf_readers())
+    key = tuple((_segment_id(seg), offset) for seg, offset in reader.leaf_readers())
     with _lock:
         cached = _ids_cache.get(id(service))
         if cached is not None and cached[0] == key:

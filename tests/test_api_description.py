@@ -167,3 +167,114 @@ def test_reads_are_conditional_and_open_to_other_origins(app, client):
 
 def test_cookie_authenticated_pages_are_not_opened_to_other_origins(client):
     assert "Access-Control-Allow-Origin" not in client.get("/").headers
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/api/v1/export.csv", "/api/v1/360giving.json", "/api/v1/insights", "/api/v1/network"],
+)
+@pytest.mark.parametrize("query", ["status=", "band=", "band=%C2%BC", "max_amount=", "year=99"])
+def test_every_route_refuses_what_its_description_does_not_allow(client, path, query):
+    """Not only `GET /bids`: the search-driven routes share the parameters and their limits."""
+    response = client.get(f"{path}?{query}")
+    assert response.status_code == 400, response.get_data(as_text=True)
+    assert response.get_json()["error"]["code"] == "bad_request"
+
+
+def test_described_values_are_accepted_in_any_case(client):
+    assert client.get("/api/v1/export.csv?status=Awarded&band=0-10000").status_code == 200
+
+
+def test_the_draft_check_needs_a_body(client):
+    assert client.post("/api/v1/similar").status_code == 415
+    document = client.get("/api/v1/openapi.json").get_json()
+    assert document["paths"]["/similar"]["post"]["requestBody"]["required"] is True
+
+
+def test_page_and_year_limits_are_described(client):
+    document = client.get("/api/v1/openapi.json").get_json()
+    page = document["components"]["parameters"]["Page"]["schema"]
+    assert page["maximum"] == 10_000
+    assert client.get("/api/v1/bids?page=10001").status_code == 400
+    year = next(
+        p for p in document["paths"]["/bids"]["get"]["parameters"] if p.get("name") == "year"
+    )
+    assert (year["schema"]["minimum"], year["schema"]["maximum"]) == (1000, 9998)
+
+
+@pytest.mark.parametrize("path", ["/api/v1/insights", "/insights", "/api/v1/network?q=garden"])
+def test_insights_and_network_answer_on_a_site_with_no_bids_yet(client, path):
+    """The empty search index has no segments (its reader is Whoosh's EmptyReader): was a 500."""
+    assert client.get(path).status_code == 200
+
+
+ORIGIN = {"Origin": "https://research.example.net"}
+
+
+def _preflight(client, path: str, method: str, headers: str = ""):
+    request_headers = {**ORIGIN, "Access-Control-Request-Method": method}
+    if headers:
+        request_headers["Access-Control-Request-Headers"] = headers
+    return client.options(path, headers=request_headers)
+
+
+@pytest.mark.parametrize("path", ["/api/v1/bids", "/api/v1/bids/1", "/api/v1/360giving.csv"])
+def test_preflights_of_public_reads_are_answered_for_any_origin(client, path):
+    response = _preflight(client, path, "GET", "Authorization, If-None-Match")
+    assert response.status_code == 200
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
+    assert "GET" in response.headers["Access-Control-Allow-Methods"]
+    allowed = response.headers["Access-Control-Allow-Headers"].lower()
+    assert "authorization" in allowed and "if-none-match" in allowed
+    assert "Access-Control-Allow-Credentials" not in response.headers
+
+
+def test_reads_expose_their_paging_and_caching_headers(app, client):
+    seed_demo()
+    response = client.get("/api/v1/bids?per_page=2", headers=ORIGIN)
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
+    exposed = {
+        h.strip().lower() for h in response.headers["Access-Control-Expose-Headers"].split(",")
+    }
+    assert {"link", "etag", "last-modified", "retry-after"} <= exposed
+    missing = client.get("/api/v1/bids/424242", headers=ORIGIN)
+    assert missing.status_code == 404 and missing.headers["Access-Control-Allow-Origin"] == "*"
+
+
+@pytest.mark.parametrize(
+    ("path", "method"),
+    [
+        ("/api/v1/bids", "POST"),
+        ("/api/v1/bids/1", "PATCH"),
+        ("/api/v1/similar", "POST"),
+        ("/api/v1/pools/1/pledges/1", "DELETE"),
+    ],
+)
+def test_writes_are_not_opened_to_other_origins(client, path, method):
+    preflight = _preflight(client, path, method, "Authorization, Content-Type")
+    assert not [h for h, _ in preflight.headers.items() if h.startswith("Access-Control-")]
+    answer = client.open(path, method=method, headers=ORIGIN, json={"text": "x"})
+    assert answer.status_code in (401, 404, 415, 422)
+    assert not [h for h, _ in answer.headers.items() if h.startswith("Access-Control-")]
+
+
+@pytest.mark.parametrize("path", ["/", "/search?q=garden", "/login", "/api/v1/"])
+def test_html_pages_are_not_opened_to_other_origins(client, path):
+    response = client.get(path, headers=ORIGIN)
+    assert response.status_code == 200 and response.mimetype == "text/html"
+    assert "Access-Control-Allow-Origin" not in response.headers
+    assert "Access-Control-Allow-Origin" not in _preflight(client, path, "GET").headers
+
+
+@pytest.mark.parametrize(
+    "query", ["/api/v1/bids?theme=a%00b", "/api/v1/bids?organisation=%00", "/api/v1/insights?q=%00"]
+)
+def test_a_nul_character_in_a_parameter_is_refused(client, query):
+    """PostgreSQL refuses NUL in text: `?theme=a%00b` was a 500 there (schemathesis found it)."""
+    assert client.get(query).status_code == 400
+
+
+def test_an_amount_past_the_databases_integers_is_refused(client):
+    """`min_amount=1.5e307` overflowed PostgreSQL's BIGINT (a 500 there; found by schemathesis)."""
+    assert client.get("/api/v1/bids?min_amount=1.483098314333802e%2B307").status_code == 400
+    assert client.get("/api/v1/bids?max_amount=1000000000000000").status_code == 200

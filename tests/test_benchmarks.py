@@ -81,3 +81,27 @@ def test_a_failing_benchmark_is_reported_not_hidden(tmp_path, monkeypatch, capsy
     rows, errors = benchmarks.run_benchmarks(ctx, ["broken"])
     assert rows == [] and errors == ["broken: RuntimeError: boom"]
     assert "RuntimeError: boom" in capsys.readouterr().err
+
+
+def test_harness_runs_the_open_data_benchmark_on_a_sample(tmp_path, shared_data, capsys):
+    corpus = tmp_path / "sample.jsonl.gz"
+    with (
+        gzip.open(shared_data / "sbir-awards.jsonl.gz", "rt") as src,
+        gzip.open(corpus, "wt") as out,
+    ):
+        out.writelines(itertools.islice(src, 40))
+    output = tmp_path / "results" / "latest.json"
+    code = main(
+        ["--only", "opendata", "--limit", "30", "--corpus", str(corpus), "--output", str(output)]
+    )
+    printed = capsys.readouterr().out
+    assert code == 0, printed
+    results = json.loads(output.read_text())
+    assert results["errors"] == []
+    figures = {row["name"]: row for row in results["rows"]}
+    for name in ("360Giving JSON", "360Giving CSV", "360Giving XLSX", "export dump"):
+        assert figures[f"{name}: time"]["figure"] >= 0
+        assert figures[f"{name}: peak RSS (fresh process)"]["figure"] > 0
+    assert figures["UK 360Giving package: grants imported"]["figure"] == 30
+    assert figures["Lloyds Bank Foundation XLSX: grants imported"]["figure"] > 0
+    assert "360Giving XLSX: time" in printed

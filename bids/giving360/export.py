@@ -1,5 +1,5 @@
 """Bids out as 360Giving: grants in the standard's JSON shape, a streamed package, and the
-flattened CSV with the standard's column titles.
+flattened form with the standard's column titles, as CSV or as an XLSX workbook.
 
 A grant is the bid's columns over what its import kept (`Bid.giving360`), so a package
 imported and exported again comes back with its titles, descriptions, amounts, dates,
@@ -228,19 +228,51 @@ def _cell(grant: dict[str, Any], path: tuple[str, ...]) -> Any:
     return node
 
 
-def csv_chunks(grants: Iterable[dict[str, Any]], rows_per_chunk: int = 200) -> Iterator[str]:
-    """The flattened form: one row a grant, the first of each list, the standard's titles."""
+def flat_rows(grants: Iterable[dict[str, Any]]) -> Iterator[list[Any]]:
+    """The flattened form, a row at a time: the titles, then one row a grant (the first of each
+    list). Cells a spreadsheet would run as formulas are quoted; missing ones are empty."""
     paths = [TITLES.get(t) or EXTENSION_TITLES.get(t) or _title_path(t) for t in CSV_TITLES]
+    yield list(CSV_TITLES)
+    for grant in grants:
+        yield [_safe(_cell(grant, path)) for path in paths]
+
+
+def csv_chunks(grants: Iterable[dict[str, Any]], rows_per_chunk: int = 200) -> Iterator[str]:
+    """The flattened form as CSV, with the standard's titles."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(CSV_TITLES)
-    for n, grant in enumerate(grants, start=1):
-        writer.writerow([_safe(_cell(grant, path)) for path in paths])
+    for n, row in enumerate(flat_rows(grants)):
+        writer.writerow(row)
         if n % rows_per_chunk == 0:
             yield buffer.getvalue()
             buffer.seek(0)
             buffer.truncate()
     yield buffer.getvalue()
+
+
+def write_xlsx(grants: Iterable[dict[str, Any]], target: Any, sheet: str = "grants") -> int:
+    """The flattened form as a one-sheet workbook (the same titles and cells as the CSV) into
+    `target`, a path or a binary file; returns the number of grants. Written row by row
+    (openpyxl's write-only mode), so memory stays flat over the whole corpus."""
+    from openpyxl import Workbook
+
+    workbook = Workbook(write_only=True)
+    worksheet = workbook.create_sheet(sheet)
+    rows = 0
+    for row in flat_rows(grants):
+        worksheet.append([_xlsx_cell(v) for v in row])
+        rows += 1
+    workbook.save(target)
+    return rows - 1
+
+
+def _xlsx_cell(value: Any) -> Any:
+    """Characters a workbook cannot hold (control characters) are dropped; "" is an empty cell."""
+    if isinstance(value, str):
+        from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+        return ILLEGAL_CHARACTERS_RE.sub("", value) or None
+    return value
 
 
 def _title_path(title: str) -> tuple[str, ...]:

@@ -36,12 +36,10 @@ def _nothing_changes_on_failure(response):
 
 @bp.after_request
 def _public_reads(response):
-    """Reads: open to pages on any origin (bearer tokens, never cookies, so `*` is safe), and
-    conditional: an ETag of the body, and 304 when the caller already has it."""
+    """Reads are conditional: an ETag of the body, and 304 when the caller already has it.
+    (They are open to pages on any origin: CORS is flask-cors's, `portal.api.cors`.)"""
     if request.method not in ("GET", "HEAD"):
         return response
-    response.headers["Access-Control-Allow-Origin"] = "*"
-    response.headers["Access-Control-Expose-Headers"] = "Link, ETag, Last-Modified, Retry-After"
     response.vary.add("Authorization")  # a token's reads include its organisations' drafts
     if response.status_code == 200 and not response.is_streamed:
         response.add_etag()
@@ -86,4 +84,5 @@ from portal.api import search_api  # noqa: E402,F401  (search and exports)
 from portal.api import similar  # noqa: E402,F401  (overlapping bids)
 from portal.api import giving360_api  # noqa: E402,F401  (360Giving out)
 from portal.api import insights  # noqa: E402,F401  (insights, network, profiles)
+from portal.api import query_params  # noqa: E402,F401  (query checked against the description)
 # isort: on

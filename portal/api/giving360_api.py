@@ -1,10 +1,12 @@
-"""360Giving out: `GET /360giving.json` and `/360giving.csv`, the awarded bids matching the
-same query and filters as search, as a 360Giving package (streamed, all of them), and the
-all-bids form (`?all=1`) with Open Bids' own fields in the `openBids` extension."""
+"""360Giving out: `GET /360giving.json`, `/360giving.csv` and `/360giving.xlsx`, the awarded
+bids matching the same query and filters as search, as a 360Giving package (streamed, all of
+them) or its flattened form, and the all-bids form (`?all=1`) with Open Bids' own fields in
+the `openBids` extension."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from tempfile import TemporaryFile
 
 from flask import Response, current_app, request, stream_with_context, url_for
 from sqlalchemy import select
@@ -13,7 +15,13 @@ from werkzeug.exceptions import BadRequest
 
 from bids.access import can_view
 from bids.database import db
-from bids.giving360.export import DEFAULT_PREFIX, csv_chunks, grants_of, package_chunks
+from bids.giving360.export import (
+    DEFAULT_PREFIX,
+    csv_chunks,
+    grants_of,
+    package_chunks,
+    write_xlsx,
+)
 from bids.models import Bid, BidLink, BidStatus
 from bids.serialize import bid_url
 from portal.api import bp, openapi
@@ -106,6 +114,40 @@ def giving360_csv():
     )
 
 
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@bp.get("/360giving.xlsx")
+def giving360_xlsx():
+    """A workbook cannot be sent before it is complete (a zip's directory comes last): it is
+    written to a temporary file, row by row, then sent from there and the file removed."""
+    grants = _grants()
+    workbook = TemporaryFile()  # noqa: SIM115 - closed (so removed) by `_sent_and_closed`
+    try:
+        write_xlsx(grants, workbook)
+        size = workbook.tell()
+        workbook.seek(0)
+    except BaseException:
+        workbook.close()
+        raise
+    return Response(
+        _sent_and_closed(workbook),
+        mimetype=XLSX,
+        headers={
+            "Content-Disposition": 'attachment; filename="open-bids-360giving.xlsx"',
+            "Content-Length": str(size),
+        },
+    )
+
+
+def _sent_and_closed(handle, block: int = 64 * 1024) -> Iterator[bytes]:
+    try:
+        while data := handle.read(block):
+            yield data
+    finally:
+        handle.close()
+
+
 ALL_PARAMETER = {
     "name": "all",
     "in": "query",
@@ -158,6 +200,25 @@ openapi.add_paths(
                     "200": {
                         "description": "CSV, one row per grant.",
                         "content": {"text/csv": {"schema": {"type": "string"}}},
+                    },
+                    **error_responses(400, 429),
+                },
+            }
+        },
+        "/360giving.xlsx": {
+            "get": {
+                "tags": ["360giving"],
+                "operationId": "export360GivingXlsx",
+                "summary": "The same flattened form as the CSV, as an XLSX workbook",
+                "description": "One sheet, `grants`: the CSV's column titles and cells (amounts "
+                "as numbers), one row a grant, each with its licence and permalink."
+                + EXTENSION_NOTE,
+                "security": [{}],
+                "parameters": [*SEARCH_PARAMETERS, ALL_PARAMETER],
+                "responses": {
+                    "200": {
+                        "description": "An XLSX workbook, one row per grant.",
+                        "content": {XLSX: {"schema": {"type": "string", "format": "binary"}}},
                     },
                     **error_responses(400, 429),
                 },

@@ -12,6 +12,7 @@ from portal.api.openapi import error_responses, json_content
 from portal.api.search_api import SEARCH_PARAMETERS
 from portal.insights.figures import figures_for
 from portal.insights.routes import min_decided
+from portal.network.routes import MAX_COMMUNITY
 from search_index import fellows
 from search_index.network import node_link
 
@@ -86,8 +87,9 @@ openapi.add_paths(
                     {
                         "name": "community",
                         "in": "query",
-                        "schema": {"type": "integer", "minimum": 1},
-                        "description": "Only this community's members.",
+                        "schema": {"type": "integer", "minimum": 1, "maximum": MAX_COMMUNITY},
+                        "description": "Only this community's members (404 when there is no "
+                        "such community).",
                     },
                 ],
                 "responses": {

@@ -11,6 +11,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from portal.pagination import API_MAX_PER_PAGE, API_PER_PAGE, MAX_PAGE
+
 VERSION = "1.0.0"
 
 _paths: dict[str, dict[str, Any]] = {}
@@ -25,6 +27,9 @@ Open Bids publishes grant bids openly. Reads are public; writes need a bearer to
 account page, revocable there). A token that is sent but unknown or revoked is refused with 401
 on every route, reads included. With a valid token, reads also include the drafts (and hidden
 bids) of the caller's organisations; to anyone else those answer 404, as if they did not exist.
+
+A query parameter outside what this document describes for it (an unknown enum value, an
+empty one, a number out of range) or holding a NUL character answers 400.
 
 Errors are JSON: `{"error": {"code": "...", "message": "..."}}`, plus `fields` (field -> message)
 for 422 validation errors. When a write fails, nothing is changed.
@@ -157,12 +162,17 @@ add_parameters(
         "Page": {
             "name": "page",
             "in": "query",
-            "schema": {"type": "integer", "minimum": 1, "default": 1},
+            "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 1},
         },
         "PerPage": {
             "name": "per_page",
             "in": "query",
-            "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20},
+            "schema": {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": API_MAX_PER_PAGE,
+                "default": API_PER_PAGE,
+            },
         },
     }
 )

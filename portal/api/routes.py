@@ -148,6 +148,7 @@ def upload_attachment(bid_id: int):
 
 # --- OpenAPI description of these routes -------------------------------------------------
 
+YEAR_SCHEMA = {"type": "integer", "minimum": 1000, "maximum": 9998}
 _BID_ID = {"name": "bid_id", "in": "path", "required": True, "schema": {"type": "integer"}}
 _TOKEN = [{"bearerAuth": []}]
 _OPTIONAL_TOKEN = [{}, {"bearerAuth": []}]
@@ -188,7 +189,7 @@ openapi.add_paths(
                     _filter(
                         "year",
                         "Year submitted (or decided, when no submission date).",
-                        {"type": "integer"},
+                        YEAR_SCHEMA,
                     ),
                 ],
                 "responses": {

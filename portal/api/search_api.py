@@ -14,6 +14,9 @@ from portal.exports import export_response, search_filters, search_sort
 from search_index.filters import BANDS
 from search_index.service import get_search_service
 
+# Larger amounts overflow PostgreSQL's BIGINT in minor units (a 500): no grant is that big.
+MAX_AMOUNT = 10**15
+
 # `GET /bids` answers from the index when any of these is given.
 SEARCH_PARAMS = ("q", "theme", "location", "min_amount", "max_amount", "sort", "band")
 
@@ -87,7 +90,11 @@ SEARCH_PARAMETERS = [
         "Bid status (repeat for any of several).",
         {"type": "string", "enum": [s.value for s in BidStatus]},
     ),
-    _param("year", "Year submitted (repeat for any of several).", {"type": "integer"}),
+    _param(
+        "year",
+        "Year submitted (repeat for any of several).",
+        {"type": "integer", "minimum": 1000, "maximum": 9998},
+    ),
     _param("theme", "Theme, exactly as listed in the facets (repeatable)."),
     _param("location", "Location, exactly as listed in the facets (repeatable)."),
     _param(
@@ -98,12 +105,12 @@ SEARCH_PARAMETERS = [
     _param(
         "min_amount",
         "Smallest amount (awarded, else requested), in currency units.",
-        {"type": "number"},
+        {"type": "number", "minimum": 0, "maximum": MAX_AMOUNT},
     ),
     _param(
         "max_amount",
         "Largest amount (awarded, else requested), in currency units.",
-        {"type": "number"},
+        {"type": "number", "minimum": 0, "maximum": MAX_AMOUNT},
     ),
     _param(
         "sort", "Order of results.", {"type": "string", "enum": ["relevance", "newest", "amount"]}

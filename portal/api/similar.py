@@ -137,6 +137,7 @@ openapi.add_paths(
             "post": {
                 "summary": "Bids overlapping a draft's text or PDF (nothing is stored)",
                 "requestBody": {
+                    "required": True,
                     "content": {
                         **json_content(
                             {
@@ -168,7 +169,7 @@ openapi.add_paths(
                                 },
                             }
                         },
-                    }
+                    },
                 },
                 "responses": {**_LIST, **error_responses(400, 413, 415, 422, 429)},
             }
