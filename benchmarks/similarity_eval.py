@@ -4,6 +4,7 @@ in one run on one corpus, cross-fitted over two halves of the firms.
     python -m benchmarks.similarity_eval                     # the whole corpus (slow)
     python -m benchmarks.similarity_eval --distractors 4000  # pairs' records + 4,000 others
     python -m benchmarks.similarity_eval --write-model       # retrain reranker.json on all pairs
+    python -m benchmarks.similarity_eval --distractors 0 --embeddings DIR  # + MiniLM candidates
 
 Every method reads the abstracts alone (the labels come from titles). Firms are split in two
 halves by a stable hash of the firm's name; the re-ranker is trained on one half's queries
@@ -156,6 +157,7 @@ def figures(
 def _top(scores: np.ndarray, query: int, depth: int = RERANK_DEPTH) -> np.ndarray:
     scores = scores.copy()
     scores[query] = -np.inf
+    depth = min(depth, len(scores) - 1)
     top = np.argpartition(-scores, depth - 1)[:depth]
     return top[np.lexsort((top, -scores[top]))]
 
@@ -264,8 +266,116 @@ def reranked(run: EngineRun, model: Reranker, queries: set[int]) -> dict[int, Ra
     return out
 
 
-def evaluate(corpus: Corpus, scratch: Path, *, stale: bool = True) -> dict:
-    """Every method's figures on each half of the firms (the re-ranker trained on the other)."""
+def corpus_embeddings(corpus: Corpus, cache: Path) -> np.ndarray:
+    """MiniLM embeddings of the corpus's abstracts, aligned to its records. Encoded vectors
+    are kept in `cache` (chunk-*.npz: identifiers and vectors) so a rerun encodes only what
+    is missing: on 2 shared cores encoding is the slow part (docs/similarity.md)."""
+    from search_index.similarity import embedding
+
+    cache.mkdir(parents=True, exist_ok=True)
+    known: dict[str, np.ndarray] = {}
+    for path in sorted(cache.glob("chunk-*.npz")):
+        with np.load(path) as f:
+            known.update(zip(f["ids"].tolist(), f["v"], strict=True))
+    missing = [i for i, x in enumerate(corpus.ids) if x not in known]
+    for start in range(0, len(missing), 256):
+        chunk = missing[start : start + 256]
+        vectors = embedding.encode([corpus.texts[i] for i in chunk])
+        ids = np.array([corpus.ids[i] for i in chunk])
+        np.savez(cache / f"chunk-{len(known):06d}-{start:06d}.npz", ids=ids, v=vectors)
+        known.update(zip(ids.tolist(), vectors, strict=True))
+    return np.stack([known[x] for x in corpus.ids]).astype(np.float32)
+
+
+FUSION_WEIGHTS = tuple(round(0.05 * i, 2) for i in range(1, 21))
+RRF_K = 60
+
+
+def _fused(engine: EngineRun, vectors: np.ndarray, queries: list[int], weight: float):
+    out = {}
+    for q in queries:
+        score = engine.ranked[q].scores + weight * (vectors @ vectors[q])
+        out[q] = Ranked(_top(score, q), score)
+    return out
+
+
+def _reciprocal_rank_fusion(engine: EngineRun, vectors: np.ndarray, queries: list[int]):
+    """1/(k + rank) summed over the engine's list and the embedding's list (k = 60, the
+    usual constant, not tuned); rows in neither top list score 0."""
+    out = {}
+    n = len(vectors)
+    for q in queries:
+        score = np.zeros(n)
+        for ranking in (engine.ranked[q].scores, vectors @ vectors[q]):
+            top = _top(np.asarray(ranking, dtype=np.float64), q)
+            score[top] += 1.0 / (RRF_K + 1 + np.arange(len(top)))
+        out[q] = Ranked(_top(score, q), score)
+    return out
+
+
+def _objective(fig: dict[str, float]) -> float:
+    return fig["recall@1"] + fig["lenient recall@1"] + fig["recall@10"] + fig["MRR@10"]
+
+
+def embedding_rows(
+    engine: EngineRun,
+    vectors: np.ndarray,
+    corpus: Corpus,
+    positions: dict[str, int],
+    queries: list[int],
+) -> dict[int, dict[str, dict[str, float]]]:
+    """Per held-out half: the engine's score plus w x the embedding cosine, w chosen on the
+    other half's queries (the sum of recall@1, lenient recall@1, recall@10 and MRR@10);
+    reciprocal-rank fusion (nothing fitted); the embedding cosine alone; the re-ranker with
+    the embedding cosine as one more feature, trained on the other half."""
+    halves = {h: {q for q in queries if corpus.halves[q] == h} for h in (0, 1)}
+    fitted = {
+        w: {h: figures(r, corpus, positions, halves[h]) for h in (0, 1)}
+        for w in FUSION_WEIGHTS
+        for r in [_fused(engine, vectors, queries, w)]
+    }
+    rrf = _reciprocal_rank_fusion(engine, vectors, queries)
+    with_cosine = EngineRun(
+        engine.ranked,
+        {
+            q: np.column_stack([f, vectors[engine.ranked[q].order] @ vectors[q]])
+            for q, f in engine.features.items()
+        },
+        engine.n_terms,
+        engine.seconds,
+    )
+    alone = {}
+    for q in queries:
+        score = vectors @ vectors[q]
+        alone[q] = Ranked(_top(score, q), score)
+    out = {}
+    for half in (0, 1):
+        best = max(FUSION_WEIGHTS, key=lambda w: (_objective(fitted[w][1 - half]), -w))
+        out[half] = {
+            "MiniLM cosine alone": figures(alone, corpus, positions, halves[half]),
+            f"engine + {best:.2f} x MiniLM cosine (w fitted on the other half)": fitted[best][half],
+            "reciprocal-rank fusion, engine and MiniLM": figures(
+                rrf, corpus, positions, halves[half]
+            ),
+            "engine, re-ranked with MiniLM cosine (trained on the other half)": figures(
+                reranked(
+                    with_cosine,
+                    Reranker.fit(*_training_set(with_cosine, corpus, positions, halves[1 - half])),
+                    halves[half],
+                ),
+                corpus,
+                positions,
+                halves[half],
+            ),
+        }
+    return out
+
+
+def evaluate(
+    corpus: Corpus, scratch: Path, *, stale: bool = True, vectors: np.ndarray | None = None
+) -> dict:
+    """Every method's figures on each half of the firms (the re-ranker trained on the other);
+    with `vectors` (`corpus_embeddings`), the embedding candidates too."""
     positions = {identifier: i for i, identifier in enumerate(corpus.ids)}
     queries = sorted(
         {positions[p[s]] for p in corpus.pairs if p["label"] == 1 for s in ("a", "b")}
@@ -297,6 +407,9 @@ def evaluate(corpus: Corpus, scratch: Path, *, stale: bool = True) -> dict:
                 stale_run.ranked, corpus, positions, held
             )
         results["halves"][half] = row
+    if vectors is not None:
+        for half, rows in embedding_rows(engine, vectors, corpus, positions, queries).items():
+            results["halves"][half].update(rows)
     return results
 
 
@@ -314,12 +427,12 @@ def format_results(results: dict) -> str:
         f"one query's scores, features "
         f"and re-ranking (no database): p50 {results['match_ms_p50']:.1f} ms, "
         f"p95 {results['match_ms_p95']:.1f} ms",
-        f"{'half / method':62} " + " ".join(f"{c:>16}" for c in COLUMNS) + "  queries",
+        f"{'half / method':72} " + " ".join(f"{c:>16}" for c in COLUMNS) + "  queries",
     ]
     for half, rows in results["halves"].items():
         for name, fig in rows.items():
             lines.append(
-                f"{f'half {half}: {name}':62} "
+                f"{f'half {half}: {name}':72} "
                 + " ".join(f"{fig[c]:>16.3f}" for c in COLUMNS)
                 + f"  {fig['queries']}"
             )
@@ -333,15 +446,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--distractors", type=int, help="pairs' records plus this many others")
     parser.add_argument("--write-model", action="store_true", help=f"retrain {MODEL_PATH.name}")
     parser.add_argument("--no-stale", action="store_true", help="skip the stale-vocabulary run")
+    parser.add_argument(
+        "--embeddings",
+        type=Path,
+        metavar="DIR",
+        help="also measure MiniLM embeddings (needs the `embeddings` extra), cached in DIR",
+    )
     args = parser.parse_args(argv)
     corpus = load_corpus(distractors=args.distractors)
+    vectors = corpus_embeddings(corpus, args.embeddings) if args.embeddings else None
     with tempfile.TemporaryDirectory() as tmp:
         if args.write_model:
             model = train_shipped_model(corpus, Path(tmp))
             MODEL_PATH.write_text(json.dumps(model.to_json(), indent=1) + "\n")
             print(f"wrote {MODEL_PATH}")
             return 0
-        print(format_results(evaluate(corpus, Path(tmp), stale=not args.no_stale)))
+        print(format_results(evaluate(corpus, Path(tmp), stale=not args.no_stale, vectors=vectors)))
     return 0
 
 

@@ -62,3 +62,35 @@ def test_firm_halves_are_stable_and_ignore_case_and_spacing():
     assert firm_half("Acme  Photonics, Inc.") == firm_half("acme photonics, inc.")
     halves = {firm_half(f"Firm {i}") for i in range(20)}
     assert halves == {0, 1}
+
+
+def _engine(scores: np.ndarray):
+    from benchmarks.similarity_eval import EngineRun
+
+    ranked = {
+        q: Ranked(np.array([p for p in np.argsort(-row, kind="stable") if p != q]), row.copy())
+        for q, row in enumerate(scores)
+    }
+    return EngineRun(ranked, {}, 0, [])
+
+
+def test_fusion_adds_the_weighted_embedding_cosine():
+    from benchmarks.similarity_eval import _fused
+
+    # Unit vectors: bid 3 means what bid 2 means, bid 4 does not.
+    vectors = np.array([[1, 0], [1, 0], [0, 1], [0, 1], [1, 0]], dtype=np.float32)
+    fused = _fused(_engine(SCORES), vectors, [2], 0.5)
+    assert fused[2].scores[3] == 0.5 + 0.5 and fused[2].scores[4] == 0.97
+    assert fused[2].order[0] == 3  # the embedding lifts the partner over bid 4
+    assert _fused(_engine(SCORES), vectors, [2], 0.01)[2].order[0] == 4
+
+
+def test_reciprocal_rank_fusion_sums_inverse_ranks():
+    from benchmarks.similarity_eval import RRF_K, _reciprocal_rank_fusion
+
+    vectors = np.array([[1, 0], [1, 0], [0, 1], [0.6, 0.8], [1, 0]], dtype=np.float32)
+    fused = _reciprocal_rank_fusion(_engine(SCORES), vectors, [2])[2]
+    # Bid 4 is first by words and last by meaning; bid 3 second by words, first by meaning.
+    assert fused.scores[3] == 1 / (RRF_K + 2) + 1 / (RRF_K + 1)
+    assert fused.scores[4] == 1 / (RRF_K + 1) + 1 / (RRF_K + 4)
+    assert fused.order[0] == 3 and fused.scores[2] == 0.0
