@@ -254,3 +254,90 @@ def test_a_large_map_is_not_rebuilt_by_a_page(field, app, factory):
     assert field_map() is first  # the last map, until `network refresh`
     app.config["NETWORK_INLINE_MAX"] = 5000
     assert field_map() is not first
+
+
+# --- where a draft fits (the draft check) ---------------------------------------------------
+
+
+def test_a_draft_falls_into_the_community_of_the_bids_it_overlaps(field, app, db):
+    from bids.models import Bid
+    from search_index.fellows import draft_fit
+    from search_index.network import field_map
+
+    fmap = field_map()
+    garden_ids = {o.id for o in field[:3]}
+    bid_of = {b.organisation_id: b.id for b in db.session.query(Bid)}
+    gardens = fmap.community_of[field[0].id]
+    kinship = fmap.community_of[field[3].id]
+    assert gardens != kinship
+    scored = [(bid_of[field[0].id], 0.6), (bid_of[field[1].id], 0.3), (bid_of[field[3].id], 0.5)]
+    fit = draft_fit(scored)
+    # Two garden groups outweigh one kinship circle (0.9 against 0.5).
+    assert fit["community"]["id"] == gardens
+    assert fit["community"]["share"] == pytest.approx(0.9 / 1.4, abs=1e-3)
+    assert [o["organisation"]["name"] for o in fit["organisations"]] == [
+        "Garden Group 0",
+        "Kinship Circle 0",
+        "Garden Group 1",
+    ]
+    assert {f["funder"]["name"] for f in fit["funders"]} == {"Green Fund", "Family Trust"}
+    assert {o["organisation"]["id"] for o in fit["organisations"]} & garden_ids
+    assert draft_fit([(bid_of[field[4].id], 0.4)])["community"]["id"] == kinship
+    assert draft_fit([]) is None
+    assert draft_fit([(10**9, 0.9)]) is None  # not a public bid of the map
+
+
+def test_a_hidden_bid_does_not_place_a_draft(field, app, db, factory):
+    from bids.models import Bid
+    from bids.publishing import hide_bid
+    from search_index.fellows import draft_fit
+
+    bid = db.session.query(Bid).filter_by(organisation_id=field[3].id).one()
+    hide_bid(factory.user(admin=True), bid, "Moderation test")
+    db.session.commit()
+    assert draft_fit([(bid.id, 0.9)]) is None
+
+
+def _check_page(client, **data) -> str:
+    page = client.post("/check", data=data, content_type="multipart/form-data")
+    assert page.status_code == 200
+    return page.get_data(as_text=True)
+
+
+def _community_link(html: str) -> str:
+    import re
+
+    fit = html.split('id="where-you-fit"', 1)[1]
+    found = re.search(r'href="/network\?community=(\d+)"', fit)
+    assert found, fit[:500]
+    return found.group(1)
+
+
+def test_check_page_shows_where_pasted_text_fits(field, client, app):
+    from search_index.network import field_map
+
+    html = _check_page(client, title="Our garden", text=GARDEN)
+    gardens = field_map().community_of[field[0].id]
+    assert _community_link(html) == str(gardens)
+    fit = html.split('id="where-you-fit"', 1)[1]
+    assert "/orgs/garden-group-0/profile" in fit and "/orgs/green-fund/profile" in fit
+    assert "Kinship Circle" not in fit
+
+
+def test_check_page_shows_where_a_pdf_fits(field, client, app):
+    from search_index.network import field_map
+    from tests.pdf_builders import text_pdf
+
+    pdf = text_pdf(CARE)
+    html = _check_page(client, text="", file=(io.BytesIO(pdf), "draft.pdf"))
+    assert _community_link(html) == str(field_map().community_of[field[3].id])
+    assert "/orgs/kinship-circle-0/profile" in html.split('id="where-you-fit"', 1)[1]
+
+
+def test_check_page_says_when_a_draft_fits_nowhere(field, client):
+    text = (
+        "Fibreglass hulls, marine engines, harbour moorings and outboard motors for the "
+        "fishing boats of small island ports, serviced by apprentices every winter season."
+    )
+    html = _check_page(client, text=text)
+    assert "overlaps no published bid enough to place it" in html
