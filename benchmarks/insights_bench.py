@@ -69,7 +69,7 @@ def run(ctx: BenchContext) -> list[Row]:
     from bids.models import Bid, Organisation
     from portal.insights import figures
     from search_index import get_index, rebuild_search_index
-    from search_index.network import refresh_field_map
+    from search_index.network import refresh_field_map, save_field_map, update_field_map
 
     app = ctx.app
     rows: list[Row] = []
@@ -112,6 +112,18 @@ def run(ctx: BenchContext) -> list[Row]:
         )
         rows.append(
             Row("network map memory (RSS growth)", round(current_rss_mb() - rss_before), "MiB")
+        )
+        # What the outbox's follower does after each published, changed or hidden bid.
+        changed = sorted(fmap.bids)[len(fmap.bids) // 2]
+        with Stopwatch() as sw:
+            save_field_map(update_field_map(fmap, [changed], db.session))
+        rows.append(
+            Row(
+                "network map follow-up of one changed bid",
+                round(sw.seconds * 1000),
+                "ms",
+                note="update in place and save (the worker's step)",
+            )
         )
 
         applicant = db.session.execute(
