@@ -551,8 +551,6 @@ def field_map() -> FieldMap:
     takes seconds at corpus scale): it shows the last one, which the outbox's followers keep
     up to date (`follow_similarity_changes`), until `network refresh` runs.
     """
-    from flask import current_app
-
     path = _cache_path()
     mark = watermark()
     with _lock:
@@ -560,12 +558,16 @@ def field_map() -> FieldMap:
     if entry is not None and entry[0].watermark == mark:
         return entry[0]
     cached = _stored_map(path)
-    if cached is not None and (
-        cached.watermark == mark
-        or len(cached.bids) > int(current_app.config.get("NETWORK_INLINE_MAX", INLINE_MAX))
-    ):
+    if cached is not None and (cached.watermark == mark or len(cached.bids) > inline_max()):
         return cached
     return refresh_field_map()
+
+
+def inline_max() -> int:
+    """Maps of at most this many bids are rebuilt by a page when the data moved."""
+    from flask import current_app
+
+    return int(current_app.config.get("NETWORK_INLINE_MAX", INLINE_MAX))
 
 
 # --- following the outbox ------------------------------------------------------------------
@@ -675,7 +677,8 @@ def follow_similarity_changes(session, upserts: list[int], deletes: list[int]) -
 
     Runs after every commit that published, changed, hid or withdrew a bid (the "similar"
     outbox rows, in the request or in the worker). With no map yet there is nothing to do
-    (the first page or `network refresh` builds one); a batch past `FOLLOW_BATCH` bids
+    (the first page or `network refresh` builds one), nor with a map a page rebuilds itself
+    (at most `NETWORK_INLINE_MAX` bids); a batch past `FOLLOW_BATCH` bids
     marks the map stale for `network refresh`. During a refresh the bids are also noted for
     it, to be applied to the map it is building.
     """
@@ -693,8 +696,8 @@ def follow_similarity_changes(session, upserts: list[int], deletes: list[int]) -
                 noted = set()
             pending.write_text(json.dumps(sorted(noted | set(changed))))
         current = _stored_map(path)
-        if current is None:
-            return
+        if current is None or len(current.bids) <= inline_max():
+            return  # a small map is rebuilt by the next page (its communities found afresh)
         if len(changed) > FOLLOW_BATCH:
             if not current.stale:
                 current.stale = True

@@ -460,3 +460,17 @@ def test_changes_during_a_refresh_reach_the_map_it_saves(field, app, db, factory
     assert bid.id not in saved.bids and field[4].id not in saved.graph()
     network._memory.clear()
     assert field[4].id not in network.field_map().graph()
+
+
+def test_a_small_map_is_left_for_the_page_to_rebuild(field, db, factory, monkeypatch):
+    import search_index.network as network
+
+    first = network.field_map()
+    updates = []
+    monkeypatch.setattr(network, "update_field_map", lambda *a, **kw: updates.append(a))
+    newcomer = factory.org("Garden Newcomers")
+    factory.bid(newcomer, title="Garden too", body=GARDEN, funder={"name": "Green Fund"})
+    db.session.commit()
+    assert updates == []  # a few bids: the page finds the communities afresh
+    again = network.field_map()
+    assert again is not first and newcomer.id in again.community_of
