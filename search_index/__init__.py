@@ -63,6 +63,7 @@ def init_app(app: Flask) -> None:
     from search_index import outbox, similarity
     from search_index.clusters import follow_similarity_changes
     from search_index.index import SearchIndex
+    from search_index.network import follow_similarity_changes as follow_for_network
 
     app.config.setdefault("SEARCH_LOCK_TIMEOUT_S", 5.0)
     app.config.setdefault("SEARCH_SYNC_AFTER_COMMIT", 2000)
@@ -82,4 +83,6 @@ def init_app(app: Flask) -> None:
     similarity.init_app(app)
     # Clusters follow the similarity store: each published or changed bid's neighbourhood is redone.
     outbox.follow("similar", follow_similarity_changes)
+    # So does the network map: its cached copy is updated around each changed bid.
+    outbox.follow("similar", follow_for_network)
     outbox.listen()

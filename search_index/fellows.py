@@ -196,3 +196,67 @@ def organisation_profile(org: Organisation, *, min_decided: int) -> dict[str, An
             ],
         }
     return profile
+
+
+FIT_ORGANISATIONS = 8
+
+
+def draft_fit(scored, *, limit: int = FIT_ORGANISATIONS) -> dict[str, Any] | None:
+    """Where a draft fits in the field, from the bids it overlaps (`(bid id, score)` pairs):
+    the organisations nearest to it (their overlapping public bids' summed scores, strongest
+    first) and the community it falls into (the one those scores weigh most towards, ties to
+    the larger community). None when it overlaps no public bid of the map."""
+    from search_index.network import field_map
+
+    fmap = field_map()
+    near: dict[int, dict[str, Any]] = defaultdict(lambda: {"score": 0.0, "bids": 0})
+    funders: dict[int, float] = defaultdict(float)
+    for bid_id, score in scored:
+        ends = fmap.bids.get(int(bid_id))
+        if ends is None or ends.organisation_id not in fmap.orgs:
+            continue  # a draft or hidden bid: not part of the public map
+        near[ends.organisation_id]["score"] += float(score)
+        near[ends.organisation_id]["bids"] += 1
+        if ends.funder_id is not None and ends.funder_id in fmap.orgs:
+            funders[ends.funder_id] += float(score)
+    if not near:
+        return None
+    community_of = fmap.community_of
+    sizes = {c.id: len(c.members) for c in fmap.communities}
+    weight: dict[int, float] = defaultdict(float)
+    for org_id, entry in near.items():
+        if org_id in community_of:
+            weight[community_of[org_id]] += entry["score"]
+    community = None
+    if weight:
+        cid = min(weight, key=lambda c: (-round(weight[c], 6), -sizes.get(c, 0), c))
+        chosen = next(c for c in fmap.communities if c.id == cid)
+        community = {
+            "id": chosen.id,
+            "name": chosen.name,
+            "key_terms": chosen.key_terms,
+            "size": len(chosen.members),
+            "share": round(weight[cid] / sum(weight.values()), 4),
+        }
+
+    def org(org_id: int) -> dict[str, Any]:
+        info = fmap.orgs[org_id]
+        return {"id": info.id, "name": info.name, "slug": info.slug, "kind": info.kind}
+
+    ranked = sorted(near.items(), key=lambda kv: (-kv[1]["score"], fmap.orgs[kv[0]].name.lower()))
+    return {
+        "community": community,
+        "organisations": [
+            {
+                "organisation": org(org_id),
+                "overlap": round(entry["score"], 4),
+                "bids": entry["bids"],
+                "community": community_of.get(org_id),
+            }
+            for org_id, entry in ranked[:limit]
+        ],
+        "funders": [
+            {"funder": org(f), "overlap": round(s, 4)}
+            for f, s in sorted(funders.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
+        ],
+    }

@@ -11,16 +11,26 @@ spring layout (fixed seed) read. Communities are named by the words their bids s
 `field_map()` is the cached whole-field map: it is rebuilt when the data watermark (bids,
 organisations, links, the similarity store's generation) moves, and kept in memory and in
 `INSTANCE_DIR/network.json` so a restart or another worker reads it instead of rebuilding.
+
+The map follows the outbox as the clusters do: after the similarity store applied changed
+bids (published, edited, hidden, withdrawn), `follow_similarity_changes` updates the cached
+map in place (`update_field_map`: the bids' facts, their pairs and links re-read, their
+organisations' names, communities kept, a newcomer joining its strongest neighbour's) and
+saves it with the new watermark, so no page serves a map that ignores a moderated bid. A
+larger batch (an import) marks the map stale instead; `flask --app portal network refresh`
+rebuilds it (and finds the communities again) in one batch.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import threading
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,6 +53,7 @@ TERMS_SAMPLE = 300  # bids read per community to name it (and of the field, for 
 FORMAT_VERSION = 1
 LAYOUTS_KEPT = 128
 INLINE_MAX = 5_000  # config NETWORK_INLINE_MAX
+FOLLOW_BATCH = 500  # more changed bids at once (an import) mark the map stale: `network refresh`
 
 
 @dataclass(frozen=True)
@@ -274,6 +285,7 @@ class FieldMap:
     orgs: dict[int, OrgInfo]
     communities: list[Community]
     seconds: float = 0.0
+    stale: bool = False  # changes arrived that the map does not show (until `network refresh`)
     _graph: nx.Graph | None = None
     _layouts: dict = field(default_factory=dict)
     _by_bid: dict | None = None
@@ -322,6 +334,7 @@ class FieldMap:
             "watermark": self.watermark,
             "built_at": self.built_at,
             "seconds": self.seconds,
+            "stale": self.stale,
             "bids": [[b, e.organisation_id, e.funder_id] for b, e in self.bids.items()],
             "pairs": self.pairs,
             "links": self.links,
@@ -335,6 +348,7 @@ class FieldMap:
             watermark=data["watermark"],
             built_at=data["built_at"],
             seconds=data["seconds"],
+            stale=bool(data.get("stale", False)),
             bids={b: BidEnds(o, f) for b, o, f in data["bids"]},
             pairs=[(a, b, s) for a, b, s in data["pairs"]],
             links=[(a, b) for a, b in data["links"]],
@@ -435,7 +449,8 @@ def build_field_map(progress: Callable[[str], None] | None = None, session=None)
 # --- the cache ---------------------------------------------------------------------------
 
 _lock = threading.Lock()
-_memory: dict[str, FieldMap] = {}
+_memory: dict[str, tuple[FieldMap, int | None]] = {}  # file -> (map, the file's mtime_ns)
+REFRESH_MARK_MAX_AGE_S = 3600  # a refresh marker older than this was left by a crashed refresh
 
 
 def _cache_path() -> Path:
@@ -444,18 +459,88 @@ def _cache_path() -> Path:
     return Path(current_app.config["INSTANCE_DIR"]) / "network.json"
 
 
-def save_field_map(fmap: FieldMap) -> None:
+def _mtime(path: Path) -> int | None:
+    try:
+        return path.stat().st_mtime_ns
+    except FileNotFoundError:
+        return None
+
+
+@contextmanager
+def _writing() -> Iterator[Path]:
+    """One writer of the map's files at a time, across the web processes and the worker."""
     path = _cache_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.with_suffix(".lock").open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield path
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def save_field_map(fmap: FieldMap, path: Path | None = None) -> None:
+    path = path or _cache_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(fmap.to_json(), separators=(",", ":")))
     os.replace(tmp, path)
     with _lock:
-        _memory[str(path)] = fmap
+        _memory[str(path)] = (fmap, _mtime(path))
+
+
+def _stored_map(path: Path) -> FieldMap | None:
+    """The map in memory, or read from its file when that changed (another process wrote it)."""
+    mtime = _mtime(path)
+    with _lock:
+        entry = _memory.get(str(path))
+    if entry is not None and entry[1] == mtime:
+        return entry[0]
+    try:
+        data = json.loads(path.read_text())
+        if data.get("version") != FORMAT_VERSION:
+            return entry[0] if entry else None
+        loaded = FieldMap.from_json(data)
+    except (FileNotFoundError, ValueError, KeyError, TypeError):
+        return entry[0] if entry else None
+    with _lock:
+        _memory[str(path)] = (loaded, mtime)
+    return loaded
+
+
+def _marker(path: Path) -> Path:
+    return path.with_suffix(".refreshing")
+
+
+def _pending(path: Path) -> Path:
+    return path.with_suffix(".pending.json")
+
+
+def _refreshing(path: Path) -> bool:
+    mtime = _mtime(_marker(path))
+    return mtime is not None and time.time() - mtime / 1e9 < REFRESH_MARK_MAX_AGE_S
 
 
 def refresh_field_map(progress=None) -> FieldMap:
-    fmap = build_field_map(progress)
-    save_field_map(fmap)
+    """Rebuild the map; bids that changed while it was read (the outbox's followers note them
+    meanwhile) are applied to it before it is saved."""
+    with _writing() as path:
+        _marker(path).touch()
+        _pending(path).unlink(missing_ok=True)
+    try:
+        fmap = build_field_map(progress)
+        with _writing() as path:
+            try:
+                noted = [int(i) for i in json.loads(_pending(path).read_text())]
+            except (FileNotFoundError, ValueError, TypeError):
+                noted = []
+            if noted:
+                fmap = update_field_map(fmap, noted, db.session)
+            save_field_map(fmap, path)
+    finally:
+        with _writing() as path:
+            _marker(path).unlink(missing_ok=True)
+            _pending(path).unlink(missing_ok=True)
     return fmap
 
 
@@ -463,32 +548,162 @@ def field_map() -> FieldMap:
     """The current map: from memory, else the file, rebuilt when the watermark moved.
 
     Past `NETWORK_INLINE_MAX` bids (config) a page does not rebuild a stale map itself (that
-    takes seconds at corpus scale): it shows the last one, with its date, until `network
-    refresh` runs (as the overlap clusters leave large batches to `overlaps refresh`).
+    takes seconds at corpus scale): it shows the last one, which the outbox's followers keep
+    up to date (`follow_similarity_changes`), until `network refresh` runs.
     """
-    from flask import current_app
-
     path = _cache_path()
     mark = watermark()
     with _lock:
-        cached = _memory.get(str(path))
-    if cached is not None and cached.watermark == mark:
-        return cached
-    if cached is None:
-        try:
-            data = json.loads(path.read_text())
-            if data.get("version") == FORMAT_VERSION:
-                cached = FieldMap.from_json(data)
-                with _lock:
-                    _memory[str(path)] = cached
-        except (FileNotFoundError, ValueError, KeyError, TypeError):
-            cached = None
-    if cached is not None and (
-        cached.watermark == mark
-        or len(cached.bids) > int(current_app.config.get("NETWORK_INLINE_MAX", INLINE_MAX))
-    ):
+        entry = _memory.get(str(path))
+    if entry is not None and entry[0].watermark == mark:
+        return entry[0]
+    cached = _stored_map(path)
+    if cached is not None and (cached.watermark == mark or len(cached.bids) > inline_max()):
         return cached
     return refresh_field_map()
+
+
+def inline_max() -> int:
+    """Maps of at most this many bids are rebuilt by a page when the data moved."""
+    from flask import current_app
+
+    return int(current_app.config.get("NETWORK_INLINE_MAX", INLINE_MAX))
+
+
+# --- following the outbox ------------------------------------------------------------------
+
+
+def _public_ends(session, ids: list[int]) -> dict[int, BidEnds]:
+    out: dict[int, BidEnds] = {}
+    for start in range(0, len(ids), 5000):
+        chunk = ids[start : start + 5000]
+        query = _public(select(Bid.id, Bid.organisation_id, Bid.funder_id)).where(Bid.id.in_(chunk))
+        out.update({b: BidEnds(o, f) for b, o, f in session.execute(query)})
+    return out
+
+
+def update_field_map(fmap: FieldMap, changed: Iterable[int], session) -> FieldMap:
+    """A new map with these bids' changes applied: each bid's applicant and funder read again
+    (a hidden, withdrawn or deleted bid leaves the map), its overlapping pairs taken from the
+    similarity store, its lineage links re-read, and its organisations' names refreshed.
+
+    Communities are kept (an organisation no bid keeps on the map leaves its community; one
+    new to the map joins the community it is most strongly linked to, else one of its own);
+    `network refresh` finds them again from scratch. Exact for the changed bids' own pairs
+    (their top neighbours); a pair another bid gains or loses as a result waits for the
+    refresh.
+    """
+    from search_index import similarity
+
+    ids = sorted({int(i) for i in changed})
+    if not ids:
+        return fmap
+    mark = watermark(session)
+    gone = set(ids)
+    fresh = _public_ends(session, ids)
+    bids = {b: e for b, e in fmap.bids.items() if b not in gone}
+    bids.update(fresh)
+    pairs = {(a, b): s for a, b, s in fmap.pairs if a not in gone and b not in gone}
+    for bid_id in fresh:
+        for pair in similarity.pairs_for(bid_id, min_score=MIN_OVERLAP):
+            a, b, score = int(pair.a), int(pair.b), float(pair.score)
+            if a in bids and b in bids and score >= MIN_OVERLAP:
+                pairs[(min(a, b), max(a, b))] = score
+    links = [link for link in fmap.links if link[0] not in gone and link[1] not in gone]
+    for a, b in session.execute(
+        select(BidLink.from_bid_id, BidLink.to_bid_id).where(
+            BidLink.from_bid_id.in_(ids) | BidLink.to_bid_id.in_(ids)
+        )
+    ):
+        if a in bids and b in bids and (a, b) not in links:
+            links.append((a, b))
+    orgs = dict(fmap.orgs)
+    touched = sorted(
+        {e.organisation_id for e in fresh.values()}
+        | {e.funder_id for e in fresh.values() if e.funder_id is not None}
+    )
+    for start in range(0, len(touched), 5000):
+        for i, name, slug, kind in session.execute(
+            select(Organisation.id, Organisation.name, Organisation.slug, Organisation.kind).where(
+                Organisation.id.in_(touched[start : start + 5000])
+            )
+        ):
+            orgs[i] = OrgInfo(i, name, slug, str(kind))
+    pair_list = sorted((a, b, s) for (a, b), s in pairs.items())
+    graph = build_graph(bids, pair_list, links, orgs)
+    return FieldMap(
+        mark,
+        fmap.built_at,
+        bids,
+        pair_list,
+        links,
+        {i: o for i, o in orgs.items() if i in graph},
+        _follow_communities(fmap.communities, graph),
+        seconds=fmap.seconds,
+        stale=fmap.stale,
+        _graph=graph,
+    )
+
+
+def _follow_communities(communities: list[Community], graph: nx.Graph) -> list[Community]:
+    members = {c.id: [m for m in c.members if m in graph] for c in communities}
+    community_of = {m: cid for cid, ms in members.items() for m in ms}
+    next_id = max((c.id for c in communities), default=0) + 1
+    for node in sorted(n for n in graph.nodes if n not in community_of):
+        pull: dict[int, float] = defaultdict(float)
+        for other, data in graph[node].items():
+            if other in community_of:
+                pull[community_of[other]] += data["weight"]
+        if pull:
+            cid = min(pull, key=lambda c: (-pull[c], c))
+        else:
+            cid, next_id = next_id, next_id + 1
+            members[cid] = []
+        members[cid].append(node)
+        community_of[node] = cid
+    by_id = {c.id: c for c in communities}
+    out = []
+    for cid, ms in members.items():
+        if not ms:
+            continue
+        old = by_id.get(cid)
+        name = old.name if old else graph.nodes[ms[0]].get("name", f"Community {cid}")
+        out.append(Community(cid, sorted(ms), name, list(old.key_terms) if old else []))
+    return out
+
+
+def follow_similarity_changes(session, upserts: list[int], deletes: list[int]) -> None:
+    """After the similarity store applied changed bids, bring the cached map up to date.
+
+    Runs after every commit that published, changed, hid or withdrew a bid (the "similar"
+    outbox rows, in the request or in the worker). With no map yet there is nothing to do
+    (the first page or `network refresh` builds one), nor with a map a page rebuilds itself
+    (at most `NETWORK_INLINE_MAX` bids); a batch past `FOLLOW_BATCH` bids
+    marks the map stale for `network refresh`. During a refresh the bids are also noted for
+    it, to be applied to the map it is building.
+    """
+    from flask import current_app
+
+    changed = sorted(set(upserts) | set(deletes))
+    if not changed or not current_app.config.get("NETWORK_AUTO_UPDATE", True):
+        return
+    with _writing() as path:
+        if _refreshing(path):
+            pending = _pending(path)
+            try:
+                noted = set(json.loads(pending.read_text()))
+            except (FileNotFoundError, ValueError, TypeError):
+                noted = set()
+            pending.write_text(json.dumps(sorted(noted | set(changed))))
+        current = _stored_map(path)
+        if current is None or len(current.bids) <= inline_max():
+            return  # a small map is rebuilt by the next page (its communities found afresh)
+        if len(changed) > FOLLOW_BATCH:
+            if not current.stale:
+                current.stale = True
+                save_field_map(current, path)
+            return
+        save_field_map(update_field_map(current, changed, session), path)
 
 
 # --- views of the map --------------------------------------------------------------------

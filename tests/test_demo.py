@@ -124,3 +124,31 @@ def test_every_demo_bid_is_dated(db):
             assert bid.decided_on is not None and bid.decided_on > bid.submitted_on, identifier
     collective = db.session.scalar(select(Bid).where(Bid.identifier == COLLECTIVE_ID))
     assert (collective.submitted_on.year, collective.decided_on.year) == (2021, 2022)
+
+
+def test_the_collective_forms_one_community_with_its_fellows_and_their_funders(runner, db):
+    from search_index import similarity
+    from search_index.network import MIN_OVERLAP, field_map
+
+    result = runner.invoke(args=["seed-demo"])
+    assert result.exit_code == 0, result.output
+    collective = db.session.scalar(select(Bid).where(Bid.identifier == COLLECTIVE_ID))
+    overlapping = [
+        db.session.get(Bid, pair.b if pair.a == collective.id else pair.a)
+        for pair in similarity.pairs_for(collective.id, min_score=MIN_OVERLAP)
+    ]
+    fellows = {b.organisation_id for b in overlapping} - {collective.organisation_id}
+    assert len(fellows) >= 3
+    public = db.session.scalars(
+        select(Bid).where(
+            Bid.organisation_id.in_(fellows | {collective.organisation_id}),
+            Bid.visibility == Visibility.PUBLISHED,
+        )
+    )
+    funders = {b.funder_id for b in public if b.funder_id is not None}
+    assert len(funders) >= 3
+    fmap = field_map()
+    community = fmap.community_of[collective.organisation_id]
+    members = {m for c in fmap.communities if c.id == community for m in c.members}
+    assert members == {collective.organisation_id} | fellows | funders
+    assert len(fmap.communities) >= 3  # the rest of the field is mapped apart

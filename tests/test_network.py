@@ -243,14 +243,234 @@ def test_layouts_are_kept_with_the_map(field, app):
     assert set(first) == set(graph.nodes)
 
 
-def test_a_large_map_is_not_rebuilt_by_a_page(field, app, factory):
+def test_a_large_map_is_not_rebuilt_by_a_page(field, app, factory, monkeypatch):
+    import search_index.network as network
     from search_index import sync
-    from search_index.network import field_map
 
-    first = field_map()
+    first = network.field_map()
     app.config["NETWORK_INLINE_MAX"] = 0  # every map counts as large
+    app.config["NETWORK_AUTO_UPDATE"] = False  # and no follower keeps it up to date
     factory.bid(field[0], title="Another garden", body=GARDEN)
     sync()
-    assert field_map() is first  # the last map, until `network refresh`
+    assert network.field_map() is first  # the last map, until `network refresh`
     app.config["NETWORK_INLINE_MAX"] = 5000
-    assert field_map() is not first
+    assert network.field_map() is not first
+
+
+# --- where a draft fits (the draft check) ---------------------------------------------------
+
+
+def test_a_draft_falls_into_the_community_of_the_bids_it_overlaps(field, app, db):
+    from bids.models import Bid
+    from search_index.fellows import draft_fit
+    from search_index.network import field_map
+
+    fmap = field_map()
+    garden_ids = {o.id for o in field[:3]}
+    bid_of = {b.organisation_id: b.id for b in db.session.query(Bid)}
+    gardens = fmap.community_of[field[0].id]
+    kinship = fmap.community_of[field[3].id]
+    assert gardens != kinship
+    scored = [(bid_of[field[0].id], 0.6), (bid_of[field[1].id], 0.3), (bid_of[field[3].id], 0.5)]
+    fit = draft_fit(scored)
+    # Two garden groups outweigh one kinship circle (0.9 against 0.5).
+    assert fit["community"]["id"] == gardens
+    assert fit["community"]["share"] == pytest.approx(0.9 / 1.4, abs=1e-3)
+    assert [o["organisation"]["name"] for o in fit["organisations"]] == [
+        "Garden Group 0",
+        "Kinship Circle 0",
+        "Garden Group 1",
+    ]
+    assert {f["funder"]["name"] for f in fit["funders"]} == {"Green Fund", "Family Trust"}
+    assert {o["organisation"]["id"] for o in fit["organisations"]} & garden_ids
+    assert draft_fit([(bid_of[field[4].id], 0.4)])["community"]["id"] == kinship
+    assert draft_fit([]) is None
+    assert draft_fit([(10**9, 0.9)]) is None  # not a public bid of the map
+
+
+def test_a_hidden_bid_does_not_place_a_draft(field, app, db, factory):
+    from bids.models import Bid
+    from bids.publishing import hide_bid
+    from search_index.fellows import draft_fit
+
+    bid = db.session.query(Bid).filter_by(organisation_id=field[3].id).one()
+    hide_bid(factory.user(admin=True), bid, "Moderation test")
+    db.session.commit()
+    assert draft_fit([(bid.id, 0.9)]) is None
+
+
+def _check_page(client, **data) -> str:
+    page = client.post("/check", data=data, content_type="multipart/form-data")
+    assert page.status_code == 200
+    return page.get_data(as_text=True)
+
+
+def _community_link(html: str) -> str:
+    import re
+
+    fit = html.split('id="where-you-fit"', 1)[1]
+    found = re.search(r'href="/network\?community=(\d+)"', fit)
+    assert found, fit[:500]
+    return found.group(1)
+
+
+def test_check_page_shows_where_pasted_text_fits(field, client, app):
+    from search_index.network import field_map
+
+    html = _check_page(client, title="Our garden", text=GARDEN)
+    gardens = field_map().community_of[field[0].id]
+    assert _community_link(html) == str(gardens)
+    fit = html.split('id="where-you-fit"', 1)[1]
+    assert "/orgs/garden-group-0/profile" in fit and "/orgs/green-fund/profile" in fit
+    assert "Kinship Circle" not in fit
+
+
+def test_check_page_shows_where_a_pdf_fits(field, client, app):
+    from search_index.network import field_map
+    from tests.pdf_builders import text_pdf
+
+    pdf = text_pdf(CARE)
+    html = _check_page(client, text="", file=(io.BytesIO(pdf), "draft.pdf"))
+    assert _community_link(html) == str(field_map().community_of[field[3].id])
+    assert "/orgs/kinship-circle-0/profile" in html.split('id="where-you-fit"', 1)[1]
+
+
+def test_check_page_says_when_a_draft_fits_nowhere(field, client):
+    text = (
+        "Fibreglass hulls, marine engines, harbour moorings and outboard motors for the "
+        "fishing boats of small island ports, serviced by apprentices every winter season."
+    )
+    html = _check_page(client, text=text)
+    assert "overlaps no published bid enough to place it" in html
+
+
+# --- the map follows the outbox ------------------------------------------------------------
+
+
+@pytest.fixture
+def large(field, app, monkeypatch):
+    """The field's map built once; pages may not rebuild it (as at corpus scale)."""
+    import search_index.network as network
+
+    built = network.field_map()
+    app.config["NETWORK_INLINE_MAX"] = 0
+
+    def no_rebuild(*args, **kwargs):
+        raise AssertionError("the map was rebuilt, not updated")
+
+    monkeypatch.setattr(network, "build_field_map", no_rebuild)
+    return built
+
+
+def _kinship_bid(db, org):
+    from bids.models import Bid
+
+    return db.session.query(Bid).filter_by(organisation_id=org.id).one()
+
+
+def _edges(client) -> set[frozenset[str]]:
+    data = client.get("/api/v1/network").get_json()
+    names = {n["id"]: n["name"] for n in data["nodes"]}
+    return {frozenset((names[e["source"]], names[e["target"]])) for e in data["links"]}
+
+
+def test_a_hidden_bid_leaves_the_map_when_the_outbox_applies_it(large, field, db, factory, client):
+    from bids.publishing import hide_bid, unhide_bid
+
+    circle = frozenset(("Kinship Circle 0", "Kinship Circle 1"))
+    applied = frozenset(("Kinship Circle 1", "Family Trust"))
+    assert {circle, applied} <= _edges(client)
+    bid = _kinship_bid(db, field[4])
+    admin = factory.user(admin=True)
+    hide_bid(admin, bid, "Moderation test")
+    db.session.commit()  # nothing else called: the commit's outbox rows did it
+    edges = _edges(client)
+    assert circle not in edges and applied not in edges
+    assert frozenset(("Kinship Circle 0", "Family Trust")) in edges
+    page = client.get("/network").get_data(as_text=True)
+    assert "Kinship Circle 1" not in page and "Kinship Circle 0" in page
+    unhide_bid(admin, bid)
+    db.session.commit()
+    assert {circle, applied} <= _edges(client)
+
+
+def test_the_worker_applies_a_hidden_bid_to_the_map_other_processes_read(
+    large, field, db, factory, client, app
+):
+    import search_index.network as network
+    from bids.publishing import hide_bid
+    from search_index import outbox
+
+    app.config["INDEX_MODE"] = "worker"
+    circle = frozenset(("Kinship Circle 0", "Kinship Circle 1"))
+    hide_bid(factory.user(admin=True), _kinship_bid(db, field[4]), "Moderation test")
+    db.session.commit()
+    assert circle in _edges(client)  # queued: the worker has not run yet
+    served = network.field_map()
+    path, (_, mtime) = next(iter(network._memory.items()))
+    outbox.drain("search")
+    outbox.drain("similar")
+    # A web process still holding the old map in memory reads the file the worker wrote.
+    network._memory[path] = (served, mtime)
+    assert circle not in _edges(client)
+    assert network.field_map() is not served
+
+
+def test_a_published_bid_joins_its_neighbours_community(large, field, db, factory):
+    from search_index.network import field_map
+
+    before = field_map()
+    gardens = before.community_of[field[0].id]
+    newcomer = factory.org("Garden Newcomers")
+    factory.bid(newcomer, title="Garden too", body=GARDEN, funder={"name": "Green Fund"})
+    db.session.commit()
+    after = field_map()
+    assert after is not before and after.built_at == before.built_at  # updated, not rebuilt
+    assert after.community_of[newcomer.id] == gardens
+    graph = after.graph()
+    assert graph[newcomer.id][field[0].id]["overlap"] > 0
+    assert graph.nodes[newcomer.id]["bids_sent"] == 1
+
+
+def test_a_large_batch_marks_the_map_stale_for_the_refresh(large, field, app, client, runner):
+    import search_index.network as network
+
+    many = list(range(1, network.FOLLOW_BATCH + 2))
+    network.follow_similarity_changes(network.db.session, many, [])
+    assert network.field_map().stale
+    assert "appears after the next full rebuild" in client.get("/network").get_data(as_text=True)
+
+
+def test_changes_during_a_refresh_reach_the_map_it_saves(field, app, db, factory, monkeypatch):
+    import search_index.network as network
+    from bids.publishing import hide_bid
+
+    network.field_map()
+    bid = _kinship_bid(db, field[4])
+    build = network.build_field_map
+
+    def build_then_hide(progress=None):
+        fmap = build(progress)  # read before the bid is hidden
+        hide_bid(factory.user(admin=True), bid, "Moderation during a refresh")
+        db.session.commit()
+        return fmap
+
+    monkeypatch.setattr(network, "build_field_map", build_then_hide)
+    saved = network.refresh_field_map()
+    assert bid.id not in saved.bids and field[4].id not in saved.graph()
+    network._memory.clear()
+    assert field[4].id not in network.field_map().graph()
+
+
+def test_a_small_map_is_left_for_the_page_to_rebuild(field, db, factory, monkeypatch):
+    import search_index.network as network
+
+    first = network.field_map()
+    updates = []
+    monkeypatch.setattr(network, "update_field_map", lambda *a, **kw: updates.append(a))
+    newcomer = factory.org("Garden Newcomers")
+    factory.bid(newcomer, title="Garden too", body=GARDEN, funder={"name": "Green Fund"})
+    db.session.commit()
+    assert updates == []  # a few bids: the page finds the communities afresh
+    again = network.field_map()
+    assert again is not first and newcomer.id in again.community_of

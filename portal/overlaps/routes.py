@@ -11,13 +11,14 @@ from bids.errors import DomainError
 from portal.overlaps import bp
 from portal.overlaps.forms import CheckForm, CompareDraftForm
 from search_index import similarity
+from search_index.fellows import draft_fit
 from search_index.similarity import readable_text
 
 
 @bp.route("/check", methods=["GET", "POST"])
 def check():
     form = CheckForm()
-    matches, checked, problem = None, None, None
+    matches, checked, problem, fit = None, None, None, None
     if form.validate_on_submit():
         text = form.text.data or ""
         upload = form.file.data
@@ -36,9 +37,15 @@ def check():
         if problem is None:
             matches = similarity.similar_to_text(current_user, text, title=form.title.data or "")
             checked = CompareDraftForm(formdata=None, title=form.title.data or "", text=text)
+            fit = draft_fit((m.bid.id, m.score) for m in matches)
     status = 422 if problem else 200
     return render_template(
-        "overlaps/check.html", form=form, matches=matches, problem=problem, checked=checked
+        "overlaps/check.html",
+        form=form,
+        matches=matches,
+        problem=problem,
+        checked=checked,
+        fit=fit,
     ), status
 
 

@@ -82,3 +82,25 @@ def test_insights_pages_have_no_serious_accessibility_violations(
             found[path] = violations
     context.close()
     assert found == {}
+
+
+def test_a_draft_check_shows_where_it_fits_and_leads_to_a_profile(
+    seeded, live_server, browser: Browser
+):
+    from bids.demo_content import BIDS, COLLECTIVE_ID
+
+    collective = next(b for b in BIDS if b["identifier"] == COLLECTIVE_ID)
+    context = browser.new_context(bypass_csp=True)  # for the injected axe script
+    page = context.new_page()
+    page.goto(f"{live_server.url}/check")
+    page.get_by_label("Paste your draft").fill(" ".join(collective["body"].split()[:200]))
+    page.get_by_role("button", name="Check for overlaps").click()
+    expect(page.get_by_role("heading", name="Where your draft fits")).to_be_visible()
+    expect(page.locator("p.where-you-fit a")).to_have_attribute("href", "/network?community=1")
+    if AXE.exists():
+        assert axe_violations(page) == []
+    nearest = page.locator("ol.nearest-organisations > li a").first
+    name = nearest.inner_text()
+    nearest.click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(f"{name}: profile")
+    context.close()
