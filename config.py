@@ -45,6 +45,10 @@ class Config:
     PDF_EXTRACT_TIMEOUT_S = _env_int("PDF_EXTRACT_TIMEOUT_S", 20)
     PDF_EXTRACT_MEMORY_MB = _env_int("PDF_EXTRACT_MEMORY_MB", 512)
     BIDS_PER_PAGE = _env_int("BIDS_PER_PAGE", 20)
+    # Search: a trailing wildcard reaches at most this many words (the most frequent), and
+    # results can be paged through only this far (the export has them all).
+    SEARCH_PREFIX_TERMS = _env_int("SEARCH_PREFIX_TERMS", 50)
+    SEARCH_MAX_RESULT_WINDOW = _env_int("SEARCH_MAX_RESULT_WINDOW", 1000)
     RATELIMIT_ENABLED = _env_bool("RATELIMIT_ENABLED", True)
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
     RATELIMIT_LOGIN = os.environ.get("RATELIMIT_LOGIN", "10 per minute")

@@ -179,6 +179,7 @@ class BenchContext:
 
     limit: int | None = None
     corpus_path: Path = CORPUS
+    scale: int = 1  # `--scale 10`: the corpus ten times over (new identifiers, varied text)
     shared_data: Path = SHARED_DATA
     workdir: Path | None = None
     state: dict[str, Any] = field(default_factory=dict)
@@ -238,11 +239,33 @@ class BenchContext:
         with app.app_context():
             db.create_all()
             cpu = cpu_seconds()
-            self.import_report = import_bids(self.corpus_path, limit=self.limit, progress=True)
+            path = self.corpus_path if self.scale <= 1 else self._scaled_corpus()
+            limit = self.limit * self.scale if self.limit and self.scale > 1 else self.limit
+            self.import_report = import_bids(path, limit=limit, progress=True)
             self.import_cpu_s = cpu_seconds() - cpu
             self.import_rss_mb = peak_rss_mb()
             db.session.remove()
         return app
+
+    def _scaled_corpus(self) -> Path:
+        """The corpus `scale` times over: copy k of a record gets identifier `<id>~<k>` and its
+        abstract's sentences rotated by k (lightly varied text, same vocabulary)."""
+        import gzip
+        import itertools
+
+        path = self.scratch / f"corpus-x{self.scale}.jsonl.gz"
+        with gzip.open(self.corpus_path, "rt", encoding="utf-8") as source:
+            records = [json.loads(line) for line in itertools.islice(source, self.limit)]
+        with gzip.open(path, "wt", encoding="utf-8", compresslevel=1) as out:
+            for copy in range(self.scale):
+                for record in records:
+                    if copy:
+                        record = dict(record, identifier=f"{record['identifier']}~{copy}")
+                        sentences = (record.get("abstract") or "").split(". ")
+                        shift = copy % max(1, len(sentences))
+                        record["abstract"] = ". ".join(sentences[shift:] + sentences[:shift])
+                    out.write(json.dumps(record) + "\n")
+        return path
 
     def close(self) -> None:
         if self._app is not None:
@@ -330,6 +353,7 @@ def write_results(rows: list[Row], errors: list[str], ctx: BenchContext, path: P
     payload = {
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "limit": ctx.limit,
+        "scale": ctx.scale,
         "machine": {"python": platform.python_version(), "cpus": _cpu_count()},
         "rows": [asdict(row) for row in rows],
         "errors": errors,

@@ -1,4 +1,4 @@
-"""`python -m benchmarks [--only NAME] [--limit N] [--output PATH]`: see `benchmarks/__init__`."""
+"""`python -m benchmarks [--only NAME] [--limit N] [--scale N] [--output PATH]`: see `benchmarks/__init__`."""
 
 from __future__ import annotations
 
@@ -27,6 +27,8 @@ def main(argv: list[str] | None = None) -> int:
         help=f"run only this benchmark (repeatable): {', '.join(BENCHMARKS)}",
     )
     parser.add_argument("--limit", type=int, help="import only the first N corpus rows")
+    parser.add_argument("--scale", type=int, default=1,
+                        help="the corpus N times over, e.g. 10 for 420k bids (new identifiers)")
     parser.add_argument("--corpus", type=Path, default=CORPUS, help="corpus file (SBIR JSONL)")
     parser.add_argument(
         "--output",
@@ -38,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.corpus.exists():
         parser.error(f"the corpus is missing: {args.corpus}")
 
-    ctx = BenchContext(limit=args.limit, corpus_path=args.corpus)
+    ctx = BenchContext(limit=args.limit, corpus_path=args.corpus, scale=max(1, args.scale))
     try:
         rows, errors = run_benchmarks(ctx, args.only or BENCHMARKS)
     finally:

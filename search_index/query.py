@@ -127,3 +127,96 @@ def _is_broken(q: wq.Query) -> bool:
             return True
         stack.extend(node.children())
     return False
+
+
+# --- trailing wildcards: the most frequent expansions only --------------------------------
+
+PREFIX_TERMS = 50  # default of SEARCH_PREFIX_TERMS
+
+
+class CappedPrefix(wq.Prefix):
+    """A prefix resolved once against the whole index: its `terms` (the most frequent ones)."""
+
+    def __init__(self, fieldname, text, terms: list[bytes], boost=1.0, constantscore=True):
+        super().__init__(fieldname, text, boost=boost, constantscore=constantscore)
+        self.terms = terms
+
+    def _btexts(self, ixreader):
+        return (t for t in self.terms if (self.fieldname, t) in ixreader)
+
+    def __eq__(self, other):
+        return super().__eq__(other) and getattr(other, "terms", None) == self.terms
+
+    def __hash__(self):
+        return super().__hash__()
+
+
+def cap_prefixes(query: wq.Query, reader, limit: int) -> tuple[wq.Query, list[str]]:
+    """Each trailing wildcard expanded to at most `limit` of its terms, the most frequent first
+    (as Lucene's and Elasticsearch's multi-term rewrites cap theirs); the prefixes that had
+    more, as typed (`nano*`)."""
+    capped: list[str] = []
+
+    def visit(node):
+        if not isinstance(node, wq.Prefix) or isinstance(node, CappedPrefix):
+            return node
+        found = set(node._btexts(reader))
+        if len(found) > limit:
+            ranked = sorted(found, key=lambda t: (-reader.doc_frequency(node.fieldname, t), t))
+            found = set(ranked[:limit])
+            if f"{node.text}*" not in capped:
+                capped.append(f"{node.text}*")
+        return CappedPrefix(node.fieldname, node.text, sorted(found), boost=node.boost,
+                            constantscore=node.constantscore)
+
+    return query.accept(visit), capped
+
+
+def capped_message(prefixes: list[str], limit: int) -> str:
+    names = ", ".join(prefixes)
+    return (f"{names} matches many words: we searched for the {limit} most common of them. "
+            "Type more letters to reach the others.")
+
+
+# --- exact-value fields: filters over doc values, not phrase queries ----------------------
+
+# field (or alias) as typed -> the filter it becomes.
+EXACT_FIELDS = {
+    "funder": "funder", "status": "status", "year": "year", "theme": "theme",
+    "themes": "theme", "location": "location", "locations": "location",
+    "organisation": "organisation", "organization": "organisation", "org": "organisation",
+}
+_EXACT = re.compile(
+    r'(?<![\w:"])(?P<field>' + "|".join(sorted(EXACT_FIELDS, key=len, reverse=True))
+    + r'):(?:"(?P<quoted>[^"*]+)"|(?P<bare>[^\s()"*\[\]{}^~]+))(?=\s|$)',
+    re.IGNORECASE,
+)
+# A clause may be lifted out as a filter only where every clause is ANDed.
+_NOT_ANDED = re.compile(r'\b(?:OR|NOT|ANDNOT|ANDMAYBE)\b|[()]')
+
+
+@dataclass
+class ExactClause:
+    field: str  # funder, status, year, theme, location, organisation
+    value: str
+    source: str  # as typed, to put back when the value is unknown
+
+
+def split_exact(text: str) -> tuple[list[ExactClause], str]:
+    """The `field:value` clauses on exact-value fields, and the rest of the query's text.
+
+    Only when the query is a plain conjunction (no OR, NOT or parentheses) and its quotes
+    balance: then filtering by a clause is the same as ANDing it."""
+    if _NOT_ANDED.search(text) or text.count('"') % 2:
+        return [], text
+    clauses = []
+    for match in _EXACT.finditer(text):
+        value = (match.group("quoted") or match.group("bare") or "").strip()
+        if value:
+            clauses.append(ExactClause(EXACT_FIELDS[match.group("field").lower()], value,
+                                       match.group(0)))
+    if not clauses:
+        return [], text
+    rest = _EXACT.sub(" ", text)
+    rest = re.sub(r"^\s*AND\b|\bAND\s*$", " ", re.sub(r"\bAND\s+(?=AND\b)", "", rest.strip()))
+    return clauses, " ".join(rest.split())
