@@ -151,7 +151,8 @@ class CappedPrefix(wq.Prefix):
         return super().__hash__()
 
 
-def cap_prefixes(query: wq.Query, reader, limit: int) -> tuple[wq.Query, list[str]]:
+def cap_prefixes(query: wq.Query, reader, limit: int,
+                 cache: dict | None = None) -> tuple[wq.Query, list[str]]:
     """Each trailing wildcard expanded to at most `limit` of its terms, the most frequent first
     (as Lucene's and Elasticsearch's multi-term rewrites cap theirs); the prefixes that had
     more, as typed (`nano*`)."""
@@ -160,13 +161,20 @@ def cap_prefixes(query: wq.Query, reader, limit: int) -> tuple[wq.Query, list[st
     def visit(node):
         if not isinstance(node, wq.Prefix) or isinstance(node, CappedPrefix):
             return node
-        found = set(node._btexts(reader))
-        if len(found) > limit:
-            ranked = sorted(found, key=lambda t: (-reader.doc_frequency(node.fieldname, t), t))
-            found = set(ranked[:limit])
-            if f"{node.text}*" not in capped:
-                capped.append(f"{node.text}*")
-        return CappedPrefix(node.fieldname, node.text, sorted(found), boost=node.boost,
+        key = (type(node), node.fieldname, node.text)
+        resolved = cache.get(key) if cache is not None else None
+        if resolved is None:
+            found = set(node._btexts(reader))
+            over = len(found) > limit
+            if over:
+                ranked = sorted(found, key=lambda t: (-reader.doc_frequency(node.fieldname, t), t))
+                found = set(ranked[:limit])
+            resolved = (sorted(found), over)
+            if cache is not None:
+                cache[key] = resolved
+        if resolved[1] and f"{node.text}*" not in capped:
+            capped.append(f"{node.text}*")
+        return CappedPrefix(node.fieldname, node.text, resolved[0], boost=node.boost,
                             constantscore=node.constantscore)
 
     return query.accept(visit), capped

@@ -118,6 +118,17 @@ class SearchService:
         self.snippeter = Snippeter(self.analyzer)
         self._builder: QueryBuilder | None = None
         self._lock = threading.Lock()
+        self._prefix_cache: tuple[Any, dict] = (None, {})
+
+    def _prefixes(self, searcher) -> dict:
+        """Wildcard expansions already resolved on this searcher (an index generation)."""
+        with self._lock:
+            if self._prefix_cache[0] is not searcher:
+                self._prefix_cache = (searcher, {})
+            cache = self._prefix_cache[1]
+            if len(cache) > 2000:
+                cache.clear()
+            return cache
 
     def builder(self, schema) -> QueryBuilder:
         with self._lock:
@@ -234,7 +245,7 @@ class SearchService:
         messages = [parsed.message] if parsed.message else []
         if parsed.query is not None:
             parsed.query, capped = cap_prefixes(parsed.query, searcher.reader(),
-                                                self.prefix_terms)
+                                                self.prefix_terms, self._prefixes(searcher))
             if capped:
                 messages.append(capped_message(capped, self.prefix_terms))
         if parsed.query is None and sort == "relevance":
