@@ -151,3 +151,20 @@ def test_plain_text_leaves_plain_text_alone_and_renders_markdown():
     assert plain_text("# Title\n\n*one* & __two__") == "Title\none & two"
     assert plain_text("a <b> c") == "a c"  # raw HTML is not text a reader sees
     assert plain_text("") == ""
+
+
+# --- 6. known-item search -------------------------------------------------------------
+
+
+def test_title_words_and_known_item_search(corpus):
+    from search_index.relevance import known_item, title_words
+
+    assert title_words("The Radar for the Ships of 2020 and radar lessons") == [
+        "radar", "ships", "lessons"]
+    assert title_words("Radar lessons") == ["radar", "lessons"]
+    b = corpus
+    pairs = [(b["radar_other"].id, "Harbour radar art"), (b["tube3"].id, "Nanotube sensor sensing")]
+    assert known_item(get_search_service(), pairs) == 1.0
+    # a title that names another bid's words does not count as found
+    assert known_item(get_search_service(), [(b["wire"].id, "Radar ships lessons")]) == 0.0
+    assert known_item(get_search_service(), [(b["wire"].id, "Nanowire")]) == 0.0  # too short

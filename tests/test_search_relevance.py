@@ -53,3 +53,15 @@ def test_ndcg_at_10_does_not_regress(judged_app):
     mean = sum(scores.values()) / len(scores)
     print(f"nDCG@10 = {mean:.3f}")
     assert mean >= NDCG_FLOOR, sorted(scores.items(), key=lambda kv: kv[1])[:5]
+
+
+KNOWN_ITEM_FLOOR = 0.95
+
+
+def test_known_item_search_finds_a_bid_from_three_title_words(judged_app):
+    from search_index.relevance import known_item, known_item_sample
+
+    sample = known_item_sample(300)
+    found = known_item(get_search_service(), sample)
+    print(f"known-item = {found:.3f} over {len(sample)} bids")
+    assert len(sample) >= 250 and found >= KNOWN_ITEM_FLOOR
