@@ -217,14 +217,17 @@ def split_exact(text: str) -> tuple[list[ExactClause], str]:
     balance: then filtering by a clause is the same as ANDing it."""
     if _NOT_ANDED.search(text) or text.count('"') % 2:
         return [], text
-    clauses = []
+    clauses, inside = [], []
     for match in _EXACT.finditer(text):
+        if text.count('"', 0, match.start()) % 2:  # within a "phrase": words, not a clause
+            inside.append(match.span())
+            continue
         value = (match.group("quoted") or match.group("bare") or "").strip()
         if value:
             clauses.append(ExactClause(EXACT_FIELDS[match.group("field").lower()], value,
                                        match.group(0)))
     if not clauses:
         return [], text
-    rest = _EXACT.sub(" ", text)
+    rest = _EXACT.sub(lambda m: m.group(0) if m.span() in inside else " ", text)
     rest = re.sub(r"^\s*AND\b|\bAND\s*$", " ", re.sub(r"\bAND\s+(?=AND\b)", "", rest.strip()))
     return clauses, " ".join(rest.split())

@@ -168,3 +168,14 @@ def test_title_words_and_known_item_search(corpus):
     # a title that names another bid's words does not count as found
     assert known_item(get_search_service(), [(b["wire"].id, "Radar ships lessons")]) == 0.0
     assert known_item(get_search_service(), [(b["wire"].id, "Nanowire")]) == 0.0  # too short
+
+
+def test_only_anded_clauses_outside_phrases_become_filters():
+    from search_index.query import split_exact
+
+    clauses, rest = split_exact('"see funder:x now" status:awarded AND radar year:2010')
+    assert [(c.field, c.value) for c in clauses] == [("status", "awarded"), ("year", "2010")]
+    assert rest == '"see funder:x now" AND radar'
+    assert split_exact('funder:"A" OR b') == ([], 'funder:"A" OR b')
+    assert split_exact("year:[2010 TO 2012] radar")[0] == []
+    assert split_exact("theme:health*")[0] == []
