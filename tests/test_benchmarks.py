@@ -105,3 +105,27 @@ def test_similarity_evaluation_ranks_partners_and_explains_near_misses():
     assert figures["ROC-AUC"] == 1.0
     assert figures["misses"] == 1
     assert figures["misses_first_same_firm"] == 1 and figures["misses_first_near_copy"] == 1
+
+
+def test_a_scaled_corpus_repeats_the_records_with_new_identifiers(tmp_path, shared_data):
+    from benchmarks import BenchContext
+
+    ctx = BenchContext(limit=3, corpus_path=shared_data / "sbir-awards.jsonl.gz", scale=3,
+                       workdir=tmp_path)
+    with gzip.open(ctx._scaled_corpus(), "rt") as scaled:
+        records = [json.loads(line) for line in scaled]
+    assert len(records) == 9 and len({r["identifier"] for r in records}) == 9
+    assert records[3]["identifier"] == records[0]["identifier"] + "~1"
+    assert records[3]["title"] == records[0]["title"]
+    assert sorted(records[3]["abstract"].split(". ")) == sorted(records[0]["abstract"].split(". "))
+
+
+def test_backends_side_by_side_leave_a_column_for_each():
+    from benchmarks.search_bench import side_by_side
+
+    table = side_by_side(42_000, {"Whoosh": {"p50": 12.0, "p95": 40.0, "build_s": 100.0,
+                                             "update_p95": 50.0},
+                                  "PostgreSQL": None, "FTS5": {"p50": 4.1, "p95": 30.8}})
+    header, p50 = table.splitlines()[1], table.splitlines()[2]
+    assert header.split() == ["figure", "Whoosh", "PostgreSQL", "FTS5"]
+    assert p50.split()[-3:] == ["12.0", "-", "4.1"]
