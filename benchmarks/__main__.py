@@ -1,4 +1,7 @@
-"""`python -m benchmarks [--only NAME] [--limit N] [--scale N] [--output PATH]`: see `benchmarks/__init__`."""
+"""`python -m benchmarks [--only NAME] [--limit N] [--scale N] [--output PATH]`.
+
+See `benchmarks/__init__`.
+"""
 
 from __future__ import annotations
 

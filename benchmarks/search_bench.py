@@ -264,18 +264,18 @@ def run(ctx: BenchContext) -> list[Row]:
         )
 
         sample = known_item_sample(300)
-        found = known_item(service, sample)
+        known = known_item(service, sample)
         rows.append(
             Row.at_least(
                 "search: known-item (3 title words, bid in the top 3)",
-                round(found, 3),
+                round(known, 3),
                 "",
                 0.95,
                 note=f"{len(sample)} bids spread over the collection"
                 + ("; at --scale N a title has N copies" if ctx.scale > 1 else ""),
             )
             if ctx.scale == 1
-            else Row("search: known-item (3 title words, bid in the top 3)", round(found, 3), "")
+            else Row("search: known-item (3 title words, bid in the top 3)", round(known, 3), "")
         )
 
         http = _http_latencies(app, queries)

@@ -20,7 +20,6 @@ from sqlalchemy import func, select
 from whoosh.support.charset import accent_map
 
 from bids.database import db
-
 from bids.models import Organisation, User
 from search_index.docvalues import MISSING, DocValues, Values
 from search_index.facets import FacetValue, facet_counts, facet_mask
@@ -271,7 +270,7 @@ class SearchService:
         start = (page - 1) * per_page
         window = self.max_window if windowed else None
         exceeded = window is not None and start >= window
-        if exceeded:
+        if window is not None and exceeded:
             hits = []
             messages.append(window_message(window, total))
         else:

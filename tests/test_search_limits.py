@@ -25,7 +25,8 @@ def corpus(db, factory):
     bids = {
         # nanotube in three bids, nanowire in two, nanoscale in one
         "tube1": factory.bid(org, title="Nanotube paint", body="Nanotube coatings."),
-        "tube2": factory.bid(org, title="Nanotube nanowire cable", body="Nanotube and nanowire cable."),
+        "tube2": factory.bid(org, title="Nanotube nanowire cable",
+                             body="Nanotube and nanowire cable."),
         "tube3": factory.bid(org, title="Nanotube sensor", body="Nanotube sensing."),
         "wire": factory.bid(org, title="Nanowire lamp", body="Nanowire lighting."),
         "scale": factory.bid(org, title="Nanoscale printing", body="Nanoscale printing."),

@@ -66,7 +66,7 @@ def search():
         "search/results.html", q=q, results=results, rows=rows, active=active, labels=labels,
         facet_titles=FACET_TITLES, sorts=SORTS, sort_labels=SORT_LABELS,
         facet_url=facet_url, search_url=search_url, page_url=page_url, export_url=export_url,
-    ), 400 if results.window_exceeded else 200
+    ), (400 if results.window_exceeded else 200)
 
 
 @bp.get("/search/export.<any(csv, json):fmt>")
