@@ -65,9 +65,11 @@ class Snippeter:
     @lru_cache(maxsize=1024)
     def candidates(terms: frozenset[str]) -> re.Pattern:
         """The words that may stem to one of the terms: those sharing a term's first three
-        letters (a stem begins as its word does), found by the regex engine, not Python."""
+        letters (a stem begins as its word does), and any word with a non-ASCII letter (its
+        folded stem may differ: "école" is "ecol"), found by the regex engine, not Python."""
         heads = sorted({re.escape(t[:3]) for t in terms if t}, key=len, reverse=True)
-        return re.compile(r"(?<!\w)(?:" + "|".join(heads) + r")\w*", re.IGNORECASE | re.UNICODE)
+        return re.compile(r"(?<!\w)(?:(?:" + "|".join(heads) + r")\w*|\w*[^\x00-\x7f]\w*)",
+                          re.IGNORECASE | re.UNICODE)
 
     def __call__(self, text: str, terms: set[str]) -> Markup | None:
         if not terms:

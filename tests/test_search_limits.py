@@ -139,6 +139,13 @@ def test_snippets_are_cut_from_the_plain_text_of_markdown(db, factory):
         assert markup not in snippet
 
 
+def test_snippets_mark_accented_words_the_folded_query_finds(db, factory):
+    factory.bid(factory.org("Ecoles Unies"), title="Musique", body="Une école de musique naïve.")
+    db.session.commit()
+    snippet = str(get_search_service().search(None, "naive").items[0].snippet)
+    assert "<mark>naïve</mark>" in snippet
+
+
 def test_snippets_of_plain_text_are_still_escaped(db, factory):
     factory.bid(factory.org("Maths Club"), title="Sums", body="Show that 2 < 3 & 4 > 1 for pupils.")
     db.session.commit()
