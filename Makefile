@@ -6,7 +6,7 @@ FLASK := $(VENV)/bin/flask --app portal
 PORT ?= 5000
 STAMP := $(VENV)/.installed
 
-.PHONY: install chromium postgres db run test test-postgres test-fast lint bench loadtest eval clean
+.PHONY: install chromium postgres db run test test-postgres test-fast lint axe bench loadtest eval clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,13 @@ chromium:
 		sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	else echo "Missing:$$missing and cannot be installed here: some tests will fail"; fi
 
+# The accessibility check injects axe-core (npm) into the browser tests' pages.
+AXE := node_modules/axe-core/axe.min.js
+$(AXE):
+	npm install --no-save --no-audit --no-fund axe-core@4
+
+axe: $(AXE)
+
 db: install
 	$(FLASK) db upgrade
 	$(FLASK) seed-demo --if-empty
@@ -38,7 +45,7 @@ db: install
 run: db
 	PORT=$(PORT) $(VENV)/bin/honcho start -f Procfile
 
-test: install chromium
+test: install chromium axe
 	$(PY) -m pytest
 
 test-fast: install

@@ -39,16 +39,24 @@ class Config:
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
     UPLOAD_DIR = os.environ.get("UPLOAD_DIR", str(DEFAULT_INSTANCE / "uploads"))
     SEARCH_INDEX_DIR = os.environ.get("SEARCH_INDEX_DIR", str(DEFAULT_INSTANCE / "search-index"))
+    # "whoosh" (files in SEARCH_INDEX_DIR) or "postgres" (full-text search in the database,
+    # shared by every node); empty: postgres when DATABASE_URL is PostgreSQL, else whoosh.
+    SEARCH_BACKEND = os.environ.get("SEARCH_BACKEND", "")
     SIMILARITY_DIR = os.environ.get("SIMILARITY_DIR", str(DEFAULT_INSTANCE / "similarity"))
     MAX_UPLOAD_MB = _env_int("MAX_UPLOAD_MB", 20)
     # PDF text extraction runs in a child process with these limits.
     PDF_EXTRACT_TIMEOUT_S = _env_int("PDF_EXTRACT_TIMEOUT_S", 20)
     PDF_EXTRACT_MEMORY_MB = _env_int("PDF_EXTRACT_MEMORY_MB", 512)
     BIDS_PER_PAGE = _env_int("BIDS_PER_PAGE", 20)
-    # Search: a trailing wildcard reaches at most this many words (the most frequent), and
-    # results can be paged through only this far (the export has them all).
+    # Search (either backend): a trailing wildcard reaches at most this many words (the most
+    # frequent), and results can be paged through only this far (the export has them all; as
+    # Elasticsearch's 10,000 result window).
     SEARCH_PREFIX_TERMS = _env_int("SEARCH_PREFIX_TERMS", 50)
     SEARCH_MAX_RESULT_WINDOW = _env_int("SEARCH_MAX_RESULT_WINDOW", 1000)
+    # 360Giving exports: the site's registered identifier prefix, and who publishes.
+    OPENBIDS_360G_PREFIX = os.environ.get("OPENBIDS_360G_PREFIX", "360G-openbids")
+    OPENBIDS_PUBLISHER_NAME = os.environ.get("OPENBIDS_PUBLISHER_NAME", "Open Bids")
+    OPENBIDS_PUBLISHER_IDENTIFIER = os.environ.get("OPENBIDS_PUBLISHER_IDENTIFIER", "")
     RATELIMIT_ENABLED = _env_bool("RATELIMIT_ENABLED", True)
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
     RATELIMIT_LOGIN = os.environ.get("RATELIMIT_LOGIN", "10 per minute")
@@ -76,6 +84,10 @@ class Config:
     OUTBOX_BACKOFF_S = _env_int("OUTBOX_BACKOFF_S", 2)  # doubled after each failure ...
     OUTBOX_BACKOFF_MAX_S = _env_int("OUTBOX_BACKOFF_MAX_S", 300)  # ... up to this
     OUTBOX_LEASE_S = _env_int("OUTBOX_LEASE_S", 300)  # a killed worker's rows return after this
+    # After an import that changed at least IMPORT_REBUILD_MIN bids and at least this share
+    # of the corpus, derived stores are rebuilt from the database instead of row by row.
+    IMPORT_REBUILD_MIN = _env_int("IMPORT_REBUILD_MIN", 2000)
+    IMPORT_REBUILD_SHARE = float(os.environ.get("IMPORT_REBUILD_SHARE", "0.5"))
     # /healthz answers 503 when the oldest pending outbox row is older than this.
     HEALTH_MAX_LAG_S = _env_int("HEALTH_MAX_LAG_S", 300)
     SESSION_COOKIE_HTTPONLY = True

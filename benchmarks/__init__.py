@@ -42,6 +42,7 @@ from __future__ import annotations
 import importlib
 import json
 import math
+import os
 import resource
 import shutil
 import subprocess
@@ -55,7 +56,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED_DATA = ROOT.parent / "shared" / "data"
+SHARED_DATA = Path(os.environ.get("OPENBIDS_SHARED_DATA", ROOT.parent / "shared" / "data"))
 CORPUS = SHARED_DATA / "sbir-awards.jsonl.gz"
 RESULTS_DIR = ROOT / "bench-results"
 
@@ -65,6 +66,7 @@ BENCHMARKS: list[str] = [
     "search",
     "similarity",
     "pools",
+    "insights",
 ]
 
 
@@ -184,6 +186,7 @@ class BenchContext:
     workdir: Path | None = None
     state: dict[str, Any] = field(default_factory=dict)
     import_report: Any = None
+    catch_up: Any = None  # search_index.catchup.CatchUpReport of the import
     import_rss_mb: float | None = None
     import_cpu_s: float | None = None
     _app: Any = None
@@ -231,9 +234,10 @@ class BenchContext:
             yield self.app
 
     def _build_app(self):
+        from bids import imports
         from bids.database import db
-        from portal.commands.imports import import_bids
         from portal import create_app
+        from portal.commands.imports import index_hooks
 
         app = create_app(self.app_config())
         with app.app_context():
@@ -241,7 +245,15 @@ class BenchContext:
             cpu = cpu_seconds()
             path = self.corpus_path if self.scale <= 1 else self._scaled_corpus()
             limit = self.limit * self.scale if self.limit and self.scale > 1 else self.limit
-            self.import_report = import_bids(path, limit=limit, progress=True)
+            finished: list[Any] = []
+            # As `import-bids` does: it returns once every bid is searchable and matchable.
+            self.import_report = imports.import_bids(
+                path,
+                limit=limit,
+                progress=True,
+                hooks=index_hooks(progress=True, finished=finished),
+            )
+            self.catch_up = finished[0] if finished else None
             self.import_cpu_s = cpu_seconds() - cpu
             self.import_rss_mb = peak_rss_mb()
             db.session.remove()

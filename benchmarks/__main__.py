@@ -30,8 +30,12 @@ def main(argv: list[str] | None = None) -> int:
         help=f"run only this benchmark (repeatable): {', '.join(BENCHMARKS)}",
     )
     parser.add_argument("--limit", type=int, help="import only the first N corpus rows")
-    parser.add_argument("--scale", type=int, default=1,
-                        help="the corpus N times over, e.g. 10 for 420k bids (new identifiers)")
+    parser.add_argument(
+        "--scale",
+        type=int,
+        default=1,
+        help="the corpus N times over, e.g. 10 for 420k bids (new identifiers)",
+    )
     parser.add_argument("--corpus", type=Path, default=CORPUS, help="corpus file (SBIR JSONL)")
     parser.add_argument(
         "--output",

@@ -38,9 +38,23 @@ from benchmarks import CORPUS, ROOT, SHARED_DATA, percentiles
 
 VENV_BIN = Path(sys.executable).parent
 FLASK = [str(VENV_BIN / "flask"), "--app", "portal"]
-QUERIES = ["sensor", "battery", "radar", "laser", "water treatment", "machine learning",
-           "composite materials", "fuel cell", "wireless network", "vaccine", "nano*",
-           "\"thin film\"", "drone OR unmanned", "solar NOT space", "corrosion"]
+QUERIES = [
+    "sensor",
+    "battery",
+    "radar",
+    "laser",
+    "water treatment",
+    "machine learning",
+    "composite materials",
+    "fuel cell",
+    "wireless network",
+    "vaccine",
+    "nano*",
+    '"thin film"',
+    "drone OR unmanned",
+    "solar NOT space",
+    "corrosion",
+]
 PDF = SHARED_DATA / "pdfs" / "huber_felix_2015.pdf"
 DEFAULT_PG = "postgresql+psycopg://openbids:openbids@localhost/openbids_loadtest"
 
@@ -49,7 +63,8 @@ DEFAULT_PG = "postgresql+psycopg://openbids:openbids@localhost/openbids_loadtest
 class Stats:
     latencies: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     statuses: dict[str, dict[int, int]] = field(
-        default_factory=lambda: defaultdict(lambda: defaultdict(int)))
+        default_factory=lambda: defaultdict(lambda: defaultdict(int))
+    )
     errors: list[str] = field(default_factory=list)
     acknowledged: list[int] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -89,16 +104,26 @@ def prepare_postgres(url: str) -> None:
 
 def environment(instance: Path, database_url: str) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GUNICORN", "FLASK"))}
-    env.update({
-        "OPENBIDS_ENV": "production", "SECRET_KEY": uuid.uuid4().hex,
-        "DATABASE_URL": database_url, "INSTANCE_DIR": str(instance),
-        "UPLOAD_DIR": str(instance / "uploads"), "SEARCH_INDEX_DIR": str(instance / "search"),
-        "SIMILARITY_DIR": str(instance / "similarity"), "INDEX_MODE": "worker",
-        "WORKER_JOBS": "", "SESSION_COOKIE_SECURE": "false", "LOG_LEVEL": "WARNING",
-        # The load test measures the site, not its limits: every caller is one address here.
-        "RATELIMIT_API_ANON": "1000000 per minute", "RATELIMIT_API_TOKEN": "1000000 per minute",
-        "RATELIMIT_SIMILAR": "1000000 per minute", "GUNICORN_ACCESS_LOG": "/dev/null",
-    })
+    env.update(
+        {
+            "OPENBIDS_ENV": "production",
+            "SECRET_KEY": uuid.uuid4().hex,
+            "DATABASE_URL": database_url,
+            "INSTANCE_DIR": str(instance),
+            "UPLOAD_DIR": str(instance / "uploads"),
+            "SEARCH_INDEX_DIR": str(instance / "search"),
+            "SIMILARITY_DIR": str(instance / "similarity"),
+            "INDEX_MODE": "worker",
+            "WORKER_JOBS": "",
+            "SESSION_COOKIE_SECURE": "false",
+            "LOG_LEVEL": "WARNING",
+            # The load test measures the site, not its limits: every caller is one address here.
+            "RATELIMIT_API_ANON": "1000000 per minute",
+            "RATELIMIT_API_TOKEN": "1000000 per minute",
+            "RATELIMIT_SIMILAR": "1000000 per minute",
+            "GUNICORN_ACCESS_LOG": "/dev/null",
+        }
+    )
     return env
 
 
@@ -121,9 +146,13 @@ def make_writers(env: dict, count: int) -> list[str]:
     tokens = []
     for n in range(count):
         email = f"writer{n}@loadtest.invalid"
-        run(FLASK + ["create-user", email, "--name", f"Writer {n}", "--org",
-                     f"Load Test Group {n}"], env, input="load-test-password-123\n",
-            stdout=subprocess.DEVNULL)
+        run(
+            FLASK
+            + ["create-user", email, "--name", f"Writer {n}", "--org", f"Load Test Group {n}"],
+            env,
+            input="load-test-password-123\n",
+            stdout=subprocess.DEVNULL,
+        )
         out = run(FLASK + ["create-token", email], env, capture_output=True)
         tokens.append(out.stdout.strip().split()[-1])
     return tokens
@@ -134,8 +163,9 @@ class Client:
         self.port = port
         self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
 
-    def request(self, method: str, path: str, body: bytes | None = None,
-                headers: dict | None = None) -> tuple[int, bytes, float]:
+    def request(
+        self, method: str, path: str, body: bytes | None = None, headers: dict | None = None
+    ) -> tuple[int, bytes, float]:
         started = time.perf_counter()
         try:
             self.conn.request(method, path, body=body, headers=headers or {})
@@ -163,8 +193,9 @@ def reader(port: int, bid_ids: list[int], deadline: float, stats: Stats, seed: i
         stats.record(route, status, ms, data[:120].decode(errors="replace"))
 
 
-def writer(port: int, token: str, texts: list[str], deadline: float, stats: Stats,
-           seed: int) -> None:
+def writer(
+    port: int, token: str, texts: list[str], deadline: float, stats: Stats, seed: int
+) -> None:
     rng, client = random.Random(seed), Client(port)
     auth = {"Authorization": f"Bearer {token}"}
     mine: list[int] = []
@@ -172,14 +203,20 @@ def writer(port: int, token: str, texts: list[str], deadline: float, stats: Stat
     while time.monotonic() < deadline:
         roll = rng.random()
         if roll < 0.5 or not mine:
-            body = json.dumps({
-                "title": f"Load test bid {uuid.uuid4().hex[:8]}", "summary": rng.choice(texts),
-                "body": rng.choice(texts), "visibility": "published", "status": "submitted",
-                "funder": {"name": rng.choice(["Valley Fund", "Coastal Trust", "City Fund"])},
-                "amount_requested": str(rng.randrange(1000, 100000)),
-            }).encode()
-            status, data, ms = client.request("POST", "/api/v1/bids", body, {
-                **auth, "Content-Type": "application/json"})
+            body = json.dumps(
+                {
+                    "title": f"Load test bid {uuid.uuid4().hex[:8]}",
+                    "summary": rng.choice(texts),
+                    "body": rng.choice(texts),
+                    "visibility": "published",
+                    "status": "submitted",
+                    "funder": {"name": rng.choice(["Valley Fund", "Coastal Trust", "City Fund"])},
+                    "amount_requested": str(rng.randrange(1000, 100000)),
+                }
+            ).encode()
+            status, data, ms = client.request(
+                "POST", "/api/v1/bids", body, {**auth, "Content-Type": "application/json"}
+            )
             stats.record("publish", status, ms, data[:200].decode(errors="replace"))
             if status == 201:
                 bid_id = json.loads(data)["id"]
@@ -188,17 +225,29 @@ def writer(port: int, token: str, texts: list[str], deadline: float, stats: Stat
                     stats.acknowledged.append(bid_id)
         elif roll < 0.85:
             body = json.dumps({"summary": rng.choice(texts), "note": "load test"}).encode()
-            status, data, ms = client.request("PATCH", f"/api/v1/bids/{rng.choice(mine)}", body, {
-                **auth, "Content-Type": "application/json"})
+            status, data, ms = client.request(
+                "PATCH",
+                f"/api/v1/bids/{rng.choice(mine)}",
+                body,
+                {**auth, "Content-Type": "application/json"},
+            )
             stats.record("revise", status, ms, data[:200].decode(errors="replace"))
         else:
             boundary = uuid.uuid4().hex
-            body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; "
-                    f"filename=\"proposal.pdf\"\r\nContent-Type: application/pdf\r\n\r\n"
-                    ).encode() + pdf + f"\r\n--{boundary}--\r\n".encode()
+            body = (
+                (
+                    f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
+                    f'filename="proposal.pdf"\r\nContent-Type: application/pdf\r\n\r\n'
+                ).encode()
+                + pdf
+                + f"\r\n--{boundary}--\r\n".encode()
+            )
             status, data, ms = client.request(
-                "POST", f"/api/v1/bids/{rng.choice(mine)}/attachments", body,
-                {**auth, "Content-Type": f"multipart/form-data; boundary={boundary}"})
+                "POST",
+                f"/api/v1/bids/{rng.choice(mine)}/attachments",
+                body,
+                {**auth, "Content-Type": f"multipart/form-data; boundary={boundary}"},
+            )
             stats.record("upload PDF", status, ms, data[:200].decode(errors="replace"))
 
 
@@ -243,8 +292,15 @@ def verify(env: dict, acknowledged: list[int]) -> dict:
         "        'missing_search': len(ids - indexed), 'missing_similar': len(ids - matchable),\n"
         "        'index_drift': drift.total}))\n"
     )
-    out = subprocess.run([sys.executable, "-c", script], env=env, cwd=ROOT, check=True,
-                         text=True, capture_output=True, input=json.dumps(acknowledged))
+    out = subprocess.run(
+        [sys.executable, "-c", script],
+        env=env,
+        cwd=ROOT,
+        check=True,
+        text=True,
+        capture_output=True,
+        input=json.dumps(acknowledged),
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -258,29 +314,63 @@ def one_backend(name: str, database_url: str, args: argparse.Namespace) -> dict:
     tokens = make_writers(env, args.writers)
     with gzip.open(CORPUS, "rt") as rows:
         texts = [json.loads(next(rows)).get("abstract", "")[:1500] for _ in range(400)]
-    bid_ids = json.loads(subprocess.run(
-        [sys.executable, "-c", "import json\nfrom portal import create_app\n"
-         "from bids.database import db\nfrom bids.models import Bid\n"
-         "with create_app().app_context():\n"
-         "    print(json.dumps(list(db.session.scalars(db.select(Bid.id).limit(20000)))))"],
-        env=env, cwd=ROOT, check=True, text=True, capture_output=True).stdout)
+    bid_ids = json.loads(
+        subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "import json\nfrom portal import create_app\n"
+                "from bids.database import db\nfrom bids.models import Bid\n"
+                "with create_app().app_context():\n"
+                "    print(json.dumps(list(db.session.scalars(db.select(Bid.id).limit(20000)))))",
+            ],
+            env=env,
+            cwd=ROOT,
+            check=True,
+            text=True,
+            capture_output=True,
+        ).stdout
+    )
     port = free_port()
-    web = subprocess.Popen([str(VENV_BIN / "gunicorn"), "-c", "gunicorn.conf.py", "--workers",
-                            "4", "--bind", f"127.0.0.1:{port}", "portal:create_app()"],
-                           env=env, cwd=ROOT, stderr=open(scratch / "gunicorn.log", "w"))
-    worker = subprocess.Popen(FLASK + ["worker", "--no-jobs", "--sleep", "0.2"], env=env,
-                              cwd=ROOT, stderr=open(scratch / "worker.log", "w"))
+    web = subprocess.Popen(
+        [
+            str(VENV_BIN / "gunicorn"),
+            "-c",
+            "gunicorn.conf.py",
+            "--workers",
+            "4",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "portal:create_app()",
+        ],
+        env=env,
+        cwd=ROOT,
+        stderr=open(scratch / "gunicorn.log", "w"),  # noqa: SIM115  (the server keeps it)
+    )
+    worker = subprocess.Popen(
+        FLASK + ["worker", "--no-jobs", "--sleep", "0.2"],
+        env=env,
+        cwd=ROOT,
+        stderr=open(scratch / "worker.log", "w"),  # noqa: SIM115  (the worker keeps it)
+    )
     stats, lags, stop = Stats(), [], threading.Event()
     try:
         wait_healthy(port)
-        print(f"== {name}: {args.readers} readers, {args.writers} writers for "
-              f"{args.duration} s", flush=True)
+        print(
+            f"== {name}: {args.readers} readers, {args.writers} writers for {args.duration} s",
+            flush=True,
+        )
         deadline = time.monotonic() + args.duration
-        threads = [threading.Thread(target=reader, args=(port, bid_ids, deadline, stats, n))
-                   for n in range(args.readers)]
-        threads += [threading.Thread(target=writer, args=(port, tokens[n], texts, deadline,
-                                                          stats, 1000 + n))
-                    for n in range(args.writers)]
+        threads = [
+            threading.Thread(target=reader, args=(port, bid_ids, deadline, stats, n))
+            for n in range(args.readers)
+        ]
+        threads += [
+            threading.Thread(
+                target=writer, args=(port, tokens[n], texts, deadline, stats, 1000 + n)
+            )
+            for n in range(args.writers)
+        ]
         sampler = threading.Thread(target=lag_sampler, args=(port, stop, lags))
         started = time.monotonic()
         for thread in threads + [sampler]:
@@ -305,31 +395,45 @@ def one_backend(name: str, database_url: str, args: argparse.Namespace) -> dict:
             except subprocess.TimeoutExpired:
                 proc.kill()
     checks = verify(env, stats.acknowledged)
-    return {"name": name, "stats": stats, "elapsed": elapsed, "lags": lags,
-            "drained_s": drained_s, "checks": checks}
+    return {
+        "name": name,
+        "stats": stats,
+        "elapsed": elapsed,
+        "lags": lags,
+        "drained_s": drained_s,
+        "checks": checks,
+    }
 
 
 def report(result: dict) -> bool:
     stats, elapsed = result["stats"], result["elapsed"]
     print(f"\n{result['name']}: {elapsed:.0f} s of load")
-    print(f"{'route':<12}{'requests':>9}{'req/s':>8}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}"
-          f"{'errors':>8}  statuses")
+    print(
+        f"{'route':<12}{'requests':>9}{'req/s':>8}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}"
+        f"{'errors':>8}  statuses"
+    )
     for route in sorted(stats.latencies):
         samples = stats.latencies[route]
         p = percentiles(samples, (50, 95, 99))
         codes = stats.statuses[route]
         errors = sum(n for code, n in codes.items() if code >= 500 or code == 0)
-        print(f"{route:<12}{len(samples):>9}{len(samples) / elapsed:>8.1f}{p['p50']:>9.1f}"
-              f"{p['p95']:>9.1f}{p['p99']:>9.1f}{errors:>8}  {dict(sorted(codes.items()))}")
+        print(
+            f"{route:<12}{len(samples):>9}{len(samples) / elapsed:>8.1f}{p['p50']:>9.1f}"
+            f"{p['p95']:>9.1f}{p['p99']:>9.1f}{errors:>8}  {dict(sorted(codes.items()))}"
+        )
     lags = sorted(result["lags"]) or [0.0]
     lag_p95 = lags[min(len(lags) - 1, int(0.95 * len(lags)))]
     checks = result["checks"]
     lost = checks["missing_db"] + checks["missing_search"] + checks["missing_similar"]
-    print(f"worker lag: p95 {lag_p95:.1f} s, max {lags[-1]:.1f} s (target p95 <= 5 s); "
-          f"caught up {result['drained_s']:.1f} s after the load stopped")
-    print(f"acknowledged writes: {checks['acknowledged']}; missing from the database "
-          f"{checks['missing_db']}, from search {checks['missing_search']}, from similar "
-          f"{checks['missing_similar']}; index check drift {checks['index_drift']}")
+    print(
+        f"worker lag: p95 {lag_p95:.1f} s, max {lags[-1]:.1f} s (target p95 <= 5 s); "
+        f"caught up {result['drained_s']:.1f} s after the load stopped"
+    )
+    print(
+        f"acknowledged writes: {checks['acknowledged']}; missing from the database "
+        f"{checks['missing_db']}, from search {checks['missing_search']}, from similar "
+        f"{checks['missing_similar']}; index check drift {checks['index_drift']}"
+    )
     for line in stats.errors[:10]:
         print(f"  error: {line}")
     return not stats.errors and lost == 0 and checks["index_drift"] == 0 and lag_p95 <= 5

@@ -38,7 +38,7 @@ def visibility_clause(user: Any):
     return or_(public, Bid.organisation_id.in_(org_ids))
 
 
-def visible_bids(user: Any) -> Select[tuple[Bid]]:
+def visible_bids(user: Any) -> Select[Bid]:
     return select(Bid).where(visibility_clause(user))
 
 

@@ -65,7 +65,9 @@ def create_api_token(user: User, name: str = "") -> tuple[ApiToken, str]:
     """Returns the stored token and the secret, which is shown once and never stored."""
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken(
-        user=user, name=(name or "API token").strip()[:100], token_hash=_hash_token(secret),
+        user=user,
+        name=(name or "API token").strip()[:100],
+        token_hash=_hash_token(secret),
         prefix=secret[:10],
     )
     db.session.add(token)

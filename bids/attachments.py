@@ -127,14 +127,15 @@ def safe_pdf_filename(name: str | None) -> str:
 
 def looks_like_pdf(data: bytes) -> bool:
     """True when the bytes start with the PDF header, after at most a BOM and whitespace."""
-    head = data[:_MAX_LEADING_BYTES + len(PDF_MAGIC)]
+    head = data[: _MAX_LEADING_BYTES + len(PDF_MAGIC)]
     if head.startswith(_UTF8_BOM):
-        head = head[len(_UTF8_BOM):]
+        head = head[len(_UTF8_BOM) :]
     stripped = head.lstrip(_PDF_WHITESPACE)
     return len(head) - len(stripped) <= _MAX_LEADING_BYTES and stripped.startswith(PDF_MAGIC)
 
 
 # --- Internals ------------------------------------------------------------------------------
+
 
 def _read_checked_upload(file_storage: Any) -> bytes:
     if file_storage is None or not getattr(file_storage, "filename", None):
@@ -173,8 +174,7 @@ def _known_result(sha256: str) -> PdfText | None:
     if earlier is None:
         return None
     status = ExtractionStatus(earlier.extraction_status)
-    return PdfText(status, status_message(status, pages=earlier.pages), earlier.text,
-                   earlier.pages)
+    return PdfText(status, status_message(status, pages=earlier.pages), earlier.text, earlier.pages)
 
 
 def _path_for(sha256: str) -> Path:
@@ -226,9 +226,16 @@ def prune_orphan_files(grace: timedelta = ORPHAN_GRACE, *, dry_run: bool = False
     hashes = [h for h in candidates if h]
     referenced: set[str] = set()
     for start in range(0, len(hashes), 500):
-        referenced.update(db.session.scalars(select(Attachment.sha256).distinct().where(
-            Attachment.sha256.in_(hashes[start:start + 500]))))
-    orphans = [path for sha256, paths in candidates.items() if sha256 not in referenced for path in paths]
+        referenced.update(
+            db.session.scalars(
+                select(Attachment.sha256)
+                .distinct()
+                .where(Attachment.sha256.in_(hashes[start : start + 500]))
+            )
+        )
+    orphans = [
+        path for sha256, paths in candidates.items() if sha256 not in referenced for path in paths
+    ]
     if not dry_run:
         for path in orphans:
             path.unlink(missing_ok=True)

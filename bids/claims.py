@@ -20,8 +20,10 @@ CLAIM_MESSAGE_MAX = 2000
 
 def has_members(org: Organisation) -> bool:
     """Whether anyone manages the organisation."""
-    return db.session.scalar(
-        select(func.count(Membership.id)).where(Membership.organisation_id == org.id)) > 0
+    members = db.session.scalar(
+        select(func.count(Membership.id)).where(Membership.organisation_id == org.id)
+    )
+    return (members or 0) > 0
 
 
 def listed_under_name(name: str, identifier: str | None) -> Organisation | None:
@@ -37,10 +39,13 @@ def already_listed_message(org: Organisation) -> str:
     """Why a second organisation under `org`'s name is refused, and the way to the first."""
     where = f"/orgs/{org.slug}"
     if has_members(org):
-        return (f"{org.name} is already listed ({where}): ask one of its members to invite you, "
-                "or give your organisation's own identifier if it is another organisation.")
-    return (f"{org.name} is already listed ({where}) with nobody managing it: "
-            "ask to manage it there.")
+        return (
+            f"{org.name} is already listed ({where}): ask one of its members to invite you, "
+            "or give your organisation's own identifier if it is another organisation."
+        )
+    return (
+        f"{org.name} is already listed ({where}) with nobody managing it: ask to manage it there."
+    )
 
 
 def can_claim(user, org: Organisation) -> bool:
@@ -53,9 +58,13 @@ def open_claim_of(user, org: Organisation) -> OrganisationClaim | None:
     user = real_user(user)
     if user is None:
         return None
-    return db.session.scalar(select(OrganisationClaim).where(
-        OrganisationClaim.organisation_id == org.id, OrganisationClaim.user_id == user.id,
-        OrganisationClaim.decided_at.is_(None)))
+    return db.session.scalar(
+        select(OrganisationClaim).where(
+            OrganisationClaim.organisation_id == org.id,
+            OrganisationClaim.user_id == user.id,
+            OrganisationClaim.decided_at.is_(None),
+        )
+    )
 
 
 def request_claim(user, org: Organisation, message: str = "") -> OrganisationClaim:
@@ -64,12 +73,14 @@ def request_claim(user, org: Organisation, message: str = "") -> OrganisationCla
     if user is None:
         raise Forbidden("Sign in to ask to manage an organisation.")
     if has_members(org):
-        raise ValidationError({"organisation": f"{org.name} already has members: ask one of them "
-                                               "to invite you."})
+        raise ValidationError(
+            {"organisation": f"{org.name} already has members: ask one of them to invite you."}
+        )
     message = (message or "").strip()
     if len(message) > CLAIM_MESSAGE_MAX:
         raise ValidationError(
-            {"message": f"Keep the message under {CLAIM_MESSAGE_MAX:,} characters."})
+            {"message": f"Keep the message under {CLAIM_MESSAGE_MAX:,} characters."}
+        )
     claim = open_claim_of(user, org)
     if claim is None:
         claim = OrganisationClaim(organisation=org, user=user, message=message)
@@ -90,9 +101,13 @@ def _require_admin(user) -> User:
 def open_claims(admin) -> list[OrganisationClaim]:
     """Every undecided claim, oldest first, for the site's admins."""
     _require_admin(admin)
-    return list(db.session.scalars(
-        select(OrganisationClaim).where(OrganisationClaim.decided_at.is_(None))
-        .order_by(OrganisationClaim.created_at, OrganisationClaim.id)))
+    return list(
+        db.session.scalars(
+            select(OrganisationClaim)
+            .where(OrganisationClaim.decided_at.is_(None))
+            .order_by(OrganisationClaim.created_at, OrganisationClaim.id)
+        )
+    )
 
 
 def decide_claim(admin, claim_id: int, approve: bool) -> OrganisationClaim:
@@ -103,14 +118,19 @@ def decide_claim(admin, claim_id: int, approve: bool) -> OrganisationClaim:
         raise NotFound()
     org = claim.organisation
     if approve and has_members(org):
-        raise ValidationError({"claim": f"{org.name} has members now: they can invite "
-                                        f"{claim.user.display_name}."})
+        raise ValidationError(
+            {"claim": f"{org.name} has members now: they can invite {claim.user.display_name}."}
+        )
     now = utcnow()
     if approve:
         db.session.add(Membership(user=claim.user, organisation=org, role=Role.OWNER))
-        for other in db.session.scalars(select(OrganisationClaim).where(
-                OrganisationClaim.organisation_id == org.id, OrganisationClaim.id != claim.id,
-                OrganisationClaim.decided_at.is_(None))):
+        for other in db.session.scalars(
+            select(OrganisationClaim).where(
+                OrganisationClaim.organisation_id == org.id,
+                OrganisationClaim.id != claim.id,
+                OrganisationClaim.decided_at.is_(None),
+            )
+        ):
             other.decided_at, other.approved, other.decided_by_id = now, False, admin.id
     claim.decided_at, claim.approved, claim.decided_by_id = now, approve, admin.id
     db.session.flush()

@@ -38,8 +38,10 @@ def seed_demo(only_if_empty: bool = False) -> str:
         *extra,
         f"Demo accounts (demo only, never use in production), password {content.DEMO_PASSWORD!r}:",
     ]
-    lines += [f"  {email}" + (" (admin)" if admin else f" ({org})" if org else "")
-              for email, _name, org, admin in content.PEOPLE]
+    lines += [
+        f"  {email}" + (" (admin)" if admin else f" ({org})" if org else "")
+        for email, _name, org, admin in content.PEOPLE
+    ]
     return "\n".join(lines)
 
 
@@ -99,11 +101,19 @@ def _seed_links(bids: dict[str, Bid], people: dict[str, User]) -> None:
 def _seed_extensions(orgs, people, bids) -> list[str]:
     """The funders' pool: programmes and a pool of two funders."""
     from bids.pools.models import Pool, Programme
-    from bids.pools.services import create_pool, create_programme, invite_funder, respond_to_invitation
+    from bids.pools.services import (
+        create_pool,
+        create_programme,
+        invite_funder,
+        respond_to_invitation,
+    )
 
     for funder, spec in content.PROGRAMMES:
-        exists = db.session.scalar(select(Programme.id).where(
-            Programme.funder_id == orgs[funder].id, Programme.name == spec["name"]))
+        exists = db.session.scalar(
+            select(Programme.id).where(
+                Programme.funder_id == orgs[funder].id, Programme.name == spec["name"]
+            )
+        )
         if not exists:
             create_programme(people[content.FUNDER_PEOPLE[funder]], orgs[funder], spec)
     pool = db.session.scalar(select(Pool).where(Pool.name == content.POOL["name"]))

@@ -26,15 +26,15 @@ def _json(name: str) -> Any:
 def _bid(text: str) -> tuple[dict[str, Any], dict[str, str]]:
     """A bid's fields (as `create_bid` takes them, plus its organisation) and its links."""
     post = frontmatter.loads(text)
-    spec = dict(post.metadata)
-    links = spec.pop("links", None) or {}
+    spec: dict[str, Any] = dict(post.metadata)
+    links: dict[str, str] = spec.pop("links", None) or {}
     spec["body"] = post.content + "\n"
     return spec, links
 
 
 def _bids() -> tuple[list[dict[str, Any]], list[tuple[str, str, str]]]:
     bids, links = [], []
-    paths = sorted(p for p in DEMO.iterdir() if p.name.endswith(".md"))
+    paths = sorted((p for p in DEMO.iterdir() if p.name.endswith(".md")), key=lambda p: p.name)
     for path in paths:  # the number a file name starts with keeps the seeding order
         spec, bid_links = _bid(path.read_text(encoding="utf-8"))
         bids.append(spec)
@@ -57,8 +57,10 @@ NLCF: str = _pool["founder"]
 THISTLE: str = _pool["invited"]
 POOL: dict[str, Any] = _pool["pool"]
 # (funder, programme): typical awards let the pool spot bids too big for one member.
-PROGRAMMES = [(p["funder"], {k: v for k, v in p.items() if k != "funder"})
-              for p in _pool["programmes"]]
+PROGRAMMES = [
+    (p["funder"], {k: v for k, v in p.items() if k != "funder"}) for p in _pool["programmes"]
+]
 # Who creates each funder's programmes: a person who belongs to it.
-FUNDER_PEOPLE = {org: email for email, _name, org, _admin in PEOPLE
-                 if org in {f["name"] for f in FUNDERS}}
+FUNDER_PEOPLE = {
+    org: email for email, _name, org, _admin in PEOPLE if org in {f["name"] for f in FUNDERS}
+}

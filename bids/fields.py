@@ -21,12 +21,16 @@ LICENCES = {
     "CC-BY-4.0": "Creative Commons Attribution 4.0",
     "CC0-1.0": "CC0 1.0 (public domain dedication)",
     "CC-BY-SA-4.0": "Creative Commons Attribution-ShareAlike 4.0",
+    "PDDL-1.0": "Open Data Commons Public Domain Dedication and Licence 1.0",
+    "OGL-UK-3.0": "Open Government Licence v3.0",
     "all-rights-reserved": "All rights reserved",
 }
 LICENCE_URLS = {
     "CC-BY-4.0": "https://creativecommons.org/licenses/by/4.0/",
     "CC0-1.0": "https://creativecommons.org/publicdomain/zero/1.0/",
     "CC-BY-SA-4.0": "https://creativecommons.org/licenses/by-sa/4.0/",
+    "PDDL-1.0": "https://opendatacommons.org/licenses/pddl/1-0/",
+    "OGL-UK-3.0": "https://www.nationalarchives.gov.uk/doc/open-government-licence/version/3/",
 }
 DEFAULT_LICENCE = "CC-BY-4.0"
 
@@ -78,7 +82,9 @@ def clean_org_identifier(value: Any) -> str | None:
 def clean_org_kind(value: Any) -> str:
     text = (_text(value) or OrgKind.APPLICANT).lower()
     if text not in {k.value for k in OrgKind}:
-        raise ValidationError({"kind": f"Kind must be one of {', '.join(k.value for k in OrgKind)}."})
+        raise ValidationError(
+            {"kind": f"Kind must be one of {', '.join(k.value for k in OrgKind)}."}
+        )
     return text
 
 
@@ -156,9 +162,8 @@ def clean_bid_fields(data: Mapping[str, Any], *, partial: bool = False) -> dict[
     take("licence", _licence)
     take("url", _url)
 
-    if not errors and not partial:
-        if not (out.get("summary") or out.get("body")):
-            errors["body"] = "Write a summary or a body: a bid needs some text."
+    if not errors and not partial and not (out.get("summary") or out.get("body")):
+        errors["body"] = "Write a summary or a body: a bid needs some text."
     if not errors:
         sub, dec = out.get("submitted_on"), out.get("decided_on")
         if sub and dec and dec < sub:

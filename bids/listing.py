@@ -6,7 +6,7 @@ The web layer reads the filters from a request and pages the query; the SQL live
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from sqlalchemy import Select, and_, func, or_, select
@@ -17,7 +17,7 @@ from bids.database import db
 from bids.models import Bid, Organisation
 
 
-def organisation_ids_named(value: str) -> Select[tuple[int]]:
+def organisation_ids_named(value: str) -> Select[int]:
     """Ids of the organisations known by this name (any case), org-id or slug."""
     value = value.strip()
     return select(Organisation.id).where(
@@ -31,31 +31,36 @@ def organisation_ids_named(value: str) -> Select[tuple[int]]:
 
 def organisations_named(value: str) -> list[Organisation]:
     """The organisations known by this name (any case), org-id or slug."""
-    return list(db.session.scalars(
-        select(Organisation).where(Organisation.id.in_(organisation_ids_named(value)))
-    ))
+    return list(
+        db.session.scalars(
+            select(Organisation).where(Organisation.id.in_(organisation_ids_named(value)))
+        )
+    )
 
 
 def bid_id_with_identifier(identifier: str) -> int | None:
     return db.session.scalar(select(Bid.id).where(Bid.identifier == identifier.strip()))
 
 
-def published_in_year(year: int):
-    """Year of submitted_on, else of published_at; date ranges so indexes and PostgreSQL work."""
+def in_year(year: int):
+    """Year of submitted_on, else of decided_on (never published_at, see `Bid.year`); date
+    ranges so indexes and PostgreSQL work."""
     start, end = date(year, 1, 1), date(year + 1, 1, 1)
     return or_(
         and_(Bid.submitted_on >= start, Bid.submitted_on < end),
-        and_(
-            Bid.submitted_on.is_(None),
-            Bid.published_at >= datetime(year, 1, 1),
-            Bid.published_at < datetime(year + 1, 1, 1),
-        ),
+        and_(Bid.submitted_on.is_(None), Bid.decided_on >= start, Bid.decided_on < end),
     )
 
 
-def filtered_bids(user: Any, *, identifier: str | None = None, organisation: str | None = None,
-                  funder: str | None = None, status: str | None = None,
-                  year: int | None = None) -> Select[tuple[Bid]]:
+def filtered_bids(
+    user: Any,
+    *,
+    identifier: str | None = None,
+    organisation: str | None = None,
+    funder: str | None = None,
+    status: str | None = None,
+    year: int | None = None,
+) -> Select[Bid]:
     """The bids `user` may read that match every filter given, newest published first.
 
     Organisations and funders are named as `organisation_ids_named` reads them; drafts (no
@@ -71,7 +76,7 @@ def filtered_bids(user: Any, *, identifier: str | None = None, organisation: str
     if status:
         query = query.where(Bid.status == status)
     if year is not None:
-        query = query.where(published_in_year(year))
+        query = query.where(in_year(year))
     return query.options(selectinload(Bid.organisation), selectinload(Bid.funder)).order_by(
         Bid.published_at.is_(None), Bid.published_at.desc(), Bid.id.desc()
     )
@@ -87,8 +92,12 @@ def visible_bids_in_order(user: Any, ids: Iterable[int]) -> list[Bid]:
         return []
     # One query (the parties joined, not selected in two more), without the bodies: lists,
     # result pages and exports show the summary (loading 20 bodies doubled the cost).
-    found = {bid.id: bid for bid in db.session.scalars(
-        select(Bid).where(Bid.id.in_(ids)).options(
-            joinedload(Bid.organisation), joinedload(Bid.funder), defer(Bid.body))
-    )}
+    found = {
+        bid.id: bid
+        for bid in db.session.scalars(
+            select(Bid)
+            .where(Bid.id.in_(ids))
+            .options(joinedload(Bid.organisation), joinedload(Bid.funder), defer(Bid.body))
+        )
+    }
     return [found[i] for i in ids if i in found and can_view(user, found[i])]

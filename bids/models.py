@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, overload
 
 from flask_login import UserMixin
 from sqlalchemy import (
@@ -30,7 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from bids.database import db, utcnow
+from bids.database import Model, utcnow
 
 
 class OrgKind(enum.StrEnum):
@@ -71,8 +71,7 @@ class ExtractionStatus(enum.StrEnum):
     FAILED = "failed"
 
 
-
-class Organisation(db.Model):
+class Organisation(Model):
     __tablename__ = "organisation"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -84,6 +83,8 @@ class Organisation(db.Model):
     website: Mapped[str | None] = mapped_column(String(300))
     description: Mapped[str] = mapped_column(Text, default="")
     regions: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Every identifier a 360Giving file gave it, org-id and 360G- alike: imports match on them.
+    identifiers: Mapped[list[str]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
     memberships: Mapped[list[Membership]] = relationship(
@@ -94,7 +95,7 @@ class Organisation(db.Model):
         return f"<Organisation {self.slug}>"
 
 
-class User(UserMixin, db.Model):
+class User(UserMixin, Model):
     __tablename__ = "user_account"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -128,7 +129,7 @@ class User(UserMixin, db.Model):
         return f"<User {self.email}>"
 
 
-class Membership(db.Model):
+class Membership(Model):
     __tablename__ = "membership"
     __table_args__ = (UniqueConstraint("user_id", "organisation_id"),)
 
@@ -142,7 +143,7 @@ class Membership(db.Model):
     organisation: Mapped[Organisation] = relationship(back_populates="memberships")
 
 
-class Invitation(db.Model):
+class Invitation(Model):
     """A link an owner copies to a colleague; no mail server is needed."""
 
     __tablename__ = "invitation"
@@ -162,7 +163,7 @@ class Invitation(db.Model):
     created_by: Mapped[User] = relationship(foreign_keys=[created_by_id])
 
 
-class OrganisationClaim(db.Model):
+class OrganisationClaim(Model):
     """A user asks to manage an organisation nobody manages yet (e.g. a funder first named by
     a bid); a site admin approves (the user becomes its owner) or refuses."""
 
@@ -170,7 +171,8 @@ class OrganisationClaim(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     organisation_id: Mapped[int] = mapped_column(
-        ForeignKey("organisation.id", ondelete="CASCADE"), index=True)
+        ForeignKey("organisation.id", ondelete="CASCADE"), index=True
+    )
     user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"))
     message: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
@@ -186,7 +188,7 @@ class OrganisationClaim(db.Model):
         return self.decided_at is None
 
 
-class ApiToken(db.Model):
+class ApiToken(Model):
     """A bearer token; only its SHA-256 is stored."""
 
     __tablename__ = "api_token"
@@ -203,15 +205,22 @@ class ApiToken(db.Model):
     user: Mapped[User] = relationship()
 
 
-class Bid(db.Model):
+class Bid(Model):
     __tablename__ = "bid"
     # Public lists (newest first, id breaking ties) walk this index in order, and their counts
     # and the home page's totals read only it, never the wide rows: at 42k bids that is
     # milliseconds instead of a table scan per query.
     __table_args__ = (
         Index(
-            "ix_bid_public_listing", "visibility", "hidden_at", "published_at", "id",
-            "organisation_id", "funder_id", "currency", "amount_requested_minor",
+            "ix_bid_public_listing",
+            "visibility",
+            "hidden_at",
+            "published_at",
+            "id",
+            "organisation_id",
+            "funder_id",
+            "currency",
+            "amount_requested_minor",
         ),
     )
 
@@ -230,13 +239,21 @@ class Bid(db.Model):
     submitted_on: Mapped[date | None] = mapped_column(Date, index=True)
     decided_on: Mapped[date | None] = mapped_column(Date)
     status: Mapped[str] = mapped_column(String(20), default=BidStatus.DRAFT, index=True)
-    visibility: Mapped[str] = mapped_column(
-        String(20), default=Visibility.DRAFT, index=True
-    )
+    visibility: Mapped[str] = mapped_column(String(20), default=Visibility.DRAFT, index=True)
     themes: Mapped[list[str]] = mapped_column(JSON, default=list)
     locations: Mapped[list[str]] = mapped_column(JSON, default=list)
     licence: Mapped[str] = mapped_column(String(30), default="CC-BY-4.0")
     source_url: Mapped[str | None] = mapped_column(String(500))
+    # 360Giving fields with a column of their own (plannedDates, fromOpenCall, dataSource,
+    # dateModified); the rest of a grant that Open Bids keeps (every recipient and funder,
+    # classifications, beneficiaryLocation with geocodes, grantProgramme, identifiers) is in
+    # `giving360`, in the standard's own field names.
+    planned_start_on: Mapped[date | None] = mapped_column(Date)
+    planned_end_on: Mapped[date | None] = mapped_column(Date)
+    from_open_call: Mapped[bool | None] = mapped_column(Boolean)
+    data_source: Mapped[str | None] = mapped_column(String(500))
+    source_modified_at: Mapped[datetime | None] = mapped_column(DateTime)
+    giving360: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     hidden_at: Mapped[datetime | None] = mapped_column(DateTime)
     hidden_reason: Mapped[str | None] = mapped_column(Text)
     hidden_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
@@ -284,7 +301,8 @@ class Bid(db.Model):
 
     @property
     def year(self) -> int | None:
-        when = self.submitted_on or (self.published_at.date() if self.published_at else None)
+        """The year it was submitted, else decided; never the day it was published here."""
+        when = self.submitted_on or self.decided_on
         return when.year if when else None
 
     def plain_text(self) -> str:
@@ -297,7 +315,7 @@ class Bid(db.Model):
         return f"<Bid {self.identifier}>"
 
 
-class BidLink(db.Model):
+class BidLink(Model):
     """Lineage: `from_bid` is a resubmission of, or was also sent to, `to_bid`'s funder."""
 
     __tablename__ = "bid_link"
@@ -313,7 +331,7 @@ class BidLink(db.Model):
     to_bid: Mapped[Bid] = relationship(foreign_keys=[to_bid_id], back_populates="backlinks")
 
 
-class Attachment(db.Model):
+class Attachment(Model):
     __tablename__ = "attachment"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -323,9 +341,7 @@ class Attachment(db.Model):
     sha256: Mapped[str] = mapped_column(String(64), index=True)
     pages: Mapped[int | None] = mapped_column(Integer)
     text: Mapped[str] = mapped_column(Text, default="")
-    extraction_status: Mapped[str] = mapped_column(
-        String(20), default=ExtractionStatus.PENDING
-    )
+    extraction_status: Mapped[str] = mapped_column(String(20), default=ExtractionStatus.PENDING)
     extraction_message: Mapped[str] = mapped_column(Text, default="")
     uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
@@ -333,7 +349,7 @@ class Attachment(db.Model):
     bid: Mapped[Bid] = relationship(back_populates="attachments")
 
 
-class Revision(db.Model):
+class Revision(Model):
     """A numbered snapshot of every field of a published bid, taken at each save."""
 
     __tablename__ = "revision"
@@ -357,13 +373,19 @@ def to_minor(amount: Decimal | int | float | str | None) -> int | None:
     return int((Decimal(str(amount)) * 100).to_integral_value())
 
 
+@overload
+def from_minor(minor: int) -> Decimal: ...
+@overload
+def from_minor(minor: None) -> None: ...
+@overload
+def from_minor(minor: int | None) -> Decimal | None: ...
 def from_minor(minor: int | None) -> Decimal | None:
     if minor is None:
         return None
     return (Decimal(minor) / 100).quantize(Decimal("0.01"))
 
 
-class IndexOutbox(db.Model):
+class IndexOutbox(Model):
     """Pending index work, written in the same transaction as the change it records.
 
     One row per derived store (`target`: "search" or "similar"); a consumer deletes
@@ -393,7 +415,7 @@ class IndexOutbox(db.Model):
     dead_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
-class JobRun(db.Model):
+class JobRun(Model):
     """When each periodic job (vocabulary refit, cluster refresh, prune) last ran, and how."""
 
     __tablename__ = "job_run"

@@ -87,14 +87,17 @@ class OrganisationDirectory:
         columns = (Organisation.id, Organisation.name, Organisation.org_identifier)
         if wanted:
             rows = db.session.execute(
-                select(*columns).where(Organisation.org_identifier.in_(sorted(wanted))))
+                select(*columns).where(Organisation.org_identifier.in_(sorted(wanted)))
+            )
             for org_id, name, identifier in rows:
                 self._remember(org_id, name, identifier)
             self._asked_identifiers |= wanted
         if keys:
             rows = db.session.execute(
-                select(*columns).where(func.lower(Organisation.name).in_(sorted(keys)))
-                .order_by(Organisation.id))
+                select(*columns)
+                .where(func.lower(Organisation.name).in_(sorted(keys)))
+                .order_by(Organisation.id)
+            )
             for org_id, name, identifier in rows:
                 self._remember(org_id, name, identifier)
                 self.by_name.setdefault(name_key(name), org_id)  # the oldest of a name
@@ -148,13 +151,22 @@ def find_or_create_organisation(
             continue
         org_id = db.session.scalar(
             dialect_insert(db.session, Organisation)
-            .values(name=name.strip(), slug=slug, kind=kind, org_identifier=identifier,
-                    regions=[], description="", created_at=utcnow())
+            .values(
+                name=name.strip(),
+                slug=slug,
+                kind=kind,
+                org_identifier=identifier,
+                regions=[],
+                description="",
+                created_at=utcnow(),
+            )
             .on_conflict_do_nothing()
             .returning(Organisation.id)
         )
         # Skipped: someone created it a moment ago, or the slug is another name's (next one).
-        org = db.session.get(Organisation, org_id) if org_id else find_organisation(name, identifier)
+        org = (
+            db.session.get(Organisation, org_id) if org_id else find_organisation(name, identifier)
+        )
     if identifier and not org.org_identifier:
         org.org_identifier = identifier
     return org
@@ -211,7 +223,7 @@ def create_organisation(founder: User, data: dict) -> Organisation:
     return org
 
 
-def update_organisation(actor: User, org: Organisation, data: dict) -> Organisation:
+def update_organisation(actor: User, org: Organisation, data: dict) -> Organisation:  # noqa: C901 - one check per editable field, all before any change
     """An owner changes the details; every field is checked before any is changed."""
     if not is_owner(actor, org):
         raise Forbidden("Only an owner can change the organisation's details.")
@@ -336,7 +348,7 @@ def remove_member(actor: User, org: Organisation, user_id: int) -> None:
                 Membership.organisation_id == org.id, Membership.role == Role.OWNER
             )
         )
-        if owners <= 1:
+        if (owners or 0) <= 1:
             raise ValidationError(LAST_OWNER)
     db.session.delete(membership)
     db.session.flush()
@@ -408,11 +420,14 @@ def set_member_role(actor: User, org: Organisation, user_id: int, role: str) -> 
 
 
 def _owner_count(org: Organisation) -> int:
-    return db.session.scalar(
-        select(func.count(Membership.id)).where(
-            Membership.organisation_id == org.id, Membership.role == Role.OWNER
+    return (
+        db.session.scalar(
+            select(func.count(Membership.id)).where(
+                Membership.organisation_id == org.id, Membership.role == Role.OWNER
+            )
         )
-    ) or 0
+        or 0
+    )
 
 
 def user_memberships(user: User) -> list[Membership]:
@@ -427,7 +442,7 @@ def user_memberships(user: User) -> list[Membership]:
     )
 
 
-def organisations_query(kind: str | None = None) -> Select[tuple[Organisation]]:
+def organisations_query(kind: str | None = None) -> Select[Organisation]:
     """Every organisation (they are public), by name, optionally of one kind."""
     query = select(Organisation).order_by(func.lower(Organisation.name), Organisation.id)
     if kind:
@@ -436,19 +451,17 @@ def organisations_query(kind: str | None = None) -> Select[tuple[Organisation]]:
 
 
 def _newest_first(query: Select) -> Select:
-    return query.order_by(
-        func.coalesce(Bid.published_at, Bid.created_at).desc(), Bid.id.desc()
-    )
+    return query.order_by(func.coalesce(Bid.published_at, Bid.created_at).desc(), Bid.id.desc())
 
 
-def organisation_bids_query(viewer, org: Organisation) -> Select[tuple[Bid]]:
+def organisation_bids_query(viewer, org: Organisation) -> Select[Bid]:
     """The organisation's bids `viewer` may read (members also get drafts), newest first."""
     return _newest_first(
         select(Bid).where(Bid.organisation_id == org.id, visibility_clause(viewer))
     )
 
 
-def bids_received_query(viewer, funder: Organisation) -> Select[tuple[Bid]]:
+def bids_received_query(viewer, funder: Organisation) -> Select[Bid]:
     """Bids sent to `funder` that `viewer` may read, newest first."""
     return _newest_first(select(Bid).where(Bid.funder_id == funder.id, visibility_clause(viewer)))
 

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import event, inspect, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, scoped_session
 
 from bids.database import db, utcnow
 from bids.models import Attachment, Bid, BidLink, IndexOutbox, Organisation
@@ -27,7 +27,7 @@ _RECORDED_KEY = "openbids_outbox_recorded"
 _DEFERRED_KEY = "openbids_outbox_deferred"
 
 
-def _bid_changes(session: Session) -> dict[int, str]:
+def _bid_changes(session: Session) -> dict[int, str]:  # noqa: C901 - one case per model a flush can touch
     """bid id -> action for everything this flush changes (deletes win)."""
     changes: dict[int, str] = {}
     conn = session.connection()
@@ -52,14 +52,17 @@ def _bid_changes(session: Session) -> dict[int, str]:
             for side in (obj.from_bid, obj.to_bid):
                 if side is not None:
                     upsert(side.id)
-        elif isinstance(obj, Organisation) and obj in session.dirty:
+        elif (
+            isinstance(obj, Organisation)
+            and obj in session.dirty
             # Bids show their organisation's and funder's names: a rename changes their documents.
-            if inspect(obj).attrs.name.history.has_changes():
-                ids = conn.execute(
-                    select(Bid.id).where((Bid.organisation_id == obj.id) | (Bid.funder_id == obj.id))
-                ).scalars()
-                for bid_id in ids:
-                    upsert(bid_id)
+            and inspect(obj).attrs.name.history.has_changes()
+        ):
+            ids = conn.execute(
+                select(Bid.id).where((Bid.organisation_id == obj.id) | (Bid.funder_id == obj.id))
+            ).scalars()
+            for bid_id in ids:
+                upsert(bid_id)
     return changes
 
 
@@ -75,7 +78,10 @@ def _write_rows(session: Session, changes: dict[int, str]) -> None:
         for bid_id, action in sorted(fresh)
         for target in TARGETS
     ]
-    session.connection().execute(IndexOutbox.__table__.insert(), rows)
+    session.connection().execute(
+        IndexOutbox.__table__.insert(),
+        rows,
+    )
     recorded.update(fresh)
     session.info[_PENDING_KEY] = True
 
@@ -86,8 +92,9 @@ def _after_flush(session: Session, flush_context) -> None:
         _write_rows(session, changes)
 
 
-def record_bid_changes(bid_ids: Iterable[int], action: str = UPSERT,
-                       session: Session | None = None) -> int:
+def record_bid_changes(
+    bid_ids: Iterable[int], action: str = UPSERT, session: Session | scoped_session | None = None
+) -> int:
     """Write outbox rows for bids changed without ORM events (bulk import). The caller commits."""
     if action not in (UPSERT, DELETE):
         raise ValueError("action must be 'upsert' or 'delete'")
@@ -97,11 +104,14 @@ def record_bid_changes(bid_ids: Iterable[int], action: str = UPSERT,
         return 0
     now = utcnow()
     for start in range(0, len(ids), 5000):
-        chunk = ids[start:start + 5000]
+        chunk = ids[start : start + 5000]
         session.execute(
             IndexOutbox.__table__.insert(),
-            [{"target": t, "bid_id": i, "action": action, "created_at": now, "attempts": 0}
-             for i in chunk for t in TARGETS],
+            [
+                {"target": t, "bid_id": i, "action": action, "created_at": now, "attempts": 0}
+                for i in chunk
+                for t in TARGETS
+            ],
         )
     session.info[_PENDING_KEY] = True
     return len(ids)

@@ -55,8 +55,9 @@ class PdfText:
         return self.status == "ok"
 
 
-def status_message(status: str, *, pages: int | None = None, reason: str = "",
-                   stored: bool = True) -> str:
+def status_message(
+    status: str, *, pages: int | None = None, reason: str = "", stored: bool = True
+) -> str:
     """The sentence a user reads about this PDF's text."""
     kept = "it is kept, but its words" if stored else "its words"
     if status == "ok":
@@ -65,14 +66,19 @@ def status_message(status: str, *, pages: int | None = None, reason: str = "",
     if status == "no_text_layer":
         return f"This PDF is a scan with no text layer: {kept} cannot be searched."
     if status == "encrypted":
-        return (f"This PDF is encrypted with a password: {kept} cannot be searched. "
-                "Upload a copy without a password to make it searchable.")
-    return (f"We could not read text from this PDF ({reason or REASON_DAMAGED}): "
-            f"{kept} cannot be searched.")
+        return (
+            f"This PDF is encrypted with a password: {kept} cannot be searched. "
+            "Upload a copy without a password to make it searchable."
+        )
+    return (
+        f"We could not read text from this PDF ({reason or REASON_DAMAGED}): "
+        f"{kept} cannot be searched."
+    )
 
 
-def extract_pdf_text(data: bytes, *, timeout_s: float, memory_mb: int,
-                     stored: bool = True) -> PdfText:
+def extract_pdf_text(
+    data: bytes, *, timeout_s: float, memory_mb: int, stored: bool = True
+) -> PdfText:
     """Extract the text of `data` in a child process; never raises for a bad PDF.
 
     `stored=False` words the messages for a PDF that is only read, not kept.
@@ -80,15 +86,24 @@ def extract_pdf_text(data: bytes, *, timeout_s: float, memory_mb: int,
     from bids.models import ExtractionStatus  # lazy: the child must not import Flask
 
     def failed(reason: str, pages: int | None = None) -> PdfText:
-        return PdfText(ExtractionStatus.FAILED,
-                       status_message("failed", reason=reason, stored=stored), "", pages)
+        return PdfText(
+            ExtractionStatus.FAILED,
+            status_message("failed", reason=reason, stored=stored),
+            "",
+            pages,
+        )
 
     cpu_s = max(1, math.ceil(timeout_s) + 1)
     command = [sys.executable, "-s", "-m", "bids.pdf_text", str(int(memory_mb)), str(cpu_s)]
     try:
         done = subprocess.run(
-            command, input=data, capture_output=True, timeout=timeout_s,
-            cwd=PROJECT_ROOT, env=_child_env(), check=False,
+            command,
+            input=data,
+            capture_output=True,
+            timeout=timeout_s,
+            cwd=PROJECT_ROOT,
+            env=_child_env(),
+            check=False,
         )
     except subprocess.TimeoutExpired:  # subprocess.run has killed the child
         return failed(REASON_TIMEOUT)
@@ -132,6 +147,7 @@ def _clean_text(text: str) -> str:
 
 
 # --- The child -----------------------------------------------------------------------------
+
 
 def _limit_resources(memory_mb: int, cpu_s: int) -> None:
     import resource

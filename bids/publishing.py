@@ -51,6 +51,7 @@ TRANSITIONS: dict[str, set[str]] = {
 }
 DECIDED = {BidStatus.AWARDED, BidStatus.DECLINED}
 
+
 def check_transition(current: str, new: str) -> None:
     if current != new and new not in TRANSITIONS[BidStatus(current)]:
         allowed = ", ".join(sorted(TRANSITIONS[BidStatus(current)])) or "nothing else"
@@ -67,8 +68,19 @@ def _identifier_taken(identifier: str, exclude_id: int | None = None) -> bool:
 
 
 def _apply_fields(bid: Bid, fields: Mapping[str, Any]) -> None:
-    for key in ("title", "summary", "body", "programme", "currency", "duration_months",
-                "submitted_on", "decided_on", "themes", "locations", "licence"):
+    for key in (
+        "title",
+        "summary",
+        "body",
+        "programme",
+        "currency",
+        "duration_months",
+        "submitted_on",
+        "decided_on",
+        "themes",
+        "locations",
+        "licence",
+    ):
         if key in fields:
             setattr(bid, key, fields[key])
     if "url" in fields:
@@ -101,7 +113,10 @@ def create_bid(
     if identifier:
         if identifier.startswith(GENERATED_PREFIX):
             raise ValidationError(
-                {"identifier": f"Identifiers starting {GENERATED_PREFIX} are assigned by Open Bids."}
+                {
+                    "identifier": f"Identifiers starting {GENERATED_PREFIX} are assigned by "
+                    f"Open Bids."
+                }
             )
         if _identifier_taken(identifier):
             raise ValidationError({"identifier": "Another bid already has this identifier."})
@@ -141,7 +156,10 @@ def update_bid(
         if identifier.startswith(GENERATED_PREFIX):
             # Another bid will be given this identifier when it is created.
             raise ValidationError(
-                {"identifier": f"Identifiers starting {GENERATED_PREFIX} are assigned by Open Bids."}
+                {
+                    "identifier": f"Identifiers starting {GENERATED_PREFIX} are assigned by "
+                    f"Open Bids."
+                }
             )
         if _identifier_taken(identifier, exclude_id=bid.id):
             raise ValidationError({"identifier": "Another bid already has this identifier."})
@@ -155,7 +173,9 @@ def update_bid(
         raise ValidationError({"body": "Write a summary or a body: a bid needs some text."})
     _apply_fields(bid, fields)
     if bid.decided_on and bid.submitted_on and bid.decided_on < bid.submitted_on:
-        raise ValidationError({"decided_on": "The decision date cannot be before the submission date."})
+        raise ValidationError(
+            {"decided_on": "The decision date cannot be before the submission date."}
+        )
     visibility = fields.get("visibility")
     if visibility == Visibility.PUBLISHED and not bid.is_published:
         publish_bid(actor, bid, note=note, check_membership=check_membership)
@@ -186,9 +206,7 @@ def publish_bid(
     return bid
 
 
-def record_outcome(
-    actor: User | None, bid: Bid, data: Mapping[str, Any], *, note: str = ""
-) -> Bid:
+def record_outcome(actor: User | None, bid: Bid, data: Mapping[str, Any], *, note: str = "") -> Bid:
     """Status plus, for a decision, the amount awarded and the decision date."""
     if not can_edit(actor, bid):
         raise Forbidden("Only members of the bid's organisation can record its outcome.")
@@ -274,7 +292,8 @@ def unhide_bid(admin: User, bid: Bid) -> Bid:
 
 # --- Reading: what the home page and the public list show --------------------------------
 
-def published_bids_query() -> Select[tuple[Bid]]:
+
+def published_bids_query() -> Select[Bid]:
     """Public bids, newest first, with what a bid card shows loaded up front."""
     return (
         select(Bid)
@@ -290,8 +309,8 @@ def latest_published_bids(limit: int = 10) -> list[Bid]:
 
 def featured_collective_bid() -> Bid | None:
     """The newest public bid of an organisation of kind "collective"."""
-    query = published_bids_query().join(Bid.organisation).where(
-        Organisation.kind == OrgKind.COLLECTIVE
+    query = (
+        published_bids_query().join(Bid.organisation).where(Organisation.kind == OrgKind.COLLECTIVE)
     )
     return db.session.scalars(query.limit(1)).first()
 
@@ -345,6 +364,4 @@ def resolve_bid_reference(user: User | None, reference: str) -> Bid:
             raise NotFound("No such bid.")
         return get_visible_bid_by_identifier(user, text)
     except NotFound:
-        raise ValidationError(
-            {"target": "No bid found with that identifier or address."}
-        ) from None
+        raise ValidationError({"target": "No bid found with that identifier or address."}) from None

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -36,8 +37,13 @@ DATE_FIELDS = ("submitted_on", "decided_on")
 SNAPSHOT_COLUMNS = (*SNAPSHOT_FIELDS, *(f"{key}_minor" for key in MONEY_FIELDS), *DATE_FIELDS)
 
 
-def revision_snapshot(columns: Mapping[str, Any], *, organisation: str | None,
-                      funder: str | None, attachments: Iterable[str]) -> dict[str, Any]:
+def revision_snapshot(
+    columns: Mapping[str, Any],
+    *,
+    organisation: str | None,
+    funder: str | None,
+    attachments: Iterable[str],
+) -> dict[str, Any]:
     """A bid as a revision keeps it (plain JSON values), from its `SNAPSHOT_COLUMNS` values,
     its organisation's and funder's names and its attachments' file names."""
     data: dict[str, Any] = {name: columns.get(name) for name in SNAPSHOT_FIELDS}
@@ -104,7 +110,8 @@ class FieldChange:
     label: str
     old: str
     new: str
-    segments: list[Segment] = field(default_factory=list)
+    # dataclasses.field: the name `field` is this class's own first attribute.
+    segments: list[Segment] = dataclasses.field(default_factory=list)
 
 
 def get_revision(bid: Bid, number: int) -> Revision:
@@ -121,17 +128,21 @@ def revision_count(bid: Bid) -> int:
 
 
 def latest_revision_number(bid: Bid) -> int:
-    return db.session.scalar(select(func.max(Revision.number)).where(Revision.bid_id == bid.id)) or 0
+    return (
+        db.session.scalar(select(func.max(Revision.number)).where(Revision.bid_id == bid.id)) or 0
+    )
 
 
 def list_revisions(bid: Bid) -> list[Revision]:
     """Newest first, without loading the snapshots (each holds a whole bid)."""
-    return list(db.session.scalars(
-        select(Revision)
-        .where(Revision.bid_id == bid.id)
-        .options(defer(Revision.snapshot), selectinload(Revision.author))
-        .order_by(Revision.number.desc())
-    ))
+    return list(
+        db.session.scalars(
+            select(Revision)
+            .where(Revision.bid_id == bid.id)
+            .options(defer(Revision.snapshot), selectinload(Revision.author))
+            .order_by(Revision.number.desc())
+        )
+    )
 
 
 def _as_text(value) -> str:

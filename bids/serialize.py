@@ -19,8 +19,20 @@ from bids.models import Attachment, Bid, Organisation, Revision
 
 # Fields of a list item, in order (exports may use it for their columns).
 ITEM_FIELDS = (
-    "id", "identifier", "title", "summary", "organisation", "funder", "programme",
-    "amount_requested", "amount_awarded", "currency", "status", "visibility", "submitted_on", "url",
+    "id",
+    "identifier",
+    "title",
+    "summary",
+    "organisation",
+    "funder",
+    "programme",
+    "amount_requested",
+    "amount_awarded",
+    "currency",
+    "status",
+    "visibility",
+    "submitted_on",
+    "url",
 )
 
 
@@ -69,7 +81,9 @@ def bid_url(bid: Bid) -> str | None:
 
 def attachment_url(attachment: Attachment) -> str | None:
     return external_url(
-        "attachment", bid_id=attachment.bid_id, attachment_id=attachment.id,
+        "attachment",
+        bid_id=attachment.bid_id,
+        attachment_id=attachment.id,
         filename=attachment.filename,
     )
 

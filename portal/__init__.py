@@ -18,7 +18,10 @@ BLUEPRINTS = (
     ("portal.search", None),
     ("portal.overlaps", None),
     ("portal.pools", "/pools"),
+    ("portal.insights", None),
+    ("portal.network", None),
     ("portal.api", "/api/v1"),
+    ("portal.feeds", None),
 )
 
 
@@ -50,9 +53,12 @@ def load_config(app: Flask, config: Any) -> None:
         app.config.from_object(config() if isinstance(config, type) else config)
     if "MAX_CONTENT_LENGTH" not in app.config or app.config["MAX_CONTENT_LENGTH"] is None:
         app.config["MAX_CONTENT_LENGTH"] = (int(app.config["MAX_UPLOAD_MB"]) + 1) * 1024 * 1024
-    if app.config.get("ENV_NAME") == "production":
-        if app.config["SECRET_KEY"] in (None, "", DEV_SECRET_KEY):
-            raise RuntimeError("Set SECRET_KEY: production refuses to start with the default key.")
+    if app.config.get("ENV_NAME") == "production" and app.config["SECRET_KEY"] in (
+        None,
+        "",
+        DEV_SECRET_KEY,
+    ):
+        raise RuntimeError("Set SECRET_KEY: production refuses to start with the default key.")
 
 
 def prepare_folders(app: Flask) -> None:
@@ -65,8 +71,11 @@ def register_extensions(app: Flask) -> None:
 
     db.init_app(app)
     migrate.init_app(
-        app, db, directory=str(Path(__file__).resolve().parent.parent / "migrations"),
-        render_as_batch=True, compare_type=True,
+        app,
+        db,
+        directory=str(Path(__file__).resolve().parent.parent / "migrations"),
+        render_as_batch=True,
+        compare_type=True,
     )
     login_manager.init_app(app)
     csrf.init_app(app)

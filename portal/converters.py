@@ -20,8 +20,13 @@ class BoundedIntConverter(IntegerConverter):
     """Werkzeug's `int`, from 0 to MAX_ID unless a route gives its own `max`."""
 
     def __init__(self, map, fixed_digits=0, min=None, max=None, signed=False):  # noqa: A002
-        super().__init__(map, fixed_digits=fixed_digits, min=min,
-                         max=MAX_ID if max is None else max, signed=signed)
+        super().__init__(
+            map,
+            fixed_digits=fixed_digits,
+            min=min,
+            max=MAX_ID if max is None else max,
+            signed=signed,
+        )
 
 
 def init_app(app: Flask) -> None:

@@ -8,7 +8,6 @@ from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 from bids.database import db
-
 from bids.errors import Forbidden, NotFound, ValidationError
 
 MESSAGES = {
@@ -25,8 +24,12 @@ MESSAGES = {
     500: "Something went wrong on our side. Nothing you did caused it.",
 }
 PASSED_HEADERS = {
-    "Allow", "WWW-Authenticate", "Retry-After",
-    "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset",
+    "Allow",
+    "WWW-Authenticate",
+    "Retry-After",
+    "RateLimit-Limit",
+    "RateLimit-Remaining",
+    "RateLimit-Reset",
 }
 
 
@@ -34,8 +37,9 @@ def wants_json() -> bool:
     return request.path.startswith("/api/")
 
 
-def error_response(status: int, message: str | None = None, code: str | None = None,
-                   details: dict | None = None):
+def error_response(
+    status: int, message: str | None = None, code: str | None = None, details: dict | None = None
+):
     message = message or MESSAGES.get(status, "Error")
     if wants_json():
         body = {"error": {"code": code or _code(status), "message": message}}
@@ -47,9 +51,16 @@ def error_response(status: int, message: str | None = None, code: str | None = N
 
 def _code(status: int) -> str:
     return {
-        400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-        405: "method_not_allowed", 413: "payload_too_large", 415: "unsupported_media_type",
-        422: "validation_error", 429: "rate_limited", 500: "server_error",
+        400: "bad_request",
+        401: "unauthorized",
+        403: "forbidden",
+        404: "not_found",
+        405: "method_not_allowed",
+        413: "payload_too_large",
+        415: "unsupported_media_type",
+        422: "validation_error",
+        429: "rate_limited",
+        500: "server_error",
         503: "unavailable",
     }.get(status, "error")
 
@@ -79,8 +90,11 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError):
-        return error_response(400, "The form expired or was not sent from this site. "
-                                   "Reload the page and try again.", code="csrf_failed")
+        return error_response(
+            400,
+            "The form expired or was not sent from this site. Reload the page and try again.",
+            code="csrf_failed",
+        )
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):

@@ -22,9 +22,27 @@ from search_index.filters import SearchFilters, filters_from_args
 from search_index.service import get_search_service
 
 EXPORT_CHUNK = 500
-CSV_COLUMNS = ("id", "identifier", "title", "summary", "organisation", "organisation_identifier",
-               "funder", "funder_identifier", "programme", "amount_requested", "amount_awarded",
-               "currency", "status", "submitted_on", "decided_on", "themes", "locations", "url")
+CSV_COLUMNS = (
+    "id",
+    "identifier",
+    "title",
+    "summary",
+    "organisation",
+    "organisation_identifier",
+    "funder",
+    "funder_identifier",
+    "programme",
+    "amount_requested",
+    "amount_awarded",
+    "currency",
+    "status",
+    "submitted_on",
+    "decided_on",
+    "themes",
+    "locations",
+    "url",
+    "licence",
+)
 
 
 def search_filters() -> SearchFilters:
@@ -56,7 +74,8 @@ def _export_bids(user) -> Iterator[Bid]:
     if user is not None:
         user.organisation_ids()  # loaded now: the stream expunges the session as it goes
     ids = get_search_service().iter_bid_ids(
-        user, request.args.get("q", ""), search_filters(), search_sort(), chunk=EXPORT_CHUNK)
+        user, request.args.get("q", ""), search_filters(), search_sort(), chunk=EXPORT_CHUNK
+    )
 
     def generate() -> Iterator[Bid]:
         chunk: list[int] = []
@@ -74,13 +93,25 @@ def _export_bids(user) -> Iterator[Bid]:
 def _csv_row(bid: Bid) -> list:
     item = bid_item(bid)
     return [
-        bid.id, bid.identifier, bid.title, bid.summary,
+        bid.id,
+        bid.identifier,
+        bid.title,
+        bid.summary,
         bid.organisation.name if bid.organisation else "",
         bid.organisation.org_identifier if bid.organisation else "",
-        bid.funder.name if bid.funder else "", bid.funder.org_identifier if bid.funder else "",
-        bid.programme, money_number(bid.amount_requested), money_number(bid.amount_awarded),
-        bid.currency, bid.status, iso_date(bid.submitted_on), iso_date(bid.decided_on),
-        "; ".join(bid.themes or []), "; ".join(bid.locations or []), item["url"],
+        bid.funder.name if bid.funder else "",
+        bid.funder.org_identifier if bid.funder else "",
+        bid.programme,
+        money_number(bid.amount_requested),
+        money_number(bid.amount_awarded),
+        bid.currency,
+        bid.status,
+        iso_date(bid.submitted_on),
+        iso_date(bid.decided_on),
+        "; ".join(bid.themes or []),
+        "; ".join(bid.locations or []),
+        item["url"],
+        bid.licence or "",
     ]
 
 
@@ -125,7 +156,13 @@ def export_response(user, fmt: str) -> Response:
     download includes the organisation's drafts as the page does."""
     bids = _export_bids(user)
     if fmt == "csv":
-        return Response(stream_with_context(_csv_lines(bids)), mimetype="text/csv",
-                        headers={"Content-Disposition": 'attachment; filename="open-bids.csv"'})
-    return Response(stream_with_context(_json_chunks(bids)), mimetype="application/json",
-                    headers={"Content-Disposition": 'attachment; filename="open-bids.json"'})
+        return Response(
+            stream_with_context(_csv_lines(bids)),
+            mimetype="text/csv",
+            headers={"Content-Disposition": 'attachment; filename="open-bids.csv"'},
+        )
+    return Response(
+        stream_with_context(_json_chunks(bids)),
+        mimetype="application/json",
+        headers={"Content-Disposition": 'attachment; filename="open-bids.json"'},
+    )

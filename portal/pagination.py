@@ -33,8 +33,9 @@ def page_number(name: str = "page") -> int:
     return int(raw)
 
 
-def paginate(query: Select, per_page: int, *, name: str = "page",
-             error_out: bool = False) -> Pagination:
+def paginate(
+    query: Select, per_page: int, *, name: str = "page", error_out: bool = False
+) -> Pagination:
     """One page of `query` for an HTML list; `error_out` makes a page past the last a 404."""
     return db.paginate(query, page=page_number(name), per_page=per_page, error_out=error_out)
 
@@ -55,13 +56,16 @@ def int_arg(name: str, default: int, low: int, high: int) -> int:
 
 def api_page() -> tuple[int, int]:
     """`page` and `per_page` of an API list request; 400 when out of range."""
-    return (int_arg("page", 1, 1, MAX_PAGE),
-            int_arg("per_page", API_PER_PAGE, 1, API_MAX_PER_PAGE))
+    return (int_arg("page", 1, 1, MAX_PAGE), int_arg("per_page", API_PER_PAGE, 1, API_MAX_PER_PAGE))
 
 
 def collection(query: Select, to_item: Callable[[Any], dict]) -> dict:
     """A page of `query` as the API returns it, the page chosen by the request's arguments."""
     page, per_page = api_page()
     pagination = db.paginate(query, page=page, per_page=per_page, error_out=False)
-    return {"items": [to_item(row) for row in pagination.items], "total": pagination.total,
-            "page": page, "per_page": per_page}
+    return {
+        "items": [to_item(row) for row in pagination.items],
+        "total": pagination.total,
+        "page": page,
+        "per_page": per_page,
+    }

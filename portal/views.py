@@ -42,8 +42,12 @@ def error_text(errors: Mapping[str, str]) -> str:
 
 
 @contextmanager
-def commit_or_errors(form: FlaskForm | None = None, *, flash_errors: bool = False,
-                     on_conflict: Mapping[str, str] | None = None) -> Iterator[WriteOutcome]:
+def commit_or_errors(
+    form: FlaskForm | None = None,
+    *,
+    flash_errors: bool = False,
+    on_conflict: Mapping[str, str] | None = None,
+) -> Iterator[WriteOutcome]:
     """The one policy for a view's write: commit it, or roll it all back before anything renders.
 
     On a domain `ValidationError` the session is rolled back, then the errors go on `form`
@@ -80,7 +84,10 @@ def commit_or_errors(form: FlaskForm | None = None, *, flash_errors: bool = Fals
 def overlap_panel(user, bid) -> dict:
     """Template data of the "Overlapping bids" panel (`overlaps/_panel.html`) for one bid."""
     matches = similarity.similar_to_bid(user, bid, limit=10)
-    member = (user is not None and getattr(user, "is_authenticated", False)
-              and bid.organisation_id in user.organisation_ids())
+    member = (
+        user is not None
+        and getattr(user, "is_authenticated", False)
+        and bid.organisation_id in user.organisation_ids()
+    )
     hints = similarity.lineage_candidates(bid, matches) if member else []
     return {"overlaps": matches, "overlap_bid": bid, "lineage_hints": hints}

@@ -38,10 +38,26 @@ DUPLICATE_SCORE = 0.80  # the engine's near-duplicate score (config OVERLAP_DUPL
 MAX_SIZE = 40
 SPLIT_STEP = 0.05
 KEY_TERMS = 6
-_WORD = re.compile(r"[a-z][a-z'-]{3,}")
-_STOP = frozenset(ENGLISH_STOP_WORDS) | {
-    "will", "project", "projects", "work", "year", "years", "people", "also", "using", "based",
-    "provide", "including", "new", "develop", "development", "support", "help", "need",
+KEY_WORD = re.compile(r"[a-z][a-z'-]{3,}")
+KEY_STOP_WORDS = frozenset(ENGLISH_STOP_WORDS) | {
+    "will",
+    "project",
+    "projects",
+    "work",
+    "year",
+    "years",
+    "people",
+    "also",
+    "using",
+    "based",
+    "provide",
+    "including",
+    "new",
+    "develop",
+    "development",
+    "support",
+    "help",
+    "need",
 }
 
 
@@ -102,8 +118,9 @@ class _UnionFind:
             self.parent[max(ra, rb)] = min(ra, rb)
 
 
-def _components(edges: list[tuple[int, int, float]], threshold: float, max_size: int
-                ) -> list[list[int]]:
+def _components(
+    edges: list[tuple[int, int, float]], threshold: float, max_size: int
+) -> list[list[int]]:
     uf = _UnionFind()
     for a, b, score in edges:
         if score >= threshold:
@@ -144,8 +161,11 @@ def build_clusters(
             best[key] = score
             best_item[key] = item
     edges = sorted((a, b, s) for (a, b), s in best.items())
-    groups = [g for g in _components(edges, threshold, max_size)
-              if len({facts[i].organisation_id for i in g}) >= 2]
+    groups = [
+        g
+        for g in _components(edges, threshold, max_size)
+        if len({facts[i].organisation_id for i in g}) >= 2
+    ]
     member_of = {bid_id: min(g) for g in groups for bid_id in g}
     scores: dict[int, dict[int, float]] = {min(g): dict.fromkeys(g, 0.0) for g in groups}
     # What the cluster is about and how strongly: edges between two organisations only.
@@ -166,14 +186,18 @@ def build_clusters(
     drafts = []
     for group in sorted(groups):
         cid = group[0]
-        drafts.append(_draft(cid, scores[cid], edge_scores[cid], facts, all_texts,
-                             edge_terms[cid]))
+        drafts.append(_draft(cid, scores[cid], edge_scores[cid], facts, all_texts, edge_terms[cid]))
     return drafts
 
 
-def _draft(cid: int, member_scores: dict[int, float], edge_scores: list[float],
-           facts: dict[int, BidFacts], texts: dict[int, str],
-           terms: Counter[str] | None = None) -> ClusterDraft:
+def _draft(
+    cid: int,
+    member_scores: dict[int, float],
+    edge_scores: list[float],
+    facts: dict[int, BidFacts],
+    texts: dict[int, str],
+    terms: Counter[str] | None = None,
+) -> ClusterDraft:
     members = [facts[i] for i in sorted(member_scores)]
     requested: dict[str, int] = {}
     for f in members:
@@ -191,14 +215,16 @@ def _draft(cid: int, member_scores: dict[int, float], edge_scores: list[float],
         themes=_common_tags([f.themes for f in members]),
         locations=_common_tags([f.locations for f in members]),
         statuses=sorted({f.status for f in members}),
-        key_terms=([t for t, _ in sorted(terms.items(), key=lambda kv: (-kv[1], kv[0]))][:KEY_TERMS]
-                   if terms else words_shared_by_organisations(
-                       {i: texts.get(i, "") for i in member_scores}, facts)),
+        key_terms=(
+            [t for t, _ in sorted(terms.items(), key=lambda kv: (-kv[1], kv[0]))][:KEY_TERMS]
+            if terms
+            else words_shared_by_organisations({i: texts.get(i, "") for i in member_scores}, facts)
+        ),
     )
-    terms = ", ".join(f"“{t}”" for t in draft.key_terms[:3])
+    shared = ", ".join(f"“{t}”" for t in draft.key_terms[:3])
     draft.reason = (
         f"{len(members)} bids from {len(orgs)} organisations"
-        + (f" share {terms}" if terms else " overlap")
+        + (f" share {shared}" if shared else " overlap")
         + f" (strongest match {draft.top_score:.2f})."
     )[:500]
     return draft
@@ -215,13 +241,14 @@ def _common_tags(tag_lists: list[tuple[str, ...]]) -> list[str]:
     return [spelling[k] for k, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))][:20]
 
 
-def words_shared_by_organisations(texts: dict[int, str], facts: dict[int, BidFacts],
-                                  limit: int = KEY_TERMS) -> list[str]:
+def words_shared_by_organisations(
+    texts: dict[int, str], facts: dict[int, BidFacts], limit: int = KEY_TERMS
+) -> list[str]:
     """Words used by bids of at least two of the organisations, most widely shared first."""
     orgs_using: dict[str, set[int]] = defaultdict(set)
     uses: Counter[str] = Counter()
-    for bid_id, text in texts.items():
-        words = {w.strip("'-") for w in _WORD.findall((text or "").lower())} - _STOP
+    for bid_id, body in texts.items():
+        words = {w.strip("'-") for w in KEY_WORD.findall((body or "").lower())} - KEY_STOP_WORDS
         for word in words:
             orgs_using[word].add(facts[bid_id].organisation_id)
             uses[word] += 1
@@ -232,8 +259,9 @@ def words_shared_by_organisations(texts: dict[int, str], facts: dict[int, BidFac
     return ranked[:limit]
 
 
-def near_duplicates(pairs: Iterable[Any], facts: dict[int, BidFacts],
-                    threshold: float = DUPLICATE_SCORE) -> list[tuple[int, int, float]]:
+def near_duplicates(
+    pairs: Iterable[Any], facts: dict[int, BidFacts], threshold: float = DUPLICATE_SCORE
+) -> list[tuple[int, int, float]]:
     """Pairs of one organisation's bids, to different funders, with near-identical texts.
 
     Near-identical: the engine labelled the pair so (most of their passages are shared),
@@ -244,8 +272,14 @@ def near_duplicates(pairs: Iterable[Any], facts: dict[int, BidFacts],
         a, b, score = _pair(item)
         fa, fb = facts.get(a), facts.get(b)
         duplicate = score >= threshold or getattr(item, "relation", None) == "near_duplicate"
-        if (not duplicate or fa is None or fb is None or a == b
-                or fa.organisation_id != fb.organisation_id or fa.funder_id == fb.funder_id):
+        if (
+            not duplicate
+            or fa is None
+            or fb is None
+            or a == b
+            or fa.organisation_id != fb.organisation_id
+            or fa.funder_id == fb.funder_id
+        ):
             continue
         key = (min(a, b), max(a, b))
         out[key] = max(out.get(key, 0.0), round(score, 4))
@@ -253,6 +287,7 @@ def near_duplicates(pairs: Iterable[Any], facts: dict[int, BidFacts],
 
 
 # --- persistence -----------------------------------------------------------------------
+
 
 def _settings() -> tuple[float, float]:
     from flask import current_app
@@ -282,8 +317,9 @@ def lock_clusters(session=None) -> None:
         session.execute(update(OverlapCluster).where(false()).values(id=OverlapCluster.id))
 
 
-def refresh_clusters(pairs: Iterable[Any] | None = None, *,
-                     progress: Callable[[str], None] | None = None) -> RefreshReport:
+def refresh_clusters(
+    pairs: Iterable[Any] | None = None, *, progress: Callable[[str], None] | None = None
+) -> RefreshReport:
     """Recompute every cluster and the near-duplicate pairs; flushes (the caller commits)."""
     from bids.pools.models import DuplicatePair, OverlapCluster
 
@@ -310,31 +346,48 @@ def refresh_clusters(pairs: Iterable[Any] | None = None, *,
 
 
 def _save(drafts: list[ClusterDraft], replace_ids: set[int], session=None) -> RefreshReport:
-    """Write `drafts`, deleting clusters in `replace_ids` that no draft keeps; unchanged rows stay."""
+    """Write `drafts`, deleting clusters in `replace_ids` that no draft keeps; unchanged rows
+    stay."""
     from bids.pools.models import OverlapCluster, OverlapClusterMember
 
     session = session or db.session
     report = RefreshReport(clusters=len(drafts))
-    existing = {c.id: c for c in session.scalars(
-        select(OverlapCluster).where(OverlapCluster.id.in_(
-            list(replace_ids | {d.id for d in drafts})))
-    )} if (replace_ids or drafts) else {}
+    existing = (
+        {
+            c.id: c
+            for c in session.scalars(
+                select(OverlapCluster).where(
+                    OverlapCluster.id.in_(list(replace_ids | {d.id for d in drafts}))
+                )
+            )
+        }
+        if (replace_ids or drafts)
+        else {}
+    )
     keep = {d.id for d in drafts}
     gone = [cid for cid in replace_ids if cid not in keep]
     for start in range(0, len(gone), 500):
-        chunk = gone[start:start + 500]
-        session.execute(delete(OverlapClusterMember).where(OverlapClusterMember.cluster_id.in_(chunk)))
+        chunk = gone[start : start + 500]
+        session.execute(
+            delete(OverlapClusterMember).where(OverlapClusterMember.cluster_id.in_(chunk))
+        )
         session.execute(delete(OverlapCluster).where(OverlapCluster.id.in_(chunk)))
     report.removed = len(gone)
     now = utcnow()
     rows: list[dict] = []
     for draft in drafts:
         values = dict(
-            signature=draft.signature, size=len(draft.member_scores),
-            organisation_count=draft.organisation_count, top_score=draft.top_score,
-            mean_score=draft.mean_score, funder_ids=draft.funder_ids,
-            requested_minor=draft.requested_minor, themes=draft.themes,
-            locations=draft.locations, statuses=draft.statuses, key_terms=draft.key_terms,
+            signature=draft.signature,
+            size=len(draft.member_scores),
+            organisation_count=draft.organisation_count,
+            top_score=draft.top_score,
+            mean_score=draft.mean_score,
+            funder_ids=draft.funder_ids,
+            requested_minor=draft.requested_minor,
+            themes=draft.themes,
+            locations=draft.locations,
+            statuses=draft.statuses,
+            key_terms=draft.key_terms,
             reason=draft.reason,
         )
         cluster = existing.get(draft.id)
@@ -346,23 +399,27 @@ def _save(drafts: list[ClusterDraft], replace_ids: set[int], session=None) -> Re
             session.add(cluster)
             report.created += 1
         else:
-            session.execute(delete(OverlapClusterMember).where(
-                OverlapClusterMember.cluster_id == draft.id))
+            session.execute(
+                delete(OverlapClusterMember).where(OverlapClusterMember.cluster_id == draft.id)
+            )
             session.expire(cluster, ["members"])
             for key, value in values.items():
                 setattr(cluster, key, value)
             cluster.computed_at = now
             report.changed += 1
-        rows.extend({"cluster_id": draft.id, "bid_id": bid_id, "score": score}
-                    for bid_id, score in sorted(draft.member_scores.items()))
+        rows.extend(
+            {"cluster_id": draft.id, "bid_id": bid_id, "score": score}
+            for bid_id, score in sorted(draft.member_scores.items())
+        )
     session.flush()
     if rows:
         session.execute(insert(OverlapClusterMember), rows)
     return report
 
 
-def refresh_neighbourhood(bid_id: int, neighbours: Callable[[int], Iterable[Any]] | None = None,
-                          session=None) -> RefreshReport:
+def refresh_neighbourhood(
+    bid_id: int, neighbours: Callable[[int], Iterable[Any]] | None = None, session=None
+) -> RefreshReport:
     """Redo the clusters around one bid: its neighbours and the clusters any of them were in.
 
     `neighbours(bid_id)` gives the scored pairs of one bid (default: the similarity
@@ -380,23 +437,32 @@ def refresh_neighbourhood(bid_id: int, neighbours: Callable[[int], Iterable[Any]
 
         def neighbours(one: int) -> list[Any]:
             return similarity.pairs_for(one, min_score=threshold)
+
     # The engine's pairs themselves, not just their scores: they name their shared terms,
     # which make the clusters' key terms (as in the full refresh).
     first = list(neighbours(bid_id))
     reached = {bid_id} | {x for a, b, s in map(_pair, first) if s >= threshold for x in (a, b)}
-    old_clusters = set(session.scalars(
-        select(OverlapClusterMember.cluster_id).where(OverlapClusterMember.bid_id.in_(reached))))
+    old_clusters = set(
+        session.scalars(
+            select(OverlapClusterMember.cluster_id).where(OverlapClusterMember.bid_id.in_(reached))
+        )
+    )
     if old_clusters:
-        reached |= set(session.scalars(
-            select(OverlapClusterMember.bid_id).where(
-                OverlapClusterMember.cluster_id.in_(old_clusters))))
+        reached |= set(
+            session.scalars(
+                select(OverlapClusterMember.bid_id).where(
+                    OverlapClusterMember.cluster_id.in_(old_clusters)
+                )
+            )
+        )
     pairs = list(first)
     for other in sorted(reached - {bid_id}):
         pairs.extend(neighbours(other))
     pairs = [p for p in pairs if {_pair(p)[0], _pair(p)[1]} <= reached]
     facts = clusterable_facts(reached, session)
-    drafts = build_clusters(pairs, facts, threshold=threshold,
-                            texts=lambda ids: bid_texts(ids, session))
+    drafts = build_clusters(
+        pairs, facts, threshold=threshold, texts=lambda ids: bid_texts(ids, session)
+    )
     return _save(drafts, old_clusters, session)
 
 
@@ -412,8 +478,11 @@ def follow_similarity_changes(session, upserts: list[int], deletes: list[int]) -
     from flask import current_app
 
     changed = sorted(set(upserts) | set(deletes))
-    if (not changed or len(changed) > NEIGHBOURHOOD_BATCH
-            or not current_app.config.get("OVERLAP_AUTO_REFRESH", True)):
+    if (
+        not changed
+        or len(changed) > NEIGHBOURHOOD_BATCH
+        or not current_app.config.get("OVERLAP_AUTO_REFRESH", True)
+    ):
         return
     for bid_id in changed:
         refresh_neighbourhood(bid_id, session=session)

@@ -37,8 +37,11 @@ class Vocabulary:
 
 SINGLE_FIELDS = {"status": "status", "funder": "f_funder", "public": "public", "org_id": "org_id"}
 MULTI_FIELDS = {"theme": "f_theme", "location": "f_location"}
-NUMERIC_COLUMNS = {"year": ("year", _BITS32), "amount": ("amount", _BITS64),
-                   "published": ("published", _BITS64)}
+NUMERIC_COLUMNS = {
+    "year": ("year", _BITS32),
+    "amount": ("amount", _BITS64),
+    "published": ("published", _BITS64),
+}
 
 
 @dataclass
@@ -68,7 +71,9 @@ class DocValues:
     def for_searcher(self, searcher: Searcher) -> Values:
         reader = searcher.reader()
         # An index nothing was ever written to reads as one EmptyReader, which has no segment.
-        leaves = [(seg, offset) for seg, offset in reader.leaf_readers() if hasattr(seg, "_segment")]
+        leaves = [
+            (seg, offset) for seg, offset in reader.leaf_readers() if hasattr(seg, "_segment")
+        ]
         key = tuple((seg._segment.segment_id(), offset, seg.doc_count()) for seg, offset in leaves)
         with self._lock:
             if self._combined is not None and self._combined[0] == key:
@@ -105,8 +110,9 @@ class DocValues:
             )
         for name, (field, bits) in NUMERIC_COLUMNS.items():
             if seg.has_column(field):
-                raw = np.fromiter(seg.column_reader(field, translate=False), dtype=np.uint64,
-                                  count=n)
+                raw = np.fromiter(
+                    seg.column_reader(field, translate=False), dtype=np.uint64, count=n
+                )
                 gap = raw == np.uint64(2**bits - 1)
                 values = (raw - np.uint64(2 ** (bits - 1))).view(np.int64)
                 values[gap] = MISSING
@@ -131,7 +137,7 @@ class DocValues:
                 size = seg.doc_count_all()
                 part = np.zeros(size, dtype=bool)
                 part[np.fromiter(seg.all_doc_ids(), dtype=np.int64)] = True
-                alive[offset:offset + size] = part
+                alive[offset : offset + size] = part
 
         def join(kind: str, name: str, fill, dtype) -> np.ndarray:
             if not parts:

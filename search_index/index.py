@@ -38,11 +38,17 @@ LOAD_BATCH = 500
 
 
 def _load_bids(session: Session, ids: Iterable[int]) -> list[Bid]:
-    return list(session.scalars(
-        select(Bid).where(Bid.id.in_(list(ids))).options(
-            selectinload(Bid.attachments), joinedload(Bid.organisation), joinedload(Bid.funder),
-        )
-    ).unique())
+    return list(
+        session.scalars(
+            select(Bid)
+            .where(Bid.id.in_(list(ids)))
+            .options(
+                selectinload(Bid.attachments),
+                joinedload(Bid.organisation),
+                joinedload(Bid.funder),
+            )
+        ).unique()
+    )
 
 
 @dataclass
@@ -64,7 +70,9 @@ class SearchIndex:
         self.lock_timeout = lock_timeout
         self._lock = threading.Lock()
         self._opened: tuple[str, whoosh_index.Index] | None = None
-        self._searcher: Searcher | None = None
+        # One searcher per thread: Whoosh's readers are not safe to share between threads
+        # (a shared one raised UnpicklingError under concurrent readers).
+        self._local = threading.local()
 
     # --- locating ------------------------------------------------------------------------
 
@@ -118,19 +126,24 @@ class SearchIndex:
     # --- reading -------------------------------------------------------------------------
 
     def searcher(self) -> Searcher:
-        """A shared searcher on the newest committed state (do not close it)."""
+        """This thread's searcher on the newest committed state, reused between requests
+        (do not close it)."""
         ix = self.open()
-        with self._lock:
-            current = self._searcher
-            if (current is not None and current.ixreader is not None
-                    and getattr(current, "_openbids_index", None) is ix and current.up_to_date()):
-                return current
-            # Not `Searcher.refresh()`: it reuses segment readers that miss new deletions.
-            # The old searcher is left to the garbage collector: another thread may still use it.
-            fresh = ix.searcher()
-            fresh._openbids_index = ix
-            self._searcher = fresh
-            return fresh
+        current = getattr(self._local, "searcher", None)
+        if (
+            current is not None
+            and current.ixreader is not None
+            and getattr(current, "_openbids_index", None) is ix
+            and current.up_to_date()
+        ):
+            return current
+        # Not `Searcher.refresh()`: it reuses segment readers that miss new deletions.
+        fresh = ix.searcher()
+        fresh._openbids_index = ix
+        self._local.searcher = fresh
+        if current is not None:
+            current.close()  # only this thread used it
+        return fresh
 
     def stored(self) -> dict[int, str]:
         """bid id -> updated stamp for every live document."""
@@ -177,7 +190,7 @@ class SearchIndex:
         with self.writing() as writer:
             found: set[int] = set()
             for start in range(0, len(upserts), LOAD_BATCH):
-                for bid in _load_bids(session, upserts[start:start + LOAD_BATCH]):
+                for bid in _load_bids(session, upserts[start : start + LOAD_BATCH]):
                     writer.update_document(**bid_document(bid))
                     found.add(bid.id)
             session.rollback()
@@ -186,8 +199,9 @@ class SearchIndex:
 
     # --- rebuilding and checking ---------------------------------------------------------
 
-    def rebuild(self, session: Session, *, progress: Callable[[int], None] | None = None,
-                limitmb: int = 256) -> int:
+    def rebuild(
+        self, session: Session, *, progress: Callable[[int], None] | None = None, limitmb: int = 256
+    ) -> int:
         """Build a fresh index aside from the database, swap it in, repair what changed since."""
         started = utcnow() - timedelta(seconds=2)
         self.root.mkdir(parents=True, exist_ok=True)
@@ -198,9 +212,11 @@ class SearchIndex:
         try:
             last_id = 0
             while True:
-                ids = list(session.scalars(
-                    select(Bid.id).where(Bid.id > last_id).order_by(Bid.id).limit(LOAD_BATCH)
-                ))
+                ids = list(
+                    session.scalars(
+                        select(Bid.id).where(Bid.id > last_id).order_by(Bid.id).limit(LOAD_BATCH)
+                    )
+                )
                 if not ids:
                     break
                 last_id = ids[-1]
@@ -225,9 +241,9 @@ class SearchIndex:
     def _repair_since(self, session: Session, since: datetime) -> None:
         """Writers that used the old index while we built the new one: redo their bids."""
         changed = set(session.scalars(select(Bid.id).where(Bid.updated_at >= since)))
-        changed |= set(session.scalars(
-            select(Attachment.bid_id).where(Attachment.created_at >= since)
-        ))
+        changed |= set(
+            session.scalars(select(Attachment.bid_id).where(Attachment.created_at >= since))
+        )
         drift = self.check(session)
         self.apply(session, sorted(changed | set(drift.missing)), drift.extra)
 
@@ -238,9 +254,10 @@ class SearchIndex:
 
     def check(self, session: Session) -> Drift:
         indexed = self.stored()
-        in_db = {bid_id: stamp(updated) for bid_id, updated in session.execute(
-            select(Bid.id, Bid.updated_at)
-        )}
+        in_db = {
+            bid_id: stamp(updated)
+            for bid_id, updated in session.execute(select(Bid.id, Bid.updated_at))
+        }
         session.rollback()
         return Drift(
             missing=sorted(set(in_db) - set(indexed)),
@@ -249,8 +266,10 @@ class SearchIndex:
         )
 
     def close(self) -> None:
+        """Close this thread's searcher and forget the opened index (others' go with GC)."""
         with self._lock:
-            if self._searcher is not None:
-                self._searcher.close()
-            self._searcher = None
+            current = getattr(self._local, "searcher", None)
+            if current is not None:
+                current.close()
+            self._local = threading.local()
             self._opened = None

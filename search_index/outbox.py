@@ -27,11 +27,12 @@ import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from flask import current_app, has_app_context
 from sqlalchemy import delete, event, func, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, scoped_session
 
 from bids.database import db, utcnow
 from bids.models import IndexOutbox
@@ -61,7 +62,8 @@ _listening = False
 
 
 def register_consumer(target: str, apply_fn: ApplyFn, *, after_commit: bool = False) -> None:
-    """Say how rows of `target` are applied; `after_commit=True` also drains them after each commit."""
+    """Say how rows of `target` are applied; `after_commit=True` also drains them after each
+    commit."""
     if target not in TARGETS:
         raise ValueError(f"Unknown outbox target {target!r}; expected one of {TARGETS}")
     _consumers[target] = Consumer(apply_fn, after_commit)
@@ -87,12 +89,16 @@ def _after_commit(session: Session) -> None:
         if not registered.after_commit:
             continue
         try:
-            _drain(bind, target, limit=int(current_app.config.get("SEARCH_SYNC_AFTER_COMMIT", 2000)))
+            _drain(
+                bind, target, limit=int(current_app.config.get("SEARCH_SYNC_AFTER_COMMIT", 2000))
+            )
         except Exception:  # noqa: BLE001 - an index failure never blocks a write
             log.exception("Applying %s outbox rows after commit failed; they stay queued", target)
 
 
-def pending_count(target: str | None = None, session: Session | None = None) -> int:
+def pending_count(
+    target: str | None = None, session: Session | scoped_session | None = None
+) -> int:
     """Rows still to apply (dead rows, set aside after repeated failures, not counted)."""
     session = session or db.session
     query = select(func.count(IndexOutbox.id)).where(IndexOutbox.dead_at.is_(None))
@@ -101,8 +107,16 @@ def pending_count(target: str | None = None, session: Session | None = None) -> 
     return session.scalar(query) or 0
 
 
-def _claim(session: Session, target: str, size: int, owner: str, lease_s: float, *,
-           due_only: bool = True, after_id: int = 0) -> list[Any]:
+def _claim(
+    session: Session,
+    target: str,
+    size: int,
+    owner: str,
+    lease_s: float,
+    *,
+    due_only: bool = True,
+    after_id: int = 0,
+) -> list[Any]:
     """Lease up to `size` due rows of `target` to `owner`; rows another consumer holds are skipped.
 
     One UPDATE ... RETURNING: on PostgreSQL its subquery locks with SKIP LOCKED, so concurrent
@@ -112,16 +126,21 @@ def _claim(session: Session, target: str, size: int, owner: str, lease_s: float,
     now = utcnow()
     due = (
         select(IndexOutbox.id)
-        .where(IndexOutbox.target == target, IndexOutbox.dead_at.is_(None),
-               IndexOutbox.id > after_id,
-               or_(IndexOutbox.claimed_until.is_(None), IndexOutbox.claimed_until < now))
-        .order_by(IndexOutbox.id).limit(size)
+        .where(
+            IndexOutbox.target == target,
+            IndexOutbox.dead_at.is_(None),
+            IndexOutbox.id > after_id,
+            or_(IndexOutbox.claimed_until.is_(None), IndexOutbox.claimed_until < now),
+        )
+        .order_by(IndexOutbox.id)
+        .limit(size)
         .with_for_update(skip_locked=True)
     )
     if due_only:
         due = due.where(IndexOutbox.available_at <= now)
     rows = session.execute(
-        update(IndexOutbox).where(IndexOutbox.id.in_(due))
+        update(IndexOutbox)
+        .where(IndexOutbox.id.in_(due))
         .values(claimed_by=owner, claimed_until=now + timedelta(seconds=lease_s))
         .returning(IndexOutbox.id, IndexOutbox.bid_id, IndexOutbox.action)
         .execution_options(synchronize_session=False)
@@ -141,13 +160,17 @@ def _final_actions(rows: list[Any]) -> tuple[list[int], list[int]]:
 
 def _settings() -> tuple[int, float, float, float]:
     config = current_app.config if has_app_context() else {}
-    return (int(config.get("OUTBOX_MAX_ATTEMPTS", 8)), float(config.get("OUTBOX_BACKOFF_S", 2.0)),
-            float(config.get("OUTBOX_BACKOFF_MAX_S", 300.0)),
-            float(config.get("OUTBOX_LEASE_S", 300.0)))
+    return (
+        int(config.get("OUTBOX_MAX_ATTEMPTS", 8)),
+        float(config.get("OUTBOX_BACKOFF_S", 2.0)),
+        float(config.get("OUTBOX_BACKOFF_MAX_S", 300.0)),
+        float(config.get("OUTBOX_LEASE_S", 300.0)),
+    )
 
 
-def _release_failed(session: Session, rows: list[Any], exc: BaseException, *,
-                    isolated: bool) -> None:
+def _release_failed(
+    session: Session, rows: list[Any], exc: BaseException, *, isolated: bool
+) -> None:
     """Back failed rows off; after `OUTBOX_MAX_ATTEMPTS` failures a row is set aside (dead).
 
     A failure of the whole store (several bids tried one by one, none applied: a locked or
@@ -156,23 +179,33 @@ def _release_failed(session: Session, rows: list[Any], exc: BaseException, *,
     max_attempts, base, cap, _ = _settings()
     now = utcnow()
     ids = [row.id for row in rows]
-    attempts = dict(session.execute(
-        select(IndexOutbox.id, IndexOutbox.attempts).where(IndexOutbox.id.in_(ids))).all())
+    attempts = dict(
+        session.execute(
+            select(IndexOutbox.id, IndexOutbox.attempts).where(IndexOutbox.id.in_(ids))
+        ).all()
+    )
     for row_id in ids:
         tries = (attempts.get(row_id) or 0) + 1
         delay = min(cap, base * 2 ** (tries - 1))
         session.execute(
-            update(IndexOutbox).where(IndexOutbox.id == row_id).values(
-                attempts=tries, last_error=repr(exc)[:1000], claimed_by=None, claimed_until=None,
+            update(IndexOutbox)
+            .where(IndexOutbox.id == row_id)
+            .values(
+                attempts=tries,
+                last_error=repr(exc)[:1000],
+                claimed_by=None,
+                claimed_until=None,
                 available_at=now + timedelta(seconds=delay),
                 dead_at=now if isolated and tries >= max_attempts else None,
-            ).execution_options(synchronize_session=False)
+            )
+            .execution_options(synchronize_session=False)
         )
     session.commit()
 
 
-def _apply_rows(session: Session, registered: Consumer, target: str,
-                rows: list[Any]) -> tuple[int, BaseException | None]:
+def _apply_rows(
+    session: Session, registered: Consumer, target: str, rows: list[Any]
+) -> tuple[int, BaseException | None]:
     """Apply claimed rows, isolating bids that fail; returns (rows applied, last error)."""
     upserts, deletes = _final_actions(rows)
     try:
@@ -187,8 +220,9 @@ def _apply_rows(session: Session, registered: Consumer, target: str,
     return len(rows), None
 
 
-def _apply_one_by_one(session: Session, registered: Consumer, target: str,
-                      rows: list[Any]) -> tuple[int, BaseException | None]:
+def _apply_one_by_one(
+    session: Session, registered: Consumer, target: str, rows: list[Any]
+) -> tuple[int, BaseException | None]:
     by_bid: dict[int, list[Any]] = {}
     for row in rows:
         by_bid.setdefault(row.bid_id, []).append(row)
@@ -210,8 +244,9 @@ def _apply_one_by_one(session: Session, registered: Consumer, target: str,
     return applied, error
 
 
-def _done(session: Session, target: str, rows: list[Any], upserts: list[int],
-          deletes: list[int]) -> None:
+def _done(
+    session: Session, target: str, rows: list[Any], upserts: list[int], deletes: list[int]
+) -> None:
     session.execute(delete(IndexOutbox).where(IndexOutbox.id.in_([row.id for row in rows])))
     session.commit()
     if not _run_followers(session, target, upserts, deletes):
@@ -228,14 +263,18 @@ def _release_dead_local_leases(session: Session) -> int:
     Leases of other hosts run out by time (`OUTBOX_LEASE_S`)."""
     prefix = f"{socket.gethostname()}:"
     owners = session.scalars(
-        select(IndexOutbox.claimed_by).distinct()
+        select(IndexOutbox.claimed_by)
+        .distinct()
         .where(IndexOutbox.claimed_until >= utcnow(), IndexOutbox.claimed_by.startswith(prefix))
     ).all()
-    gone = [owner for owner in owners if owner and not _process_alive(owner[len(prefix):])]
+    gone = [owner for owner in owners if owner and not _process_alive(owner[len(prefix) :])]
     if gone:
-        session.execute(update(IndexOutbox).where(IndexOutbox.claimed_by.in_(gone))
-                        .values(claimed_by=None, claimed_until=None)
-                        .execution_options(synchronize_session=False))
+        session.execute(
+            update(IndexOutbox)
+            .where(IndexOutbox.claimed_by.in_(gone))
+            .values(claimed_by=None, claimed_until=None)
+            .execution_options(synchronize_session=False)
+        )
     session.commit()
     return len(gone)
 
@@ -255,8 +294,16 @@ def consumer_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"[:64]
 
 
-def _drain(bind, target: str, *, limit: int | None = None, batch: int = 500,
-           owner: str | None = None, due_only: bool = True) -> int:
+def _drain(
+    bind,
+    target: str,
+    *,
+    limit: int | None = None,
+    batch: int = 500,
+    owner: str | None = None,
+    due_only: bool = True,
+    progress: Callable[[int], None] | None = None,
+) -> int:
     """Apply up to `limit` due rows of `target` with their own session; returns rows applied.
 
     Rows are leased before they are applied, so any number of web processes and workers may
@@ -275,8 +322,9 @@ def _drain(bind, target: str, *, limit: int | None = None, batch: int = 500,
         _release_dead_local_leases(session)
         while limit is None or applied < limit:
             size = batch if limit is None else min(batch, limit - applied)
-            rows = _claim(session, target, size, owner, lease_s, due_only=due_only,
-                          after_id=last_id)
+            rows = _claim(
+                session, target, size, owner, lease_s, due_only=due_only, after_id=last_id
+            )
             if not rows:
                 break
             last_id = rows[-1].id
@@ -285,15 +333,24 @@ def _drain(bind, target: str, *, limit: int | None = None, batch: int = 500,
             except _FollowerFailed:
                 # The follower's batch is queued again; rows of this batch not yet applied
                 # (one-by-one mode) are released for the next drain.
-                session.execute(update(IndexOutbox).where(IndexOutbox.id.in_([r.id for r in rows]))
-                                .values(claimed_by=None, claimed_until=None)
-                                .execution_options(synchronize_session=False))
+                session.execute(
+                    update(IndexOutbox)
+                    .where(IndexOutbox.id.in_([r.id for r in rows]))
+                    .values(claimed_by=None, claimed_until=None)
+                    .execution_options(synchronize_session=False)
+                )
                 session.commit()
                 break
             applied += done
+            if progress is not None:
+                progress(len(rows))
             if error is not None:
-                log.warning("Applying %s outbox rows failed for some bids; they are backed "
-                            "off and retried: %r", target, error)
+                log.warning(
+                    "Applying %s outbox rows failed for some bids; they are backed "
+                    "off and retried: %r",
+                    target,
+                    error,
+                )
                 if not done:
                     raise error
     return applied
@@ -312,27 +369,62 @@ def _run_followers(session: Session, target: str, upserts: list[int], deletes: l
                 break
             except Exception as exc:  # noqa: BLE001 - a follower's failure never blocks a write
                 session.rollback()
-                log.warning("A follower of %s outbox rows failed (attempt %d of %d): %r",
-                            target, attempt, FOLLOWER_ATTEMPTS, exc)
+                log.warning(
+                    "A follower of %s outbox rows failed (attempt %d of %d): %r",
+                    target,
+                    attempt,
+                    FOLLOWER_ATTEMPTS,
+                    exc,
+                )
                 error = repr(exc)[:1000]
         else:
             now = utcnow()
-            session.execute(IndexOutbox.__table__.insert(), [
-                {"target": target, "bid_id": bid_id, "action": action, "created_at": now,
-                 "attempts": FOLLOWER_ATTEMPTS, "last_error": error}
-                for action, ids in ((UPSERT, upserts), (DELETE, deletes)) for bid_id in ids])
+            session.execute(
+                IndexOutbox.__table__.insert(),
+                [
+                    {
+                        "target": target,
+                        "bid_id": bid_id,
+                        "action": action,
+                        "created_at": now,
+                        "attempts": FOLLOWER_ATTEMPTS,
+                        "last_error": error,
+                    }
+                    for action, ids in ((UPSERT, upserts), (DELETE, deletes))
+                    for bid_id in ids
+                ],
+            )
             session.commit()
-            log.error("A follower of %s outbox rows failed %d times; its rows are queued again",
-                      target, FOLLOWER_ATTEMPTS)
+            log.error(
+                "A follower of %s outbox rows failed %d times; its rows are queued again",
+                target,
+                FOLLOWER_ATTEMPTS,
+            )
             return False
     return True
 
 
-def sync(target: str | None = None, *, limit: int | None = None) -> dict[str, int]:
-    """Drain pending rows for one target (or all registered ones); returns rows applied per target."""
+def sync(
+    target: str | None = None,
+    *,
+    limit: int | None = None,
+    progress: Callable[[str, int], None] | None = None,
+) -> dict[str, int]:
+    """Drain pending rows for one target (or all registered ones); returns rows applied per target.
+
+    `progress(target, rows)` is called after each applied batch."""
     targets = [target] if target else list(_consumers)
     bind = db.engine
-    return {name: _drain(bind, name, limit=limit, due_only=False) for name in targets}
+    return {
+        name: _drain(
+            bind,
+            name,
+            limit=limit,
+            due_only=False,
+            progress=partial(progress, name) if progress else None,
+        )
+        for name in targets
+    }
 
 
 def listen() -> None:
@@ -344,11 +436,12 @@ def listen() -> None:
     _listening = True
 
 
-def oldest_pending_age(session: Session | None = None) -> float:
+def oldest_pending_age(session: Session | scoped_session | None = None) -> float:
     """Seconds since the oldest row still waiting to be applied was written (0 when none)."""
     session = session or db.session
     oldest = session.scalar(
-        select(func.min(IndexOutbox.created_at)).where(IndexOutbox.dead_at.is_(None)))
+        select(func.min(IndexOutbox.created_at)).where(IndexOutbox.dead_at.is_(None))
+    )
     if oldest is None:
         return 0.0
     return max(0.0, (utcnow() - oldest).total_seconds())
@@ -358,8 +451,9 @@ def registered_targets() -> list[str]:
     return list(_consumers)
 
 
-def drain(target: str, *, limit: int | None = None, batch: int = 500,
-          owner: str | None = None) -> int:
+def drain(
+    target: str, *, limit: int | None = None, batch: int = 500, owner: str | None = None
+) -> int:
     """Apply up to `limit` due rows of `target` (the worker's step); returns rows applied."""
     return _drain(db.engine, target, limit=limit, batch=batch, owner=owner)
 
@@ -375,7 +469,7 @@ class TargetStatus:
     last_error: str | None
 
 
-def status(session: Session | None = None) -> list[TargetStatus]:
+def status(session: Session | scoped_session | None = None) -> list[TargetStatus]:
     """Per target: rows pending, failing (retried), dead, leased now; oldest age; last error."""
     session = session or db.session
     now = utcnow()
@@ -383,31 +477,41 @@ def status(session: Session | None = None) -> list[TargetStatus]:
     for target in sorted(set(TARGETS) | set(_consumers)):
         base = select(func.count(IndexOutbox.id)).where(IndexOutbox.target == target)
         live = base.where(IndexOutbox.dead_at.is_(None))
-        oldest = session.scalar(select(func.min(IndexOutbox.created_at)).where(
-            IndexOutbox.target == target, IndexOutbox.dead_at.is_(None)))
+        oldest = session.scalar(
+            select(func.min(IndexOutbox.created_at)).where(
+                IndexOutbox.target == target, IndexOutbox.dead_at.is_(None)
+            )
+        )
         last_error = session.scalar(
-            select(IndexOutbox.last_error).where(IndexOutbox.target == target,
-                                                 IndexOutbox.last_error.is_not(None))
-            .order_by(IndexOutbox.available_at.desc()).limit(1))
-        result.append(TargetStatus(
-            target=target,
-            pending=session.scalar(live) or 0,
-            failing=session.scalar(live.where(IndexOutbox.attempts > 0)) or 0,
-            dead=session.scalar(base.where(IndexOutbox.dead_at.is_not(None))) or 0,
-            leased=session.scalar(live.where(IndexOutbox.claimed_until >= now)) or 0,
-            oldest_pending_s=max(0.0, (now - oldest).total_seconds()) if oldest else 0.0,
-            last_error=last_error,
-        ))
+            select(IndexOutbox.last_error)
+            .where(IndexOutbox.target == target, IndexOutbox.last_error.is_not(None))
+            .order_by(IndexOutbox.available_at.desc())
+            .limit(1)
+        )
+        result.append(
+            TargetStatus(
+                target=target,
+                pending=session.scalar(live) or 0,
+                failing=session.scalar(live.where(IndexOutbox.attempts > 0)) or 0,
+                dead=session.scalar(base.where(IndexOutbox.dead_at.is_not(None))) or 0,
+                leased=session.scalar(live.where(IndexOutbox.claimed_until >= now)) or 0,
+                oldest_pending_s=max(0.0, (now - oldest).total_seconds()) if oldest else 0.0,
+                last_error=last_error,
+            )
+        )
     return result
 
 
-def requeue_dead(target: str | None = None, session: Session | None = None) -> int:
+def requeue_dead(target: str | None = None, session: Session | scoped_session | None = None) -> int:
     """Give dead rows another chance (after the cause is fixed); returns how many."""
     session = session or db.session
     query = update(IndexOutbox).where(IndexOutbox.dead_at.is_not(None))
     if target:
         query = query.where(IndexOutbox.target == target)
-    count = session.execute(query.values(dead_at=None, attempts=0, available_at=utcnow())
-                            .execution_options(synchronize_session=False)).rowcount
+    count = session.execute(  # type: ignore[attr-defined]  # an UPDATE: a CursorResult
+        query.values(dead_at=None, attempts=0, available_at=utcnow()).execution_options(
+            synchronize_session=False
+        )
+    ).rowcount
     session.commit()
     return count

@@ -22,8 +22,15 @@ from whoosh.qparser import (
 # What a plain word is searched in; funder/organisation names count too.
 DEFAULT_FIELDS = ("title", "summary", "text", "organisation", "funder", "programme")
 # Fields a user may name (anything else, e.g. the permission fields, stays plain text).
-QUERY_FIELDS = DEFAULT_FIELDS + ("themes", "locations", "status", "year", "amount",
-                                 "submitted_on", "published")
+QUERY_FIELDS = DEFAULT_FIELDS + (
+    "themes",
+    "locations",
+    "status",
+    "year",
+    "amount",
+    "submitted_on",
+    "published",
+)
 ALIASES = {
     "themes": ["theme"],
     "locations": ["location"],
@@ -31,8 +38,9 @@ ALIASES = {
     "text": ["body"],
     "programme": ["program"],
 }
-FALLBACK_MESSAGE = ("We could not read that as a search expression, "
-                    "so we searched for its words instead.")
+FALLBACK_MESSAGE = (
+    "We could not read that as a search expression, so we searched for its words instead."
+)
 _WORD = re.compile(r"\w+", re.UNICODE)
 OPERATORS = frozenset({"AND", "OR", "NOT", "ANDNOT", "ANDMAYBE"})  # words that are not words
 
@@ -88,7 +96,7 @@ class QueryBuilder:
         self.schema = schema
         self.parser = MultifieldParser(list(DEFAULT_FIELDS), _query_schema(schema))
         self.parser.remove_plugin_class(WildcardPlugin)  # no leading/inner wildcards: they scan
-        self.parser.add_plugin(_StemAwarePrefixPlugin())   # the whole vocabulary
+        self.parser.add_plugin(_StemAwarePrefixPlugin())  # the whole vocabulary
         self.parser.add_plugin(FieldAliasPlugin(ALIASES))
         # Fallback: any of the words, best matches first (a stray token must not empty the page).
         self.plain = MultifieldParser(list(DEFAULT_FIELDS), _query_schema(schema), group=OrGroup)
@@ -131,8 +139,6 @@ def _is_broken(q: wq.Query) -> bool:
 
 # --- trailing wildcards: the most frequent expansions only --------------------------------
 
-PREFIX_TERMS = 50  # default of SEARCH_PREFIX_TERMS
-
 
 class CappedPrefix(wq.Prefix):
     """A prefix resolved once against the whole index: its `terms` (the most frequent ones)."""
@@ -151,8 +157,9 @@ class CappedPrefix(wq.Prefix):
         return super().__hash__()
 
 
-def cap_prefixes(query: wq.Query, reader, limit: int,
-                 cache: dict | None = None) -> tuple[wq.Query, list[str]]:
+def cap_prefixes(
+    query: wq.Query, reader, limit: int, cache: dict | None = None
+) -> tuple[wq.Query, list[str]]:
     """Each trailing wildcard expanded to at most `limit` of its terms, the most frequent first
     (as Lucene's and Elasticsearch's multi-term rewrites cap theirs); the prefixes that had
     more, as typed (`nano*`)."""
@@ -174,33 +181,48 @@ def cap_prefixes(query: wq.Query, reader, limit: int,
                 cache[key] = resolved
         if resolved[1] and f"{node.text}*" not in capped:
             capped.append(f"{node.text}*")
-        return CappedPrefix(node.fieldname, node.text, resolved[0], boost=node.boost,
-                            constantscore=node.constantscore)
+        return CappedPrefix(
+            node.fieldname,
+            node.text,
+            resolved[0],
+            boost=node.boost,
+            constantscore=node.constantscore,
+        )
 
     return query.accept(visit), capped
 
 
 def capped_message(prefixes: list[str], limit: int) -> str:
     names = ", ".join(prefixes)
-    return (f"{names} matches many words: we searched for the {limit} most common of them. "
-            "Type more letters to reach the others.")
+    return (
+        f"{names} matches many words: we searched for the {limit} most common of them. "
+        "Type more letters to reach the others."
+    )
 
 
 # --- exact-value fields: filters over doc values, not phrase queries ----------------------
 
 # field (or alias) as typed -> the filter it becomes.
 EXACT_FIELDS = {
-    "funder": "funder", "status": "status", "year": "year", "theme": "theme",
-    "themes": "theme", "location": "location", "locations": "location",
-    "organisation": "organisation", "organization": "organisation", "org": "organisation",
+    "funder": "funder",
+    "status": "status",
+    "year": "year",
+    "theme": "theme",
+    "themes": "theme",
+    "location": "location",
+    "locations": "location",
+    "organisation": "organisation",
+    "organization": "organisation",
+    "org": "organisation",
 }
 _EXACT = re.compile(
-    r'(?<![\w:"])(?P<field>' + "|".join(sorted(EXACT_FIELDS, key=len, reverse=True))
+    r'(?<![\w:"])(?P<field>'
+    + "|".join(sorted(EXACT_FIELDS, key=len, reverse=True))
     + r'):(?:"(?P<quoted>[^"*]+)"|(?P<bare>[^\s()"*\[\]{}^~]+))(?=\s|$)',
     re.IGNORECASE,
 )
 # A clause may be lifted out as a filter only where every clause is ANDed.
-_NOT_ANDED = re.compile(r'\b(?:OR|NOT|ANDNOT|ANDMAYBE)\b|[()]')
+_NOT_ANDED = re.compile(r"\b(?:OR|NOT|ANDNOT|ANDMAYBE)\b|[()]")
 
 
 @dataclass
@@ -224,8 +246,9 @@ def split_exact(text: str) -> tuple[list[ExactClause], str]:
             continue
         value = (match.group("quoted") or match.group("bare") or "").strip()
         if value:
-            clauses.append(ExactClause(EXACT_FIELDS[match.group("field").lower()], value,
-                                       match.group(0)))
+            clauses.append(
+                ExactClause(EXACT_FIELDS[match.group("field").lower()], value, match.group(0))
+            )
     if not clauses:
         return [], text
     rest = _EXACT.sub(lambda m: m.group(0) if m.span() in inside else " ", text)

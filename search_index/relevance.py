@@ -32,14 +32,22 @@ def evaluate(service, judgements: list[dict], k: int = 10) -> dict[str, float]:
     """query -> nDCG@k for an anonymous reader's first page, ranked by relevance."""
     scores = {}
     for judged in judgements:
-        results = service.search(None, judged["query"], page=1, per_page=k,
-                                 snippets=False, facets=False)
+        results = service.search(
+            None, judged["query"], page=1, per_page=k, snippets=False, facets=False
+        )
         ids = results.bid_ids
-        identifiers = {row[0]: row[1] for row in db.session.execute(
-            select(Bid.id, Bid.identifier).where(Bid.id.in_(ids)))} if ids else {}
+        identifiers = (
+            {
+                row[0]: row[1]
+                for row in db.session.execute(select(Bid.id, Bid.identifier).where(Bid.id.in_(ids)))
+            }
+            if ids
+            else {}
+        )
         ranked = [identifiers.get(i, "") for i in ids]
-        present = set(db.session.scalars(
-            select(Bid.identifier).where(Bid.identifier.in_(judged["relevant"]))))
+        present = set(
+            db.session.scalars(select(Bid.identifier).where(Bid.identifier.in_(judged["relevant"])))
+        )
         scores[judged["query"]] = ndcg(ranked, present, k)
     return scores
 
@@ -68,8 +76,9 @@ def known_item(service, bids: list[tuple[int, str]], words: int = 3, k: int = 3)
         if len(chosen) < words:
             continue
         tried += 1
-        results = service.search(None, " ".join(chosen), page=1, per_page=k,
-                                 snippets=False, facets=False)
+        results = service.search(
+            None, " ".join(chosen), page=1, per_page=k, snippets=False, facets=False
+        )
         found += bid_id in results.bid_ids
     return found / tried if tried else 0.0
 

@@ -23,10 +23,9 @@ from bids.database import db
 from bids.models import Organisation, User
 from search_index.docvalues import MISSING, DocValues, Values
 from search_index.facets import FacetValue, facet_counts, facet_mask
-from search_index.filters import SORTS, SearchFilters
+from search_index.filters import SORTS, SearchFilters, SearchLimits, window_message
 from search_index.index import SearchIndex
 from search_index.query import (
-    PREFIX_TERMS,
     ExactClause,
     QueryBuilder,
     cap_prefixes,
@@ -75,14 +74,6 @@ class Results:
         return [hit.bid_id for hit in self.items]
 
 
-MAX_RESULT_WINDOW = 1000  # default of SEARCH_MAX_RESULT_WINDOW, as Elasticsearch's 10,000
-
-
-def window_message(window: int, total: int) -> str:
-    return (f"Only the first {window:,} results can be paged through. Narrow the search, "
-            f"or download all {total:,} results as CSV or JSON (the export).")
-
-
 def _fold(value: str) -> str:
     return value.translate(accent_map).lower().strip()
 
@@ -107,11 +98,10 @@ class _MaskFilter(set):
 class SearchService:
     """Searches one index: permission, filter and facet masks over its doc values, then a page."""
 
-    def __init__(self, index: SearchIndex, *, prefix_terms: int = PREFIX_TERMS,
-                 max_window: int = MAX_RESULT_WINDOW):
+    def __init__(self, index: SearchIndex, limits: SearchLimits):
         self.index = index
-        self.prefix_terms = prefix_terms
-        self.max_window = max_window
+        self.prefix_terms = limits.prefix_terms
+        self.max_window = limits.max_window
         self.docvalues = DocValues()
         self.analyzer = make_analyzer()
         self.snippeter = Snippeter(self.analyzer)
@@ -150,7 +140,7 @@ class SearchService:
                 mask |= np.isin(values.single["org_id"], codes)
         return mask & values.alive
 
-    def _base_mask(self, user, filters: SearchFilters, values: Values) -> np.ndarray:
+    def base_mask(self, user, filters: SearchFilters, values: Values) -> np.ndarray:
         mask = self._permission_mask(user, values)
         amount = values.numeric["amount"]
         if filters.min_amount is not None:
@@ -243,14 +233,15 @@ class SearchService:
         parsed = self.builder(searcher.schema).parse(" ".join([rest, *unknown]).strip())
         messages = [parsed.message] if parsed.message else []
         if parsed.query is not None:
-            parsed.query, capped = cap_prefixes(parsed.query, searcher.reader(),
-                                                self.prefix_terms, self._prefixes(searcher))
+            parsed.query, capped = cap_prefixes(
+                parsed.query, searcher.reader(), self.prefix_terms, self._prefixes(searcher)
+            )
             if capped:
                 messages.append(capped_message(capped, self.prefix_terms))
         if parsed.query is None and sort == "relevance":
             sort = "newest"
 
-        base = self._base_mask(user, filters, values)
+        base = self.base_mask(user, filters, values)
         if exact is not None:
             base &= exact
         if parsed.query is not None:
@@ -305,12 +296,20 @@ class SearchService:
         chunk: int = 1000,
     ) -> Iterator[int]:
         """Every result in order (for exports), a chunk at a time."""
-        first = self.search(user, q, filters, sort, 1, chunk, snippets=False, facets=False,
-                            windowed=False)
+        first = self.search(
+            user, q, filters, sort, 1, chunk, snippets=False, facets=False, windowed=False
+        )
         yield from first.bid_ids
         for page in range(2, first.pages + 1):
             yield from self.search(
-                user, q, filters, sort, page, chunk, snippets=False, facets=False,
+                user,
+                q,
+                filters,
+                sort,
+                page,
+                chunk,
+                snippets=False,
+                facets=False,
                 windowed=False,
             ).bid_ids
 
@@ -335,14 +334,12 @@ class SearchService:
         return lambda docnum: searcher.stored_fields(docnum)["id"]
 
 
-def get_search_service() -> SearchService:
-    """The app's search service (one per app, sharing its caches between requests)."""
+def get_search_service() -> Any:
+    """The app's search service (one per app, sharing its caches between requests): Whoosh's
+    or PostgreSQL's, as `SEARCH_BACKEND` chose; both answer `search` and `iter_bid_ids` alike."""
     service = current_app.extensions.get("search_service")
-    if service is None:
-        config = current_app.config
+    if service is None:  # init_app sets it; an index swapped in by hand gets Whoosh's
         service = current_app.extensions["search_service"] = SearchService(
-            current_app.extensions["search_index"],
-            prefix_terms=int(config.get("SEARCH_PREFIX_TERMS", PREFIX_TERMS)),
-            max_window=int(config.get("SEARCH_MAX_RESULT_WINDOW", MAX_RESULT_WINDOW)),
+            current_app.extensions["search_index"], SearchLimits.from_config(current_app.config)
         )
     return service

@@ -68,8 +68,10 @@ class Snippeter:
         letters (a stem begins as its word does), and any word with a non-ASCII letter (its
         folded stem may differ: "école" is "ecol"), found by the regex engine, not Python."""
         heads = sorted({re.escape(t[:3]) for t in terms if t}, key=len, reverse=True)
-        return re.compile(r"(?<!\w)(?:(?:" + "|".join(heads) + r")\w*|\w*[^\x00-\x7f]\w*)",
-                          re.IGNORECASE | re.UNICODE)
+        return re.compile(
+            r"(?<!\w)(?:(?:" + "|".join(heads) + r")\w*|\w*[^\x00-\x7f]\w*)",
+            re.IGNORECASE | re.UNICODE,
+        )
 
     def __call__(self, text: str, terms: set[str]) -> Markup | None:
         if not terms:
@@ -118,8 +120,10 @@ def add_snippets(snippeter: Snippeter, searcher, query, hits: list) -> None:
     # Bodies are Markdown: snippets are cut from what a reader sees (`## Why this matters`
     # reads "Why this matters"); only the first part of a long body is rendered.
     texts = {
-        bid_id: [plain_text((summary or "")[:SNIPPET_CHARS]),
-                 plain_text((body or "")[:SNIPPET_CHARS])]
+        bid_id: [
+            plain_text((summary or "")[:SNIPPET_CHARS]),
+            plain_text((body or "")[:SNIPPET_CHARS]),
+        ]
         for bid_id, summary, body in db.session.execute(
             select(Bid.id, Bid.summary, Bid.body).where(Bid.id.in_(ids))
         )

@@ -78,17 +78,20 @@ def claim_job(name: str, every: timedelta, owner: str) -> bool:
     except IntegrityError:
         db.session.rollback()
     taken = db.session.execute(
-        update(JobRun).where(JobRun.name == name,
-                             or_(JobRun.started_at.is_(None), JobRun.started_at <= now - every))
+        update(JobRun)
+        .where(
+            JobRun.name == name, or_(JobRun.started_at.is_(None), JobRun.started_at <= now - every)
+        )
         .values(started_at=now, claimed_by=owner, finished_at=None)
         .execution_options(synchronize_session=False)
-    ).rowcount
+    ).rowcount  # type: ignore[attr-defined]  # an UPDATE: a CursorResult
     db.session.commit()
     return bool(taken)
 
 
 def run_job(name: str) -> bool:
     """Run one periodic job now and record how it went; True when it succeeded."""
+    error: str | None
     try:
         summary = JOBS[name]()
     except Exception as exc:  # noqa: BLE001 - recorded and logged; the worker goes on
@@ -98,9 +101,12 @@ def run_job(name: str) -> bool:
     else:
         log.info("Periodic job %s: %s", name, summary)
         ok, error = True, None
-    db.session.execute(update(JobRun).where(JobRun.name == name)
-                       .values(finished_at=utcnow(), ok=ok, last_error=error)
-                       .execution_options(synchronize_session=False))
+    db.session.execute(
+        update(JobRun)
+        .where(JobRun.name == name)
+        .values(finished_at=utcnow(), ok=ok, last_error=error)
+        .execution_options(synchronize_session=False)
+    )
     db.session.commit()
     return ok
 
@@ -116,8 +122,14 @@ class WorkerReport:
     rounds: int = 0
 
 
-def run_worker(*, once: bool = False, batch: int = 500, idle_sleep: float = 1.0,
-               stop: threading.Event | None = None, jobs: bool = True) -> WorkerReport:
+def run_worker(
+    *,
+    once: bool = False,
+    batch: int = 500,
+    idle_sleep: float = 1.0,
+    stop: threading.Event | None = None,
+    jobs: bool = True,
+) -> WorkerReport:
     """Apply outbox rows batch by batch, every target in turn; run due jobs when idle.
 
     `once` drains what is due and returns; otherwise runs until `stop` is set.

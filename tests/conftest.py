@@ -14,9 +14,14 @@ from werkzeug.serving import make_server
 
 from bids.database import db as _db
 from bids.models import Membership, Organisation, OrgKind, Role, User
+from bids.publishing import hide_bid
 from portal import create_app
 
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+# ../shared/data next to the checkout; OPENBIDS_SHARED_DATA points elsewhere (a git worktree).
+SHARED_DATA = Path(
+    os.environ.get("OPENBIDS_SHARED_DATA")
+    or Path(__file__).resolve().parents[1].parent / "shared" / "data"
+)
 PASSWORD = "correct horse battery"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
@@ -104,10 +109,20 @@ class Factory:
         self._n += 1
         return self._n
 
-    def user(self, email: str | None = None, name: str = "Test User", *, admin: bool = False,
-             org: Organisation | None = None, role: str = Role.OWNER) -> User:
-        user = User(email=(email or f"user{self._next()}@example.org").lower(),
-                    display_name=name, is_admin=admin)
+    def user(
+        self,
+        email: str | None = None,
+        name: str = "Test User",
+        *,
+        admin: bool = False,
+        org: Organisation | None = None,
+        role: str = Role.OWNER,
+    ) -> User:
+        user = User(
+            email=(email or f"user{self._next()}@example.org").lower(),
+            display_name=name,
+            is_admin=admin,
+        )
         user.set_password(PASSWORD)
         self.db.session.add(user)
         if org is not None:
@@ -119,8 +134,9 @@ class Factory:
         from bids.organisations import unique_slug
 
         name = name or f"Organisation {self._next()}"
-        org = Organisation(name=name, slug=unique_slug(name), kind=kind, regions=[],
-                           description="", **fields)
+        org = Organisation(
+            name=name, slug=unique_slug(name), kind=kind, regions=[], description="", **fields
+        )
         self.db.session.add(org)
         self.db.session.commit()
         return org
@@ -165,6 +181,7 @@ def auth(client) -> AuthActions:
 
 # --- Browser tests -----------------------------------------------------------------------
 
+
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args):
     """Drive Debian's chromium; Playwright's own browser download is not possible here."""
@@ -174,8 +191,13 @@ def browser_type_launch_args(browser_type_launch_args):
         **browser_type_launch_args,
         "executable_path": CHROMIUM,
         "args": [
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--disable-quic",
         ],
     }
 
@@ -218,5 +240,57 @@ def fast_passwords(monkeypatch):
 
     from werkzeug.security import generate_password_hash
 
-    monkeypatch.setattr("bids.models.generate_password_hash",
-                        partial(generate_password_hash, method="pbkdf2:sha256:1000"))
+    monkeypatch.setattr(
+        "bids.models.generate_password_hash",
+        partial(generate_password_hash, method="pbkdf2:sha256:1000"),
+    )
+
+
+@pytest.fixture
+def corpus(db, factory):
+    """The search tests' corpus (test_overlaps_web has its own).
+
+    A small, varied set of bids: two funders, themes, locations, amounts, a draft and a hidden bid.
+    """
+    green = factory.org("Green Streets Trust")
+    other = factory.org("Harbour Arts")
+    bids = {
+        "garden": factory.bid(
+            green,
+            title="Community garden for Leith",
+            body="Raised beds and a community garden shed for older neighbours.",
+            themes=["Environment", "Older people"],
+            locations=["Edinburgh"],
+            amount_requested="8000",
+            submitted_on="2022-03-01",
+            status="submitted",
+        ),
+        "orchard": factory.bid(
+            green,
+            title="Orchard restoration",
+            body="Restoring an old orchard with school volunteers; garden skills.",
+            themes=["Environment"],
+            locations=["Cardiff"],
+            amount_requested="45000",
+            submitted_on="2021-05-01",
+            funder={"name": "Esmée Fairbairn Foundation"},
+        ),
+        "theatre": factory.bid(
+            other,
+            title="Harbour theatre nights",
+            body="Free theatre on the harbour for families <script>x</script>.",
+            themes=["Arts"],
+            locations=["Cardiff"],
+            amount_requested="120000",
+            submitted_on="2023-01-10",
+            status="awarded",
+        ),
+        "draft": factory.bid(
+            green, title="Secret garden draft", body="Not yet public garden plan.", published=False
+        ),
+        "hidden": factory.bid(other, title="Hidden garden", body="Moderated garden text."),
+    }
+    admin = factory.user("admin@example.org", admin=True)
+    hide_bid(admin, bids["hidden"], "spam")
+    db.session.commit()
+    return {"bids": bids, "admin": admin, "green": green, "other": other}

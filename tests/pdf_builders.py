@@ -17,7 +17,8 @@ def minimal_pdf(content: bytes, filters: str = "") -> bytes:
         b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
         b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R"
         b" /Resources << /Font << /F1 5 0 R >> >> >>",
-        b"<< /Length %d %s >>\nstream\n" % (len(content), filters.encode()) + content
+        b"<< /Length %d %s >>\nstream\n" % (len(content), filters.encode())
+        + content
         + b"\nendstream",
         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
     ]
@@ -31,7 +32,9 @@ def minimal_pdf(content: bytes, filters: str = "") -> bytes:
     for offset in offsets:
         out += b"%010d 00000 n \n" % offset
     out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
-        len(objects) + 1, xref)
+        len(objects) + 1,
+        xref,
+    )
     return bytes(out)
 
 
@@ -41,8 +44,7 @@ def text_pdf(text: str = HELLO) -> bytes:
 
 def encrypted_pdf(user_password: str, owner_password: str | None = None) -> bytes:
     writer = PdfWriter(clone_from=PdfReader(io.BytesIO(text_pdf())))
-    writer.encrypt(user_password=user_password, owner_password=owner_password,
-                   algorithm="AES-256")
+    writer.encrypt(user_password=user_password, owner_password=owner_password, algorithm="AES-256")
     out = io.BytesIO()
     writer.write(out)
     return out.getvalue()

@@ -46,6 +46,7 @@ def count(db, model) -> int:
 
 # --- users ------------------------------------------------------------------------------
 
+
 def test_create_user_stores_lower_case_email_and_hashed_password(db, monkeypatch):
     monkeypatch.undo()  # the real, default hashing
     user = create_user("  Ada@Example.ORG ", "Ada", "a long enough password")
@@ -91,6 +92,7 @@ def test_authenticate(db, factory):
 
 # --- API tokens -------------------------------------------------------------------------
 
+
 def test_token_create_use_and_revoke(db, factory):
     user = factory.user()
     token, secret = create_api_token(user, "my script")
@@ -123,12 +125,19 @@ def test_token_of_another_user_cannot_be_revoked(db, factory):
 
 # --- organisations ----------------------------------------------------------------------
 
+
 def test_create_organisation_makes_the_founder_owner(db, factory):
     founder = factory.user()
-    org = create_organisation(founder, {
-        "name": "Glasgow Food Network", "kind": "collective", "identifier": "gb-scot-sc012345",
-        "website": "https://example.org", "regions": "Scotland; Glasgow; scotland",
-    })
+    org = create_organisation(
+        founder,
+        {
+            "name": "Glasgow Food Network",
+            "kind": "collective",
+            "identifier": "gb-scot-sc012345",
+            "website": "https://example.org",
+            "regions": "Scotland; Glasgow; scotland",
+        },
+    )
     db.session.commit()
     assert org.slug == "glasgow-food-network"
     assert org.kind == OrgKind.COLLECTIVE
@@ -197,6 +206,7 @@ def test_only_owners_update_an_organisation(db, factory):
 
 # --- invitations ------------------------------------------------------------------------
 
+
 @pytest.fixture
 def team(factory):
     org = factory.org("Team Org")
@@ -264,6 +274,7 @@ def test_get_invitation_is_scoped_to_its_organisation(db, factory, team):
 
 # --- memberships ------------------------------------------------------------------------
 
+
 def test_owner_removes_a_member_and_editors_cannot(db, factory, team):
     org, owner = team
     editor = factory.user(org=org, role=Role.EDITOR)
@@ -319,6 +330,7 @@ def test_members_list_is_for_members(db, factory, team):
 
 
 # --- an organisation's bids -------------------------------------------------------------
+
 
 def test_bids_and_funders_respect_visibility(db, factory, team):
     org, owner = team

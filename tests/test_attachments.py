@@ -34,8 +34,9 @@ def app_config(request):
     return getattr(request, "param", {})
 
 
-def upload(data: bytes, filename: str = "proposal.pdf",
-           content_type: str = "application/pdf") -> FileStorage:
+def upload(
+    data: bytes, filename: str = "proposal.pdf", content_type: str = "application/pdf"
+) -> FileStorage:
     return FileStorage(stream=io.BytesIO(data), filename=filename, content_type=content_type)
 
 
@@ -59,8 +60,11 @@ def test_real_pdf_is_stored_read_and_revised(app, db, factory, member, shared_da
     bid = factory.bid(org, title="Warm spaces")
     revisions_before = len(bid.revisions)
     pdf = shared_data / "pdfs" / "barker_michelle_2020.pdf"
-    meta = next(json.loads(line) for line in (shared_data / "pdfs" / "metadata.jsonl")
-                .read_text().splitlines() if json.loads(line)["file"] == pdf.name)
+    meta = next(
+        json.loads(line)
+        for line in (shared_data / "pdfs" / "metadata.jsonl").read_text().splitlines()
+        if json.loads(line)["file"] == pdf.name
+    )
 
     attachment = add_attachment(user, bid, upload(pdf.read_bytes(), filename=pdf.name))
     db.session.commit()
@@ -95,8 +99,11 @@ def test_draft_bid_gets_no_revision(db, factory, member):
 def test_text_file_renamed_pdf_is_refused_and_nothing_is_stored(app, db, factory, member):
     user, org = member
     bid = factory.bid(org)
-    fake = upload(b"Dear funder,\nplease find our budget attached.\n" * 50,
-                  filename="budget.pdf", content_type="application/pdf")
+    fake = upload(
+        b"Dear funder,\nplease find our budget attached.\n" * 50,
+        filename="budget.pdf",
+        content_type="application/pdf",
+    )
     with pytest.raises(ValidationError) as caught:
         add_attachment(user, bid, fake)
     assert isinstance(caught.value, NotAPdf)
@@ -109,8 +116,9 @@ def test_text_file_renamed_pdf_is_refused_and_nothing_is_stored(app, db, factory
 def test_magic_bytes_decide_not_the_name(db, factory, member):
     user, org = member
     bid = factory.bid(org, published=False)
-    attachment = add_attachment(user, bid, upload(text_pdf(), filename="notes.txt",
-                                                  content_type="text/plain"))
+    attachment = add_attachment(
+        user, bid, upload(text_pdf(), filename="notes.txt", content_type="text/plain")
+    )
     assert attachment.extraction_status == ExtractionStatus.OK
     assert attachment.filename == "notes.txt.pdf"
 
@@ -256,15 +264,18 @@ def test_read_pdf_upload_checks_and_reads_without_storing(app, db):
     assert attachment_count(db) == 0
 
 
-@pytest.mark.parametrize(("given", "expected"), [
-    ("Budget 2024.pdf", "Budget_2024.pdf"),
-    ("../../etc/passwd", "etc_passwd.pdf"),
-    ("REPORT.PDF", "REPORT.pdf"),
-    ("報告.pdf", "document.pdf"),
-    ("", "document.pdf"),
-    (None, "document.pdf"),
-    ("a" * 300 + ".pdf", "a" * 200 + ".pdf"),
-])
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("Budget 2024.pdf", "Budget_2024.pdf"),
+        ("../../etc/passwd", "etc_passwd.pdf"),
+        ("REPORT.PDF", "REPORT.pdf"),
+        ("報告.pdf", "document.pdf"),
+        ("", "document.pdf"),
+        (None, "document.pdf"),
+        ("a" * 300 + ".pdf", "a" * 200 + ".pdf"),
+    ],
+)
 def test_filenames_are_sanitised(given, expected):
     assert safe_pdf_filename(given) == expected
 
@@ -298,6 +309,8 @@ def test_prune_collects_files_of_rolled_back_uploads_only(app, db, factory, memb
     assert str(lost_path) in result.output
     assert not lost_path.exists() and not tmp_path.exists()
     assert kept_path.is_file() and young.is_file()
-    assert "Deleted 1 unreferenced file." in runner.invoke(
-        args=["attachments", "prune", "--older-than", "0"]).output
+    assert (
+        "Deleted 1 unreferenced file."
+        in runner.invoke(args=["attachments", "prune", "--older-than", "0"]).output
+    )
     assert stored_files(app) == [kept_path]

@@ -15,8 +15,11 @@ pytestmark = pytest.mark.usefixtures("fast_passwords")
 
 
 def signup(client, email="new@example.org", name="New Person", password=PASSWORD, **query):
-    return client.post("/signup", query_string=query,
-                       data={"display_name": name, "email": email, "password": password})
+    return client.post(
+        "/signup",
+        query_string=query,
+        data={"display_name": name, "email": email, "password": password},
+    )
 
 
 def users(db) -> int:
@@ -24,6 +27,7 @@ def users(db) -> int:
 
 
 # --- sign up ----------------------------------------------------------------------------
+
 
 def test_signup_page_has_labelled_fields(client):
     html = client.get("/signup").get_data(as_text=True)
@@ -76,12 +80,20 @@ def test_signed_in_visitor_is_sent_on_from_signup_and_login(client):
 def test_signup_form_carries_next(client):
     page = client.get("/signup?next=/orgs/join/tok").get_data(as_text=True)
     assert 'name="next" type="hidden" value="/orgs/join/tok"' in page
-    response = client.post("/signup", data={"display_name": "N", "email": "n@example.org",
-                                            "password": PASSWORD, "next": "/orgs/join/tok"})
+    response = client.post(
+        "/signup",
+        data={
+            "display_name": "N",
+            "email": "n@example.org",
+            "password": PASSWORD,
+            "next": "/orgs/join/tok",
+        },
+    )
     assert response.location == "/orgs/join/tok"
 
 
 # --- sign in / out ----------------------------------------------------------------------
+
 
 def test_login_and_logout(client, auth, factory):
     factory.user("ann@example.org", "Ann Example")
@@ -121,27 +133,36 @@ def test_protected_page_sends_to_login_and_back(client, factory):
     assert response.status_code == 302 and response.location.startswith("/login?next=")
     login_page = client.get(response.location).get_data(as_text=True)
     assert 'value="/account"' in login_page
-    response = client.post("/login", data={"email": "ann@example.org", "password": PASSWORD,
-                                           "next": "/orgs/new"})
+    response = client.post(
+        "/login", data={"email": "ann@example.org", "password": PASSWORD, "next": "/orgs/new"}
+    )
     assert response.location == "/orgs/new"
 
 
 @pytest.mark.parametrize(
     "target",
-    ["https://evil.example/", "//evil.example/", "/\\evil.example", "http:/evil", "javascript:alert(1)",
-     "/ok\r\nLocation: https://evil.example"],
+    [
+        "https://evil.example/",
+        "//evil.example/",
+        "/\\evil.example",
+        "http:/evil",
+        "javascript:alert(1)",
+        "/ok\r\nLocation: https://evil.example",
+    ],
 )
 def test_login_never_redirects_off_site(client, factory, target):
     factory.user("ann@example.org")
     page = client.get("/login", query_string={"next": target}).get_data(as_text=True)
     assert "evil" not in page and "javascript" not in page
-    response = client.post("/login", data={"email": "ann@example.org", "password": PASSWORD,
-                                           "next": target})
+    response = client.post(
+        "/login", data={"email": "ann@example.org", "password": PASSWORD, "next": target}
+    )
     assert response.status_code == 302
     assert response.location == "/account"
 
 
 # --- account: organisations and tokens --------------------------------------------------
+
 
 def test_account_lists_organisations(client, auth, factory):
     org = factory.org("Riverside Trust")
@@ -216,6 +237,7 @@ def test_account_and_tokens_need_sign_in(client):
 
 # --- rate limits ------------------------------------------------------------------------
 
+
 class TestRateLimits:
     @pytest.fixture
     def app_config(self):
@@ -224,8 +246,12 @@ class TestRateLimits:
     def test_fourth_login_attempt_is_refused_readably(self, client, factory):
         factory.user("ann@example.org")
         for _ in range(3):
-            assert client.post("/login", data={"email": "ann@example.org",
-                                               "password": "wrong password"}).status_code == 401
+            assert (
+                client.post(
+                    "/login", data={"email": "ann@example.org", "password": "wrong password"}
+                ).status_code
+                == 401
+            )
         response = client.post("/login", data={"email": "ann@example.org", "password": PASSWORD})
         assert response.status_code == 429
         html = response.get_data(as_text=True)
@@ -256,12 +282,16 @@ def test_change_display_name(client, auth, factory, db):
 def test_change_password(client, auth, factory, db):
     factory.user("ann@example.org")
     auth.login("ann@example.org")
-    response = client.post("/account/password", data={"current_password": "wrong one here",
-                                                      "new_password": "a brand new password"})
+    response = client.post(
+        "/account/password",
+        data={"current_password": "wrong one here", "new_password": "a brand new password"},
+    )
     assert response.status_code == 422
     assert "not your current password" in response.get_data(as_text=True)
-    response = client.post("/account/password", data={"current_password": PASSWORD,
-                                                      "new_password": "a brand new password"})
+    response = client.post(
+        "/account/password",
+        data={"current_password": PASSWORD, "new_password": "a brand new password"},
+    )
     assert response.status_code == 302
     auth.logout()
     assert auth.login("ann@example.org").status_code == 401

@@ -43,12 +43,15 @@ def test_time_calls_measures_each_call():
 
 def test_harness_runs_the_import_benchmark_on_a_sample(tmp_path, shared_data, capsys):
     corpus = tmp_path / "sample.jsonl.gz"
-    with gzip.open(shared_data / "sbir-awards.jsonl.gz", "rt") as src, \
-            gzip.open(corpus, "wt") as out:
+    with (
+        gzip.open(shared_data / "sbir-awards.jsonl.gz", "rt") as src,
+        gzip.open(corpus, "wt") as out,
+    ):
         out.writelines(itertools.islice(src, 60))
     output = tmp_path / "results" / "latest.json"
-    code = main(["--only", "import", "--limit", "50", "--corpus", str(corpus),
-                 "--output", str(output)])
+    code = main(
+        ["--only", "import", "--limit", "50", "--corpus", str(corpus), "--output", str(output)]
+    )
     printed = capsys.readouterr().out
     assert code == 0, printed
     results = json.loads(output.read_text())
@@ -80,38 +83,12 @@ def test_a_failing_benchmark_is_reported_not_hidden(tmp_path, monkeypatch, capsy
     assert "RuntimeError: boom" in capsys.readouterr().err
 
 
-def test_similarity_evaluation_ranks_partners_and_explains_near_misses():
-    import numpy as np
-
-    from benchmarks.similarity_bench import evaluate
-
-    # Five bids; bids 0 and 1 are labelled partners, as are 2 and 3. Bid 4 belongs to the
-    # same firm as bid 2 and outranks bid 3 for it.
-    scores = np.array([
-        [1.0, 0.9, 0.1, 0.1, 0.2],
-        [0.9, 1.0, 0.1, 0.1, 0.1],
-        [0.1, 0.1, 1.0, 0.5, 0.97],
-        [0.1, 0.1, 0.5, 1.0, 0.1],
-        [0.2, 0.1, 0.97, 0.1, 1.0],
-    ])
-    positions = {f"b{i}": i for i in range(5)}
-    pairs = [{"a": "b0", "b": "b1", "label": 1}, {"a": "b2", "b": "b3", "label": 1},
-             {"a": "b0", "b": "b3", "label": 0}, {"a": "b1", "b": "b4", "label": 0}]
-    figures = evaluate(lambda p: scores[p].copy(), positions, pairs,
-                       orgs=np.array([10, 11, 12, 13, 12]))
-    # Ranks: 0->1: 1, 1->0: 1, 2->3: 2 (bid 4 first), 3->2: 1.
-    assert figures["recall@1"] == 0.75 and figures["recall@10"] == 1.0
-    assert figures["MRR"] == (1 + 1 + 0.5 + 1) / 4
-    assert figures["ROC-AUC"] == 1.0
-    assert figures["misses"] == 1
-    assert figures["misses_first_same_firm"] == 1 and figures["misses_first_near_copy"] == 1
-
-
 def test_a_scaled_corpus_repeats_the_records_with_new_identifiers(tmp_path, shared_data):
     from benchmarks import BenchContext
 
-    ctx = BenchContext(limit=3, corpus_path=shared_data / "sbir-awards.jsonl.gz", scale=3,
-                       workdir=tmp_path)
+    ctx = BenchContext(
+        limit=3, corpus_path=shared_data / "sbir-awards.jsonl.gz", scale=3, workdir=tmp_path
+    )
     with gzip.open(ctx._scaled_corpus(), "rt") as scaled:
         records = [json.loads(line) for line in scaled]
     assert len(records) == 9 and len({r["identifier"] for r in records}) == 9
@@ -123,9 +100,14 @@ def test_a_scaled_corpus_repeats_the_records_with_new_identifiers(tmp_path, shar
 def test_backends_side_by_side_leave_a_column_for_each():
     from benchmarks.search_bench import side_by_side
 
-    table = side_by_side(42_000, {"Whoosh": {"p50": 12.0, "p95": 40.0, "build_s": 100.0,
-                                             "update_p95": 50.0},
-                                  "PostgreSQL": None, "FTS5": {"p50": 4.1, "p95": 30.8}})
+    table = side_by_side(
+        42_000,
+        {
+            "Whoosh": {"p50": 12.0, "p95": 40.0, "build_s": 100.0, "update_p95": 50.0},
+            "PostgreSQL": None,
+            "FTS5": {"p50": 4.1, "p95": 30.8},
+        },
+    )
     header, p50 = table.splitlines()[1], table.splitlines()[2]
     assert header.split() == ["figure", "Whoosh", "PostgreSQL", "FTS5"]
     assert p50.split()[-3:] == ["12.0", "-", "4.1"]

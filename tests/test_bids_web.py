@@ -63,6 +63,7 @@ def bid_count(db) -> int:
 
 # --- new ----------------------------------------------------------------------------------
 
+
 def test_new_requires_sign_in(client):
     response = client.get("/bids/new")
     assert response.status_code == 302 and "/login" in response.headers["Location"]
@@ -78,17 +79,33 @@ def test_new_without_an_organisation_links_to_create_one(client, factory):
 def test_new_form_has_every_field_and_suggestions(client, member, org):
     login(client, member)
     page = client.get("/bids/new").get_data(as_text=True)
-    for name in ("organisation", "title", "summary", "body", "funder_name", "funder_identifier",
-                 "programme", "amount_requested", "currency", "duration_months", "submitted_on",
-                 "themes", "locations", "licence", "identifier", "preview", "save_draft",
-                 "publish"):
+    for name in (
+        "organisation",
+        "title",
+        "summary",
+        "body",
+        "funder_name",
+        "funder_identifier",
+        "programme",
+        "amount_requested",
+        "currency",
+        "duration_months",
+        "submitted_on",
+        "themes",
+        "locations",
+        "licence",
+        "identifier",
+        "preview",
+        "save_draft",
+        "publish",
+    ):
         assert f'name="{name}"' in page, name
     assert '<option selected value="GBP">GBP</option>' in page
     assert '<option value="NOK">NOK</option>' in page
     assert '<option value="Yorkshire and the Humber">' in page
     assert 'value="CC0-1.0"' in page
     assert f'<option value="{org.id}">Wrexham Warmth</option>' in page
-    assert 'aria-describedby="None"' not in page and 'aria-invalid' not in page
+    assert 'aria-describedby="None"' not in page and "aria-invalid" not in page
     assert 'aria-describedby="title_hint"' not in page  # title has no hint
     assert 'aria-describedby="summary-hint"' in page
 
@@ -125,8 +142,9 @@ def test_publish_a_bid(client, db, member, org):
 
 def test_save_as_draft_is_private(client, db, member, org, factory):
     login(client, member)
-    client.post("/bids/new", data={**FORM, "organisation": org.id,
-                                   "save_draft": "Save as private draft"})
+    client.post(
+        "/bids/new", data={**FORM, "organisation": org.id, "save_draft": "Save as private draft"}
+    )
     bid = db.session.scalar(select(Bid))
     assert not bid.is_published and bid.revisions == []
     page = client.get(f"/bids/{bid.id}").get_data(as_text=True)
@@ -142,8 +160,9 @@ def test_save_as_draft_is_private(client, db, member, org, factory):
 def test_preview_renders_markdown_and_saves_nothing(client, db, member, org):
     login(client, member)
     body = "# Plan\n\n- one\n- two\n\n<script>alert(1)</script>[x](javascript:alert(2))"
-    response = client.post("/bids/new", data={**FORM, "organisation": org.id, "body": body,
-                                              "preview": "Preview"})
+    response = client.post(
+        "/bids/new", data={**FORM, "organisation": org.id, "body": body, "preview": "Preview"}
+    )
     page = response.get_data(as_text=True)
     assert response.status_code == 200
     preview = page.split('id="preview-heading"')[1].split("</section>")[0]
@@ -156,8 +175,10 @@ def test_preview_renders_markdown_and_saves_nothing(client, db, member, org):
 def test_live_preview_endpoint_sanitises(client, member):
     assert client.post("/bids/preview", data={"body": "# x"}).status_code == 302  # signed out
     login(client, member)
-    response = client.post("/bids/preview", data={
-        "body": "# Plan\n\n*a* <script>alert(1)</script> [x](javascript:alert(2))"})
+    response = client.post(
+        "/bids/preview",
+        data={"body": "# Plan\n\n*a* <script>alert(1)</script> [x](javascript:alert(2))"},
+    )
     assert response.status_code == 200 and response.mimetype == "text/html"
     html = response.get_data(as_text=True)
     assert "<h2>Plan</h2>" in html and "<em>a</em>" in html
@@ -166,10 +187,18 @@ def test_live_preview_endpoint_sanitises(client, member):
 
 def test_invalid_input_shows_errors_and_saves_nothing(client, db, member, org):
     login(client, member)
-    response = client.post("/bids/new", data={
-        **FORM, "organisation": org.id, "title": "", "amount_requested": "lots",
-        "submitted_on": "yesterday", "funder_identifier": "bad id", "publish": "Publish",
-    })
+    response = client.post(
+        "/bids/new",
+        data={
+            **FORM,
+            "organisation": org.id,
+            "title": "",
+            "amount_requested": "lots",
+            "submitted_on": "yesterday",
+            "funder_identifier": "bad id",
+            "publish": "Publish",
+        },
+    )
     page = response.get_data(as_text=True)
     assert response.status_code == 422
     assert "Title is required." in page
@@ -183,13 +212,15 @@ def test_invalid_input_shows_errors_and_saves_nothing(client, db, member, org):
 def test_cannot_publish_for_someone_elses_organisation(client, db, member, factory):
     other = factory.org("Not yours")
     login(client, member)
-    response = client.post("/bids/new", data={**FORM, "organisation": other.id,
-                                              "publish": "Publish"})
+    response = client.post(
+        "/bids/new", data={**FORM, "organisation": other.id, "publish": "Publish"}
+    )
     assert response.status_code == 422
     assert bid_count(db) == 0
 
 
 # --- edit ---------------------------------------------------------------------------------
+
 
 def test_edit_is_prefilled_and_each_save_is_a_revision(client, db, member, org, factory):
     bid = factory.bid(org, title="Original title", themes=["a", "b"], amount_requested="1500.25")
@@ -221,8 +252,10 @@ def test_edit_a_draft_then_publish(client, db, member, org, factory):
 def test_failed_edit_changes_nothing(client, db, member, org, factory):
     bid = factory.bid(org, title="Stays", submitted_on="2024-01-01")
     login(client, member)
-    response = client.post(f"/bids/{bid.id}/edit", data={
-        **FORM, "title": "Changed?", "identifier": "360G-openbids-999", "save": "Save"})
+    response = client.post(
+        f"/bids/{bid.id}/edit",
+        data={**FORM, "title": "Changed?", "identifier": "360G-openbids-999", "save": "Save"},
+    )
     assert response.status_code == 422
     assert "assigned by Open Bids" in response.get_data(as_text=True)
     db.session.expire_all()
@@ -241,17 +274,38 @@ def test_outsiders_cannot_edit(client, db, org, factory):
 
 # --- bid page -----------------------------------------------------------------------------
 
+
 def test_bid_page_metadata_licence_permalink(client, db, org, factory):
-    bid = factory.bid(org, identifier="GB-WW/2024:7", title="Warm rooms", programme="Winter",
-                      amount_requested="18500", currency="GBP", duration_months="12",
-                      submitted_on="2024-09-01", status="submitted", themes=["warmth"],
-                      locations=["Wales"], licence="CC-BY-SA-4.0")
+    bid = factory.bid(
+        org,
+        identifier="GB-WW/2024:7",
+        title="Warm rooms",
+        programme="Winter",
+        amount_requested="18500",
+        currency="GBP",
+        duration_months="12",
+        submitted_on="2024-09-01",
+        status="submitted",
+        themes=["warmth"],
+        locations=["Wales"],
+        licence="CC-BY-SA-4.0",
+    )
     page = client.get(f"/bids/{bid.id}").get_data(as_text=True)
     assert page.count("<h1>") == 1
-    for expected in ("GB-WW/2024:7", f'href="/orgs/{org.slug}"', "National Lottery Community Fund",
-                     "Winter", "£18,500", "12 months", "1 September 2024", ">warmth<", ">Wales<",
-                     'href="https://creativecommons.org/licenses/by-sa/4.0/"',
-                     "http://localhost/bids/by-identifier/GB-WW/2024:7", "1 revision"):
+    for expected in (
+        "GB-WW/2024:7",
+        f'href="/orgs/{org.slug}"',
+        "National Lottery Community Fund",
+        "Winter",
+        "£18,500",
+        "12 months",
+        "1 September 2024",
+        ">warmth<",
+        ">Wales<",
+        'href="https://creativecommons.org/licenses/by-sa/4.0/"',
+        "http://localhost/bids/by-identifier/GB-WW/2024:7",
+        "1 revision",
+    ):
         assert expected in page, expected
     assert 'href="/bids/1/edit"' not in page  # not a member
     redirect = client.get("/bids/by-identifier/GB-WW/2024:7")
@@ -269,12 +323,19 @@ def test_members_see_edit_buttons(client, member, org, factory):
 
 # --- outcome ------------------------------------------------------------------------------
 
+
 def test_record_outcome(client, db, member, org, factory):
     bid = factory.bid(org, status="submitted", submitted_on="2024-01-01")
     login(client, member)
-    response = client.post(f"/bids/{bid.id}/outcome", data={
-        "status": "awarded", "amount_awarded": "15000", "decided_on": "2024-03-01",
-        "note": "Good news"})
+    response = client.post(
+        f"/bids/{bid.id}/outcome",
+        data={
+            "status": "awarded",
+            "amount_awarded": "15000",
+            "decided_on": "2024-03-01",
+            "note": "Good news",
+        },
+    )
     assert response.status_code == 302
     db.session.refresh(bid)
     assert bid.status == "awarded" and bid.amount_awarded_minor == 1_500_000
@@ -292,14 +353,28 @@ def test_record_outcome(client, db, member, org, factory):
 
 # --- revisions ----------------------------------------------------------------------------
 
+
 def test_revisions_and_compare(client, db, member, org, factory):
     bid = factory.bid(org, title="We help older men", summary="Sheds.")
     login(client, member)
-    client.post(f"/bids/{bid.id}/edit", data={
-        **FORM, "title": "We help older people <b>now</b>", "summary": "Sheds.", "save": "Save"})
-    client.post(f"/bids/{bid.id}/edit", data={
-        **FORM, "title": "We help older people <b>now</b>", "summary": "Sheds and gardens.",
-        "save": "Save"})
+    client.post(
+        f"/bids/{bid.id}/edit",
+        data={
+            **FORM,
+            "title": "We help older people <b>now</b>",
+            "summary": "Sheds.",
+            "save": "Save",
+        },
+    )
+    client.post(
+        f"/bids/{bid.id}/edit",
+        data={
+            **FORM,
+            "title": "We help older people <b>now</b>",
+            "summary": "Sheds and gardens.",
+            "save": "Save",
+        },
+    )
     page = client.get(f"/bids/{bid.id}/revisions").get_data(as_text=True)
     assert "3 revision" not in page and page.count("<tr>") == 4  # header + 3 revisions
     assert f"/bids/{bid.id}/revisions/compare?from=2&amp;to=3" in page
@@ -319,6 +394,7 @@ def test_revisions_and_compare(client, db, member, org, factory):
 
 # --- lineage ------------------------------------------------------------------------------
 
+
 def test_lineage_links_both_directions_and_removal(client, db, member, org, factory):
     other_org = factory.org("Elsewhere")
     earlier = factory.bid(other_org, title="Earlier attempt", identifier="GB-EARLY-1")
@@ -326,8 +402,10 @@ def test_lineage_links_both_directions_and_removal(client, db, member, org, fact
     bid = factory.bid(org, title="Second attempt")
     login(client, member)
 
-    response = client.post(f"/bids/{bid.id}/links", data={
-        "kind": "resubmission_of", "target": f"http://localhost/bids/{earlier.id}"})
+    response = client.post(
+        f"/bids/{bid.id}/links",
+        data={"kind": "resubmission_of", "target": f"http://localhost/bids/{earlier.id}"},
+    )
     assert response.status_code == 302
     link = db.session.scalar(select(BidLink))
     assert (link.from_bid_id, link.to_bid_id, link.kind) == (bid.id, earlier.id, "resubmission_of")
@@ -337,8 +415,7 @@ def test_lineage_links_both_directions_and_removal(client, db, member, org, fact
     page = client.get(f"/bids/{earlier.id}").get_data(as_text=True)
     assert "Resubmitted as" in page and "Second attempt" in page
 
-    client.post(f"/bids/{bid.id}/links", data={"kind": "also_sent_to",
-                                               "target": secret.identifier})
+    client.post(f"/bids/{bid.id}/links", data={"kind": "also_sent_to", "target": secret.identifier})
     assert db.session.scalar(select(func.count(BidLink.id))) == 1
     page = client.get(f"/bids/{bid.id}/edit").get_data(as_text=True)
     assert "No bid found with that identifier or address." in page
@@ -348,6 +425,7 @@ def test_lineage_links_both_directions_and_removal(client, db, member, org, fact
 
 
 # --- moderation ---------------------------------------------------------------------------
+
 
 def test_moderation_hide_and_restore(client, db, member, org, factory):
     bid = factory.bid(org, title="Contentious")
@@ -377,25 +455,41 @@ def test_moderation_hide_and_restore(client, db, member, org, factory):
 
 # --- XSS ----------------------------------------------------------------------------------
 
+
 def test_xss_in_every_field_comes_back_escaped(client, db, member, org):
     payload = '<script>alert("x")</script><img src=x onerror=alert(1)>'
     login(client, member)
-    client.post("/bids/new", data={
-        **FORM, "organisation": org.id, "title": "T" + payload, "summary": "S" + payload,
-        "programme": "P" + payload, "funder_name": "F" + payload, "themes": "th" + payload,
-        "locations": "lo" + payload, "funder_identifier": "",
-        "body": payload + '\n\n[click](javascript:alert(2)) <a href="#" onclick="alert(3)">a</a>',
-        "publish": "Publish"})
+    client.post(
+        "/bids/new",
+        data={
+            **FORM,
+            "organisation": org.id,
+            "title": "T" + payload,
+            "summary": "S" + payload,
+            "programme": "P" + payload,
+            "funder_name": "F" + payload,
+            "themes": "th" + payload,
+            "locations": "lo" + payload,
+            "funder_identifier": "",
+            "body": payload
+            + '\n\n[click](javascript:alert(2)) <a href="#" onclick="alert(3)">a</a>',
+            "publish": "Publish",
+        },
+    )
     bid = db.session.scalar(select(Bid))
     assert bid is not None and bid.title.startswith("T<script>")
-    client.post(f"/bids/{bid.id}/edit", data={
-        **FORM, "title": bid.title, "note": "n" + payload, "save": "Save"})
+    client.post(
+        f"/bids/{bid.id}/edit",
+        data={**FORM, "title": bid.title, "note": "n" + payload, "save": "Save"},
+    )
     assert bid.revisions[-1].note.startswith("n<script>")
     logout(client)
     for url in (f"/bids/{bid.id}", "/bids/", "/", f"/bids/{bid.id}/revisions"):
         page = client.get(url).get_data(as_text=True)
         assert "<script>alert" not in page, url
-        assert "<img src=x" not in page and "onerror=alert" not in page.replace("onerror=alert(1)&gt;", "")
+        assert "<img src=x" not in page and "onerror=alert" not in page.replace(
+            "onerror=alert(1)&gt;", ""
+        )
         assert "javascript:" not in page and 'onclick="alert' not in page
     page = client.get(f"/bids/{bid.id}").get_data(as_text=True)
     assert "T&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in page
@@ -403,13 +497,17 @@ def test_xss_in_every_field_comes_back_escaped(client, db, member, org):
 
 # --- attachments --------------------------------------------------------------------------
 
+
 def test_upload_and_download_a_pdf(client, db, member, org, factory, shared_data):
     bid = factory.bid(org)
     pdf = (shared_data / "pdfs" / "barker_michelle_2020.pdf").read_bytes()
     login(client, member)
-    response = client.post(f"/bids/{bid.id}/attachments", data={
-        "file": (io.BytesIO(pdf), "Barker proposal.pdf")}, content_type="multipart/form-data",
-        follow_redirects=True)
+    response = client.post(
+        f"/bids/{bid.id}/attachments",
+        data={"file": (io.BytesIO(pdf), "Barker proposal.pdf")},
+        content_type="multipart/form-data",
+        follow_redirects=True,
+    )
     page = response.get_data(as_text=True)
     db.session.refresh(bid)
     assert len(bid.attachments) == 1
@@ -433,9 +531,12 @@ def test_upload_and_download_a_pdf(client, db, member, org, factory, shared_data
 def test_a_text_file_named_pdf_is_refused_with_a_message(client, db, member, org, factory):
     bid = factory.bid(org)
     login(client, member)
-    response = client.post(f"/bids/{bid.id}/attachments", data={
-        "file": (io.BytesIO(b"just text, honest"), "bid.pdf")},
-        content_type="multipart/form-data", follow_redirects=True)
+    response = client.post(
+        f"/bids/{bid.id}/attachments",
+        data={"file": (io.BytesIO(b"just text, honest"), "bid.pdf")},
+        content_type="multipart/form-data",
+        follow_redirects=True,
+    )
     page = response.get_data(as_text=True)
     assert "not a PDF" in page
     db.session.refresh(bid)
@@ -446,8 +547,11 @@ def test_attachments_of_a_draft_are_private(client, db, member, org, factory, sh
     bid = factory.bid(org, published=False)
     login(client, member)
     pdf = (shared_data / "pdfs" / "barker_michelle_2020.pdf").read_bytes()
-    client.post(f"/bids/{bid.id}/attachments", data={"file": (io.BytesIO(pdf), "p.pdf")},
-                content_type="multipart/form-data")
+    client.post(
+        f"/bids/{bid.id}/attachments",
+        data={"file": (io.BytesIO(pdf), "p.pdf")},
+        content_type="multipart/form-data",
+    )
     db.session.refresh(bid)
     url = f"/bids/{bid.id}/attachments/{bid.attachments[0].id}/{bid.attachments[0].filename}"
     with client.get(url) as download:
@@ -461,14 +565,16 @@ class TestUploadLimit:
     def app_config(self):
         return {"MAX_UPLOAD_MB": 1}
 
-    def test_an_oversized_upload_is_refused_with_a_message(self, client, db, member, org,
-                                                           factory):
+    def test_an_oversized_upload_is_refused_with_a_message(self, client, db, member, org, factory):
         bid = factory.bid(org)
         login(client, member)
         big = b"%PDF-1.4\n" + b"0" * (1024 * 1024 + 10)
-        response = client.post(f"/bids/{bid.id}/attachments", data={
-            "file": (io.BytesIO(big), "big.pdf")}, content_type="multipart/form-data",
-            follow_redirects=True)
+        response = client.post(
+            f"/bids/{bid.id}/attachments",
+            data={"file": (io.BytesIO(big), "big.pdf")},
+            content_type="multipart/form-data",
+            follow_redirects=True,
+        )
         assert response.status_code == 200
         assert "larger than 1 MB" in response.get_data(as_text=True)
         db.session.refresh(bid)
@@ -476,6 +582,7 @@ class TestUploadLimit:
 
 
 # --- CSRF ---------------------------------------------------------------------------------
+
 
 class TestCsrf:
     @pytest.fixture
@@ -507,19 +614,28 @@ class TestCsrf:
         bid = db.session.get(Bid, bid.id)
         assert bid_count(db) == 2
         assert (bid.status, bid.title, bid.attachments, bid.is_hidden) == (
-            "draft", bid.title, [], False)
+            "draft",
+            bid.title,
+            [],
+            False,
+        )
         assert bid.title != FORM["title"]
         assert [(x.kind, x.to_bid_id) for x in bid.links] == [("also_sent_to", other.id)]
 
     def test_forms_carry_a_token(self, client, db, member, org, factory):
         bid = factory.bid(org)
-        db.session.add(BidLink(from_bid_id=bid.id, to_bid_id=factory.bid(org).id,
-                               kind="also_sent_to"))
+        db.session.add(
+            BidLink(from_bid_id=bid.id, to_bid_id=factory.bid(org).id, kind="also_sent_to")
+        )
         member.is_admin = True
         db.session.commit()
         login(client, member)
-        expected = {"/bids/new": 2, f"/bids/{bid.id}/edit": 5, f"/bids/{bid.id}/outcome": 2,
-                    f"/bids/{bid.id}": 2}  # the header's sign-out form is one of them
+        expected = {
+            "/bids/new": 2,
+            f"/bids/{bid.id}/edit": 5,
+            f"/bids/{bid.id}/outcome": 2,
+            f"/bids/{bid.id}": 2,
+        }  # the header's sign-out form is one of them
         for url, count in expected.items():
             page = client.get(url).get_data(as_text=True)
             forms = re.findall(r'<form[^>]*method="post".*?</form>', page, re.S)

@@ -1,4 +1,5 @@
-"""Claiming an organisation nobody manages (a funder first named by a bid): request, admin decision."""
+"""Claiming an organisation nobody manages (a funder first named by a bid): request, admin
+decision."""
 
 from __future__ import annotations
 
@@ -22,13 +23,22 @@ def people(factory, db):
     bob = factory.user("bob@example.org", "Bob Example")
     admin = factory.user("admin@example.org", "Site Admin", admin=True)
     db.session.commit()
-    return {"funder": funder, "managed": managed, "owner": owner, "ann": ann, "bob": bob,
-            "admin": admin}
+    return {
+        "funder": funder,
+        "managed": managed,
+        "owner": owner,
+        "ann": ann,
+        "bob": bob,
+        "admin": admin,
+    }
 
 
 def role(db, user, org):
-    return db.session.scalar(select(Membership.role).where(
-        Membership.user_id == user.id, Membership.organisation_id == org.id))
+    return db.session.scalar(
+        select(Membership.role).where(
+            Membership.user_id == user.id, Membership.organisation_id == org.id
+        )
+    )
 
 
 def test_a_claim_is_asked_once_and_only_for_an_organisation_nobody_manages(db, people):
@@ -88,7 +98,9 @@ def test_a_second_organisation_under_a_listed_name_is_refused_with_the_way_to_th
     assert "ask one of its members to invite you" in managed.value.errors["name"]
     # Two organisations that share a name but not their registered identifiers are distinct.
     people["managed"].org_identifier = "GB-CHC-1000001"
-    other = create_organisation(people["bob"], {"name": "Riverside Trust", "identifier": "GB-CHC-1000002"})
+    other = create_organisation(
+        people["bob"], {"name": "Riverside Trust", "identifier": "GB-CHC-1000002"}
+    )
     assert other.slug != people["managed"].slug
 
 
@@ -111,10 +123,14 @@ def test_claim_flow_through_the_pages(client, auth, db, people):
     auth.login("admin@example.org")
     queue = client.get("/orgs/claims").get_data(as_text=True)
     assert "Ann Example" in queue and "Grants officer" in queue and "Garden Fund" in queue
-    unclear = client.post(f"/orgs/claims/{claim_id}", data={"decision": "maybe"}, follow_redirects=True)
+    unclear = client.post(
+        f"/orgs/claims/{claim_id}", data={"decision": "maybe"}, follow_redirects=True
+    )
     assert "Nothing was decided" in unclear.get_data(as_text=True)
     assert db.session.get(OrganisationClaim, claim_id).is_open
-    done = client.post(f"/orgs/claims/{claim_id}", data={"decision": "approve"}, follow_redirects=True)
+    done = client.post(
+        f"/orgs/claims/{claim_id}", data={"decision": "approve"}, follow_redirects=True
+    )
     assert "Ann Example now owns Garden Fund." in done.get_data(as_text=True)
     auth.logout()
 

@@ -18,7 +18,6 @@ from search_index.clusters import (
 )
 
 
-
 @pytest.fixture
 def app_config():
     """Pairs are fed by hand here: publishing must not also cluster through the engine."""
@@ -27,13 +26,16 @@ def app_config():
 
 # bid id -> organisation id
 ORGS = {1: 10, 2: 20, 3: 30, 4: 10, 5: 40, 6: 50, 7: 60, 8: 60}
-FACTS = {i: BidFacts(i, org, funder_id=100 + i % 3, amount_minor=1000 * i) for i, org in ORGS.items()}
+FACTS = {
+    i: BidFacts(i, org, funder_id=100 + i % 3, amount_minor=1000 * i) for i, org in ORGS.items()
+}
 PAIRS = [
-    (1, 2, 0.9), (2, 3, 0.5),          # 1-2-3: a chain across three organisations
-    (4, 5, 0.2),                        # below the threshold
-    (5, 6, 0.7),                        # a pair of two organisations
-    (7, 8, 0.95),                       # one organisation only: not a cluster
-    (1, 99, 0.9),                       # 99 is not clusterable (draft, hidden or withdrawn)
+    (1, 2, 0.9),
+    (2, 3, 0.5),  # 1-2-3: a chain across three organisations
+    (4, 5, 0.2),  # below the threshold
+    (5, 6, 0.7),  # a pair of two organisations
+    (7, 8, 0.95),  # one organisation only: not a cluster
+    (1, 99, 0.9),  # 99 is not clusterable (draft, hidden or withdrawn)
 ]
 
 
@@ -75,21 +77,30 @@ def test_oversized_group_is_split_at_a_higher_threshold():
     pairs += [(a, b, 0.9) for a in range(5, 9) for b in range(a + 1, 9)]
     pairs.append((4, 5, 0.32))
     assert members(build_clusters(pairs, facts, threshold=0.3, max_size=8)) == [list(range(1, 9))]
-    assert members(build_clusters(pairs, facts, threshold=0.3, max_size=5)) == [[1, 2, 3, 4],
-                                                                                 [5, 6, 7, 8]]
+    assert members(build_clusters(pairs, facts, threshold=0.3, max_size=5)) == [
+        [1, 2, 3, 4],
+        [5, 6, 7, 8],
+    ]
 
 
 def test_near_duplicates_are_one_organisation_to_different_funders():
-    facts = {1: BidFacts(1, 10, funder_id=1), 2: BidFacts(2, 10, funder_id=2),
-             3: BidFacts(3, 10, funder_id=1), 4: BidFacts(4, 20, funder_id=3)}
+    facts = {
+        1: BidFacts(1, 10, funder_id=1),
+        2: BidFacts(2, 10, funder_id=2),
+        3: BidFacts(3, 10, funder_id=1),
+        4: BidFacts(4, 20, funder_id=3),
+    }
     pairs = [(1, 2, 0.92), (1, 3, 0.95), (2, 4, 0.99), (2, 1, 0.85)]
     assert near_duplicates(pairs, facts, 0.8) == [(1, 2, 0.92)]
 
 
 def test_words_shared_by_organisations_need_two_organisations():
     facts = {1: BidFacts(1, 10), 2: BidFacts(2, 20), 3: BidFacts(3, 10)}
-    texts = {1: "Relational practice network map", 2: "A network map of relational work",
-             3: "Befriending befriending"}
+    texts = {
+        1: "Relational practice network map",
+        2: "A network map of relational work",
+        3: "Befriending befriending",
+    }
     terms = words_shared_by_organisations(texts, facts)
     assert set(terms) == {"relational", "network"}
 
@@ -99,8 +110,12 @@ def test_refresh_persists_and_is_stable(db, factory):
     bids = [factory.bid(orgs[n % 3], title=f"Neighbourhood network {n}") for n in range(5)]
     draft = factory.bid(orgs[0], published=False)
     ids = [b.id for b in bids]
-    pairs = [(ids[0], ids[1], 0.8), (ids[1], ids[2], 0.6), (ids[3], ids[4], 0.7),
-             (ids[0], draft.id, 0.99)]
+    pairs = [
+        (ids[0], ids[1], 0.8),
+        (ids[1], ids[2], 0.6),
+        (ids[3], ids[4], 0.7),
+        (ids[0], draft.id, 0.99),
+    ]
     report = refresh_clusters(pairs)
     db.session.commit()
     assert (report.clusters, report.created, report.removed) == (2, 2, 0)
@@ -120,8 +135,9 @@ def test_refresh_persists_and_is_stable(db, factory):
     third = refresh_clusters([(ids[0], ids[1], 0.8), (ids[3], ids[4], 0.7)])
     db.session.commit()
     assert (third.changed, third.unchanged, third.removed) == (1, 1, 0)
-    got = db.session.scalars(select(OverlapClusterMember.bid_id).where(
-        OverlapClusterMember.cluster_id == ids[0])).all()
+    got = db.session.scalars(
+        select(OverlapClusterMember.bid_id).where(OverlapClusterMember.cluster_id == ids[0])
+    ).all()
     assert sorted(got) == ids[:2]
 
     fourth = refresh_clusters([])
@@ -177,9 +193,11 @@ def test_engine_terms_and_strength_come_from_pairs_between_organisations():
     from search_index.similarity import OverlapPair
 
     facts = {1: BidFacts(1, 10), 2: BidFacts(2, 10), 3: BidFacts(3, 20)}
-    pairs = [OverlapPair(1, 2, 0.95, "near_duplicate", ["same", "organisation"]),
-             OverlapPair(1, 3, 0.4, "strong", ["kinship care", "peer learning"]),
-             OverlapPair(2, 3, 0.3, "strong", ["peer learning", "kinship"])]
+    pairs = [
+        OverlapPair(1, 2, 0.95, "near_duplicate", ["same", "organisation"]),
+        OverlapPair(1, 3, 0.4, "strong", ["kinship care", "peer learning"]),
+        OverlapPair(2, 3, 0.3, "strong", ["peer learning", "kinship"]),
+    ]
 
     def no_texts(ids):
         raise AssertionError("the engine's terms suffice")
@@ -188,7 +206,11 @@ def test_engine_terms_and_strength_come_from_pairs_between_organisations():
     assert cluster.key_terms[:2] == ["peer learning", "kinship care"]
     assert "same" not in cluster.key_terms  # a pair within one organisation says nothing shared
     assert cluster.top_score == 0.4 and cluster.mean_score == 0.35
-    assert near_duplicates([OverlapPair(1, 2, 0.5, "near_duplicate", [])], facts) == []  # one funder
+    assert (
+        near_duplicates([OverlapPair(1, 2, 0.5, "near_duplicate", [])], facts) == []
+    )  # one funder
     two_funders = {1: BidFacts(1, 10, funder_id=5), 2: BidFacts(2, 10, funder_id=6)}
-    assert near_duplicates([OverlapPair(1, 2, 0.5, "near_duplicate", [])], two_funders) == [(1, 2, 0.5)]
+    assert near_duplicates([OverlapPair(1, 2, 0.5, "near_duplicate", [])], two_funders) == [
+        (1, 2, 0.5)
+    ]
     assert near_duplicates([OverlapPair(1, 2, 0.5, "strong", [])], two_funders) == []

@@ -8,9 +8,11 @@ from bids.pools.models import OverlapCluster
 from bids.publishing import hide_bid, publish_bid
 from search_index import clusters as clusters_module
 
-TEXT = ("Relational practice network: a map of community connectors, peer learning circles for "
-        "neighbourhood workers, and a shared library of stories about kindness between strangers "
-        "in small towns across the valleys, with monthly gatherings and a small grants fund.")
+TEXT = (
+    "Relational practice network: a map of community connectors, peer learning circles for "
+    "neighbourhood workers, and a shared library of stories about kindness between strangers "
+    "in small towns across the valleys, with monthly gatherings and a small grants fund."
+)
 
 
 def signatures(db):
@@ -19,10 +21,17 @@ def signatures(db):
 
 def test_publishing_an_overlapping_bid_forms_a_cluster_and_hiding_it_dissolves_it(db, factory):
     first = factory.bid(factory.org("Valleys Connectors"), title="Relational network", body=TEXT)
-    factory.bid(factory.org("Unrelated Org"), title="Boat repairs",
-                body="Fibreglass hulls, marine engines and harbour moorings for fishing boats.")
-    draft = factory.bid(factory.org("Hill Towns Network"), title="Relational network, hills",
-                        body=TEXT, published=False)
+    factory.bid(
+        factory.org("Unrelated Org"),
+        title="Boat repairs",
+        body="Fibreglass hulls, marine engines and harbour moorings for fishing boats.",
+    )
+    draft = factory.bid(
+        factory.org("Hill Towns Network"),
+        title="Relational network, hills",
+        body=TEXT,
+        published=False,
+    )
     assert signatures(db) == []  # a draft is never clustered
 
     publish_bid(None, draft, check_membership=False)
@@ -36,8 +45,9 @@ def test_publishing_an_overlapping_bid_forms_a_cluster_and_hiding_it_dissolves_i
 
 def test_large_batches_wait_for_the_full_refresh(db, app, monkeypatch):
     calls = []
-    monkeypatch.setattr(clusters_module, "refresh_neighbourhood",
-                        lambda bid_id, **kw: calls.append(bid_id))
+    monkeypatch.setattr(
+        clusters_module, "refresh_neighbourhood", lambda bid_id, **kw: calls.append(bid_id)
+    )
     many = list(range(1, clusters_module.NEIGHBOURHOOD_BATCH + 2))
     clusters_module.follow_similarity_changes(db.session, many, [])
     assert calls == []

@@ -54,9 +54,11 @@ def bid_data(writer: str, n: int) -> dict:
     }
 
 
-def test_writers_beside_readers_lose_nothing(app, db, factory, caplog):
-    tokens = [api_user(db, factory.org(f"API Applicant {i}"), f"api{i}@example.org")
-              for i in range(API_WRITERS)]
+def test_writers_beside_readers_lose_nothing(app, db, factory, caplog):  # noqa: C901 - one scenario, read top to bottom
+    tokens = [
+        api_user(db, factory.org(f"API Applicant {i}"), f"api{i}@example.org")
+        for i in range(API_WRITERS)
+    ]
     acknowledged: list[int] = []
     errors: list[str] = []
     lock = threading.Lock()
@@ -71,10 +73,15 @@ def test_writers_beside_readers_lose_nothing(app, db, factory, caplog):
         client = app.test_client()
         start.wait()
         for n in range(BIDS_EACH):
-            response = client.post("/api/v1/bids", json=bid_data(f"api{i}", n),
-                                   headers={"Authorization": f"Bearer {tokens[i]}"})
+            response = client.post(
+                "/api/v1/bids",
+                json=bid_data(f"api{i}", n),
+                headers={"Authorization": f"Bearer {tokens[i]}"},
+            )
             if response.status_code != 201:
-                note_error(f"api{i} bid {n}: {response.status_code} {response.get_data(True)[:300]}")
+                note_error(
+                    f"api{i} bid {n}: {response.status_code} {response.get_data(True)[:300]}"
+                )
                 continue
             with lock:
                 acknowledged.append(response.get_json()["id"])
@@ -96,8 +103,11 @@ def test_writers_beside_readers_lose_nothing(app, db, factory, caplog):
         while not writers_done.is_set() or n < 3:
             with lock:
                 seen = acknowledged[-1] if acknowledged else None
-            for url in ("/search?q=community+connectors", "/api/v1/bids?q=harbour",
-                        f"/bids/{seen}" if seen else "/search?q=boats"):
+            for url in (
+                "/search?q=community+connectors",
+                "/api/v1/bids?q=harbour",
+                f"/bids/{seen}" if seen else "/search?q=boats",
+            ):
                 status = client.get(url).status_code
                 if status != 200:
                     note_error(f"reader{i} {url}: {status}")
@@ -113,9 +123,9 @@ def test_writers_beside_readers_lose_nothing(app, db, factory, caplog):
             finally:
                 _db.session.remove()
 
-    writers = ([threading.Thread(target=run, args=(api_writer, i)) for i in range(API_WRITERS)]
-               + [threading.Thread(target=run, args=(service_writer, i))
-                  for i in range(SERVICE_WRITERS)])
+    writers = [threading.Thread(target=run, args=(api_writer, i)) for i in range(API_WRITERS)] + [
+        threading.Thread(target=run, args=(service_writer, i)) for i in range(SERVICE_WRITERS)
+    ]
     readers = [threading.Thread(target=run, args=(reader, i)) for i in range(READERS)]
     for thread in writers + readers:
         thread.start()
@@ -130,24 +140,33 @@ def test_writers_beside_readers_lose_nothing(app, db, factory, caplog):
     expected = (API_WRITERS + SERVICE_WRITERS) * BIDS_EACH
     assert len(acknowledged) == expected
     db.session.expire_all()
-    stored = set(db.session.scalars(select(Bid.id).where(
-        Bid.id.in_(acknowledged), Bid.visibility == Visibility.PUBLISHED)))
+    stored = set(
+        db.session.scalars(
+            select(Bid.id).where(Bid.id.in_(acknowledged), Bid.visibility == Visibility.PUBLISHED)
+        )
+    )
     assert stored == set(acknowledged)
 
     # One row for each organisation, however many writers named it first.
     for name in FUNDERS + ["Shared Applicant 0", "Shared Applicant 1"]:
         rows = list(db.session.scalars(select(Organisation).where(Organisation.name == name)))
         assert len(rows) == 1, name
-    assert {o.kind for o in db.session.scalars(
-        select(Organisation).where(Organisation.name.in_(FUNDERS)))} == {OrgKind.FUNDER}
+    assert {
+        o.kind
+        for o in db.session.scalars(select(Organisation).where(Organisation.name.in_(FUNDERS)))
+    } == {OrgKind.FUNDER}
 
     # Applying after commit is best effort by design: the one failure allowed is the search
     # index's lock still held by other writers after SEARCH_LOCK_TIMEOUT_S, which leaves the rows
     # queued for the next drain (here `sync`, as `index sync` or the next write would).
-    failures = [r for r in caplog.records
-                if r.name == "search_index.outbox" and r.levelno >= logging.WARNING]
+    failures = [
+        r
+        for r in caplog.records
+        if r.name == "search_index.outbox" and r.levelno >= logging.WARNING
+    ]
     assert all(r.exc_info and isinstance(r.exc_info[1], LockError) for r in failures), [
-        r.getMessage() + repr(r.exc_info and r.exc_info[1]) for r in failures]
+        r.getMessage() + repr(r.exc_info and r.exc_info[1]) for r in failures
+    ]
     outbox.sync()
     assert outbox.pending_count() == 0
     assert set(acknowledged) <= set(get_index().stored())

@@ -98,7 +98,9 @@ def test_demo_pool_has_two_funders_and_a_real_overlap_cluster(db):
     seed_demo()
     pool = db.session.scalar(select(Pool).where(Pool.name == "Relationships Funders Pool"))
     assert {m.organisation.name for m in pool.members} == {
-        "The National Lottery Community Fund", "The Thistle and Heather Trust"}
+        "The National Lottery Community Fund",
+        "The Thistle and Heather Trust",
+    }
     collective = db.session.scalar(select(Bid).where(Bid.identifier == COLLECTIVE_ID))
     clusters = overlap_clusters(pool)
     assert clusters, "the demo needs at least one overlap cluster"

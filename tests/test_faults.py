@@ -39,9 +39,16 @@ def token_for(db, org) -> str:
 
 
 def publish(client, token: str, title: str):
-    return client.post("/api/v1/bids", headers={"Authorization": f"Bearer {token}"}, json={
-        "title": title, "summary": "Neighbours share tools.", "visibility": "published",
-        "funder": {"name": "Valley Fund"}})
+    return client.post(
+        "/api/v1/bids",
+        headers={"Authorization": f"Bearer {token}"},
+        json={
+            "title": title,
+            "summary": "Neighbours share tools.",
+            "visibility": "published",
+            "funder": {"name": "Valley Fund"},
+        },
+    )
 
 
 def bid_count(db) -> int:
@@ -57,7 +64,8 @@ class TestSQLiteLocked:
         return {"SQLALCHEMY_ENGINE_OPTIONS": {"connect_args": {"timeout": 0.2}}}
 
     def test_a_write_while_the_database_is_locked_is_a_503_and_changes_nothing(
-            self, app, client, db, factory):
+        self, app, client, db, factory
+    ):
         token = token_for(db, factory.org("Valley Makers"))
         before = bid_count(db)
         path = db.engine.url.database
@@ -78,15 +86,19 @@ class TestSQLiteLocked:
 
 
 @pytest.mark.skipif(not ON_POSTGRES, reason="needs PostgreSQL (TEST_DATABASE_URL)")
-def test_after_postgresql_drops_every_connection_the_next_requests_succeed(app, client, db,
-                                                                           factory):
+def test_after_postgresql_drops_every_connection_the_next_requests_succeed(
+    app, client, db, factory
+):
     """What a server restart does to the app: every pooled connection dies at once."""
     token = token_for(db, factory.org("Harbour Makers"))
     assert publish(client, token, "Before the restart").status_code == 201
     with db.engine.connect() as conn:
-        conn.execute(text(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND pid <> pg_backend_pid()"))
+        conn.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        )
     db.session.remove()
     statuses = [publish(client, token, f"After the restart {n}").status_code for n in range(3)]
     assert 500 not in statuses
@@ -131,7 +143,8 @@ def _wait_for(path: Path, seconds: float = 60) -> None:
 
 
 def test_kill_9_of_a_web_worker_mid_write_leaves_no_trace_and_loses_nothing(
-        app, client, db, factory, tmp_path):
+    app, client, db, factory, tmp_path
+):
     org = factory.org("Moor Makers")
     token = token_for(db, org)
     kept = publish(client, token, "Acknowledged before")
@@ -139,17 +152,19 @@ def test_kill_9_of_a_web_worker_mid_write_leaves_no_trace_and_loses_nothing(
     before = bid_count(db)
     port_file, reached = tmp_path / "port", tmp_path / "reached"
     child = multiprocessing.get_context("fork").Process(
-        target=_serve_until_killed,
-        args=(make_config(tmp_path), str(port_file), str(reached)))
+        target=_serve_until_killed, args=(make_config(tmp_path), str(port_file), str(reached))
+    )
     child.start()
     _wait_for(port_file)
     outcome: dict = {}
 
     def send():
         request = urllib.request.Request(
-            f"http://127.0.0.1:{port_file.read_text()}/api/v1/bids", method="POST",
+            f"http://127.0.0.1:{port_file.read_text()}/api/v1/bids",
+            method="POST",
             data=b'{"title": "Never acknowledged", "summary": "s", "visibility": "published"}',
-            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        )
         try:
             with urllib.request.urlopen(request, timeout=60) as response:
                 outcome["status"] = response.status
@@ -177,7 +192,8 @@ class TestWriteFlood:
         return {"RATELIMIT_ENABLED": True, "RATELIMIT_API_TOKEN": "20 per hour"}
 
     def test_a_client_sending_100_writes_a_second_gets_429s_with_retry_after_never_500s(
-            self, client, db, factory):
+        self, client, db, factory
+    ):
         token = token_for(db, factory.org("Flood Makers"))
         responses = [publish(client, token, f"Flood {n}") for n in range(100)]
         statuses = [r.status_code for r in responses]

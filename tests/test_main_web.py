@@ -28,8 +28,12 @@ def test_empty_home_says_what_open_bids_is(client):
 def test_home_counts_featured_and_latest(client, db, factory):
     collective = factory.org("The Relationships Project", kind=OrgKind.COLLECTIVE)
     applicant = factory.org("Cardiff Food Bank")
-    featured = factory.bid(collective, title="Relationships first", amount_requested="300000",
-                           summary="Putting relationships at the heart of public services.")
+    featured = factory.bid(
+        collective,
+        title="Relationships first",
+        amount_requested="300000",
+        summary="Putting relationships at the heart of public services.",
+    )
     bids = [factory.bid(applicant, title=f"Pantry {i}", amount_requested="1000") for i in range(11)]
     factory.bid(applicant, title="Secret draft", published=False)
     # Newest first: the featured bid is the oldest, the first pantry the second oldest.
@@ -61,10 +65,17 @@ def test_bid_list_paginates_newest_first_with_full_cards(client, db, factory):
     org = factory.org("Highland Hub")
     titles = []
     for i in range(5):
-        bid = factory.bid(org, title=f"Bid number {i}", programme="Awards for All",
-                          amount_requested="1250.50", currency="NOK", status="submitted",
-                          submitted_on="2024-02-0" + str(i + 1), themes=["Rural", "Youth"],
-                          funder="Highlands Trust")
+        bid = factory.bid(
+            org,
+            title=f"Bid number {i}",
+            programme="Awards for All",
+            amount_requested="1250.50",
+            currency="NOK",
+            status="submitted",
+            submitted_on="2024-02-0" + str(i + 1),
+            themes=["Rural", "Youth"],
+            funder="Highlands Trust",
+        )
         bid.published_at = utcnow() - timedelta(hours=10 - i)
         titles.append(bid.title)
     db.session.commit()
@@ -75,8 +86,16 @@ def test_bid_list_paginates_newest_first_with_full_cards(client, db, factory):
     assert first.index("Bid number 4") < first.index("Bid number 3")
     assert "Bid number 2" not in first
     card = first.split('class="card bid-card"')[1]
-    for expected in ("Highland Hub", "Highlands Trust", "Awards for All", "1,250.50 NOK",
-                     "submitted", "5 February 2024", ">Rural<", ">Youth<"):
+    for expected in (
+        "Highland Hub",
+        "Highlands Trust",
+        "Awards for All",
+        "1,250.50 NOK",
+        "submitted",
+        "5 February 2024",
+        ">Rural<",
+        ">Youth<",
+    ):
         assert expected in card, expected
     assert re.search(r'<a href="/bids/\d+">Bid number 4</a>', card)
 
@@ -102,8 +121,13 @@ def test_list_and_home_leave_out_drafts_and_hidden_bids(client, db, factory):
 
 def test_cards_escape_user_text(client, factory):
     org = factory.org("<b>Org</b>")
-    factory.bid(org, title="<script>alert(1)</script>", programme="<img src=x onerror=alert(2)>",
-                themes=["<svg onload=alert(3)>"], funder="<i>Funder</i>")
+    factory.bid(
+        org,
+        title="<script>alert(1)</script>",
+        programme="<img src=x onerror=alert(2)>",
+        themes=["<svg onload=alert(3)>"],
+        funder="<i>Funder</i>",
+    )
     for url in ("/", "/bids/"):
         page = client.get(url).get_data(as_text=True)
         assert "<script>alert(1)" not in page

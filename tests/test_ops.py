@@ -53,17 +53,25 @@ def test_json_log_lines_carry_the_request_id(app):
 
 @pytest.fixture
 def limited_app(tmp_path):
+    from bids.database import db
+
+    built = []
+
     def build(**overrides):
-        config = make_config(tmp_path, RATELIMIT_ENABLED=True, RATELIMIT_API_ANON="2 per minute",
-                             **overrides)
+        config = make_config(
+            tmp_path, RATELIMIT_ENABLED=True, RATELIMIT_API_ANON="2 per minute", **overrides
+        )
         app = create_app(config)
         with app.app_context():
-            from bids.database import db
-
             db.create_all()
+        built.append(app)
         return app
 
-    return build
+    yield build
+    for app in built:  # close their pools: a PostgreSQL connection left to the GC warns
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
 
 
 def _statuses(client, n, **headers):
@@ -106,9 +114,21 @@ def redis_url(tmp_path):
         pytest.fail("redis-server is missing: `make test` installs Debian's redis-server")
     port = _free_port()
     proc = subprocess.Popen(
-        [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", str(tmp_path)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            server,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(tmp_path),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         for _ in range(100):
@@ -145,8 +165,15 @@ def test_healthz_reports_database_index_and_worker_lag(client):
 
 def test_healthz_is_503_when_the_worker_lags_past_the_threshold(app, client, db):
     app.config["HEALTH_MAX_LAG_S"] = 60
-    db.session.add(IndexOutbox(target="search", bid_id=1, action="upsert",
-                               created_at=utcnow() - timedelta(minutes=5), attempts=0))
+    db.session.add(
+        IndexOutbox(
+            target="search",
+            bid_id=1,
+            action="upsert",
+            created_at=utcnow() - timedelta(minutes=5),
+            attempts=0,
+        )
+    )
     db.session.commit()
     response = client.get("/healthz")
     assert response.status_code == 503

@@ -36,6 +36,7 @@ def owned(factory, signed_in, db):
 
 # --- create -----------------------------------------------------------------------------
 
+
 def test_new_needs_sign_in(client):
     response = client.get("/orgs/new")
     assert response.status_code == 302 and response.location.startswith("/login?next=")
@@ -52,11 +53,18 @@ def test_new_form_offers_kinds_and_suggested_places(client, signed_in):
 
 
 def test_create_organisation(client, signed_in, db):
-    response = client.post("/orgs/new", data={
-        "name": "Cardiff Community Kitchens", "kind": "applicant", "identifier": "gb-chc-1164883",
-        "website": "https://kitchens.example", "description": "We cook together.\n\nEvery week.",
-        "regions": ["Wales"], "other_regions": "Cardiff; Newport",
-    })
+    response = client.post(
+        "/orgs/new",
+        data={
+            "name": "Cardiff Community Kitchens",
+            "kind": "applicant",
+            "identifier": "gb-chc-1164883",
+            "website": "https://kitchens.example",
+            "description": "We cook together.\n\nEvery week.",
+            "regions": ["Wales"],
+            "other_regions": "Cardiff; Newport",
+        },
+    )
     assert response.status_code == 302 and response.location == "/orgs/cardiff-community-kitchens"
     org = db.session.scalar(select(Organisation))
     assert org.org_identifier == "GB-CHC-1164883"
@@ -87,8 +95,9 @@ def test_create_organisation_bad_input_changes_nothing(client, signed_in, db, da
 
 def test_duplicate_identifier_is_explained(client, signed_in, factory, db):
     factory.org("First", org_identifier="GB-CHC-1164883")
-    response = client.post("/orgs/new", data={"name": "Second", "kind": "applicant",
-                                              "identifier": "GB-CHC-1164883"})
+    response = client.post(
+        "/orgs/new", data={"name": "Second", "kind": "applicant", "identifier": "GB-CHC-1164883"}
+    )
     assert response.status_code == 422
     assert "already registered" in response.get_data(as_text=True)
     assert org_count(db) == 1
@@ -101,6 +110,7 @@ def test_an_organisation_named_new_stays_reachable(client, signed_in, db):
 
 
 # --- list and page ----------------------------------------------------------------------
+
 
 def test_index_lists_and_filters_by_kind(client, factory):
     factory.org("Alpha Applicants")
@@ -142,8 +152,9 @@ def test_members_see_drafts_labelled(client, owned, factory):
 def test_funder_page_lists_bids_it_received(client, factory, db):
     applicant = factory.org("Hillside Youth")
     factory.bid(applicant, title="Youth club bid", funder={"name": "Big Fund"})
-    factory.bid(applicant, title="Hidden draft to fund", published=False,
-                funder={"name": "Big Fund"})
+    factory.bid(
+        applicant, title="Hidden draft to fund", published=False, funder={"name": "Big Fund"}
+    )
     funder = db.session.scalar(select(Organisation).where(Organisation.name == "Big Fund"))
     assert funder.kind == OrgKind.FUNDER
     html = client.get(f"/orgs/{funder.slug}").get_data(as_text=True)
@@ -166,7 +177,7 @@ def test_bid_lists_are_paginated_by_twenty(client, factory):
 
 
 def test_organisation_text_is_escaped(client, factory, db):
-    org = factory.org("Safe <b>name</b>", website="https://x.example/\"><script>alert(2)</script>")
+    org = factory.org("Safe <b>name</b>", website='https://x.example/"><script>alert(2)</script>')
     org.description = "<script>alert(1)</script>"
     db.session.commit()
     html = client.get(f"/orgs/{org.slug}").get_data(as_text=True)
@@ -176,6 +187,7 @@ def test_organisation_text_is_escaped(client, factory, db):
 
 # --- edit -------------------------------------------------------------------------------
 
+
 def test_owner_edits_details(client, owned, db):
     owned.regions = ["Wales", "Swansea"]
     db.session.commit()
@@ -183,20 +195,38 @@ def test_owner_edits_details(client, owned, db):
     assert 'value="Riverside Trust"' in form
     assert re.search(r'checked[^>]*value="Wales"|value="Wales"[^>]*checked', form)
     assert 'value="Swansea"' in form
-    response = client.post(f"/orgs/{owned.slug}/edit", data={
-        "name": "Riverside Trust Cymru", "kind": "collective", "identifier": "",
-        "website": "", "description": "New words", "regions": ["Scotland"], "other_regions": "",
-    })
+    response = client.post(
+        f"/orgs/{owned.slug}/edit",
+        data={
+            "name": "Riverside Trust Cymru",
+            "kind": "collective",
+            "identifier": "",
+            "website": "",
+            "description": "New words",
+            "regions": ["Scotland"],
+            "other_regions": "",
+        },
+    )
     assert response.status_code == 302
     db.session.refresh(owned)
     assert (owned.name, owned.kind, owned.regions, owned.description) == (
-        "Riverside Trust Cymru", "collective", ["Scotland"], "New words")
+        "Riverside Trust Cymru",
+        "collective",
+        ["Scotland"],
+        "New words",
+    )
 
 
 def test_edit_with_bad_input_changes_nothing(client, owned, db):
-    response = client.post(f"/orgs/{owned.slug}/edit", data={
-        "name": "Changed", "kind": "applicant", "identifier": "bad", "website": "",
-    })
+    response = client.post(
+        f"/orgs/{owned.slug}/edit",
+        data={
+            "name": "Changed",
+            "kind": "applicant",
+            "identifier": "bad",
+            "website": "",
+        },
+    )
     assert response.status_code == 422 and "org-id form" in response.get_data(as_text=True)
     db.session.expire_all()
     assert db.session.get(Organisation, owned.id).name == "Riverside Trust"
@@ -207,8 +237,10 @@ def test_editors_and_outsiders_cannot_edit(client, auth, factory, db):
     factory.user("ed@example.org", org=org, role=Role.EDITOR)
     auth.login("ed@example.org")
     assert client.get(f"/orgs/{org.slug}/edit").status_code == 403
-    assert client.post(f"/orgs/{org.slug}/edit", data={"name": "Taken", "kind": "other"}
-                       ).status_code == 403
+    assert (
+        client.post(f"/orgs/{org.slug}/edit", data={"name": "Taken", "kind": "other"}).status_code
+        == 403
+    )
     auth.logout()
     factory.user("out@example.org")
     auth.login("out@example.org")
@@ -218,6 +250,7 @@ def test_editors_and_outsiders_cannot_edit(client, auth, factory, db):
 
 
 # --- members and invitations ------------------------------------------------------------
+
 
 def test_owner_invites_and_the_link_is_shown(client, owned, db):
     response = client.post(f"/orgs/{owned.slug}/invitations", data={"role": "editor"})
@@ -264,8 +297,12 @@ def test_editor_sees_members_but_cannot_manage(client, auth, factory, db):
     assert "Create invitation link" not in html and "Leave Team" in html
     assert client.post(f"/orgs/{org.slug}/invitations", data={"role": "editor"}).status_code == 403
     assert client.post(f"/orgs/{org.slug}/members/{owner.id}/remove").status_code == 403
-    assert client.post(f"/orgs/{org.slug}/members/{editor.id}/role",
-                       data={"role": "owner"}).status_code == 403
+    assert (
+        client.post(
+            f"/orgs/{org.slug}/members/{editor.id}/role", data={"role": "owner"}
+        ).status_code
+        == 403
+    )
     db.session.expire_all()
     assert editor.role_in(org.id) == Role.EDITOR and owner.role_in(org.id) == Role.OWNER
 
@@ -278,8 +315,10 @@ def test_outsider_cannot_see_members(client, signed_in, factory):
 def test_owner_removes_and_promotes_members(client, owned, factory, db):
     ed = factory.user("ed@example.org", "Eddie", org=owned, role=Role.EDITOR)
     fay = factory.user("fay@example.org", "Fay", org=owned, role=Role.EDITOR)
-    assert client.post(f"/orgs/{owned.slug}/members/{ed.id}/role",
-                       data={"role": "owner"}).status_code == 302
+    assert (
+        client.post(f"/orgs/{owned.slug}/members/{ed.id}/role", data={"role": "owner"}).status_code
+        == 302
+    )
     assert client.post(f"/orgs/{owned.slug}/members/{fay.id}/remove").status_code == 302
     db.session.expire_all()
     assert ed.role_in(owned.id) == Role.OWNER and fay.role_in(owned.id) is None
@@ -291,8 +330,11 @@ def test_last_owner_cannot_leave(client, owned, signed_in, db):
     assert "at least one owner" in response.get_data(as_text=True)
     db.session.expire_all()
     assert signed_in.role_in(owned.id) == Role.OWNER
-    response = client.post(f"/orgs/{owned.slug}/members/{signed_in.id}/role",
-                           data={"role": "editor"}, follow_redirects=True)
+    response = client.post(
+        f"/orgs/{owned.slug}/members/{signed_in.id}/role",
+        data={"role": "editor"},
+        follow_redirects=True,
+    )
     assert "at least one owner" in response.get_data(as_text=True)
 
 
@@ -308,6 +350,7 @@ def test_member_leaves(client, auth, factory, db):
 
 
 # --- join by invitation -----------------------------------------------------------------
+
 
 @pytest.fixture
 def invitation(factory, db):
@@ -328,8 +371,15 @@ def test_signed_out_visitor_is_offered_sign_in_or_up_and_returns(client, invitat
     assert client.post(path).location.startswith("/login?next=")
     assert db.session.scalar(select(func.count(Membership.id))) == 1
     # Sign up through the link, come back, accept.
-    response = client.post("/signup", data={"display_name": "Newbie", "email": "newbie@example.org",
-                                            "password": PASSWORD, "next": path})
+    response = client.post(
+        "/signup",
+        data={
+            "display_name": "Newbie",
+            "email": "newbie@example.org",
+            "password": PASSWORD,
+            "next": path,
+        },
+    )
     assert response.location == path
     assert "Accept and join Welcoming Org" in client.get(path).get_data(as_text=True)
     response = client.post(path)
@@ -350,6 +400,7 @@ def test_closed_invitations_are_404(client, signed_in, invitation, db, state):
     token = invitation.token
     if state == "expired":
         from datetime import timedelta
+
         invitation.expires_at = utcnow() - timedelta(minutes=1)
     elif state == "revoked":
         invitation.revoked_at = utcnow()

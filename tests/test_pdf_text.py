@@ -99,8 +99,13 @@ def test_twenty_page_pdf_is_read_in_full(shared_data):
 def test_child_starts_without_the_web_stack():
     """The child imports this module: it must not pull in Flask or SQLAlchemy."""
     probe = "import sys, bids.pdf_text; print(sorted({'flask', 'sqlalchemy'} & set(sys.modules)))"
-    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                          check=True, cwd=Path(__file__).resolve().parents[1])
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parents[1],
+    )
     assert done.stdout.strip() == "[]"
 
 

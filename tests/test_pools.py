@@ -27,14 +27,27 @@ def world(db, factory):
         "writer_a": factory.user("a@example.org", "Writer A", org=a),
         "writer_b": factory.user("b@example.org", "Writer B", org=b),
     }
-    pool = services.create_pool(people["one"], f1, {"name": "Northern Pool",
-                                                    "themes": "loneliness", "geographies": ""})
+    pool = services.create_pool(
+        people["one"], f1, {"name": "Northern Pool", "themes": "loneliness", "geographies": ""}
+    )
     invitation = services.invite_funder(people["one"], pool, f2)
     services.respond_to_invitation(people["two"], invitation.id, accept=True)
-    bid_a = factory.bid(a, title="Befriending older neighbours", funder={"name": "Funder One"},
-                        amount_requested="300000", themes=["loneliness"], status="submitted")
-    bid_b = factory.bid(b, title="Tea and friendship", funder={"name": "Funder Two"},
-                        amount_requested="80000", themes=["loneliness"], status="submitted")
+    bid_a = factory.bid(
+        a,
+        title="Befriending older neighbours",
+        funder={"name": "Funder One"},
+        amount_requested="300000",
+        themes=["loneliness"],
+        status="submitted",
+    )
+    bid_b = factory.bid(
+        b,
+        title="Tea and friendship",
+        funder={"name": "Funder Two"},
+        amount_requested="80000",
+        themes=["loneliness"],
+        status="submitted",
+    )
     refresh_clusters([(bid_a.id, bid_b.id, 0.7)])
     db.session.commit()
     return dict(pool=pool, f1=f1, f2=f2, f3=f3, a=a, b=b, bid_a=bid_a, bid_b=bid_b, **people)
@@ -73,25 +86,30 @@ def test_invitations_ownership_and_leaving(world, db):
 def test_pledge_arithmetic_and_currencies(world):
     pool, bid = world["pool"], world["bid_a"]
     services.make_pledge(world["one"], pool, {"bid_id": bid.id, "amount": "100000", "note": "core"})
-    services.make_pledge(world["two"], pool, {"bid_id": bid.id, "amount": "80,000",
-                                              "currency": "GBP"})
+    services.make_pledge(
+        world["two"], pool, {"bid_id": bid.id, "amount": "80,000", "currency": "GBP"}
+    )
     status = services.bid_co_funding(pool, bid)
     assert status.summary() == "2 funders, GBP 180,000 of 300,000 pledged"
     with pytest.raises(ValidationError) as refused:
-        services.make_pledge(world["two"], pool, {"bid_id": bid.id, "amount": "5000",
-                                                  "currency": "EUR"})
+        services.make_pledge(
+            world["two"], pool, {"bid_id": bid.id, "amount": "5000", "currency": "EUR"}
+        )
     assert "never adds EUR to GBP" in refused.value.errors["currency"]
     interest = services.make_pledge(world["two"], pool, {"bid_id": world["bid_b"].id})
     assert interest.kind == "interest" and interest.amount_minor is None
     assert services.bid_co_funding(pool, world["bid_b"]).summary() == (
-        "1 funder interested, no amount pledged yet.")
+        "1 funder interested, no amount pledged yet."
+    )
 
 
 def test_cluster_totals_are_never_added_across_currencies(world, factory):
     from bids.pools.models import Pledge
 
-    pledges = [Pledge(organisation_id=1, amount_minor=100_00, currency="GBP"),
-               Pledge(organisation_id=2, amount_minor=50_00, currency="EUR")]
+    pledges = [
+        Pledge(organisation_id=1, amount_minor=100_00, currency="GBP"),
+        Pledge(organisation_id=2, amount_minor=50_00, currency="EUR"),
+    ]
     status = services.co_funding(pledges, {"GBP": 300_00})
     assert status.pledged_minor == {"EUR": 5000, "GBP": 10000}
     assert "not added together" in status.summary()
@@ -119,7 +137,9 @@ def test_withdraw_and_no_leak_to_other_pools(world, factory):
 
 def test_introduction_shares_contacts_only_when_both_accept(world):
     writer_a, writer_b = world["writer_a"], world["writer_b"]
-    intro = services.propose_introduction(writer_a, world["bid_b"], world["bid_a"], "Shall we talk?")
+    intro = services.propose_introduction(
+        writer_a, world["bid_b"], world["bid_a"], "Shall we talk?"
+    )
     assert intro.first_org_id == world["a"].id  # the proposer's side first, accepted at once
     assert intro.status == "waiting" and services.contacts(intro) == []
     with pytest.raises(NotFound):
@@ -131,7 +151,9 @@ def test_introduction_shares_contacts_only_when_both_accept(world):
     services.respond_to_introduction(writer_b, intro.id, accept=True)
     assert intro.status == "accepted"
     assert [(o.name, u.email) for o, u in services.contacts(intro)] == [
-        ("Applicant A", "a@example.org"), ("Applicant B", "b@example.org")]
+        ("Applicant A", "a@example.org"),
+        ("Applicant B", "b@example.org"),
+    ]
     assert services.unread_count(writer_a) == 1  # told that both accepted
 
 
@@ -149,7 +171,8 @@ def test_opportunities(world, db):
     pool = world["pool"]
     clusters = overlap_clusters(pool)
     assert [sorted(b.id for b in o.bids) for o in clusters] == [
-        sorted([world["bid_a"].id, world["bid_b"].id])]
+        sorted([world["bid_a"].id, world["bid_b"].id])
+    ]
     parts = {p.label: p.points for p in clusters[0].parts}
     assert parts["Pool members applied to"] == 25.0  # both members
     assert parts["Overlap strength"] == 28.0  # 40 * 0.7
@@ -157,8 +180,11 @@ def test_opportunities(world, db):
     assert overlap_clusters(pool, Filters(theme="food")) == []
     assert overlap_clusters(pool, Filters(theme="Loneliness"))
 
-    services.create_programme(world["one"], world["f1"], {
-        "name": "Neighbours", "typical_award_max": "100000", "typical_award_min": "5000"})
+    services.create_programme(
+        world["one"],
+        world["f1"],
+        {"name": "Neighbours", "typical_award_max": "100000", "typical_award_min": "5000"},
+    )
     big = too_big(pool)
     assert [o.bids[0].id for o in big] == [world["bid_a"].id]
     assert big[0].parts[0].points == 50.0  # three times the typical maximum: capped
@@ -168,9 +194,17 @@ def test_opportunities(world, db):
 
     twin = world["bid_a"]
     copy = __import__("bids.publishing", fromlist=["create_bid"]).create_bid(
-        world["writer_a"], world["a"], {"title": "Befriending (copy)", "body": "Same.",
-                                        "funder": "Funder Two", "visibility": "published",
-                                        "status": "submitted", "amount_requested": "300000"})
+        world["writer_a"],
+        world["a"],
+        {
+            "title": "Befriending (copy)",
+            "body": "Same.",
+            "funder": "Funder Two",
+            "visibility": "published",
+            "status": "submitted",
+            "amount_requested": "300000",
+        },
+    )
     link_bids(world["writer_a"], copy, twin, "also_sent_to")
     several = sent_to_several(pool)
     assert len(several) == 1 and {b.id for b in several[0].bids} == {twin.id, copy.id}
@@ -188,9 +222,14 @@ def test_applicants_hear_of_cluster_pledges_only_when_the_pool_shares(app, world
 
     def notices(user):
         with app.test_request_context():
-            return [notice_url(n) for n in db.session.scalars(
-                select(Notification).where(Notification.user_id == user.id,
-                                           Notification.kind == "pledge"))]
+            return [
+                notice_url(n)
+                for n in db.session.scalars(
+                    select(Notification).where(
+                        Notification.user_id == user.id, Notification.kind == "pledge"
+                    )
+                )
+            ]
 
     services.make_pledge(world["one"], pool, {"cluster_id": cluster_id, "amount": "2000"})
     assert notices(world["writer_a"]) == notices(world["writer_b"]) == []
@@ -212,7 +251,9 @@ def test_dashboard_clusters_follow_each_refresh(world, factory, db):
     pool, bid_a, bid_b = world["pool"], world["bid_a"], world["bid_b"]
     [first] = overlap_clusters(pool)
     assert first.parts[0].points == 28.0  # 40 x 0.7
-    c = factory.bid(factory.org("Applicant C"), funder={"name": "Funder Two"}, themes=["loneliness"])
+    c = factory.bid(
+        factory.org("Applicant C"), funder={"name": "Funder Two"}, themes=["loneliness"]
+    )
     refresh_clusters([(bid_a.id, bid_b.id, 0.9), (bid_b.id, c.id, 0.5)])
     db.session.commit()
     [again] = overlap_clusters(pool)  # changed cluster: read afresh, not from the decoded cache

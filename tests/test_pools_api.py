@@ -1,4 +1,5 @@
-"""Pool API: member token only (404 otherwise), opportunities with score parts, pledge and withdraw."""
+"""Pool API: member token only (404 otherwise), opportunities with score parts, pledge and
+withdraw."""
 
 from __future__ import annotations
 
@@ -29,8 +30,12 @@ def test_pool_api(db, factory, client):
     assert {p["label"] for p in body["clusters"][0]["score_parts"]} >= {"Overlap strength"}
 
     url = f"/api/v1/pools/{pool.id}/pledges"
-    assert client.post(url, json={"bid_id": a.id, "amount": "10"}, headers=theirs).status_code == 404
-    refused = client.post(url, json={"bid_id": a.id, "amount": "10", "currency": "USD"}, headers=mine)
+    assert (
+        client.post(url, json={"bid_id": a.id, "amount": "10"}, headers=theirs).status_code == 404
+    )
+    refused = client.post(
+        url, json={"bid_id": a.id, "amount": "10", "currency": "USD"}, headers=mine
+    )
     assert refused.status_code == 422 and "currency" in refused.get_json()["error"]["fields"]
     made = client.post(url, json={"bid_id": a.id, "amount": "500", "note": "half"}, headers=mine)
     assert made.status_code == 201

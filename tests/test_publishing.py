@@ -40,12 +40,19 @@ BASE = {"title": "Men's sheds in Powys", "summary": "Sheds.", "funder": "Arts Co
 
 # --- fields --------------------------------------------------------------------------------
 
+
 def test_clean_bid_fields_types_and_defaults():
-    out = clean_bid_fields({
-        **BASE, "amount_requested": "£12,500.50", "currency": "eur", "duration_months": "18",
-        "submitted_on": "2024-03-01", "themes": "loneliness; Loneliness ;older men",
-        "licence": "cc0-1.0",
-    })
+    out = clean_bid_fields(
+        {
+            **BASE,
+            "amount_requested": "£12,500.50",
+            "currency": "eur",
+            "duration_months": "18",
+            "submitted_on": "2024-03-01",
+            "themes": "loneliness; Loneliness ;older men",
+            "licence": "cc0-1.0",
+        }
+    )
     assert out["amount_requested"] == Decimal("12500.50")
     assert out["currency"] == "EUR"
     assert out["duration_months"] == 18
@@ -58,14 +65,28 @@ def test_clean_bid_fields_types_and_defaults():
 
 def test_clean_bid_fields_names_every_bad_field():
     with pytest.raises(ValidationError) as exc:
-        clean_bid_fields({
-            "title": "", "summary": "x", "amount_requested": "lots", "currency": "XXQ",
-            "duration_months": "0", "submitted_on": "01/02/2024", "licence": "GPL",
-            "url": "javascript:alert(1)", "funder": {"name": "F", "identifier": "nope"},
-        })
+        clean_bid_fields(
+            {
+                "title": "",
+                "summary": "x",
+                "amount_requested": "lots",
+                "currency": "XXQ",
+                "duration_months": "0",
+                "submitted_on": "01/02/2024",
+                "licence": "GPL",
+                "url": "javascript:alert(1)",
+                "funder": {"name": "F", "identifier": "nope"},
+            }
+        )
     assert set(exc.value.errors) == {
-        "title", "amount_requested", "currency", "duration_months", "submitted_on", "licence",
-        "url", "funder",
+        "title",
+        "amount_requested",
+        "currency",
+        "duration_months",
+        "submitted_on",
+        "licence",
+        "url",
+        "funder",
     }
 
 
@@ -91,8 +112,13 @@ def test_dates_refuse_trailing_garbage_but_take_timestamps():
     # Before the fix, "2024-01-01garbage" was silently read as 2024-01-01.
     with pytest.raises(ValidationError):
         clean_bid_fields({**BASE, "submitted_on": "2024-01-01garbage"})
-    out = clean_bid_fields({**BASE, "submitted_on": "2024-01-01T09:30:00+00:00",
-                            "decided_on": datetime(2024, 2, 1, 12, 0)})
+    out = clean_bid_fields(
+        {
+            **BASE,
+            "submitted_on": "2024-01-01T09:30:00+00:00",
+            "decided_on": datetime(2024, 2, 1, 12, 0),
+        }
+    )
     assert out["submitted_on"] == date(2024, 1, 1)
     # A datetime becomes a plain date (a Date column must not receive a datetime).
     assert type(out["decided_on"]) is date
@@ -105,6 +131,7 @@ def test_clean_tags_limits():
 
 
 # --- publishing ----------------------------------------------------------------------------
+
 
 @pytest.fixture
 def member(factory):
@@ -172,15 +199,23 @@ def test_outsiders_cannot_change_a_bid(db, member, factory):
 
 def test_outcome_rules(db, member):
     user, org = member
-    bid = create_bid(user, org, {**BASE, "status": "submitted", "visibility": "published",
-                                 "submitted_on": "2024-01-10"})
+    bid = create_bid(
+        user,
+        org,
+        {**BASE, "status": "submitted", "visibility": "published", "submitted_on": "2024-01-10"},
+    )
+    db.session.commit()  # the rollback below undoes the refused outcome only
     with pytest.raises(ValidationError):
         record_outcome(user, bid, {"status": "declined", "amount_awarded": "5"})
     db.session.rollback()
-    record_outcome(user, bid, {"status": "awarded", "amount_awarded": "9000",
-                               "decided_on": "2024-06-01"})
+    record_outcome(
+        user, bid, {"status": "awarded", "amount_awarded": "9000", "decided_on": "2024-06-01"}
+    )
     assert (bid.status, bid.amount_awarded, bid.decided_on) == (
-        "awarded", Decimal("9000.00"), date(2024, 6, 1))
+        "awarded",
+        Decimal("9000.00"),
+        date(2024, 6, 1),
+    )
     assert bid.revisions[-1].note == "Outcome: awarded"
     with pytest.raises(ValidationError):  # awarded -> declined is not a sensible transition
         record_outcome(user, bid, {"status": "declined"})
@@ -227,6 +262,7 @@ def test_moderation(db, member, factory):
 
 
 # --- reading -------------------------------------------------------------------------------
+
 
 def test_home_counts_only_public_bids_and_gbp(db, factory):
     a, b = factory.org("A"), factory.org("B")
@@ -279,10 +315,13 @@ def test_resolve_bid_reference(db, factory):
 
 # --- revisions -----------------------------------------------------------------------------
 
+
 def test_word_diff_runs():
     segments = word_diff("we will help older men", "we will help older people in Powys")
     assert [(s.kind, s.text) for s in segments] == [
-        ("same", "we will help older "), ("removed", "men"), ("added", "people in Powys"),
+        ("same", "we will help older "),
+        ("removed", "men"),
+        ("added", "people in Powys"),
     ]
 
 
@@ -290,7 +329,8 @@ def test_word_diff_keeps_a_rewritten_phrase_together():
     """Before the fix, this alternated We/Warm, help/spaces... one word at a time."""
     segments = word_diff("We help older men. Thanks", "Warm spaces in Wrexham. Thanks")
     assert [(s.kind, s.text) for s in segments] == [
-        ("removed", "We help older men."), ("added", "Warm spaces in Wrexham."),
+        ("removed", "We help older men."),
+        ("added", "Warm spaces in Wrexham."),
         ("same", " Thanks"),
     ]
     segments = word_diff("a b c d", "a x c y")  # a kept word still separates two changes
@@ -312,6 +352,7 @@ def test_compare_revisions(db, member):
 
 # --- Markdown ------------------------------------------------------------------------------
 
+
 def test_markdown_is_rendered_then_sanitised():
     html = render_markdown(
         "# Aims\n\n**bold** [ok](https://example.org) [bad](javascript:alert(1))\n\n"
@@ -331,5 +372,10 @@ def test_markdown_to_text():
 
 
 def test_status_values_match_the_enum():
-    assert {s.value for s in BidStatus} == {"draft", "submitted", "awarded", "declined",
-                                           "withdrawn"}
+    assert {s.value for s in BidStatus} == {
+        "draft",
+        "submitted",
+        "awarded",
+        "declined",
+        "withdrawn",
+    }

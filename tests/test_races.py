@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from bids import organisations
 from bids.accounts import create_api_token
 from bids.database import db as _db
-from bids.importer import OrganisationCache
+from bids.imports.organisations import OrganisationCache
 from bids.models import Bid, IndexOutbox, Membership, Organisation, OrgKind, User
 from bids.pools.models import OverlapCluster
 from search_index import clusters as clusters_module
@@ -21,9 +21,11 @@ from search_index import outbox
 
 MEET_TIMEOUT_S = 2.0  # a thread the fix keeps waiting never arrives: the other goes on alone
 
-TEXT = ("Relational practice network: a map of community connectors, peer learning circles for "
-        "neighbourhood workers, and a shared library of stories about kindness between strangers "
-        "in small towns across the valleys, with monthly gatherings and a small grants fund.")
+TEXT = (
+    "Relational practice network: a map of community connectors, peer learning circles for "
+    "neighbourhood workers, and a shared library of stories about kindness between strangers "
+    "in small towns across the valleys, with monthly gatherings and a small grants fund."
+)
 
 
 class Meeting:
@@ -78,6 +80,7 @@ def api_user(db, org, email: str) -> str:
 
 # --- 1. find-or-create of an organisation ------------------------------------------------
 
+
 @pytest.fixture
 def both_find_nothing(monkeypatch):
     """Each thread's first lookup of an organisation waits until the other's has found nothing."""
@@ -97,20 +100,29 @@ def both_find_nothing(monkeypatch):
 
 
 def test_two_bids_naming_a_new_funder_at_once_both_get_201_and_one_funder(
-        app, db, factory, both_find_nothing):
+    app, db, factory, both_find_nothing
+):
     tokens = [api_user(db, factory.org(f"Applicant {i}"), f"w{i}@example.org") for i in range(2)]
     statuses: list[int | None] = [None, None]
     funder_ids: list[int | None] = [None, None]
 
     def publish(i: int) -> None:
         response = app.test_client().post(
-            "/api/v1/bids", headers={"Authorization": f"Bearer {tokens[i]}"},
-            json={"title": f"Bid {i}", "summary": "A community project.", "status": "submitted",
-                  "funder": {"name": "Accept Funder"}, "visibility": "published"})
+            "/api/v1/bids",
+            headers={"Authorization": f"Bearer {tokens[i]}"},
+            json={
+                "title": f"Bid {i}",
+                "summary": "A community project.",
+                "status": "submitted",
+                "funder": {"name": "Accept Funder"},
+                "visibility": "published",
+            },
+        )
         statuses[i] = response.status_code
         if response.status_code == 201:
             funder_ids[i] = _db.session.scalar(
-                select(Bid.funder_id).where(Bid.id == response.get_json()["id"]))
+                select(Bid.funder_id).where(Bid.id == response.get_json()["id"])
+            )
 
     errors = run_threads(app, publish)
     assert both_find_nothing.met == 2  # both looked before either inserted: the race happened
@@ -128,15 +140,19 @@ def test_find_or_create_with_an_identifier_races_to_one_organisation(app, db, bo
     def create(i: int) -> None:
         # Different spellings, one identifier: the identifier says they are the same body.
         org = organisations.find_or_create_organisation(
-            ["Valleys Trust", "The Valleys Trust"][i], "GB-CHC-1234567", kind=OrgKind.FUNDER)
+            ["Valleys Trust", "The Valleys Trust"][i], "GB-CHC-1234567", kind=OrgKind.FUNDER
+        )
         _db.session.commit()
         found[i] = org.id
 
     errors = run_threads(app, create)
     assert both_find_nothing.met == 2
     assert errors == [None, None]
-    ids = list(db.session.scalars(
-        select(Organisation.id).where(Organisation.org_identifier == "GB-CHC-1234567")))
+    ids = list(
+        db.session.scalars(
+            select(Organisation.id).where(Organisation.org_identifier == "GB-CHC-1234567")
+        )
+    )
     assert len(ids) == 1 and found == [ids[0], ids[0]]
 
 
@@ -152,8 +168,9 @@ def test_a_slug_taken_meanwhile_by_another_name_gets_the_next_slug(app, db, both
     errors = run_threads(app, create)
     assert both_find_nothing.met == 2
     assert errors == [None, None]
-    rows = db.session.execute(select(Organisation.name, Organisation.slug)
-                              .order_by(Organisation.slug)).all()
+    rows = db.session.execute(
+        select(Organisation.name, Organisation.slug).order_by(Organisation.slug)
+    ).all()
     assert sorted(name for name, _ in rows) == sorted(names)
     assert [slug for _, slug in rows] == ["acme-ltd", "acme-ltd-2"]
 
@@ -210,6 +227,7 @@ def test_the_importer_takes_an_organisation_created_after_its_cache_was_loaded(a
 
 # --- 2. the clusters' neighbourhood refresh ----------------------------------------------
 
+
 @pytest.fixture
 def app_config():
     # Clusters are refreshed by the test's own threads, not by the commits that publish.
@@ -218,15 +236,18 @@ def app_config():
 
 def overlapping_pair(factory):
     first = factory.bid(factory.org("Valleys Connectors"), title="Relational network", body=TEXT)
-    second = factory.bid(factory.org("Hill Towns Network"), title="Relational network, hills",
-                         body=TEXT)
+    second = factory.bid(
+        factory.org("Hill Towns Network"), title="Relational network, hills", body=TEXT
+    )
     return first, second
 
 
 def cluster_rows(db) -> list[tuple[int, str]]:
     db.session.expire_all()
-    return [(c.id, c.signature) for c in db.session.scalars(
-        select(OverlapCluster).order_by(OverlapCluster.id))]
+    return [
+        (c.id, c.signature)
+        for c in db.session.scalars(select(OverlapCluster).order_by(OverlapCluster.id))
+    ]
 
 
 def assert_clusters_as_from_scratch(db) -> None:
@@ -284,6 +305,7 @@ def test_a_neighbourhood_refresh_beside_a_full_refresh_agree(app, db, factory, b
 
 # --- a follower that fails is retried ----------------------------------------------------
 
+
 @pytest.fixture
 def follow_clusters(app):
     app.config["OVERLAP_AUTO_REFRESH"] = True
@@ -301,16 +323,18 @@ def test_a_follower_that_fails_once_is_retried(app, db, factory, follow_clusters
         return real(bid_id, **kwargs)
 
     monkeypatch.setattr(clusters_module, "refresh_neighbourhood", flaky)
-    second = factory.bid(factory.org("Hill Towns Network"), title="Relational network, hills",
-                         body=TEXT)  # its commit drains "similar", and the follower fails once
+    second = factory.bid(
+        factory.org("Hill Towns Network"), title="Relational network, hills", body=TEXT
+    )  # its commit drains "similar", and the follower fails once
     assert failures == [second.id]
     assert cluster_rows(db) == [(first.id, f"{first.id},{second.id}")]
     assert outbox.pending_count("similar") == 0
     assert_clusters_as_from_scratch(db)
 
 
-def test_a_follower_that_keeps_failing_queues_its_rows_again(app, db, factory, follow_clusters,
-                                                            monkeypatch):
+def test_a_follower_that_keeps_failing_queues_its_rows_again(
+    app, db, factory, follow_clusters, monkeypatch
+):
     first = factory.bid(factory.org("Valleys Connectors"), title="Relational network", body=TEXT)
     real = clusters_module.refresh_neighbourhood
     broken = [True]
@@ -321,12 +345,15 @@ def test_a_follower_that_keeps_failing_queues_its_rows_again(app, db, factory, f
         return real(bid_id, **kwargs)
 
     monkeypatch.setattr(clusters_module, "refresh_neighbourhood", down)
-    second = factory.bid(factory.org("Hill Towns Network"), title="Relational network, hills",
-                         body=TEXT)
+    second = factory.bid(
+        factory.org("Hill Towns Network"), title="Relational network, hills", body=TEXT
+    )
     assert cluster_rows(db) == []
-    rows = db.session.execute(select(IndexOutbox.bid_id, IndexOutbox.action, IndexOutbox.attempts,
-                                     IndexOutbox.last_error)
-                              .where(IndexOutbox.target == "similar")).all()
+    rows = db.session.execute(
+        select(
+            IndexOutbox.bid_id, IndexOutbox.action, IndexOutbox.attempts, IndexOutbox.last_error
+        ).where(IndexOutbox.target == "similar")
+    ).all()
     assert [(r.bid_id, r.action) for r in rows] == [(second.id, "upsert")]
     assert rows[0].attempts == outbox.FOLLOWER_ATTEMPTS and "locked" in rows[0].last_error
 

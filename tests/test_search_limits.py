@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from flask import current_app
 
+from search_index.filters import SearchLimits
 from search_index.service import SearchService, get_search_service
 from search_index.snippets import plain_text
 from tests.conftest import make_config
@@ -13,8 +14,7 @@ from tests.conftest import make_config
 
 @pytest.fixture
 def app_config(tmp_path):
-    return make_config(tmp_path, SEARCH_PREFIX_TERMS=2, SEARCH_MAX_RESULT_WINDOW=4,
-                       BIDS_PER_PAGE=2)
+    return make_config(tmp_path, SEARCH_PREFIX_TERMS=2, SEARCH_MAX_RESULT_WINDOW=4, BIDS_PER_PAGE=2)
 
 
 @pytest.fixture
@@ -25,17 +25,29 @@ def corpus(db, factory):
     bids = {
         # nanotube in three bids, nanowire in two, nanoscale in one
         "tube1": factory.bid(org, title="Nanotube paint", body="Nanotube coatings."),
-        "tube2": factory.bid(org, title="Nanotube nanowire cable",
-                             body="Nanotube and nanowire cable."),
+        "tube2": factory.bid(
+            org, title="Nanotube nanowire cable", body="Nanotube and nanowire cable."
+        ),
         "tube3": factory.bid(org, title="Nanotube sensor", body="Nanotube sensing."),
         "wire": factory.bid(org, title="Nanowire lamp", body="Nanowire lighting."),
         "scale": factory.bid(org, title="Nanoscale printing", body="Nanoscale printing."),
-        "radar": factory.bid(lab, title="Radar for ships", body="A radar.", funder=dod,
-                             status="awarded", themes=["Maritime"]),
-        "radar_edu": factory.bid(lab, title="Radar lessons", body="Teaching radar.",
-                                 funder={"name": "Department of Defense Education Activity"}),
-        "radar_other": factory.bid(org, title="Harbour radar art", body="Radar as art.",
-                                   funder={"name": "Arts Council"}),
+        "radar": factory.bid(
+            lab,
+            title="Radar for ships",
+            body="A radar.",
+            funder=dod,
+            status="awarded",
+            themes=["Maritime"],
+        ),
+        "radar_edu": factory.bid(
+            lab,
+            title="Radar lessons",
+            body="Teaching radar.",
+            funder={"name": "Department of Defense Education Activity"},
+        ),
+        "radar_other": factory.bid(
+            org, title="Harbour radar art", body="Radar as art.", funder={"name": "Arts Council"}
+        ),
     }
     db.session.commit()
     return bids
@@ -52,10 +64,14 @@ def test_a_wildcard_reaches_its_most_frequent_words_and_says_so(corpus):
     b = corpus
     capped = get_search_service().search(None, "nano*")  # SEARCH_PREFIX_TERMS=2
     assert capped.total == 4 and ids(capped) == {
-        b["tube1"].id, b["tube2"].id, b["tube3"].id, b["wire"].id}  # not the rare "nanoscale"
+        b["tube1"].id,
+        b["tube2"].id,
+        b["tube3"].id,
+        b["wire"].id,
+    }  # not the rare "nanoscale"
     assert "nano*" in capped.message and "2 most common" in capped.message
     assert not capped.fell_back
-    whole = SearchService(current_app.extensions["search_index"], prefix_terms=50)
+    whole = SearchService(current_app.extensions["search_index"], SearchLimits(50, 4))
     everything = whole.search(None, "nano*", per_page=4)
     assert everything.total == 5 and everything.message is None
 
@@ -112,14 +128,20 @@ def test_exact_value_fields_filter_on_the_whole_value(corpus):
     assert ids(s.search(None, "status:awarded radar")) == {b["radar"].id}
     assert ids(s.search(None, "theme:maritime")) == {b["radar"].id}
     assert ids(s.search(None, 'organisation:"Radar Labs" radar')) == {
-        b["radar"].id, b["radar_edu"].id}
+        b["radar"].id,
+        b["radar_edu"].id,
+    }
     # a value no document has exactly is searched as words, as before
     assert ids(s.search(None, "funder:defense radar")) == {b["radar"].id, b["radar_edu"].id}
     # with OR or NOT the clause stays part of the expression
     assert ids(s.search(None, 'funder:"Arts Council" OR title:ships')) == {
-        b["radar_other"].id, b["radar"].id}
+        b["radar_other"].id,
+        b["radar"].id,
+    }
     assert ids(s.search(None, 'radar NOT funder:"Arts Council"')) == {
-        b["radar"].id, b["radar_edu"].id}
+        b["radar"].id,
+        b["radar_edu"].id,
+    }
 
 
 # --- 5. snippets from plain text, never raw Markdown --------------------------------------
@@ -127,9 +149,14 @@ def test_exact_value_fields_filter_on_the_whole_value(corpus):
 
 def test_snippets_are_cut_from_the_plain_text_of_markdown(db, factory):
     org = factory.org("Green Streets Trust")
-    factory.bid(org, title="Neighbours", body=(
-        "## Why this matters\n\nWe build **infrastructure** for lasting relationships, "
-        "with [partners](https://example.org) and `tools`.\n\n- one\n- two"))
+    factory.bid(
+        org,
+        title="Neighbours",
+        body=(
+            "## Why this matters\n\nWe build **infrastructure** for lasting relationships, "
+            "with [partners](https://example.org) and `tools`.\n\n- one\n- two"
+        ),
+    )
     db.session.commit()
     hit = get_search_service().search(None, "relationships").items[0]
     snippet = str(hit.snippet)
@@ -155,7 +182,8 @@ def test_snippets_of_plain_text_are_still_escaped(db, factory):
 
 def test_plain_text_leaves_plain_text_alone_and_renders_markdown():
     assert plain_text("Carbon nanotube arrays, 3.5 nm wide.") == (
-        "Carbon nanotube arrays, 3.5 nm wide.")
+        "Carbon nanotube arrays, 3.5 nm wide."
+    )
     assert plain_text("# Title\n\n*one* & __two__") == "Title\none & two"
     assert plain_text("a <b> c") == "a c"  # raw HTML is not text a reader sees
     assert plain_text("") == ""
@@ -168,7 +196,10 @@ def test_title_words_and_known_item_search(corpus):
     from search_index.relevance import known_item, title_words
 
     assert title_words("The Radar for the Ships of 2020 and radar lessons") == [
-        "radar", "ships", "lessons"]
+        "radar",
+        "ships",
+        "lessons",
+    ]
     assert title_words("Radar lessons") == ["radar", "lessons"]
     b = corpus
     pairs = [(b["radar_other"].id, "Harbour radar art"), (b["tube3"].id, "Nanotube sensor sensing")]

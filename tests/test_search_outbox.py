@@ -10,8 +10,18 @@ from sqlalchemy import select
 from whoosh.query import Term
 
 from bids.models import Attachment, Bid, BidLink, IndexOutbox
-from search_index import get_index, outbox, record_bid_changes
+from search_index import get_index, record_bid_changes
 from tests.conftest import make_config
+
+# These tests are of the Whoosh index the outbox feeds (locks, rebuilds, crashes between the
+# commit and the index): on PostgreSQL too they use it (SEARCH_BACKEND=whoosh); the database's
+# own engine needs no outbox (tests/test_search_postgres.py).
+WHOOSH = {"SEARCH_BACKEND": "whoosh"}
+
+
+@pytest.fixture
+def app_config():
+    return WHOOSH
 
 
 def indexed_ids() -> set[int]:
@@ -29,8 +39,9 @@ def test_change_writes_rows_for_both_targets_and_applies_search_after_commit(db,
     from bids.publishing import create_bid
 
     org = factory.org()
-    bid = create_bid(None, org, {"title": "Riverside orchard", "summary": "x"},
-                     check_membership=False)
+    bid = create_bid(
+        None, org, {"title": "Riverside orchard", "summary": "x"}, check_membership=False
+    )
     # Written in the same transaction as the bid, once per target.
     assert outbox_rows(db) == [("search", bid.id, "upsert"), ("similar", bid.id, "upsert")]
     assert bid.id not in indexed_ids()
@@ -43,8 +54,12 @@ def test_rollback_leaves_neither_rows_nor_documents(db, factory):
     org = factory.org()
     from bids.publishing import create_bid
 
-    bid = create_bid(None, org, {"title": "Never kept", "summary": "x", "visibility": "published"},
-                     check_membership=False)
+    bid = create_bid(
+        None,
+        org,
+        {"title": "Never kept", "summary": "x", "visibility": "published"},
+        check_membership=False,
+    )
     bid_id = bid.id
     assert {r.bid_id for r in outbox_rows(db)} == {bid_id}  # written in the same transaction
     db.session.rollback()
@@ -71,12 +86,17 @@ def test_attachment_link_and_delete_are_recorded(db, factory):
     a, b = factory.bid(org), factory.bid(org)
     db.session.execute(IndexOutbox.__table__.delete())
     db.session.commit()
-    db.session.add(Attachment(bid_id=a.id, filename="x.pdf", size=1, sha256="0" * 64,
-                              text="hydroponic greenhouse"))
+    db.session.add(
+        Attachment(
+            bid_id=a.id, filename="x.pdf", size=1, sha256="0" * 64, text="hydroponic greenhouse"
+        )
+    )
     db.session.add(BidLink(from_bid_id=a.id, to_bid_id=b.id, kind="also_sent_to"))
     db.session.flush()
     assert {(r.bid_id, r.action) for r in outbox_rows(db, "similar")} == {
-        (a.id, "upsert"), (b.id, "upsert")}
+        (a.id, "upsert"),
+        (b.id, "upsert"),
+    }
     db.session.commit()
     searcher = get_index().searcher()
     assert [h["id"] for h in searcher.search(Term("text", "hydroponic"))] == [str(a.id)]
@@ -142,6 +162,7 @@ def test_reindex_swaps_in_a_fresh_index_and_check_finds_drift(app, db, factory, 
 
 # --- processes -------------------------------------------------------------------------
 
+
 def _die_after_commit(config: dict, title: str) -> None:
     """Child: commit a bid, then die before its index update runs."""
     from bids.database import db as child_db
@@ -160,9 +181,10 @@ def _die_after_commit(config: dict, title: str) -> None:
 
 
 def test_process_killed_between_commit_and_index_update_loses_nothing(app, db, runner, tmp_path):
-    config = make_config(tmp_path)
+    config = make_config(tmp_path, **WHOOSH)
     child = multiprocessing.get_context("fork").Process(
-        target=_die_after_commit, args=(config, "Lighthouse restoration"))
+        target=_die_after_commit, args=(config, "Lighthouse restoration")
+    )
     child.start()
     child.join(60)
     assert child.exitcode == 3
@@ -196,7 +218,7 @@ def test_concurrent_writer_processes_lose_nothing(app, db, runner, tmp_path, wor
     # The shared funder exists first: concurrent creation of one organisation is not under test.
     find_or_create_organisation("National Lottery Community Fund", None, kind=OrgKind.FUNDER)
     db.session.commit()
-    config = make_config(tmp_path)
+    config = make_config(tmp_path, **WHOOSH)
     ctx = multiprocessing.get_context("fork")
     children = [ctx.Process(target=_write_bids, args=(config, w, count)) for w in range(workers)]
     for child in children:

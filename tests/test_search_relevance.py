@@ -32,8 +32,10 @@ def judged_app(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("relevance")
     judged = {i for row in load_judgements() for i in row["relevant"]}
     subset = tmp / "subset.jsonl"
-    with gzip.open(SHARED_DATA / "sbir-awards.jsonl.gz", "rt", encoding="utf-8") as source, \
-            open(subset, "w", encoding="utf-8") as out:
+    with (
+        gzip.open(SHARED_DATA / "sbir-awards.jsonl.gz", "rt", encoding="utf-8") as source,
+        open(subset, "w", encoding="utf-8") as out,
+    ):
         for n, line in enumerate(source):
             if n < FIRST_RECORDS or json.loads(line)["identifier"] in judged:
                 out.write(line)
@@ -44,6 +46,7 @@ def judged_app(tmp_path_factory):
         rebuild_search_index(_db.session)
         yield app
         _db.session.remove()
+        _db.drop_all()  # a shared database (TEST_DATABASE_URL) must not keep the corpus
         _db.engine.dispose()
 
 
@@ -51,7 +54,7 @@ def test_ndcg_at_10_does_not_regress(judged_app):
     scores = evaluate(get_search_service(), load_judgements())
     assert len(scores) >= 30
     mean = sum(scores.values()) / len(scores)
-    print(f"nDCG@10 = {mean:.3f}")
+    print(f"nDCG@10 = {mean:.3f} ({judged_app.config['SEARCH_BACKEND']})")
     assert mean >= NDCG_FLOOR, sorted(scores.items(), key=lambda kv: kv[1])[:5]
 
 

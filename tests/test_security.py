@@ -34,6 +34,7 @@ def assert_escaped(html: str, payload: str) -> None:
 
 # --- headers and cookies ----------------------------------------------------------------
 
+
 @pytest.mark.parametrize("path", ["/login", "/signup", "/orgs/", "/orgs/no-such-org"])
 def test_security_headers_on_pages(client, path):
     response = client.get(path)
@@ -66,17 +67,20 @@ def test_session_cookie_is_httponly_and_lax(client, factory):
 
 
 def test_session_cookie_is_secure_in_production(tmp_path):
-    app = create_app(make_config(tmp_path, ENV_NAME="production", SECRET_KEY="s" * 40,
-                                 RATELIMIT_ENABLED=False))
+    app = create_app(
+        make_config(tmp_path, ENV_NAME="production", SECRET_KEY="s" * 40, RATELIMIT_ENABLED=False)
+    )
     assert app.config["SESSION_COOKIE_SECURE"] is True
     assert app.config["WTF_CSRF_ENABLED"] is not False
     with app.app_context():
         from bids.database import db
+
         db.create_all()
         try:
             response = app.test_client().get("/login")  # the CSRF token starts a session
-            cookie = next(c for c in response.headers.getlist("Set-Cookie")
-                          if c.startswith("session="))
+            cookie = next(
+                c for c in response.headers.getlist("Set-Cookie") if c.startswith("session=")
+            )
             assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
             assert response.headers["Strict-Transport-Security"].startswith("max-age=")
         finally:
@@ -93,22 +97,32 @@ def test_production_refuses_the_default_secret_key(tmp_path, secret):
 
 # --- CSRF -------------------------------------------------------------------------------
 
+
 class TestCsrf:
     @pytest.fixture
     def app_config(self):
         return {"WTF_CSRF_ENABLED": True}
 
     def test_signup_without_token_is_refused(self, client, db):
-        response = client.post("/signup", data={"display_name": "Eve", "email": "eve@example.org",
-                                                "password": PASSWORD})
+        response = client.post(
+            "/signup",
+            data={"display_name": "Eve", "email": "eve@example.org", "password": PASSWORD},
+        )
         assert response.status_code == 400
         assert "Reload the page" in response.get_data(as_text=True)
         assert count(db, User) == 0
 
     def test_signup_with_token_works(self, client, db):
         token = csrf_token_from(client.get("/signup").get_data(as_text=True))
-        response = client.post("/signup", data={"display_name": "Eve", "email": "eve@example.org",
-                                                "password": PASSWORD, "csrf_token": token})
+        response = client.post(
+            "/signup",
+            data={
+                "display_name": "Eve",
+                "email": "eve@example.org",
+                "password": PASSWORD,
+                "csrf_token": token,
+            },
+        )
         assert response.status_code == 302 and count(db, User) == 1
 
     def test_login_without_token_is_refused(self, client, factory):
@@ -117,8 +131,9 @@ class TestCsrf:
         assert response.status_code == 400
         assert client.get("/account").status_code == 302  # not signed in
         token = csrf_token_from(client.get("/login").get_data(as_text=True))
-        response = client.post("/login", data={"email": "ann@example.org", "password": PASSWORD,
-                                               "csrf_token": token})
+        response = client.post(
+            "/login", data={"email": "ann@example.org", "password": PASSWORD, "csrf_token": token}
+        )
         assert response.status_code == 302 and client.get("/account").status_code == 200
 
     def _sign_in(self, client, user):
@@ -132,8 +147,9 @@ class TestCsrf:
         assert response.status_code == 400
         assert count(db, Organisation) == 0
         token = csrf_token_from(client.get("/orgs/new").get_data(as_text=True))
-        response = client.post("/orgs/new", data={"name": "Real Org", "kind": "applicant",
-                                                  "csrf_token": token})
+        response = client.post(
+            "/orgs/new", data={"name": "Real Org", "kind": "applicant", "csrf_token": token}
+        )
         assert response.status_code == 302 and count(db, Organisation) == 1
 
     def test_logout_and_membership_changes_without_token_are_refused(self, client, factory, db):
@@ -144,17 +160,23 @@ class TestCsrf:
         assert client.post("/logout").status_code == 400
         assert client.get("/account").status_code == 200  # still signed in
         assert client.post(f"/orgs/{org.slug}/members/{editor.id}/remove").status_code == 400
-        assert client.post(f"/orgs/{org.slug}/invitations", data={"role": "owner"}).status_code == 400
+        assert (
+            client.post(f"/orgs/{org.slug}/invitations", data={"role": "owner"}).status_code == 400
+        )
         assert client.post("/account/tokens", data={"name": "x"}).status_code == 400
         assert count(db, Membership) == 2
 
 
 # --- escaping ---------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("payload", XSS_PAYLOADS)
 def test_display_name_is_escaped(client, db, payload):
-    response = client.post("/signup", data={"display_name": payload, "email": "x@example.org",
-                                            "password": PASSWORD}, follow_redirects=True)
+    response = client.post(
+        "/signup",
+        data={"display_name": payload, "email": "x@example.org", "password": PASSWORD},
+        follow_redirects=True,
+    )
     assert response.status_code == 200
     assert db.session.scalar(select(User.display_name)) == payload  # kept as typed
     assert_escaped(response.get_data(as_text=True), payload)  # account page and header
@@ -164,20 +186,33 @@ def test_display_name_is_escaped(client, db, payload):
 def test_organisation_name_and_description_are_escaped(client, auth, factory, db, payload):
     factory.user("ann@example.org")
     auth.login("ann@example.org")
-    response = client.post("/orgs/new", data={"name": f"Org {payload}", "kind": "applicant",
-                                              "description": payload, "other_regions": payload})
+    response = client.post(
+        "/orgs/new",
+        data={
+            "name": f"Org {payload}",
+            "kind": "applicant",
+            "description": payload,
+            "other_regions": payload,
+        },
+    )
     assert response.status_code == 302
     org = db.session.scalar(select(Organisation))
     assert org.name == f"Org {payload}" and org.description == payload
-    for path in (f"/orgs/{org.slug}", "/orgs/", "/account", f"/orgs/{org.slug}/members",
-                 f"/orgs/{org.slug}/edit"):
+    for path in (
+        f"/orgs/{org.slug}",
+        "/orgs/",
+        "/account",
+        f"/orgs/{org.slug}/members",
+        f"/orgs/{org.slug}/edit",
+    ):
         assert_escaped(client.get(path).get_data(as_text=True), payload)
 
 
 def test_form_errors_echo_input_escaped(client):
     payload = XSS_PAYLOADS[1]
-    response = client.post("/signup", data={"display_name": "N", "email": payload,
-                                            "password": PASSWORD})
+    response = client.post(
+        "/signup", data={"display_name": "N", "email": payload, "password": PASSWORD}
+    )
     assert response.status_code == 422
     assert_escaped(response.get_data(as_text=True), payload)
 

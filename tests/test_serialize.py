@@ -69,8 +69,13 @@ def test_item_has_the_documented_fields_and_types(app, factory):
 def test_detail_text_attachments_and_revisions(app, db, factory):
     bid = _bid(factory)
     attachment = Attachment(
-        bid=bid, filename="plan.pdf", size=1234, sha256="ab" * 32, pages=3,
-        text="Budget and timeline from the PDF.", extraction_status=ExtractionStatus.OK,
+        bid=bid,
+        filename="plan.pdf",
+        size=1234,
+        sha256="ab" * 32,
+        pages=3,
+        text="Budget and timeline from the PDF.",
+        extraction_status=ExtractionStatus.OK,
         extraction_message="Text extracted.",
     )
     db.session.add(attachment)
@@ -88,9 +93,16 @@ def test_detail_text_attachments_and_revisions(app, db, factory):
     assert detail["themes"] == ["food", "loneliness"] and detail["locations"] == ["Scotland"]
     assert detail["licence"] == "CC-BY-4.0"
     assert detail["attachments"] == [
-        {"id": attachment.id, "filename": "plan.pdf", "size": 1234, "pages": 3,
-         "sha256": "ab" * 32, "status": "ok", "message": "Text extracted.",
-         "url": f"http://localhost/bids/{bid.id}/attachments/{attachment.id}/plan.pdf"}
+        {
+            "id": attachment.id,
+            "filename": "plan.pdf",
+            "size": 1234,
+            "pages": 3,
+            "sha256": "ab" * 32,
+            "status": "ok",
+            "message": "Text extracted.",
+            "url": f"http://localhost/bids/{bid.id}/attachments/{attachment.id}/plan.pdf",
+        }
     ]
     assert [r["number"] for r in detail["revisions"]] == [1]
     assert detail["revisions"][0]["note"] == "Published"

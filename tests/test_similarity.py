@@ -11,21 +11,31 @@ from search_index import similarity
 from search_index.similarity.store import Doc, Store, Vectoriser
 from search_index.similarity.text import estimated_resemblance, passage_overlap, signature
 
-LONELY = ("Weekly lunch clubs and telephone befriending for isolated older people in rural villages, "
-          "with volunteer drivers bringing members to the village hall and a winter programme of "
-          "home visits so nobody spends the cold months alone.")
-FOOD = ("A community kitchen cooking surplus food into hot meals, teaching cooking skills to young "
-        "parents and running a pay-what-you-can cafe on the estate every weekday lunchtime.")
-DIGITAL = ("Digital inclusion sessions in the library: lending tablets, helping older residents "
-           "get online safely, video calls with family and booking appointments on the internet.")
-SPORT = ("Cross-community football and basketball leagues for teenagers, with dialogue workshops "
-         "after each match so young people from both sides of the interface meet as team mates.")
+LONELY = (
+    "Weekly lunch clubs and telephone befriending for isolated older people in rural villages, "
+    "with volunteer drivers bringing members to the village hall and a winter programme of "
+    "home visits so nobody spends the cold months alone."
+)
+FOOD = (
+    "A community kitchen cooking surplus food into hot meals, teaching cooking skills to young "
+    "parents and running a pay-what-you-can cafe on the estate every weekday lunchtime."
+)
+DIGITAL = (
+    "Digital inclusion sessions in the library: lending tablets, helping older residents "
+    "get online safely, video calls with family and booking appointments on the internet."
+)
+SPORT = (
+    "Cross-community football and basketball leagues for teenagers, with dialogue workshops "
+    "after each match so young people from both sides of the interface meet as team mates."
+)
 
 
 def test_fixed_vocabulary_transform_matches_fitted_vectors():
     texts = [LONELY, FOOD, DIGITAL, SPORT, LONELY + " " + FOOD]
     vectoriser, matrix = Vectoriser.fit(texts)
-    reference = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, stop_words="english").fit(texts)
+    reference = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, stop_words="english").fit(
+        texts
+    )
     assert vectoriser.terms == list(reference.get_feature_names_out())
     again = vectoriser.transform(texts)
     assert np.allclose(again.toarray(), matrix.toarray(), atol=1e-6)
@@ -41,10 +51,17 @@ def test_minhash_estimates_passage_resemblance():
     assert abs(estimate - exact) < 0.2
 
 
-@pytest.mark.parametrize(("score", "resemblance", "relation"), [
-    (0.85, 0.0, "near_duplicate"), (0.2, 0.6, "near_duplicate"), (0.6, 0.1, "strong"),
-    (0.3, 0.0, "strong"), (0.12, 0.0, "related"), (0.08, 0.0, None),
-])
+@pytest.mark.parametrize(
+    ("score", "resemblance", "relation"),
+    [
+        (0.85, 0.0, "near_duplicate"),
+        (0.2, 0.6, "near_duplicate"),
+        (0.6, 0.1, "strong"),
+        (0.3, 0.0, "strong"),
+        (0.12, 0.0, "related"),
+        (0.08, 0.0, None),
+    ],
+)
 def test_relation_labels(score, resemblance, relation):
     assert similarity.relation_for(score, resemblance) == relation
 

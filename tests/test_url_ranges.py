@@ -20,11 +20,21 @@ def member(factory, auth):
 
 
 @pytest.mark.parametrize("number", [HUGE, PAST_INT4])
-@pytest.mark.parametrize("path", [
-    "/bids/{n}", "/bids/{n}/edit", "/bids/{n}/revisions", "/bids/{n}/attachments/{n}/x.pdf",
-    "/compare/{n}/{n}", "/pools/{n}", "/pools/{n}/clusters/{n}", "/pools/bids/{n}/pledges",
-    "/pools/invitations/{n}", "/pools/introductions/{n}",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/bids/{n}",
+        "/bids/{n}/edit",
+        "/bids/{n}/revisions",
+        "/bids/{n}/attachments/{n}/x.pdf",
+        "/compare/{n}/{n}",
+        "/pools/{n}",
+        "/pools/{n}/clusters/{n}",
+        "/pools/bids/{n}/pledges",
+        "/pools/invitations/{n}",
+        "/pools/introductions/{n}",
+    ],
+)
 def test_huge_ids_in_pages_are_not_found(client, member, path, number):
     assert client.get(path.format(n=number)).status_code == 404
 
@@ -37,8 +47,11 @@ def test_huge_ids_in_the_api_are_not_found(client, path):
 
 
 def test_huge_ids_in_posted_forms_are_not_found(client, member):
-    for path in (f"/bids/{HUGE}/links/1/delete", f"/pools/{HUGE}/pledges",
-                 f"/orgs/{member.organisation.slug}/members/{HUGE}/remove"):
+    for path in (
+        f"/bids/{HUGE}/links/1/delete",
+        f"/pools/{HUGE}/pledges",
+        f"/orgs/{member.organisation.slug}/members/{HUGE}/remove",
+    ):
         assert client.post(path).status_code == 404, path
 
 
@@ -69,8 +82,9 @@ def test_malformed_page_numbers_mean_the_first_page(client, member, page):
         assert response.status_code == 200, (path, page)
 
 
-@pytest.mark.parametrize("query", [f"page={HUGE}", "page=10001", f"per_page={HUGE}",
-                                   f"page={HUGE}&q=pantry"])
+@pytest.mark.parametrize(
+    "query", [f"page={HUGE}", "page=10001", f"per_page={HUGE}", f"page={HUGE}&q=pantry"]
+)
 def test_huge_page_numbers_in_the_api_are_bad_requests(client, member, query):
     response = client.get(f"/api/v1/bids?{query}")
     assert response.status_code == 400

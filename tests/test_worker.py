@@ -20,21 +20,28 @@ from search_index.similarity import similar_to_bid
 from search_index.worker import JOBS, claim_job, parse_schedule, run_worker
 from tests.conftest import make_config
 
-TEXT = ("Neighbours in the valley share tools, skills and a weekly meal, and the network of "
-        "volunteers keeps isolated older residents in touch through the winter months.")
+TEXT = (
+    "Neighbours in the valley share tools, skills and a weekly meal, and the network of "
+    "volunteers keeps isolated older residents in touch through the winter months."
+)
 
 
 @pytest.fixture
 def app_config():
-    return {"INDEX_MODE": "worker", "WORKER_JOBS": "", "OUTBOX_BACKOFF_S": 0}
+    # The worker's index work is the Whoosh index's (PostgreSQL's engine needs none).
+    return {
+        "INDEX_MODE": "worker",
+        "WORKER_JOBS": "",
+        "OUTBOX_BACKOFF_S": 0,
+        "SEARCH_BACKEND": "whoosh",
+    }
 
 
 def indexed_ids() -> set[int]:
     return set(get_index().stored())
 
 
-def test_in_worker_mode_a_write_returns_without_index_work_and_the_worker_applies_it(
-        db, factory):
+def test_in_worker_mode_a_write_returns_without_index_work_and_the_worker_applies_it(db, factory):
     one = factory.bid(factory.org("Valley Share"), title="Valley tool share", body=TEXT).id
     two = factory.bid(factory.org("Hill Share"), title="Hill tool share", body=TEXT).id
     assert outbox.pending_count() == 4  # two bids, two targets: nothing applied by the commit
@@ -61,18 +68,23 @@ def _failing_for(bad_bid: int, calls: Counter):
 def test_a_bid_that_keeps_failing_is_set_aside_and_does_not_block_the_rest(app, db, monkeypatch):
     app.config["OUTBOX_MAX_ATTEMPTS"] = 3
     calls: Counter = Counter()
-    monkeypatch.setitem(outbox._consumers, "search",
-                        outbox.Consumer(_failing_for(2, calls), after_commit=False))
-    monkeypatch.setitem(outbox._consumers, "similar",
-                        outbox.Consumer(lambda *a: None, after_commit=False))
+    monkeypatch.setitem(
+        outbox._consumers, "search", outbox.Consumer(_failing_for(2, calls), after_commit=False)
+    )
+    monkeypatch.setitem(
+        outbox._consumers, "similar", outbox.Consumer(lambda *a: None, after_commit=False)
+    )
     record_bid_changes([1, 2, 3])
     db.session.commit()
 
     for _ in range(4):
         run_worker(once=True)
 
-    rows = db.session.execute(select(IndexOutbox.bid_id, IndexOutbox.attempts, IndexOutbox.dead_at)
-                              .where(IndexOutbox.target == "search")).all()
+    rows = db.session.execute(
+        select(IndexOutbox.bid_id, IndexOutbox.attempts, IndexOutbox.dead_at).where(
+            IndexOutbox.target == "search"
+        )
+    ).all()
     assert [(r.bid_id, r.attempts, r.dead_at is not None) for r in rows] == [(2, 3, True)]
     assert calls[1] == 1 and calls[3] == 1  # applied once each, never held up by bid 2
     status = {s.target: s for s in outbox.status()}
@@ -84,8 +96,9 @@ def test_a_bid_that_keeps_failing_is_set_aside_and_does_not_block_the_rest(app, 
     assert outbox.pending_count("search") == 1
 
 
-def test_a_failure_of_the_whole_store_backs_off_and_converges_without_a_human(app, db, factory,
-                                                                              monkeypatch):
+def test_a_failure_of_the_whole_store_backs_off_and_converges_without_a_human(
+    app, db, factory, monkeypatch
+):
     """The index folder unwritable for a while: rows wait, nothing is dead, then all apply."""
     app.config["OUTBOX_MAX_ATTEMPTS"] = 2
     index = get_index()
@@ -112,8 +125,9 @@ def test_a_failure_of_the_whole_store_backs_off_and_converges_without_a_human(ap
     assert outbox.pending_count() == 0
 
 
-def test_backed_off_rows_wait_for_the_worker_but_index_sync_takes_them_at_once(app, db,
-                                                                               monkeypatch):
+def test_backed_off_rows_wait_for_the_worker_but_index_sync_takes_them_at_once(
+    app, db, monkeypatch
+):
     app.config["OUTBOX_BACKOFF_S"] = 3600
     fail = {"on": True}
 
@@ -141,11 +155,13 @@ def test_two_workers_at_once_apply_each_row_once(app, db, monkeypatch):
             with lock:
                 seen.update((target, i) for i in upserts)
             time.sleep(0.01)
+
         return apply  # widen the window in which two workers could take the same rows
 
     for target in ("search", "similar"):
-        monkeypatch.setitem(outbox._consumers, target,
-                            outbox.Consumer(apply_to(target), after_commit=False))
+        monkeypatch.setitem(
+            outbox._consumers, target, outbox.Consumer(apply_to(target), after_commit=False)
+        )
     monkeypatch.setattr(outbox, "_followers", {})  # the clusters' follower reads the real store
     record_bid_changes(range(1, 201))
     db.session.commit()
@@ -174,6 +190,7 @@ def _worker_killed_mid_batch(config: dict, started_path: str) -> None:
 
     app = create_app(config)
     with app.app_context():
+
         def hang(session, upserts, deletes):
             with open(started_path, "w") as fh:
                 fh.write("applying")
@@ -187,17 +204,19 @@ def _worker_killed_mid_batch(config: dict, started_path: str) -> None:
 def test_kill_9_of_the_worker_mid_batch_loses_nothing(app, db, factory, tmp_path):
     bid = factory.bid(factory.org("Harbour Trust"), title="Harbour steps").id
     started = tmp_path / "started"
-    config = make_config(tmp_path, INDEX_MODE="worker", WORKER_JOBS="")
+    config = make_config(tmp_path, INDEX_MODE="worker", WORKER_JOBS="", SEARCH_BACKEND="whoosh")
     child = multiprocessing.get_context("fork").Process(
-        target=_worker_killed_mid_batch, args=(config, str(started)))
+        target=_worker_killed_mid_batch, args=(config, str(started))
+    )
     child.start()
     for _ in range(600):
         if started.exists():
             break
         time.sleep(0.05)
     assert started.exists(), "the worker never reached its batch"
-    leased = db.session.scalars(select(IndexOutbox.claimed_by)
-                                .where(IndexOutbox.target == "search")).all()
+    leased = db.session.scalars(
+        select(IndexOutbox.claimed_by).where(IndexOutbox.target == "search")
+    ).all()
     assert leased == [f"{os.uname().nodename}:{child.pid}"]
     os.kill(child.pid, signal.SIGKILL)
     child.join(30)
@@ -211,7 +230,9 @@ def test_kill_9_of_the_worker_mid_batch_loses_nothing(app, db, factory, tmp_path
 
 def test_schedule_is_parsed_strictly():
     assert parse_schedule("similarity-rebuild=1d, overlaps-refresh=6h") == {
-        "similarity-rebuild": timedelta(days=1), "overlaps-refresh": timedelta(hours=6)}
+        "similarity-rebuild": timedelta(days=1),
+        "overlaps-refresh": timedelta(hours=6),
+    }
     assert parse_schedule("") == {}
     with pytest.raises(ValueError, match="Unknown job"):
         parse_schedule("reticulate=1h")

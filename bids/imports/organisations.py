@@ -35,8 +35,10 @@ class OrganisationCache:
         """Create, in one statement, the organisations a batch names that do not exist yet."""
         parties = list(parties)
         directory = self.directory
-        directory.load((party["name"] for party, _ in parties),
-                       (party.get("identifier") for party, _ in parties))
+        directory.load(
+            (party["name"] for party, _ in parties),
+            (party.get("identifier") for party, _ in parties),
+        )
         new: dict[str, dict[str, Any]] = {}  # name key -> values
         new_identifiers: set[str] = set()
         for party, kind in parties:
@@ -49,7 +51,8 @@ class OrganisationCache:
                     # Found by name and now known by its identifier: remember it (as
                     # `find_or_create_organisation` does).
                     db.session.execute(
-                        update(Organisation).where(Organisation.id == org_id)
+                        update(Organisation)
+                        .where(Organisation.id == org_id)
                         .values(org_identifier=identifier)
                     )
                     directory.set_identifier(org_id, identifier)
@@ -58,8 +61,12 @@ class OrganisationCache:
             pending = new.get(key)
             if pending is None:
                 new[key] = {
-                    "name": name, "slug": self._unique_slug(name), "kind": kind,
-                    "org_identifier": identifier, "description": "", "regions": [],
+                    "name": name,
+                    "slug": self._unique_slug(name),
+                    "kind": kind,
+                    "org_identifier": identifier,
+                    "description": "",
+                    "regions": [],
                     "created_at": utcnow(),
                 }
             elif identifier and not pending["org_identifier"]:
@@ -70,10 +77,14 @@ class OrganisationCache:
             return
         values = list(new.values())
         table = Organisation.__table__
-        created = dict(db.session.execute(
-            dialect_insert(db.session, table).on_conflict_do_nothing()
-            .returning(table.c.slug, table.c.id), values
-        ).all())
+        created = dict(
+            db.session.execute(
+                dialect_insert(db.session, table)
+                .on_conflict_do_nothing()
+                .returning(table.c.slug, table.c.id),
+                values,
+            ).all()
+        )
         for org in values:
             if org["slug"] in created:
                 directory.add(created[org["slug"]], org["name"], org["org_identifier"])

@@ -89,7 +89,7 @@ def read_records(path: Path | str, fmt: str) -> Iterator[Record]:
     raise ImportFileError(f"Unknown format {fmt!r}: use one of {', '.join(FORMATS)}.")
 
 
-def open_binary(path: Path | str) -> io.BufferedIOBase:
+def open_binary(path: Path | str) -> gzip.GzipFile | io.BufferedReader:
     path = Path(path)
     with path.open("rb") as probe:
         gzipped = probe.read(2) == b"\x1f\x8b"
@@ -156,15 +156,17 @@ def read_csv(path: Path | str) -> Iterator[Record]:
 
 
 def csv_record(row: Mapping[str, str | None]) -> dict[str, Any]:
-    cells = {(k or "").strip(): (v.strip() if isinstance(v, str) else v) or None
-             for k, v in row.items()}
+    cells = {
+        (k or "").strip(): (v.strip() if isinstance(v, str) else v) or None for k, v in row.items()
+    }
     out: dict[str, Any] = {}
     for key, value in cells.items():
         if key in PARTY_CELLS:
             continue
         if key in ("themes", "locations"):
-            value = [part for part in (value or "").split(";") if part.strip()]
-        out[key] = value
+            out[key] = [part for part in (value or "").split(";") if part.strip()]
+        else:
+            out[key] = value
     for party in ("organisation", "funder"):
         if f"{party}_name" in cells or f"{party}_identifier" in cells:
             out[party] = {
@@ -210,9 +212,11 @@ def grant_record(grant: Mapping[str, Any]) -> dict[str, Any]:
         "organisation": _grant_party(grant.get("recipientOrganization")),
         "funder": _grant_party(grant.get("fundingOrganization")),
         "programme": programme.get("title") if isinstance(programme, dict) else None,
-        "locations": [loc.get("name") for loc in locations
-                      if isinstance(loc, dict) and loc.get("name")]
-        if isinstance(locations, list) else [],
+        "locations": [
+            loc.get("name") for loc in locations if isinstance(loc, dict) and loc.get("name")
+        ]
+        if isinstance(locations, list)
+        else [],
         "status": BidStatus.AWARDED,
     }
 

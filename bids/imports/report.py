@@ -43,4 +43,3 @@ class ImportReport:
             f"Imported {self.imported}, updated {self.updated}, unchanged {self.unchanged}, "
             f"skipped {self.skipped} in {self.seconds:.1f} s ({self.rate:,.0f} bids/s)."
         )
-

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from bids.errors import ValidationError
@@ -31,7 +31,11 @@ MONEY_COLUMNS = {
     "amount_awarded": "amount_awarded_minor",
 }
 COMPARED_COLUMNS = (
-    *PLAIN_COLUMNS.values(), *MONEY_COLUMNS.values(), "organisation_id", "funder_id", "visibility",
+    *PLAIN_COLUMNS.values(),
+    *MONEY_COLUMNS.values(),
+    "organisation_id",
+    "funder_id",
+    "visibility",
 )
 
 
@@ -44,6 +48,9 @@ class CleanRow:
     given: frozenset[str]  # the fields the row gave a value (an update changes only these)
     organisation: dict[str, Any]
     funder: dict[str, Any]
+    # 360Giving imports: every party as given, and the extra Bid columns the grant fills.
+    full_parties: tuple[dict[str, Any], ...] = ()
+    columns: dict[str, Any] = field(default_factory=dict)
 
 
 def clean_row(line: int, record: Mapping[str, Any]) -> CleanRow:
@@ -54,7 +61,7 @@ def clean_row(line: int, record: Mapping[str, Any]) -> CleanRow:
         fields = clean_bid_fields(record)
     except ValidationError as exc:
         errors.update(exc.errors)
-    parties = {}
+    parties: dict[str, Any] = {}
     for key, label in (("organisation", "Organisation"), ("funder", "Funder")):
         try:
             parties[key] = clean_party(record.get(key), label)
@@ -66,8 +73,11 @@ def clean_row(line: int, record: Mapping[str, Any]) -> CleanRow:
     if errors:
         raise ValidationError(errors)
     # Empty values count as not given: a blank CSV cell neither clears a field nor sets a default.
-    given = frozenset(k for k, v in record.items()
-                      if (k in PLAIN_COLUMNS or k in MONEY_COLUMNS) and v not in (None, "", []))
+    given = frozenset(
+        k
+        for k, v in record.items()
+        if (k in PLAIN_COLUMNS or k in MONEY_COLUMNS) and v not in (None, "", [])
+    )
     return CleanRow(line, fields, given, parties["organisation"], parties["funder"])
 
 

@@ -59,8 +59,9 @@ def import_bids(
         from tqdm import tqdm
 
         # tqdm disables itself when stderr is not a terminal (disable=None).
-        bar = tqdm(records, total=limit, unit=" bids", file=sys.stderr, disable=None,
-                   mininterval=0.5)
+        bar = tqdm(
+            records, total=limit, unit=" bids", file=sys.stderr, disable=None, mininterval=0.5
+        )
         records = bar
     try:
         with hooks.defer():
@@ -75,8 +76,13 @@ def import_bids(
     return report
 
 
-def _read_into(records: Iterable[Record], writer: BatchWriter, report: ImportReport, fmt: str,
-               limit: int | None) -> None:
+def _read_into(
+    records: Iterable[Record],
+    writer: BatchWriter,
+    report: ImportReport,
+    fmt: str,
+    limit: int | None,
+) -> None:
     """Validate each record into the writer, which commits full batches; keeps the last one."""
     for count, (line, record) in enumerate(records, start=1):
         if isinstance(record, RowProblem):

@@ -31,8 +31,12 @@ class BatchWriter:
     statements bypass the ORM session events that record which bids changed.
     """
 
-    def __init__(self, report: ImportReport, applicant_kind: str,
-                 record_changes: Callable[[Iterable[int]], object] | None = None):
+    def __init__(
+        self,
+        report: ImportReport,
+        applicant_kind: str,
+        record_changes: Callable[[Iterable[int]], object] | None = None,
+    ):
         self.report = report
         self.record_changes = record_changes
         self.orgs = OrganisationCache(applicant_kind)
@@ -63,13 +67,17 @@ class BatchWriter:
     def _write(self, rows: list[CleanRow]) -> None:
         report, now = self.report, utcnow()
         existing = self._existing(
-            [r.fields["identifier"] for r in rows if r.fields.get("identifier")])
+            [r.fields["identifier"] for r in rows if r.fields.get("identifier")]
+        )
         new_rows: list[dict[str, Any]] = []
         updates: list[tuple[dict[str, Any], dict[str, Any]]] = []  # (old, new values)
         self.orgs.prepare(
-            party for row in rows
-            for party in ((row.organisation, self.orgs.applicant_kind),
-                          (row.funder, OrgKind.FUNDER))
+            party
+            for row in rows
+            for party in (
+                (row.organisation, self.orgs.applicant_kind),
+                (row.funder, OrgKind.FUNDER),
+            )
         )
         for row in rows:
             identifier = row.fields.get("identifier")
@@ -80,12 +88,20 @@ class BatchWriter:
             if old is None:
                 if identifier and identifier.startswith(GENERATED_PREFIX):
                     report.skipped += 1
-                    report.problems.append(RowProblem(
-                        row.line, f"identifier: no bid {identifier}; identifiers starting "
-                        f"{GENERATED_PREFIX} are assigned by Open Bids"))
+                    report.problems.append(
+                        RowProblem(
+                            row.line,
+                            f"identifier: no bid {identifier}; identifiers starting "
+                            f"{GENERATED_PREFIX} are assigned by Open Bids",
+                        )
+                    )
                     continue
-                values.update(identifier=identifier or f"pending-{uuid.uuid4().hex}",
-                              created_at=now, updated_at=now, published_at=now)
+                values.update(
+                    identifier=identifier or f"pending-{uuid.uuid4().hex}",
+                    created_at=now,
+                    updated_at=now,
+                    published_at=now,
+                )
                 new_rows.append(values)
                 continue
             changes = {k: v for k, v in changed_values(row, values).items() if old[k] != v}
@@ -104,8 +120,9 @@ class BatchWriter:
     def _existing(self, identifiers: list[str]) -> dict[str, dict[str, Any]]:
         if not identifiers:
             return {}
-        columns = [getattr(Bid, name) for name in ("id", "identifier", "published_at",
-                                                     *COMPARED_COLUMNS)]
+        columns = [
+            getattr(Bid, name) for name in ("id", "identifier", "published_at", *COMPARED_COLUMNS)
+        ]
         result = db.session.execute(select(*columns).where(Bid.identifier.in_(identifiers)))
         return {row.identifier: dict(row._mapping) for row in result}
 
@@ -127,11 +144,19 @@ class BatchWriter:
                 renames.append({"id": bid_id, "identifier": bid_values_["identifier"]})
         if renames:
             db.session.execute(update(Bid), renames)
-        db.session.execute(Revision.__table__.insert(), [
-            {"bid_id": v["id"], "number": 1, "note": "Imported", "created_at": v["created_at"],
-             "snapshot": self._snapshot(v, [])}
-            for v in values
-        ])
+        db.session.execute(
+            Revision.__table__.insert(),
+            [
+                {
+                    "bid_id": v["id"],
+                    "number": 1,
+                    "note": "Imported",
+                    "created_at": v["created_at"],
+                    "snapshot": self._snapshot(v, []),
+                }
+                for v in values
+            ],
+        )
         self.report.imported += len(values)
         self.report.bid_ids.extend(ids)
         return ids
@@ -140,14 +165,18 @@ class BatchWriter:
         if not updates:
             return []
         ids = [old["id"] for old, _ in updates]
-        numbers = dict(db.session.execute(
-            select(Revision.bid_id, func.max(Revision.number))
-            .where(Revision.bid_id.in_(ids)).group_by(Revision.bid_id)
-        ).all())
+        numbers = dict(
+            db.session.execute(
+                select(Revision.bid_id, func.max(Revision.number))
+                .where(Revision.bid_id.in_(ids))
+                .group_by(Revision.bid_id)
+            ).all()
+        )
         files: dict[int, list[str]] = {}
         for bid_id, filename in db.session.execute(
             select(Attachment.bid_id, Attachment.filename)
-            .where(Attachment.bid_id.in_(ids)).order_by(Attachment.id)
+            .where(Attachment.bid_id.in_(ids))
+            .order_by(Attachment.id)
         ):
             files.setdefault(bid_id, []).append(filename)
         # One UPDATE statement per distinct set of changed columns (executemany by id).
@@ -156,11 +185,15 @@ class BatchWriter:
         for old, changes in updates:
             groups.setdefault(tuple(sorted(changes)), []).append({"id": old["id"], **changes})
             state = {**old, **changes}
-            revisions.append({
-                "bid_id": old["id"], "number": (numbers.get(old["id"]) or 0) + 1,
-                "note": "Imported (updated)", "created_at": changes["updated_at"],
-                "snapshot": self._snapshot(state, files.get(old["id"], [])),
-            })
+            revisions.append(
+                {
+                    "bid_id": old["id"],
+                    "number": (numbers.get(old["id"]) or 0) + 1,
+                    "note": "Imported (updated)",
+                    "created_at": changes["updated_at"],
+                    "snapshot": self._snapshot(state, files.get(old["id"], [])),
+                }
+            )
         for params in groups.values():
             db.session.execute(update(Bid), params)
         db.session.execute(Revision.__table__.insert(), revisions)
@@ -170,5 +203,9 @@ class BatchWriter:
 
     def _snapshot(self, values: dict[str, Any], attachments: list[str]) -> dict[str, Any]:
         names = self.orgs.names
-        return revision_snapshot(values, organisation=names.get(values["organisation_id"]),
-                                 funder=names.get(values["funder_id"]), attachments=attachments)
+        return revision_snapshot(
+            values,
+            organisation=names.get(values["organisation_id"]),
+            funder=names.get(values["funder_id"]),
+            attachments=attachments,
+        )

@@ -52,22 +52,39 @@ def pools_of(user: Any) -> list[Pool]:
     user = real_user(user)
     if user is None or not user.organisation_ids():
         return []
-    return list(db.session.scalars(
-        # A subquery, not DISTINCT: PostgreSQL cannot compare the JSON columns DISTINCT would.
-        select(Pool)
-        .where(Pool.id.in_(select(PoolMember.pool_id).where(
-            PoolMember.organisation_id.in_(user.organisation_ids()))))
-        .order_by(Pool.name)
-    ))
+    return list(
+        db.session.scalars(
+            # A subquery, not DISTINCT: PostgreSQL cannot compare the JSON columns DISTINCT would.
+            select(Pool)
+            .where(
+                Pool.id.in_(
+                    select(PoolMember.pool_id).where(
+                        PoolMember.organisation_id.in_(user.organisation_ids())
+                    )
+                )
+            )
+            .order_by(Pool.name)
+        )
+    )
 
 
 def funder_orgs_of(user: Any) -> list:
     user = real_user(user)
     if user is None:
         return []
-    return sorted((m.organisation for m in user.memberships
-                   if m.organisation.kind == OrgKind.FUNDER), key=lambda o: o.id)
+    return sorted(
+        (m.organisation for m in user.memberships if m.organisation.kind == OrgKind.FUNDER),
+        key=lambda o: o.id,
+    )
 
 
-__all__ = ["PoolRole", "acting_org_id", "funder_orgs_of", "get_member_pool", "is_pool_member",
-           "is_pool_owner", "pools_of", "user_pool_orgs"]
+__all__ = [
+    "PoolRole",
+    "acting_org_id",
+    "funder_orgs_of",
+    "get_member_pool",
+    "is_pool_member",
+    "is_pool_owner",
+    "pools_of",
+    "user_pool_orgs",
+]

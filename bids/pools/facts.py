@@ -29,18 +29,33 @@ class BidFacts:
     locations: tuple[str, ...] = ()
 
 
-def clusterable_facts(bid_ids: Iterable[int] | None = None,
-                      session: Session | None = None) -> dict[int, BidFacts]:
+def clusterable_facts(
+    bid_ids: Iterable[int] | None = None, session: Session | None = None
+) -> dict[int, BidFacts]:
     """Published, visible, not withdrawn bids: the only ones clusters may show."""
     query = select(
-        Bid.id, Bid.organisation_id, Bid.funder_id, Bid.currency, Bid.amount_requested_minor,
-        Bid.status, Bid.themes, Bid.locations,
+        Bid.id,
+        Bid.organisation_id,
+        Bid.funder_id,
+        Bid.currency,
+        Bid.amount_requested_minor,
+        Bid.status,
+        Bid.themes,
+        Bid.locations,
     ).where(publicly_visible(), Bid.status != BidStatus.WITHDRAWN)
     if bid_ids is not None:
         query = query.where(Bid.id.in_(list(bid_ids)))
     return {
-        row[0]: BidFacts(row[0], row[1], row[2], row[3] or "GBP", row[4], row[5],
-                         tuple(row[6] or ()), tuple(row[7] or ()))
+        row[0]: BidFacts(
+            row[0],
+            row[1],
+            row[2],
+            row[3] or "GBP",
+            row[4],
+            row[5],
+            tuple(row[6] or ()),
+            tuple(row[7] or ()),
+        )
         for row in (session or db.session).execute(query)
     }
 
@@ -49,7 +64,7 @@ def bid_texts(bid_ids: list[int], session: Session | None = None) -> dict[int, s
     """Title, summary and the start of the body of each bid, for a cluster's key terms."""
     out: dict[int, str] = {}
     for start in range(0, len(bid_ids), 500):
-        chunk = bid_ids[start:start + 500]
+        chunk = bid_ids[start : start + 500]
         for bid_id, title, summary, body in (session or db.session).execute(
             select(Bid.id, Bid.title, Bid.summary, Bid.body).where(Bid.id.in_(chunk))
         ):

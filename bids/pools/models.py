@@ -27,21 +27,23 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from bids.database import db, utcnow
+from bids.database import Model, utcnow
 from bids.models import from_minor
 
 if TYPE_CHECKING:
     from bids.models import Bid, Organisation, User
 
 
-class Programme(db.Model):
+class Programme(Model):
     """A funder's published funding programme; bids name it by `Bid.programme` (free text)."""
 
     __tablename__ = "programme"
     __table_args__ = (UniqueConstraint("funder_id", "name"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    funder_id: Mapped[int] = mapped_column(ForeignKey("organisation.id", ondelete="CASCADE"), index=True)
+    funder_id: Mapped[int] = mapped_column(
+        ForeignKey("organisation.id", ondelete="CASCADE"), index=True
+    )
     name: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
     themes: Mapped[list[str]] = mapped_column(JSON, default=list)
@@ -74,7 +76,7 @@ class PoolRole(enum.StrEnum):
     MEMBER = "member"
 
 
-class Pool(db.Model):
+class Pool(Model):
     __tablename__ = "pool"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -99,7 +101,7 @@ class Pool(db.Model):
         return {m.organisation_id for m in self.members}
 
 
-class PoolMember(db.Model):
+class PoolMember(Model):
     __tablename__ = "pool_member"
     __table_args__ = (UniqueConstraint("pool_id", "organisation_id"),)
 
@@ -115,7 +117,7 @@ class PoolMember(db.Model):
     organisation: Mapped[Organisation] = relationship()
 
 
-class PoolInvitation(db.Model):
+class PoolInvitation(Model):
     """An invitation of a funder organisation; any of its members may accept or decline."""
 
     __tablename__ = "pool_invitation"
@@ -146,7 +148,7 @@ class PledgeKind(enum.StrEnum):
     AMOUNT = "amount"
 
 
-class Pledge(db.Model):
+class Pledge(Model):
     """A member's interest in, or amount pledged to, a bid or an overlap cluster."""
 
     __tablename__ = "pledge"
@@ -179,7 +181,7 @@ class Pledge(db.Model):
         return self.withdrawn_at is None
 
 
-class Introduction(db.Model):
+class Introduction(Model):
     """A proposed introduction between two organisations; contacts shown once both accept."""
 
     __tablename__ = "introduction"
@@ -231,13 +233,15 @@ class NoticeSubject(enum.StrEnum):
     BID_PLEDGES = "bid_pledges"  # the pledges an applicant may see on its own bid
 
 
-class Notification(db.Model):
+class Notification(Model):
     """One item in a user's inbox: data (what it is about), never a URL."""
 
     __tablename__ = "notification"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("user_account.id", ondelete="CASCADE"), index=True
+    )
     kind: Mapped[str] = mapped_column(String(30))  # invitation, introduction, pledge
     text: Mapped[str] = mapped_column(String(500))
     subject: Mapped[str] = mapped_column(String(30), default=NoticeSubject.NONE)
@@ -246,7 +250,7 @@ class Notification(db.Model):
     read_at: Mapped[datetime | None] = mapped_column(DateTime, index=True)
 
 
-class OverlapCluster(db.Model):
+class OverlapCluster(Model):
     """A group of published bids from several organisations whose texts overlap strongly.
 
     `id` is the smallest member bid id (not autoincremented), so a refresh over
@@ -273,29 +277,36 @@ class OverlapCluster(db.Model):
     computed_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
     members: Mapped[list[OverlapClusterMember]] = relationship(
-        back_populates="cluster", cascade="all, delete-orphan", order_by="OverlapClusterMember.bid_id"
+        back_populates="cluster",
+        cascade="all, delete-orphan",
+        order_by="OverlapClusterMember.bid_id",
     )
 
 
-class OverlapClusterMember(db.Model):
+class OverlapClusterMember(Model):
     __tablename__ = "overlap_cluster_member"
 
     cluster_id: Mapped[int] = mapped_column(
         ForeignKey("overlap_cluster.id", ondelete="CASCADE"), primary_key=True
     )
-    bid_id: Mapped[int] = mapped_column(ForeignKey("bid.id", ondelete="CASCADE"), primary_key=True,
-                                        index=True)
+    bid_id: Mapped[int] = mapped_column(
+        ForeignKey("bid.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
     score: Mapped[float] = mapped_column(Float, default=0.0)  # its strongest edge in the cluster
 
     cluster: Mapped[OverlapCluster] = relationship(back_populates="members")
     bid: Mapped[Bid] = relationship()
 
 
-class DuplicatePair(db.Model):
+class DuplicatePair(Model):
     """Near-identical texts from one organisation (the same project sent to several funders)."""
 
     __tablename__ = "duplicate_pair"
 
-    first_bid_id: Mapped[int] = mapped_column(ForeignKey("bid.id", ondelete="CASCADE"), primary_key=True)
-    second_bid_id: Mapped[int] = mapped_column(ForeignKey("bid.id", ondelete="CASCADE"), primary_key=True)
+    first_bid_id: Mapped[int] = mapped_column(
+        ForeignKey("bid.id", ondelete="CASCADE"), primary_key=True
+    )
+    second_bid_id: Mapped[int] = mapped_column(
+        ForeignKey("bid.id", ondelete="CASCADE"), primary_key=True
+    )
     score: Mapped[float] = mapped_column(Float)

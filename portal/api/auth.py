@@ -60,8 +60,9 @@ def api_user() -> User | None:
         result = user_for_token(secret)
         if result is None:
             db.session.rollback()
-            result = TokenError("This API token is not valid: it may have been revoked.",
-                                "invalid_token")
+            result = TokenError(
+                "This API token is not valid: it may have been revoked.", "invalid_token"
+            )
         else:
             db.session.commit()  # keeps the token's last_used_at
     request.environ[_CACHE_KEY] = result

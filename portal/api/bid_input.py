@@ -1,4 +1,5 @@
-"""Reading a bid from an API request body: JSON object, API field names, the publishing organisation.
+"""Reading a bid from an API request body: JSON object, API field names, the publishing
+organisation.
 
 The API calls the bid's source `source_url` (its `url` is the permalink); errors come back
 under the API's names.
@@ -18,16 +19,36 @@ from bids.models import Organisation, User
 # API name -> name in bids.fields.clean_bid_fields (`url` there is where the bid came from;
 # in the API `url` is the permalink, so the source is called `source_url`).
 WRITABLE = {
-    "identifier": "identifier", "title": "title", "summary": "summary", "body": "body",
-    "funder": "funder", "programme": "programme", "amount_requested": "amount_requested",
-    "amount_awarded": "amount_awarded", "currency": "currency",
-    "duration_months": "duration_months", "submitted_on": "submitted_on",
-    "decided_on": "decided_on", "status": "status", "visibility": "visibility",
-    "themes": "themes", "locations": "locations", "licence": "licence", "source_url": "url",
+    "identifier": "identifier",
+    "title": "title",
+    "summary": "summary",
+    "body": "body",
+    "funder": "funder",
+    "programme": "programme",
+    "amount_requested": "amount_requested",
+    "amount_awarded": "amount_awarded",
+    "currency": "currency",
+    "duration_months": "duration_months",
+    "submitted_on": "submitted_on",
+    "decided_on": "decided_on",
+    "status": "status",
+    "visibility": "visibility",
+    "themes": "themes",
+    "locations": "locations",
+    "licence": "licence",
+    "source_url": "url",
 }
 # Output-only fields: ignored on input so that a fetched bid can be edited and sent back.
-READ_ONLY = {"id", "url", "text", "attachments", "revisions", "created_at", "updated_at",
-             "published_at"}
+READ_ONLY = {
+    "id",
+    "url",
+    "text",
+    "attachments",
+    "revisions",
+    "created_at",
+    "updated_at",
+    "published_at",
+}
 
 
 def json_object() -> dict[str, Any]:
@@ -44,8 +65,9 @@ def json_object() -> dict[str, Any]:
 
 def bid_fields(data: dict[str, Any], *, allowed_extra: set[str]) -> dict[str, Any]:
     """API names to `clean_bid_fields` names; unknown names are a 422, read-only ones ignored."""
-    unknown = sorted(k for k in data if k not in WRITABLE and k not in READ_ONLY
-                     and k not in allowed_extra)
+    unknown = sorted(
+        k for k in data if k not in WRITABLE and k not in READ_ONLY and k not in allowed_extra
+    )
     if unknown:
         raise ValidationError({k: "Unknown field." for k in unknown})
     return {WRITABLE[k]: v for k, v in data.items() if k in WRITABLE}

@@ -1,4 +1,5 @@
-"""The API's own description: `/openapi.json` for programs and `/` (a page listing the endpoints)."""
+"""The API's own description: `/openapi.json` for programs and `/` (a page listing the
+endpoints)."""
 
 from __future__ import annotations
 
@@ -29,9 +30,16 @@ def docs():
         for method, operation in operations.items():
             tag = (operation.get("tags") or ["other"])[0]
             groups.setdefault(tag, []).append(
-                {"method": method.upper(), "path": path, "summary": operation.get("summary", ""),
-                 "token": _token_need(operation)}
+                {
+                    "method": method.upper(),
+                    "path": path,
+                    "summary": operation.get("summary", ""),
+                    "token": _token_need(operation),
+                }
             )
-    sections = [{"name": name, "description": descriptions.get(name, ""), "endpoints": endpoints}
-                for name, endpoints in groups.items() if endpoints]
+    sections = [
+        {"name": name, "description": descriptions.get(name, ""), "endpoints": endpoints}
+        for name, endpoints in groups.items()
+        if endpoints
+    ]
     return render_template("api/index.html", document=document, sections=sections)

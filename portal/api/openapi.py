@@ -55,6 +55,15 @@ def add_paths(paths: dict[str, dict[str, Any]]) -> None:
             existing[method] = operation
 
 
+def add_operation_parameters(path: str, method: str, parameters: list[dict[str, Any]]) -> None:
+    """More parameters for an operation described elsewhere (e.g. search's on `GET /bids`);
+    a parameter already described under the same name keeps its description."""
+    operation = _paths[path][method]
+    existing = operation.setdefault("parameters", [])
+    names = {p.get("name") for p in existing}
+    existing.extend(p for p in parameters if p["name"] not in names)
+
+
 def add_schemas(schemas: dict[str, dict[str, Any]]) -> None:
     _schemas.update(schemas)
 
@@ -110,13 +119,21 @@ def json_content(schema: dict[str, Any]) -> dict[str, Any]:
 
 def error_responses(*statuses: int) -> dict[str, Any]:
     """Shared error responses by status, for an operation's `responses`."""
-    names = {400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound",
-             413: "PayloadTooLarge", 415: "UnsupportedMediaType", 422: "ValidationFailed",
-             429: "RateLimited"}
+    names = {
+        400: "BadRequest",
+        401: "Unauthorized",
+        403: "Forbidden",
+        404: "NotFound",
+        413: "PayloadTooLarge",
+        415: "UnsupportedMediaType",
+        422: "ValidationFailed",
+        429: "RateLimited",
+    }
     return {str(s): ref("responses", names[s]) for s in statuses}
 
 
 # --- Shared components ---------------------------------------------------------------------
+
 
 def _error_response(description: str) -> dict[str, Any]:
     return {"description": description, "content": json_content(ref("schemas", "Error"))}
@@ -137,10 +154,16 @@ add_responses(
 
 add_parameters(
     {
-        "Page": {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1,
-                                                           "default": 1}},
-        "PerPage": {"name": "per_page", "in": "query",
-                    "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}},
+        "Page": {
+            "name": "page",
+            "in": "query",
+            "schema": {"type": "integer", "minimum": 1, "default": 1},
+        },
+        "PerPage": {
+            "name": "per_page",
+            "in": "query",
+            "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20},
+        },
     }
 )
 
@@ -156,8 +179,11 @@ add_schemas(
                     "properties": {
                         "code": {"type": "string", "examples": ["validation_error"]},
                         "message": {"type": "string"},
-                        "fields": {"type": "object", "additionalProperties": {"type": "string"},
-                                   "description": "Field name -> what is wrong (422 only)."},
+                        "fields": {
+                            "type": "object",
+                            "additionalProperties": {"type": "string"},
+                            "description": "Field name -> what is wrong (422 only).",
+                        },
                     },
                 }
             },
@@ -177,22 +203,32 @@ add_schemas(
             "required": ["name"],
             "properties": {
                 "name": {"type": "string", "maxLength": 200},
-                "identifier": {**_STRING_OR_NULL, "description": "org-id, e.g. GB-CHC-1164883 "
-                               "(360Giving `id`)", "examples": ["GB-CHC-1164883"]},
+                "identifier": {
+                    **_STRING_OR_NULL,
+                    "description": "org-id, e.g. GB-CHC-1164883 (360Giving `id`)",
+                    "examples": ["GB-CHC-1164883"],
+                },
             },
         },
         "BidItem": {
             "type": "object",
             "properties": {
                 "id": {"type": "integer"},
-                "identifier": {"type": "string", "x-360giving": "id",
-                               "examples": ["360G-openbids-12"]},
+                "identifier": {
+                    "type": "string",
+                    "x-360giving": "id",
+                    "examples": ["360G-openbids-12"],
+                },
                 "title": {"type": "string", "x-360giving": "title"},
                 "summary": {"type": "string", "x-360giving": "description"},
-                "organisation": {**ref("schemas", "Party"),
-                                 "x-360giving": "recipientOrganization[0]"},
-                "funder": {"oneOf": [ref("schemas", "Party"), {"type": "null"}],
-                           "x-360giving": "fundingOrganization[0]"},
+                "organisation": {
+                    **ref("schemas", "Party"),
+                    "x-360giving": "recipientOrganization[0]",
+                },
+                "funder": {
+                    "oneOf": [ref("schemas", "Party"), {"type": "null"}],
+                    "x-360giving": "fundingOrganization[0]",
+                },
                 "programme": {"type": "string", "x-360giving": "grantProgramme[0].title"},
                 "amount_requested": {**_NUMBER_OR_NULL, "x-360giving": "amountAppliedFor"},
                 "amount_awarded": {**_NUMBER_OR_NULL, "x-360giving": "amountAwarded"},
@@ -200,8 +236,11 @@ add_schemas(
                 "status": {"type": "string", "enum": _STATUSES},
                 "visibility": {"type": "string", "enum": ["draft", "published"]},
                 "submitted_on": {**_STRING_OR_NULL, "format": "date"},
-                "url": {**_STRING_OR_NULL, "format": "uri",
-                        "description": "Permalink of the bid's page."},
+                "url": {
+                    **_STRING_OR_NULL,
+                    "format": "uri",
+                    "description": "Permalink of the bid's page.",
+                },
             },
         },
         "Attachment": {
@@ -212,9 +251,11 @@ add_schemas(
                 "size": {"type": "integer", "description": "Bytes."},
                 "pages": {"type": ["integer", "null"]},
                 "sha256": {"type": "string"},
-                "status": {"type": "string",
-                           "enum": ["pending", "ok", "no_text_layer", "encrypted", "failed"],
-                           "description": "Text extraction status."},
+                "status": {
+                    "type": "string",
+                    "enum": ["pending", "ok", "no_text_layer", "encrypted", "failed"],
+                    "description": "Text extraction status.",
+                },
                 "message": {"type": "string", "description": "Extraction status for people."},
                 "url": {**_STRING_OR_NULL, "format": "uri", "description": "Download link."},
             },
@@ -234,26 +275,46 @@ add_schemas(
                     "type": "object",
                     "properties": {
                         "body": {"type": "string", "description": "Markdown source."},
-                        "text": {"type": "string",
-                                 "description": "Plain text of the body and the attachments."},
-                        "themes": {"type": "array", "items": {"type": "string"},
-                                   "x-360giving": "classifications[].title"},
-                        "locations": {"type": "array", "items": {"type": "string"},
-                                      "x-360giving": "beneficiaryLocation[].name"},
-                        "licence": {"type": "string",
-                                    "enum": ["CC-BY-4.0", "CC0-1.0", "CC-BY-SA-4.0",
-                                             "all-rights-reserved"]},
-                        "duration_months": {"type": ["integer", "null"],
-                                            "x-360giving": "plannedDates[0].duration"},
-                        "decided_on": {**_STRING_OR_NULL, "format": "date",
-                                       "x-360giving": "awardDate"},
-                        "source_url": {**_STRING_OR_NULL, "format": "uri",
-                                       "description": "Where the bid was first published."},
+                        "text": {
+                            "type": "string",
+                            "description": "Plain text of the body and the attachments.",
+                        },
+                        "themes": {
+                            "type": "array",
+                            "items": {"type": "string"},
+                            "x-360giving": "classifications[].title",
+                        },
+                        "locations": {
+                            "type": "array",
+                            "items": {"type": "string"},
+                            "x-360giving": "beneficiaryLocation[].name",
+                        },
+                        "licence": {
+                            "type": "string",
+                            "enum": ["CC-BY-4.0", "CC0-1.0", "CC-BY-SA-4.0", "all-rights-reserved"],
+                        },
+                        "duration_months": {
+                            "type": ["integer", "null"],
+                            "x-360giving": "plannedDates[0].duration",
+                        },
+                        "decided_on": {
+                            **_STRING_OR_NULL,
+                            "format": "date",
+                            "x-360giving": "awardDate",
+                        },
+                        "source_url": {
+                            **_STRING_OR_NULL,
+                            "format": "uri",
+                            "description": "Where the bid was first published.",
+                        },
                         "attachments": {"type": "array", "items": ref("schemas", "Attachment")},
                         "revisions": {"type": "array", "items": ref("schemas", "Revision")},
                         "created_at": {"type": "string", "format": "date-time"},
-                        "updated_at": {"type": "string", "format": "date-time",
-                                       "x-360giving": "dateModified"},
+                        "updated_at": {
+                            "type": "string",
+                            "format": "date-time",
+                            "x-360giving": "dateModified",
+                        },
                         "published_at": {**_STRING_OR_NULL, "format": "date-time"},
                     },
                 },
@@ -263,10 +324,55 @@ add_schemas(
             "type": "object",
             "required": ["items", "total", "page", "per_page"],
             "properties": {
-                "items": {"type": "array", "items": ref("schemas", "BidItem")},
+                "items": {
+                    "type": "array",
+                    "items": {
+                        "allOf": [
+                            ref("schemas", "BidItem"),
+                            {
+                                "type": "object",
+                                "properties": {
+                                    "highlights": {
+                                        "type": "array",
+                                        "items": {"type": "string"},
+                                        "description": "With a search: passages of the text "
+                                        "matching `q`, "
+                                        "matches marked with <b>.",
+                                    }
+                                },
+                            },
+                        ]
+                    },
+                },
                 "total": {"type": "integer"},
                 "page": {"type": "integer"},
                 "per_page": {"type": "integer"},
+                "sort": {
+                    "type": "string",
+                    "enum": ["relevance", "newest", "amount"],
+                    "description": "With a search: the order used.",
+                },
+                "facets": {
+                    "type": "object",
+                    "description": "With a search: for each facet (funder, status, year, "
+                    "theme, location, band), its values and their counts.",
+                    "additionalProperties": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "required": ["value", "count"],
+                            "properties": {"value": {}, "count": {"type": "integer"}},
+                        },
+                    },
+                },
+                "notice": {
+                    "type": "string",
+                    "description": "With a search: why the query was read another way.",
+                },
+                "did_you_mean": {
+                    "type": "string",
+                    "description": "With a search: a corrected query.",
+                },
             },
         },
         "BidInput": {
@@ -284,10 +390,12 @@ add_schemas(
                 "organisation": {
                     **ref("schemas", "Party"),
                     "description": "One of the token user's organisations (by identifier or "
-                                   "name); may be left out when the user belongs to exactly one.",
+                    "name); may be left out when the user belongs to exactly one.",
                 },
-                "funder": {**ref("schemas", "Party"),
-                           "description": "Found by identifier or name, created if new."},
+                "funder": {
+                    **ref("schemas", "Party"),
+                    "description": "Found by identifier or name, created if new.",
+                },
                 "programme": {"type": "string"},
                 "amount_requested": {"type": ["number", "string", "null"]},
                 "amount_awarded": {"type": ["number", "string", "null"]},
@@ -296,9 +404,12 @@ add_schemas(
                 "submitted_on": {**_STRING_OR_NULL, "format": "date"},
                 "decided_on": {**_STRING_OR_NULL, "format": "date"},
                 "status": {"type": "string", "enum": _STATUSES, "default": "draft"},
-                "visibility": {"type": "string", "enum": ["draft", "published"],
-                               "default": "draft",
-                               "description": "A published bid cannot go back to draft."},
+                "visibility": {
+                    "type": "string",
+                    "enum": ["draft", "published"],
+                    "default": "draft",
+                    "description": "A published bid cannot go back to draft.",
+                },
                 "themes": {"type": "array", "items": {"type": "string"}},
                 "locations": {"type": "array", "items": {"type": "string"}},
                 "licence": {"type": "string", "default": "CC-BY-4.0"},

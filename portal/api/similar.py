@@ -63,7 +63,11 @@ def similar_to_text():
         extracted = read_pdf_upload(request.files["file"])
         if not extracted.ok:
             raise ValidationError({"file": extracted.message})
-        text, title, limit = extracted.text, request.form.get("title", ""), request.form.get("limit")
+        text, title, limit = (
+            extracted.text,
+            request.form.get("title", ""),
+            request.form.get("limit"),
+        )
     elif request.is_json:
         data = request.get_json(silent=True)
         if not isinstance(data, dict):
@@ -72,7 +76,7 @@ def similar_to_text():
         if not isinstance(text, str) or not isinstance(title, str):
             raise ValidationError({"text": "Send the draft's text as a string."})
     else:
-        raise UnsupportedMediaType("Send JSON `{\"text\": ...}` or a multipart `file` (PDF).")
+        raise UnsupportedMediaType('Send JSON `{"text": ...}` or a multipart `file` (PDF).')
     problem = similarity.check_text_length(text)
     if problem:
         raise ValidationError({"text": problem})
@@ -87,36 +91,87 @@ _ITEM = {
         "score": {"type": "number", "minimum": 0, "maximum": 1},
         "relation": {"type": "string", "enum": list(similarity.RELATION_LABELS.values())},
         "shared_terms": {"type": "array", "items": {"type": "string"}},
-        "passages_shared": {"type": "number", "description": "near-duplicates only: share of "
-                            "the query's 5-word passages found in this bid"},
+        "passages_shared": {
+            "type": "number",
+            "description": "near-duplicates only: share of "
+            "the query's 5-word passages found in this bid",
+        },
     },
 }
-_LIST = {"200": {"description": "Overlapping bids, best first",
-                 "content": json_content({"type": "object", "properties": {
-                     "items": {"type": "array", "items": _ITEM}}})}}
+_LIST = {
+    "200": {
+        "description": "Overlapping bids, best first",
+        "content": json_content(
+            {"type": "object", "properties": {"items": {"type": "array", "items": _ITEM}}}
+        ),
+    }
+}
 
-openapi.add_paths({
-    "/bids/{bid_id}/similar": {"get": {
-        "summary": "Bids overlapping this one (never itself; only bids you may see)",
-        "parameters": [
-            {"name": "bid_id", "in": "path", "required": True, "schema": {"type": "integer"}},
-            {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1,
-                                                        "maximum": MAX_LIMIT, "default": 10}},
-        ],
-        "responses": {**_LIST, **error_responses(400, 404, 429)},
-    }},
-    "/similar": {"post": {
-        "summary": "Bids overlapping a draft's text or PDF (nothing is stored)",
-        "requestBody": {"content": {
-            **json_content({"type": "object", "required": ["text"], "properties": {
-                "text": {"type": "string", "maxLength": similarity.MAX_CHARS,
-                         "description": f"at least {similarity.MIN_WORDS} words"},
-                "title": {"type": "string"},
-                "limit": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT}}}),
-            "multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {
-                "file": {"type": "string", "format": "binary"}, "title": {"type": "string"},
-                "limit": {"type": "integer"}}}},
-        }},
-        "responses": {**_LIST, **error_responses(400, 413, 415, 422, 429)},
-    }},
-})
+openapi.add_paths(
+    {
+        "/bids/{bid_id}/similar": {
+            "get": {
+                "summary": "Bids overlapping this one (never itself; only bids you may see)",
+                "parameters": [
+                    {
+                        "name": "bid_id",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "integer"},
+                    },
+                    {
+                        "name": "limit",
+                        "in": "query",
+                        "schema": {
+                            "type": "integer",
+                            "minimum": 1,
+                            "maximum": MAX_LIMIT,
+                            "default": 10,
+                        },
+                    },
+                ],
+                "responses": {**_LIST, **error_responses(400, 404, 429)},
+            }
+        },
+        "/similar": {
+            "post": {
+                "summary": "Bids overlapping a draft's text or PDF (nothing is stored)",
+                "requestBody": {
+                    "content": {
+                        **json_content(
+                            {
+                                "type": "object",
+                                "required": ["text"],
+                                "properties": {
+                                    "text": {
+                                        "type": "string",
+                                        "maxLength": similarity.MAX_CHARS,
+                                        "description": f"at least {similarity.MIN_WORDS} words",
+                                    },
+                                    "title": {"type": "string"},
+                                    "limit": {
+                                        "type": "integer",
+                                        "minimum": 1,
+                                        "maximum": MAX_LIMIT,
+                                    },
+                                },
+                            }
+                        ),
+                        "multipart/form-data": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["file"],
+                                "properties": {
+                                    "file": {"type": "string", "format": "binary"},
+                                    "title": {"type": "string"},
+                                    "limit": {"type": "integer"},
+                                },
+                            }
+                        },
+                    }
+                },
+                "responses": {**_LIST, **error_responses(400, 413, 415, 422, 429)},
+            }
+        },
+    }
+)

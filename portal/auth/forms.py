@@ -11,11 +11,13 @@ from bids.accounts import MIN_PASSWORD
 
 class SignupForm(FlaskForm):
     display_name = StringField(
-        "Your name", validators=[DataRequired("Tell us your name."), Length(max=120)],
+        "Your name",
+        validators=[DataRequired("Tell us your name."), Length(max=120)],
         render_kw={"autocomplete": "name"},
     )
     email = EmailField(
-        "Email address", validators=[DataRequired("Enter your email address."), Length(max=254)],
+        "Email address",
+        validators=[DataRequired("Enter your email address."), Length(max=254)],
         render_kw={"autocomplete": "email", "spellcheck": "false"},
     )
     password = PasswordField(
@@ -31,11 +33,13 @@ class SignupForm(FlaskForm):
 
 class LoginForm(FlaskForm):
     email = EmailField(
-        "Email address", validators=[DataRequired("Enter your email address.")],
+        "Email address",
+        validators=[DataRequired("Enter your email address.")],
         render_kw={"autocomplete": "username", "spellcheck": "false"},
     )
     password = PasswordField(
-        "Password", validators=[DataRequired("Enter your password.")],
+        "Password",
+        validators=[DataRequired("Enter your password.")],
         render_kw={"autocomplete": "current-password"},
     )
     remember = BooleanField("Keep me signed in on this device")
@@ -44,21 +48,24 @@ class LoginForm(FlaskForm):
 
 class TokenForm(FlaskForm):
     name = StringField(
-        "Token name", validators=[Length(max=100)],
+        "Token name",
+        validators=[Length(max=100)],
         description="A label to recognise it by, e.g. the script that uses it.",
     )
 
 
 class ProfileForm(FlaskForm):
     display_name = StringField(
-        "Your name", validators=[DataRequired("Tell us your name."), Length(max=120)],
+        "Your name",
+        validators=[DataRequired("Tell us your name."), Length(max=120)],
         render_kw={"autocomplete": "name"},
     )
 
 
 class PasswordForm(FlaskForm):
     current_password = PasswordField(
-        "Current password", validators=[DataRequired("Enter your current password.")],
+        "Current password",
+        validators=[DataRequired("Enter your current password.")],
         render_kw={"autocomplete": "current-password"},
     )
     new_password = PasswordField(

@@ -105,9 +105,13 @@ def logout():
     return redirect(url_for("main.home"))
 
 
-def render_account(token_form: TokenForm | None = None, new_secret: str | None = None,
-                   status: int = 200, profile_form: ProfileForm | None = None,
-                   password_form: PasswordForm | None = None):
+def render_account(
+    token_form: TokenForm | None = None,
+    new_secret: str | None = None,
+    status: int = 200,
+    profile_form: ProfileForm | None = None,
+    password_form: PasswordForm | None = None,
+):
     response = make_response(
         render_template(
             "auth/account.html",

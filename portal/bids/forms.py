@@ -15,12 +15,9 @@ from bids.fields import LICENCES, currency_codes
 from bids.models import BidStatus, LinkKind
 
 
-
 def choices(pairs) -> list[SelectChoice]:
     """WTForms' choice objects from (value, label) pairs or bare values."""
-    return [
-        SelectChoice(*p) if isinstance(p, tuple) else SelectChoice(p, p) for p in pairs
-    ]
+    return [SelectChoice(*p) if isinstance(p, tuple) else SelectChoice(p, p) for p in pairs]
 
 
 STATUS_CHOICES = [
@@ -61,7 +58,8 @@ FIELD_KEYS = {
 
 
 class BidForm(FlaskForm):
-    # Domain key -> field, for `portal.forms.apply_errors` (decided_on is checked with submitted_on).
+    # Domain key -> field, for `portal.forms.apply_errors` (decided_on is checked with
+    # submitted_on).
     ERROR_FIELDS = {key: name for name, key in FIELD_KEYS.items()} | {"decided_on": "submitted_on"}
 
     organisation = SelectField("Organisation", coerce=int)
@@ -74,17 +72,20 @@ class BidForm(FlaskForm):
     amount_requested = StringField("Amount requested", render_kw={"inputmode": "decimal"})
     currency = SelectField("Currency", default="GBP")
     duration_months = StringField(
-        "Duration in months", render_kw={"inputmode": "numeric", "type": "number",
-                                         "min": 1, "max": 240}
+        "Duration in months",
+        render_kw={"inputmode": "numeric", "type": "number", "min": 1, "max": 240},
     )
     submitted_on = StringField("Submitted on", render_kw={"type": "date"})
-    status = SelectField("Status", choices=choices(STATUS_CHOICES), default=BidStatus.SUBMITTED.value)
+    status = SelectField(
+        "Status", choices=choices(STATUS_CHOICES), default=BidStatus.SUBMITTED.value
+    )
     themes = StringField("Themes")
     locations = StringField("Locations", render_kw={"list": "location-suggestions"})
     licence = SelectField("Licence", choices=choices(LICENCES.items()), default="CC-BY-4.0")
     identifier = StringField("Identifier (optional)", render_kw={"maxlength": 200})
-    source_url = StringField("Address of the original (optional)",
-                             render_kw={"type": "url", "maxlength": 500})
+    source_url = StringField(
+        "Address of the original (optional)", render_kw={"type": "url", "maxlength": 500}
+    )
     note = StringField("What changed (optional)", render_kw={"maxlength": 300})
 
     preview = SubmitField("Preview")
@@ -104,6 +105,7 @@ class BidForm(FlaskForm):
             {"name": funder, "identifier": self.funder_identifier.data} if funder else None
         )
         return data
+
 
 class OutcomeForm(FlaskForm):
     status = SelectField("Outcome", choices=choices(OUTCOME_CHOICES))

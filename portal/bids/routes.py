@@ -34,6 +34,8 @@ from bids.publishing import (
 )
 from bids.revisions import (
     compare_revisions as compare_revision_fields,
+)
+from bids.revisions import (
     get_revision,
     latest_revision_number,
     list_revisions,
@@ -122,8 +124,12 @@ def new():
         bid = create_bid(user, organisation, data)
     if not saved:
         return _render_form(form, organisations=organisations, status=422)
-    flash("Your bid is published." if bid.is_published
-          else "Your draft is saved. Only your organisation can see it.", "success")
+    flash(
+        "Your bid is published."
+        if bid.is_published
+        else "Your draft is saved. Only your organisation can see it.",
+        "success",
+    )
     return redirect(url_for("bids.show", bid_id=bid.id))
 
 
@@ -162,8 +168,12 @@ def edit(bid_id: int):
         update_bid(user, bid, data, note=note or "")
     if not saved:
         return _render_form(form, bid=get_editable_bid(user, bid_id), status=422)
-    flash("Your changes are saved." if bid.is_published
-          else "Your draft is saved. Only your organisation can see it.", "success")
+    flash(
+        "Your changes are saved."
+        if bid.is_published
+        else "Your draft is saved. Only your organisation can see it.",
+        "success",
+    )
     return redirect(url_for("bids.show", bid_id=bid.id))
 
 
@@ -172,7 +182,9 @@ def show(bid_id: int):
     user = actor()
     bid = get_visible_bid(user, bid_id)
     lineage = [
-        (LINK_LABELS[link.kind][0], link.to_bid) for link in bid.links if can_view(user, link.to_bid)
+        (LINK_LABELS[link.kind][0], link.to_bid)
+        for link in bid.links
+        if can_view(user, link.to_bid)
     ] + [
         (LINK_LABELS[link.kind][1], link.from_bid)
         for link in bid.backlinks
@@ -229,8 +241,11 @@ def download(bid_id: int, attachment_id: int, filename: str):
     if not path.is_file():
         raise NotFound("The file is missing from storage.")
     response = send_file(
-        path, mimetype="application/pdf", as_attachment=True,
-        download_name=attachment.filename, max_age=0,
+        path,
+        mimetype="application/pdf",
+        as_attachment=True,
+        download_name=attachment.filename,
+        max_age=0,
     )
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response
@@ -276,8 +291,11 @@ def compare_revisions(bid_id: int):
         old, new = new, old
     changes = compare_revision_fields(bid, old, new)
     return render_template(
-        "bids/compare.html", bid=bid, changes=changes,
-        old=get_revision(bid, old), new=get_revision(bid, new),
+        "bids/compare.html",
+        bid=bid,
+        changes=changes,
+        old=get_revision(bid, old),
+        new=get_revision(bid, new),
     )
 
 
@@ -337,4 +355,3 @@ def restore(bid_id: int):
             unhide_bid(admin, bid)
         flash("The bid is public again.", "success")
     return redirect(url_for("bids.show", bid_id=bid_id))
-

@@ -1,4 +1,5 @@
-"""seed-demo: the demo content, idempotently, then the overlap clusters it makes."""
+"""seed-demo: the demo content, idempotently, made searchable and matchable, then the overlap
+clusters it makes."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import click
 
 from bids.database import db
 from bids.demo import has_bids, seed_demo
+from search_index import outbox
 from search_index.clusters import refresh_clusters
 
 
@@ -17,10 +19,13 @@ def seed_demo_command(if_empty: bool):
     report = seed_demo(only_if_empty=if_empty)
     click.echo(report)
     if seeding:
+        # Whatever INDEX_MODE says: the clusters need the similarity store up to date first.
+        outbox.sync()
         clusters = refresh_clusters()
         db.session.commit()
-        click.echo(f"{clusters.clusters} overlap clusters, "
-                   f"{clusters.duplicates} near-duplicate pairs.")
+        click.echo(
+            f"{clusters.clusters} overlap clusters, {clusters.duplicates} near-duplicate pairs."
+        )
 
 
 COMMANDS = [seed_demo_command]

@@ -20,6 +20,7 @@ def overlaps_group():
 def refresh_command():
     """Rebuild the clusters and near-duplicate pairs (unchanged clusters keep their ids)."""
     with tqdm(total=len(STEPS), desc="overlaps", unit="step") as bar:
+
         def progress(step: str) -> None:
             if bar.n or step != STEPS[0]:
                 bar.update(1)

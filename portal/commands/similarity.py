@@ -21,12 +21,15 @@ def similarity_group():
 
 @similarity_group.command("rebuild")
 def rebuild_command():
-    """Refit the vocabulary and rebuild every bid's vectors (run after large imports, or nightly)."""
+    """Refit the vocabulary and rebuild every bid's vectors (run after large imports, or
+    nightly)."""
     total = db.session.scalar(select(func.count(Bid.id))) or 0
     started = time.perf_counter()
     with tqdm(total=total, desc="reading bids", unit="bid") as bar:
         count = similarity.rebuild(progress=bar.update)
-    click.echo(f"Similarity store rebuilt: {count:,} bids in {time.perf_counter() - started:.1f} s.")
+    click.echo(
+        f"Similarity store rebuilt: {count:,} bids in {time.perf_counter() - started:.1f} s."
+    )
 
 
 @similarity_group.command("status")
@@ -39,11 +42,15 @@ def status_command():
     rows, alive = snap.all_rows()
     manifest = similarity.get_store().manifest() or {}
     fitted = datetime.fromtimestamp(manifest.get("built_at", 0), UTC).strftime("%Y-%m-%d %H:%M UTC")
-    click.echo(f"{int(alive.sum()):,} bids, {snap.n_features:,} terms fitted {fitted}, "
-               f"{len(snap.delta):,} rows in the delta since the last refit.")
+    click.echo(
+        f"{int(alive.sum()):,} bids, {snap.n_features:,} terms fitted {fitted}, "
+        f"{len(snap.delta):,} rows in the delta since the last refit."
+    )
     if len(snap.delta):
-        click.echo("Words first used by bids in the delta are not matched until the next "
-                   "`flask --app portal similarity rebuild` (run it nightly).")
+        click.echo(
+            "Words first used by bids in the delta are not matched until the next "
+            "`flask --app portal similarity rebuild` (run it nightly)."
+        )
 
 
 COMMANDS = [similarity_group]

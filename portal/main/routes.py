@@ -27,6 +27,7 @@ def home():
 @bp.route("/bids/")
 def bid_list():
     # A page past the last is a 404 here: this list is what crawlers follow.
-    pagination = paginate(published_bids_query(), current_app.config["BIDS_PER_PAGE"],
-                          error_out=True)
+    pagination = paginate(
+        published_bids_query(), current_app.config["BIDS_PER_PAGE"], error_out=True
+    )
     return render_template("main/bid_list.html", pagination=pagination)

@@ -27,24 +27,31 @@ class MultiCheckboxField(SelectMultipleField):
 class OrganisationForm(FlaskForm):
     name = StringField("Name", validators=[DataRequired("Name is required."), Length(max=200)])
     kind = SelectField(
-        "Kind", choices=[SelectChoice(k.value, label) for k, label in KIND_LABELS.items()],
+        "Kind",
+        choices=[SelectChoice(k.value, label) for k, label in KIND_LABELS.items()],
         default=OrgKind.APPLICANT.value,
     )
     identifier = StringField(
-        "Organisation identifier (optional)", validators=[Length(max=100)],
+        "Organisation identifier (optional)",
+        validators=[Length(max=100)],
         description="The org-id form used by 360Giving: country, register and number, "
-                    "e.g. GB-CHC-1164883 for a charity in England and Wales.",
+        "e.g. GB-CHC-1164883 for a charity in England and Wales.",
         render_kw={"spellcheck": "false"},
     )
-    website = URLField("Website (optional)", validators=[Length(max=300)],
-                       description="Starting with https:// or http://.")
+    website = URLField(
+        "Website (optional)",
+        validators=[Length(max=300)],
+        description="Starting with https:// or http://.",
+    )
     description = TextAreaField("About the organisation (optional)", validators=[Length(max=5000)])
     regions = MultiCheckboxField(
-        "Where you work", choices=[SelectChoice(p, p) for p in SUGGESTED_LOCATIONS],
+        "Where you work",
+        choices=[SelectChoice(p, p) for p in SUGGESTED_LOCATIONS],
         validate_choice=True,
     )
     other_regions = StringField(
-        "Other places (optional)", validators=[Length(max=2000)],
+        "Other places (optional)",
+        validators=[Length(max=2000)],
         description="Towns, counties or countries not listed above, separated by semicolons.",
     )
 
@@ -67,17 +74,23 @@ class OrganisationForm(FlaskForm):
 
 
 class InvitationForm(FlaskForm):
-    role = SelectField("Role of the person you invite",
-                       choices=[SelectChoice(Role.EDITOR.value, "Editor: publishes and edits bids"),
-                                SelectChoice(Role.OWNER.value,
-                                             "Owner: also manages details and members")],
-                       default=Role.EDITOR.value)
+    role = SelectField(
+        "Role of the person you invite",
+        choices=[
+            SelectChoice(Role.EDITOR.value, "Editor: publishes and edits bids"),
+            SelectChoice(Role.OWNER.value, "Owner: also manages details and members"),
+        ],
+        default=Role.EDITOR.value,
+    )
 
 
 class ClaimForm(FlaskForm):
     message = TextAreaField(
-        "How are you connected to this organisation? (optional)", validators=[Length(max=2000)],
-        description="Your role and a way for the site's admins to check it, e.g. your work address.")
+        "How are you connected to this organisation? (optional)",
+        validators=[Length(max=2000)],
+        description="Your role and a way for the site's admins to check it, e.g. your work "
+        "address.",
+    )
 
 
 class DecisionForm(FlaskForm):

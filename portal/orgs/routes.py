@@ -41,8 +41,9 @@ def index():
     if kind is not None and kind not in {k.value for k in OrgKind}:
         kind = None
     pagination = paginate(organisations_query(kind), ORGS_PER_PAGE)
-    return render_template("orgs/index.html", pagination=pagination, kind=kind,
-                           kind_labels=KIND_LABELS)
+    return render_template(
+        "orgs/index.html", pagination=pagination, kind=kind, kind_labels=KIND_LABELS
+    )
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -68,11 +69,17 @@ def show(slug: str):
     if org.kind == OrgKind.FUNDER:
         received = paginate(bids_received_query(current_user, org), per_page, name="received_page")
     return render_template(
-        "orgs/show.html", org=org, bids=bids, received=received,
+        "orgs/show.html",
+        org=org,
+        bids=bids,
+        received=received,
         funders=funders_applied_to(current_user, org),
-        member=is_member(current_user, org), owner=is_owner(current_user, org),
-        kind_labels=KIND_LABELS, claimable=can_claim(current_user, org),
-        my_claim=open_claim_of(current_user, org), claim_form=ClaimForm(),
+        member=is_member(current_user, org),
+        owner=is_owner(current_user, org),
+        kind_labels=KIND_LABELS,
+        claimable=can_claim(current_user, org),
+        my_claim=open_claim_of(current_user, org),
+        claim_form=ClaimForm(),
     )
 
 
@@ -94,7 +101,9 @@ def claim(slug: str):
 @bp.route("/claims")
 @login_required
 def claims():
-    return render_template("orgs/claims.html", claims=open_claims(current_user), form=DecisionForm())
+    return render_template(
+        "orgs/claims.html", claims=open_claims(current_user), form=DecisionForm()
+    )
 
 
 @bp.route("/claims/<int:claim_id>", methods=["POST"])
@@ -110,8 +119,10 @@ def decide(claim_id: int):
             claim = decide_claim(current_user, claim_id, approve)
         if saved:
             who, org = claim.user.display_name, claim.organisation.name
-            flash(f"{who} now owns {org}." if approve else f"{who}'s request for {org} is refused.",
-                  "success")
+            flash(
+                f"{who} now owns {org}." if approve else f"{who}'s request for {org} is refused.",
+                "success",
+            )
     return redirect(url_for("orgs.claims"))
 
 
@@ -141,8 +152,12 @@ def members(slug: str):
     org = get_organisation_by_slug(slug)
     owner = is_owner(current_user, org)
     return render_template(
-        "orgs/members.html", org=org, memberships=members_of(current_user, org), owner=owner,
-        invitations=open_invitations(org) if owner else [], invitation_form=InvitationForm(),
+        "orgs/members.html",
+        org=org,
+        memberships=members_of(current_user, org),
+        owner=owner,
+        invitations=open_invitations(org) if owner else [],
+        invitation_form=InvitationForm(),
     )
 
 
@@ -160,8 +175,11 @@ def invite(slug: str):
         return _to_members(org, "Choose the role of the person you invite.", "error")
     with commit_or_errors():
         create_invitation(current_user, org, form.role.data)
-    return _to_members(org, "Invitation link created: copy it from the list below and send it "
-                            "to your colleague. It works once, for 14 days.")
+    return _to_members(
+        org,
+        "Invitation link created: copy it from the list below and send it "
+        "to your colleague. It works once, for 14 days.",
+    )
 
 
 @bp.route("/<slug>/invitations/<int:invitation_id>/revoke", methods=["POST"])
@@ -218,5 +236,9 @@ def join(token: str):
             accept_invitation(current_user, token)
         flash(f"Welcome to {org.name}: you are now {current_user.role_in(org.id)}.", "success")
         return redirect(url_for("orgs.show", slug=org.slug))
-    return render_template("orgs/join.html", invitation=invitation, org=org,
-                           already_member=is_member(current_user, org))
+    return render_template(
+        "orgs/join.html",
+        invitation=invitation,
+        org=org,
+        already_member=is_member(current_user, org),
+    )

@@ -37,8 +37,9 @@ def check():
             matches = similarity.similar_to_text(current_user, text, title=form.title.data or "")
             checked = CompareDraftForm(formdata=None, title=form.title.data or "", text=text)
     status = 422 if problem else 200
-    return render_template("overlaps/check.html", form=form, matches=matches, problem=problem,
-                           checked=checked), status
+    return render_template(
+        "overlaps/check.html", form=form, matches=matches, problem=problem, checked=checked
+    ), status
 
 
 @bp.route("/compare/<int:a_id>/<int:b_id>")
@@ -60,5 +61,10 @@ def compare_draft(bid_id: int):
         return render_template("error.html", status=422, message=problem), 422
     draft = "\n\n".join(p for p in (form.title.data, text) if p)
     comparison = similarity.compare_texts(draft, readable_text(right))
-    return render_template("overlaps/compare.html", left=None, right=right, comparison=comparison,
-                           draft_title=form.title.data or "Your draft")
+    return render_template(
+        "overlaps/compare.html",
+        left=None,
+        right=right,
+        comparison=comparison,
+        draft_title=form.title.data or "Your draft",
+    )

@@ -11,10 +11,15 @@ class PoolForm(FlaskForm):
     funder = SelectField("Owned by", coerce=int)
     name = StringField("Name", validators=[DataRequired("Name the pool."), Length(max=200)])
     purpose = TextAreaField("Purpose", validators=[Length(max=5000)])
-    themes = StringField("Themes", description="Separated by semicolons, e.g. loneliness; older people.")
-    geographies = StringField("Places", description="Separated by semicolons, e.g. Scotland; Wales.")
+    themes = StringField(
+        "Themes", description="Separated by semicolons, e.g. loneliness; older people."
+    )
+    geographies = StringField(
+        "Places", description="Separated by semicolons, e.g. Scotland; Wales."
+    )
     share_pledges_with_applicants = BooleanField(
-        "Show our pledges to the applicant organisation on its own bids")
+        "Show our pledges to the applicant organisation on its own bids"
+    )
 
 
 class InviteForm(FlaskForm):
@@ -34,8 +39,12 @@ class PledgeForm(FlaskForm):
     bid_id = HiddenField()
     cluster_id = HiddenField()
     amount = StringField("Amount (leave empty to mark interest)", validators=[Length(max=30)])
-    currency = StringField("Currency", validators=[Length(max=3)], default="GBP",
-                           description="ISO 4217 code, the same as the bid's.")
+    currency = StringField(
+        "Currency",
+        validators=[Length(max=3)],
+        default="GBP",
+        description="ISO 4217 code, the same as the bid's.",
+    )
     note = TextAreaField("Note to other members (optional)", validators=[Length(max=2000)])
 
 
@@ -43,8 +52,7 @@ class IntroductionForm(FlaskForm):
     first = HiddenField()
     second = HiddenField()
     cluster = HiddenField()
-    message = TextAreaField("Why these organisations should talk",
-                            validators=[Length(max=2000)])
+    message = TextAreaField("Why these organisations should talk", validators=[Length(max=2000)])
 
 
 class ProgrammeForm(FlaskForm):

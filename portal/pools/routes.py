@@ -40,8 +40,11 @@ from portal.pools.forms import (
 )
 from portal.views import commit_or_errors
 
-LISTS = {"clusters": "Overlap clusters", "several": "Sent to several of us",
-         "too_big": "Too big for one of us"}
+LISTS = {
+    "clusters": "Overlap clusters",
+    "several": "Sent to several of us",
+    "too_big": "Too big for one of us",
+}
 
 
 @bp.app_context_processor
@@ -60,12 +63,15 @@ def _funder_choices():
 
 # --- pools ---------------------------------------------------------------------------------
 
+
 @bp.get("/")
 @login_required
 def index():
     return render_template(
-        "pools/index.html", pools=pools_of(current_user),
-        invitations=services.invitations_for(current_user), is_funder=bool(funder_orgs_of(current_user)),
+        "pools/index.html",
+        pools=pools_of(current_user),
+        invitations=services.invitations_for(current_user),
+        is_funder=bool(funder_orgs_of(current_user)),
     )
 
 
@@ -76,8 +82,9 @@ def new():
     form.funder.choices = _funder_choices()
     if form.validate_on_submit():
         with commit_or_errors(form) as saved:
-            pool = services.create_pool(current_user, db.session.get(Organisation, form.funder.data),
-                                        form.data)
+            pool = services.create_pool(
+                current_user, db.session.get(Organisation, form.funder.data), form.data
+            )
         if saved:
             flash("Pool created. Invite other funders from its settings.", "success")
             return redirect(url_for("pools.dashboard", pool_id=pool.id))
@@ -90,9 +97,15 @@ def dashboard(pool_id: int):
     pool = get_member_pool(current_user, pool_id)
     filters = Filters.from_args(request.args)
     lists = all_opportunities(pool, filters)
-    return render_template("pools/dashboard.html", pool=pool, lists=lists, titles=LISTS,
-                           filters=filters, choices=filter_choices(pool),
-                           members=pool.member_org_ids())
+    return render_template(
+        "pools/dashboard.html",
+        pool=pool,
+        lists=lists,
+        titles=LISTS,
+        filters=filters,
+        choices=filter_choices(pool),
+        members=pool.member_org_ids(),
+    )
 
 
 @bp.get("/<int:pool_id>/export.csv")
@@ -105,19 +118,40 @@ def export(pool_id: int):
     items = all_opportunities(pool, Filters.from_args(request.args), limit=None)[which]
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["rank", "list", "score", "score_parts", "title", "reason", "bid_identifiers",
-                     "organisations", "funders", "requested"])
+    writer.writerow(
+        [
+            "rank",
+            "list",
+            "score",
+            "score_parts",
+            "title",
+            "reason",
+            "bid_identifiers",
+            "organisations",
+            "funders",
+            "requested",
+        ]
+    )
     for rank, item in enumerate(items, 1):
-        writer.writerow([
-            rank, which, item.score,
-            "; ".join(f"{p.label} {p.points:g}/{p.out_of} ({p.why})" for p in item.parts),
-            item.title, item.reason, " ".join(b.identifier for b in item.bids),
-            "; ".join(sorted({b.organisation.name for b in item.bids})),
-            "; ".join(sorted({b.funder.name for b in item.bids if b.funder})),
-            item.requested_text(),
-        ])
-    return Response(out.getvalue(), mimetype="text/csv", headers={
-        "Content-Disposition": f'attachment; filename="pool-{pool.id}-{which}.csv"'})
+        writer.writerow(
+            [
+                rank,
+                which,
+                item.score,
+                "; ".join(f"{p.label} {p.points:g}/{p.out_of} ({p.why})" for p in item.parts),
+                item.title,
+                item.reason,
+                " ".join(b.identifier for b in item.bids),
+                "; ".join(sorted({b.organisation.name for b in item.bids})),
+                "; ".join(sorted({b.funder.name for b in item.bids if b.funder})),
+                item.requested_text(),
+            ]
+        )
+    return Response(
+        out.getvalue(),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="pool-{pool.id}-{which}.csv"'},
+    )
 
 
 @bp.route("/<int:pool_id>/settings", methods=["GET", "POST"])
@@ -139,12 +173,20 @@ def settings(pool_id: int):
     invite = InviteForm(prefix="invite")
     invite.organisation.choices = [(o.id, o.name) for o in services.invitable_funders(pool)]
     handover = HandOverForm(prefix="handover")
-    handover.organisation.choices = [(m.organisation_id, m.organisation.name) for m in pool.members
-                                     if m.role != PoolRole.OWNER]
-    return render_template("pools/settings.html", pool=pool, form=form, owner=owner, invite=invite,
-                           handover=handover, action=ActionForm(),
-                           invitations=services.open_invitations(pool),
-                           my_orgs=user_pool_orgs(current_user, pool))
+    handover.organisation.choices = [
+        (m.organisation_id, m.organisation.name) for m in pool.members if m.role != PoolRole.OWNER
+    ]
+    return render_template(
+        "pools/settings.html",
+        pool=pool,
+        form=form,
+        owner=owner,
+        invite=invite,
+        handover=handover,
+        action=ActionForm(),
+        invitations=services.open_invitations(pool),
+        my_orgs=user_pool_orgs(current_user, pool),
+    )
 
 
 @bp.post("/<int:pool_id>/invite")
@@ -209,6 +251,7 @@ def answer_invitation(invitation_id: int, answer: str):
 
 # --- clusters, bids and pledges --------------------------------------------------------------
 
+
 def _pledged_id(raw: str | None) -> int | None:
     return id_value(raw) if raw else None
 
@@ -229,11 +272,21 @@ def cluster(pool_id: int, cluster_id: int):
         raise NotFound("No such overlap cluster.")
     bids = [m.bid for m in item.members if m.bid.is_public]
     pledges = services.active_pledges(pool, bid_ids=[b.id for b in bids], cluster_ids=[item.id])
-    status = services.co_funding([p for p in pledges if p.cluster_id == item.id], item.requested_minor)
-    return render_template("pools/cluster.html", pool=pool, cluster=item, bids=bids, pledges=pledges,
-                           status=status, form=_pledge_form(cluster_id=item.id),
-                           members=pool.member_org_ids(), mine=user_pool_orgs(current_user, pool),
-                           action=ActionForm())
+    status = services.co_funding(
+        [p for p in pledges if p.cluster_id == item.id], item.requested_minor
+    )
+    return render_template(
+        "pools/cluster.html",
+        pool=pool,
+        cluster=item,
+        bids=bids,
+        pledges=pledges,
+        status=status,
+        form=_pledge_form(cluster_id=item.id),
+        members=pool.member_org_ids(),
+        mine=user_pool_orgs(current_user, pool),
+        action=ActionForm(),
+    )
 
 
 @bp.get("/<int:pool_id>/bids/<int:bid_id>")
@@ -246,9 +299,16 @@ def pool_bid(pool_id: int, bid_id: int):
     pledges = services.active_pledges(pool, bid_ids=[bid.id])
     form = _pledge_form(bid_id=bid.id)
     form.currency.data = bid.currency
-    return render_template("pools/bid.html", pool=pool, bid=bid, pledges=pledges,
-                           status=services.bid_co_funding(pool, bid), form=form,
-                           mine=user_pool_orgs(current_user, pool), action=ActionForm())
+    return render_template(
+        "pools/bid.html",
+        pool=pool,
+        bid=bid,
+        pledges=pledges,
+        status=services.bid_co_funding(pool, bid),
+        form=form,
+        mine=user_pool_orgs(current_user, pool),
+        action=ActionForm(),
+    )
 
 
 @bp.post("/<int:pool_id>/pledges")
@@ -257,13 +317,24 @@ def pledge(pool_id: int):
     pool = get_member_pool(current_user, pool_id)
     form = PledgeForm(prefix="pledge")
     bid_id, cluster_id = _pledged_id(form.bid_id.data), _pledged_id(form.cluster_id.data)
-    back = (url_for("pools.pool_bid", pool_id=pool.id, bid_id=bid_id) if bid_id
-            else url_for("pools.cluster", pool_id=pool.id, cluster_id=cluster_id or 0))
+    back = (
+        url_for("pools.pool_bid", pool_id=pool.id, bid_id=bid_id)
+        if bid_id
+        else url_for("pools.cluster", pool_id=pool.id, cluster_id=cluster_id or 0)
+    )
     if form.validate_on_submit():
         with commit_or_errors(flash_errors=True) as saved:
-            services.make_pledge(current_user, pool, {
-                "bid_id": bid_id, "cluster_id": cluster_id,
-                "amount": form.amount.data, "currency": form.currency.data, "note": form.note.data})
+            services.make_pledge(
+                current_user,
+                pool,
+                {
+                    "bid_id": bid_id,
+                    "cluster_id": cluster_id,
+                    "amount": form.amount.data,
+                    "currency": form.currency.data,
+                    "note": form.note.data,
+                },
+            )
         if saved:
             flash("Pledge recorded: the other members can see it.", "success")
     return redirect(back)
@@ -277,19 +348,26 @@ def withdraw(pool_id: int, pledge_id: int):
         with commit_or_errors():
             services.withdraw_pledge(current_user, pool, pledge_id)
         flash("Pledge withdrawn.", "success")
-    return redirect(request.form.get("back") if (request.form.get("back") or "").startswith("/pools/")
-                    else url_for("pools.dashboard", pool_id=pool.id))
+    return redirect(
+        request.form.get("back")
+        if (request.form.get("back") or "").startswith("/pools/")
+        else url_for("pools.dashboard", pool_id=pool.id)
+    )
 
 
 @bp.get("/bids/<int:bid_id>/pledges")
 @login_required
 def applicant_pledges(bid_id: int):
     bid = get_visible_bid(current_user, bid_id)
-    return render_template("pools/applicant_pledges.html", bid=bid,
-                           pledges=services.shared_pledges_for_bid(current_user, bid))
+    return render_template(
+        "pools/applicant_pledges.html",
+        bid=bid,
+        pledges=services.shared_pledges_for_bid(current_user, bid),
+    )
 
 
 # --- overlaps and introductions ---------------------------------------------------------------
+
 
 @bp.get("/overlaps")
 @login_required
@@ -313,10 +391,14 @@ def new_introduction():
     if form.validate_on_submit():
         cluster_id = id_value(form.cluster.data) if form.cluster.data else None
         with commit_or_errors(form) as saved:
-            intro = services.propose_introduction(current_user, first, second, form.message.data,
-                                                  cluster_id)
+            intro = services.propose_introduction(
+                current_user, first, second, form.message.data, cluster_id
+            )
         if saved:
-            flash("Introduction proposed: the other organisation will find it in its inbox.", "success")
+            flash(
+                "Introduction proposed: the other organisation will find it in its inbox.",
+                "success",
+            )
             return redirect(url_for("pools.introduction", intro_id=intro.id))
     return render_template("pools/introduction_form.html", form=form, first=first, second=second)
 
@@ -328,9 +410,15 @@ def introduction(intro_id: int):
     mine = current_user.organisation_ids()
     waiting_on_me = not intro.declined_at and any(
         getattr(intro, f"{s}_org_id") in mine and getattr(intro, f"{s}_accepted_at") is None
-        for s in ("first", "second"))
-    return render_template("pools/introduction.html", intro=intro, contacts=services.contacts(intro),
-                           waiting_on_me=waiting_on_me, action=ActionForm())
+        for s in ("first", "second")
+    )
+    return render_template(
+        "pools/introduction.html",
+        intro=intro,
+        contacts=services.contacts(intro),
+        waiting_on_me=waiting_on_me,
+        action=ActionForm(),
+    )
 
 
 @bp.post("/introductions/<int:intro_id>/<any(accept, decline):answer>")
@@ -339,7 +427,9 @@ def answer_introduction(intro_id: int, answer: str):
     if ActionForm().validate_on_submit():
         with commit_or_errors():
             services.respond_to_introduction(current_user, intro_id, answer == "accept")
-        flash("Introduction accepted." if answer == "accept" else "Introduction declined.", "success")
+        flash(
+            "Introduction accepted." if answer == "accept" else "Introduction declined.", "success"
+        )
     return redirect(url_for("pools.introduction", intro_id=intro_id))
 
 
@@ -347,9 +437,12 @@ def answer_introduction(intro_id: int, answer: str):
 @login_required
 def inbox():
     return render_template(
-        "pools/inbox.html", items=services.inbox(current_user),
+        "pools/inbox.html",
+        items=services.inbox(current_user),
         invitations=services.invitations_for(current_user),
-        introductions=services.introductions_for(current_user), action=ActionForm())
+        introductions=services.introductions_for(current_user),
+        action=ActionForm(),
+    )
 
 
 @bp.post("/inbox/read")
@@ -363,10 +456,14 @@ def mark_read():
 
 # --- programmes -----------------------------------------------------------------------------
 
+
 @bp.get("/programmes")
 def programmes():
-    return render_template("pools/programmes.html", programmes=services.programmes(),
-                           can_add=current_user.is_authenticated and bool(funder_orgs_of(current_user)))
+    return render_template(
+        "pools/programmes.html",
+        programmes=services.programmes(),
+        can_add=current_user.is_authenticated and bool(funder_orgs_of(current_user)),
+    )
 
 
 @bp.route("/programmes/new", methods=["GET", "POST"])

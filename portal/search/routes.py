@@ -13,8 +13,14 @@ from portal.search import bp
 from search_index.filters import FACET_FIELDS, SORTS, filters_from_args
 from search_index.service import get_search_service
 
-FACET_TITLES = {"funder": "Funder", "status": "Status", "year": "Year", "theme": "Theme",
-                "location": "Location", "band": "Amount"}
+FACET_TITLES = {
+    "funder": "Funder",
+    "status": "Status",
+    "year": "Year",
+    "theme": "Theme",
+    "location": "Location",
+    "band": "Amount",
+}
 SORT_LABELS = {"relevance": "Relevance", "newest": "Newest", "amount": "Largest amount"}
 
 
@@ -63,13 +69,24 @@ def search():
     active = [(name, value) for name in FACET_FIELDS for value in request.args.getlist(name)]
     labels = {name: {f.value: f.label for f in values} for name, values in results.facets.items()}
     return render_template(
-        "search/results.html", q=q, results=results, rows=rows, active=active, labels=labels,
-        facet_titles=FACET_TITLES, sorts=SORTS, sort_labels=SORT_LABELS,
-        facet_url=facet_url, search_url=search_url, page_url=page_url, export_url=export_url,
+        "search/results.html",
+        q=q,
+        results=results,
+        rows=rows,
+        active=active,
+        labels=labels,
+        facet_titles=FACET_TITLES,
+        sorts=SORTS,
+        sort_labels=SORT_LABELS,
+        facet_url=facet_url,
+        search_url=search_url,
+        page_url=page_url,
+        export_url=export_url,
     ), (400 if results.window_exceeded else 200)
 
 
 @bp.get("/search/export.<any(csv, json):fmt>")
 def export(fmt: str):
-    """The page's results as a download, for whoever is signed in (the API's exports take a token)."""
+    """The page's results as a download, for whoever is signed in (the API's exports take a
+    token)."""
     return export_response(real_user(current_user), fmt)

@@ -35,6 +35,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 
+from search_index.similarity.rerank import ColumnStats
 from search_index.similarity.text import SIGNATURE_SIZE, signature
 
 # Measured on the SBIR pairs (see benchmarks/similarity_bench.py): word unigrams and bigrams,
@@ -45,6 +46,11 @@ LARGE_CORPUS = 1000
 # Below this many bids every change refits everything (well under a second), keeping the
 # vocabulary complete; above it changes go to the delta, refitted by `rebuild` or on doubling.
 REFIT_BELOW = 300
+# A change that would grow the store past this many times the bids its vocabulary was fitted
+# on refits it: words new since the fit count for nothing in the delta (measured in
+# docs/similarity.md). Each refit at least doubles the fitted corpus at 2.0, keeping the total
+# refitting work of a bulk load linear in the corpus.
+REFIT_GROWTH = 2.0
 MAX_TEXT_CHARS = 200_000
 ROW_DTYPE = np.dtype([("bid_id", "<i8"), ("org_id", "<i8"), ("public", "?")])
 
@@ -66,21 +72,47 @@ class Vectoriser:
         self.terms = vocabulary
         self.idf = np.asarray(idf, dtype=np.float32)
         self._counter = CountVectorizer(
-            vocabulary={t: i for i, t in enumerate(vocabulary)}, ngram_range=NGRAMS,
-            stop_words="english", dtype=np.float32,
+            vocabulary={t: i for i, t in enumerate(vocabulary)},
+            ngram_range=NGRAMS,
+            stop_words="english",
+            dtype=np.float32,
         )
+
+    @property
+    def column_stats(self) -> ColumnStats:
+        """Per-column figures the re-ranker reads (`rerank.ColumnStats`); computed once."""
+        cached = self.__dict__.get("_column_stats")
+        if cached is None:
+            cached = self.__dict__["_column_stats"] = ColumnStats.of(self.terms, self.idf)
+        return cached
+
+    @property
+    def word_columns(self) -> np.ndarray:
+        """Boolean per column: the term is one word (not a bigram); computed once."""
+        cached = self.__dict__.get("_word_columns")
+        if cached is None:
+            cached = self.__dict__["_word_columns"] = np.fromiter(
+                (" " not in t for t in self.terms), dtype=bool, count=len(self.terms)
+            )
+        return cached
 
     @classmethod
     def fit(cls, texts: list[str]) -> tuple[Vectoriser, sp.csr_matrix]:
         large = len(texts) >= LARGE_CORPUS
         tfidf = TfidfVectorizer(
-            ngram_range=NGRAMS, sublinear_tf=True, stop_words="english", dtype=np.float32,
-            min_df=2 if large else 1, max_df=0.5 if large else 1.0,
+            ngram_range=NGRAMS,
+            sublinear_tf=True,
+            stop_words="english",
+            dtype=np.float32,
+            min_df=2 if large else 1,
+            max_df=0.5 if large else 1.0,
         )
         try:
             matrix = tfidf.fit_transform([t[:MAX_TEXT_CHARS] for t in texts])
         except ValueError:  # no usable words at all (empty or stop-words-only corpus)
-            return cls([], np.zeros(0, dtype=np.float32)), sp.csr_matrix((len(texts), 0), dtype=np.float32)
+            return cls([], np.zeros(0, dtype=np.float32)), sp.csr_matrix(
+                (len(texts), 0), dtype=np.float32
+            )
         vectoriser = cls(list(tfidf.get_feature_names_out()), tfidf.idf_)
         return vectoriser, _canonical(matrix)
 
@@ -112,8 +144,13 @@ def _row(matrix: sp.csr_matrix, i: int) -> sp.csr_matrix:
     indices, int64 indptr) first copies every index to one dtype, ~2 ms a row (measured)."""
     start, end = int(matrix.indptr[i]), int(matrix.indptr[i + 1])
     return sp.csr_matrix(
-        (np.asarray(matrix.data[start:end]), np.asarray(matrix.indices[start:end]),
-         np.array([0, end - start], dtype=np.int64)), shape=(1, matrix.shape[1]))
+        (
+            np.asarray(matrix.data[start:end]),
+            np.asarray(matrix.indices[start:end]),
+            np.array([0, end - start], dtype=np.int64),
+        ),
+        shape=(1, matrix.shape[1]),
+    )
 
 
 @dataclass
@@ -126,14 +163,20 @@ class Segment:
 
     @classmethod
     def empty(cls, n_features: int) -> Segment:
-        return cls(np.zeros(0, dtype=ROW_DTYPE), sp.csr_matrix((0, n_features), dtype=np.float32),
-                   np.zeros((0, SIGNATURE_SIZE), dtype=np.uint32))
+        return cls(
+            np.zeros(0, dtype=ROW_DTYPE),
+            sp.csr_matrix((0, n_features), dtype=np.float32),
+            np.zeros((0, SIGNATURE_SIZE), dtype=np.uint32),
+        )
 
     @classmethod
     def build(cls, docs: list[Doc], matrix: sp.csr_matrix) -> Segment:
         rows = np.array([(d.bid_id, d.org_id, d.public) for d in docs], dtype=ROW_DTYPE)
-        sig = (np.stack([signature(d.text) for d in docs]) if docs
-               else np.zeros((0, SIGNATURE_SIZE), dtype=np.uint32))
+        sig = (
+            np.stack([signature(d.text) for d in docs])
+            if docs
+            else np.zeros((0, SIGNATURE_SIZE), dtype=np.uint32)
+        )
         return cls(rows, matrix, sig)
 
     def __len__(self) -> int:
@@ -161,9 +204,17 @@ class Snapshot:
         if q.nnz and len(self.base):
             postings = self.XT[q.indices]  # only the query's terms' columns are touched
             base = np.asarray(postings.T @ q.data, dtype=np.float32).ravel()
-        delta = (np.asarray((self.delta.X @ q.T).todense(), dtype=np.float32).ravel()
-                 if len(self.delta) and q.nnz else np.zeros(len(self.delta), dtype=np.float32))
+        delta = (
+            np.asarray((self.delta.X @ q.T).todense(), dtype=np.float32).ravel()
+            if len(self.delta) and q.nnz
+            else np.zeros(len(self.delta), dtype=np.float32)
+        )
         return base, delta
+
+    def unfitted_share(self) -> float:
+        """Share of the live rows added since the vocabulary was fitted (the delta)."""
+        live = int(self.base_alive.sum()) + len(self.delta)
+        return len(self.delta) / live if live else 0.0
 
     def all_rows(self) -> tuple[np.ndarray, np.ndarray]:
         """Row metadata of base then delta, and whether each row is live (computed once)."""
@@ -194,19 +245,30 @@ class Snapshot:
             return self.base.sig
         cached = self.__dict__.get("_signatures")
         if cached is None:
-            cached = self.__dict__["_signatures"] = np.concatenate([np.asarray(self.base.sig), self.delta.sig])
+            cached = self.__dict__["_signatures"] = np.concatenate(
+                [np.asarray(self.base.sig), self.delta.sig]
+            )
         return cached
 
     def matrix(self) -> sp.csr_matrix:
-        return sp.vstack([self.base.X, self.delta.X], format="csr") if len(self.delta) else self.base.X
+        return (
+            sp.vstack([self.base.X, self.delta.X], format="csr") if len(self.delta) else self.base.X
+        )
 
 
 class Store:
     """Reads and writes the files under one directory; one per app."""
 
-    def __init__(self, directory: str | os.PathLike[str], *, refit_below: int = REFIT_BELOW):
+    def __init__(
+        self,
+        directory: str | os.PathLike[str],
+        *,
+        refit_below: int = REFIT_BELOW,
+        growth_factor: float = REFIT_GROWTH,
+    ):
         self.dir = Path(directory)
         self.refit_below = refit_below
+        self.growth_factor = growth_factor
         self._snapshot: Snapshot | None = None
 
     # --- reading --------------------------------------------------------------------------
@@ -220,6 +282,12 @@ class Store:
             return json.loads((self.dir / "manifest.json").read_text())
         except FileNotFoundError:
             return None
+
+    def _written_snapshot(self) -> Snapshot:
+        """The snapshot just written (its manifest exists, so there is one)."""
+        snap = self.snapshot()
+        assert snap is not None, "the manifest was just written"
+        return snap
 
     def snapshot(self) -> Snapshot | None:
         """The current view, reloaded when another process changed the store."""
@@ -245,17 +313,25 @@ class Store:
         else:
             terms = json.loads((gen / "vocab.json").read_text())
             vectoriser = Vectoriser(terms, np.load(gen / "idf.npy"))
-            base = Segment(np.load(gen / "rows.npy"), _load_csr(gen, "X"),
-                           np.load(gen / "sig.npy", mmap_mode="r"))
+            base = Segment(
+                np.load(gen / "rows.npy"),
+                _load_csr(gen, "X"),
+                np.load(gen / "sig.npy", mmap_mode="r"),
+            )
             XT = _load_csr(gen, "XT")
         base_alive = np.ones(len(base), dtype=bool)
         delta = Segment.empty(len(vectoriser.terms))
         if key[1]:
             with np.load(self.dir / key[1]) as f:
                 base_alive[f["dead"]] = False
-                delta = Segment(f["rows"], sp.csr_matrix(
-                    (f["data"], f["indices"], f["indptr"]), shape=(len(f["rows"]), len(vectoriser.terms))),
-                    f["sig"])
+                delta = Segment(
+                    f["rows"],
+                    sp.csr_matrix(
+                        (f["data"], f["indices"], f["indptr"]),
+                        shape=(len(f["rows"]), len(vectoriser.terms)),
+                    ),
+                    f["sig"],
+                )
         return Snapshot(key, vectoriser, base, XT, base_alive, delta)
 
     # --- writing --------------------------------------------------------------------------
@@ -283,10 +359,17 @@ class Store:
         _save_csr(tmp, "X", matrix)
         _save_csr(tmp, "XT", _canonical(matrix.T.tocsr()))
         os.replace(tmp, self.dir / name)
-        self._write_manifest({"base": name, "delta": None, "built_at": time.time(),
-                              "bids": len(docs), "terms": len(vectoriser.terms)})
+        self._write_manifest(
+            {
+                "base": name,
+                "delta": None,
+                "built_at": time.time(),
+                "bids": len(docs),
+                "terms": len(vectoriser.terms),
+            }
+        )
         self._cleanup(keep={name})
-        return self.snapshot()
+        return self._written_snapshot()
 
     def change(self, upserts: list[Doc], deletes: list[int], all_docs=None) -> Snapshot:
         """Apply upserts and deletes (the caller holds the lock).
@@ -295,11 +378,7 @@ class Store:
         missing or small. Otherwise the changed bids go to the delta with the existing vocabulary.
         """
         snap = self.snapshot()
-        # Refit when small (cheap) or when the delta outgrows the generation (vocabulary drift;
-        # doubling keeps the total refitting work linear in the corpus during bulk loads).
-        if snap is None or (all_docs is not None and (
-                len(snap.base) + len(snap.delta) < self.refit_below
-                or len(snap.delta) + len(upserts) > max(self.refit_below, len(snap.base)))):
+        if snap is None or (all_docs is not None and self.needs_refit(snap, len(upserts))):
             if all_docs is None:
                 raise RuntimeError("The similarity store is empty: rebuild it first.")
             return self.rebuild(all_docs())
@@ -309,15 +388,25 @@ class Store:
         keep = ~np.isin(snap.delta.rows["bid_id"], list(changed))
         fresh = Segment.build(upserts, snap.vectoriser.transform([d.text for d in upserts]))
         rows = np.concatenate([snap.delta.rows[keep], fresh.rows])
-        X = sp.vstack([snap.delta.X[np.flatnonzero(keep)], fresh.X], format="csr") if len(rows) \
+        X = (
+            sp.vstack([snap.delta.X[np.flatnonzero(keep)], fresh.X], format="csr")
+            if len(rows)
             else sp.csr_matrix((0, snap.n_features), dtype=np.float32)
+        )
         X = _canonical(X)
         sig = np.concatenate([snap.delta.sig[keep], fresh.sig])
         name = f"delta-{time.time_ns():020d}.npz"
         tmp = self.dir / f".{name}"
         with open(tmp, "wb") as handle:
-            np.savez(handle, rows=rows, data=X.data, indices=X.indices, indptr=X.indptr, sig=sig,
-                     dead=np.array(sorted(dead), dtype=np.int64))
+            np.savez(
+                handle,
+                rows=rows,
+                data=X.data,
+                indices=X.indices,
+                indptr=X.indptr,
+                sig=sig,
+                dead=np.array(sorted(dead), dtype=np.int64),
+            )
         os.replace(tmp, self.dir / name)
         manifest = self._manifest() or {}
         old_delta = manifest.get("delta")
@@ -325,7 +414,15 @@ class Store:
         self._write_manifest(manifest)
         if old_delta:
             (self.dir / old_delta).unlink(missing_ok=True)
-        return self.snapshot()
+        return self._written_snapshot()
+
+    def needs_refit(self, snap: Snapshot, incoming: int) -> bool:
+        """Refit when small (cheap), or when the bids outside the fitted vocabulary (the delta
+        plus `incoming`) would grow the store past `growth_factor` times the fitted bids."""
+        if len(snap.base) + len(snap.delta) < self.refit_below:
+            return True
+        outside = len(snap.delta) + incoming
+        return outside > max(self.refit_below, len(snap.base) * (self.growth_factor - 1))
 
     def _write_manifest(self, manifest: dict) -> None:
         tmp = self.dir / ".manifest.json"
@@ -351,8 +448,10 @@ def _save_csr(directory: Path, name: str, matrix: sp.csr_matrix) -> None:
 
 def _load_csr(directory: Path, name: str) -> sp.csr_matrix:
     shape = tuple(json.loads((directory / f"{name}.shape.json").read_text()))
-    parts = [np.load(directory / f"{name}.{part}.npy", mmap_mode="r")
-             for part in ("data", "indices", "indptr")]
+    parts = [
+        np.load(directory / f"{name}.{part}.npy", mmap_mode="r")
+        for part in ("data", "indices", "indptr")
+    ]
     matrix = sp.csr_matrix(shape, dtype=np.float32)
     # Assigning the arrays directly keeps them memory-mapped (the constructor would copy).
     matrix.data, matrix.indices, matrix.indptr = parts

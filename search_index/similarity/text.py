@@ -58,7 +58,7 @@ def shingle_hashes(text: str, size: int = SHINGLE_WORDS) -> np.ndarray:
     # A polynomial over the words' CRCs (uint64 wraps), folded to 32 bits: vectorised, stable.
     combined = np.zeros(count, dtype=np.uint64)
     for offset in range(size):
-        combined = combined * np.uint64(1_000_003) + hashed[offset:offset + count]
+        combined = combined * np.uint64(1_000_003) + hashed[offset : offset + count]
     return ((combined ^ (combined >> np.uint64(32))) & np.uint64(0xFFFFFFFF)).astype(np.uint32)
 
 
@@ -71,10 +71,10 @@ def minhash(hashes: np.ndarray) -> np.ndarray:
     out = np.empty(SIGNATURE_SIZE, dtype=np.uint32)
     # (a*x + b) mod p with 61-bit p, in chunks of permutations to bound memory.
     for start in range(0, SIGNATURE_SIZE, 16):
-        a = _A[start:start + 16, None]
-        b = _B[start:start + 16, None]
+        a = _A[start : start + 16, None]
+        b = _B[start : start + 16, None]
         permuted = ((a * values[None, :]) + b) % _MERSENNE  # wraps mod 2**64: still a fixed hash
-        out[start:start + 16] = (permuted.min(axis=1) & np.uint64(0xFFFFFFFF)).astype(np.uint32)
+        out[start : start + 16] = (permuted.min(axis=1) & np.uint64(0xFFFFFFFF)).astype(np.uint32)
     return out
 
 
@@ -83,7 +83,8 @@ def signature(text: str) -> np.ndarray:
 
 
 def estimated_resemblance(sig: np.ndarray, others: np.ndarray) -> np.ndarray:
-    """Estimated Jaccard of passage sets: share of equal MinHash slots (others: n x SIGNATURE_SIZE)."""
+    """Estimated Jaccard of passage sets: share of equal MinHash slots (others: n x
+    SIGNATURE_SIZE)."""
     others = np.atleast_2d(others)
     equal = (others == sig[None, :]) & (sig[None, :] != _EMPTY_SIGNATURE[None, :])
     return equal.mean(axis=1)
@@ -99,7 +100,9 @@ def passage_overlap(text_a: str, text_b: str) -> tuple[float, float]:
     return common / len(a | b), common / len(a)
 
 
-def shared_spans(text: str, other_hashes: Iterable[int], size: int = SHINGLE_WORDS) -> list[tuple[int, int]]:
+def shared_spans(
+    text: str, other_hashes: Iterable[int], size: int = SHINGLE_WORDS
+) -> list[tuple[int, int]]:
     """Merged character ranges of `text` covered by passages that also occur in the other text."""
     other = np.fromiter(other_hashes, dtype=np.uint32)
     hashes = shingle_hashes(text, size)
@@ -107,8 +110,8 @@ def shared_spans(text: str, other_hashes: Iterable[int], size: int = SHINGLE_WOR
     if len(spans) < size or other.size == 0:
         return []
     covered = np.zeros(len(spans), dtype=bool)
-    for i in np.flatnonzero(np.isin(hashes, other)):
-        covered[i:i + size] = True
+    for hit in np.flatnonzero(np.isin(hashes, other)):
+        covered[hit : hit + size] = True
     ranges: list[tuple[int, int]] = []
     i = 0
     while i < len(spans):

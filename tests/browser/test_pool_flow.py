@@ -34,10 +34,20 @@ def world(db, factory):
     factory.user("writer-b@example.org", "Bea Builder", org=b)
     pool = services.create_pool(one, f1, {"name": "Loneliness Pool", "themes": "loneliness"})
     services.respond_to_invitation(two, services.invite_funder(one, pool, f2).id, True)
-    bid_a = factory.bid(a, title="Neighbours against loneliness", funder={"name": f1.name},
-                        amount_requested="120000", status="submitted")
-    bid_b = factory.bid(b, title="Street friends for older people", funder={"name": f2.name},
-                        amount_requested="180000", status="submitted")
+    bid_a = factory.bid(
+        a,
+        title="Neighbours against loneliness",
+        funder={"name": f1.name},
+        amount_requested="120000",
+        status="submitted",
+    )
+    bid_b = factory.bid(
+        b,
+        title="Street friends for older people",
+        funder={"name": f2.name},
+        amount_requested="180000",
+        status="submitted",
+    )
     refresh_clusters([(bid_a.id, bid_b.id, 0.72)])
     db.session.commit()
     return {"pool_id": pool.id, "cluster_id": min(bid_a.id, bid_b.id)}
@@ -99,8 +109,9 @@ def test_writer_proposes_an_introduction_the_other_accepts(live_server, page: Pa
     expect(page.get_by_role("heading", level=1)).to_have_text("Propose an introduction")
     page.get_by_label("Why these organisations should talk").fill("Same streets, same people.")
     page.get_by_role("button", name="Propose the introduction").click()
-    expect(page.get_by_text("Contact details appear here once both organisations accept.")
-           ).to_be_visible()
+    expect(
+        page.get_by_text("Contact details appear here once both organisations accept.")
+    ).to_be_visible()
     expect(page.get_by_text("writer-b@example.org")).to_have_count(0)
 
     context, other = in_new_context(browser, base, "writer-b@example.org")

@@ -19,8 +19,13 @@ def app_config():
 def test_search_facet_page_and_csv(live_server, page: Page, factory):
     org = factory.org("Coastal Trust")
     for n, place in enumerate(["Cardiff", "Cardiff", "Cardiff", "Swansea"]):
-        factory.bid(org, title=f"Seaside garden {n}", body="A garden by the sea.",
-                    locations=[place], amount_requested=str(1000 * (n + 1)))
+        factory.bid(
+            org,
+            title=f"Seaside garden {n}",
+            body="A garden by the sea.",
+            locations=[place],
+            amount_requested=str(1000 * (n + 1)),
+        )
     factory.bid(org, title="Harbour lights", body="Lamps on the pier.")
 
     page.goto(live_server.url + "/")
@@ -44,5 +49,8 @@ def test_search_facet_page_and_csv(live_server, page: Page, factory):
     with open(path, encoding="utf-8-sig") as handle:
         text = handle.read()
     rows = list(csv.DictReader(io.StringIO(text)))
-    assert sorted(r["title"] for r in rows) == ["Seaside garden 0", "Seaside garden 1",
-                                                "Seaside garden 2"]
+    assert sorted(r["title"] for r in rows) == [
+        "Seaside garden 0",
+        "Seaside garden 1",
+        "Seaside garden 2",
+    ]

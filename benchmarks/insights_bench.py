@@ -1,0 +1,156 @@
+"""Insights, profiles and the network map at corpus scale.
+
+- `network refresh` over the whole corpus (target <= 60 s), with its phases;
+- the insights page for the whole corpus and for a filtered search, server time through the
+  test client, caches cleared before each call so every call computes (target p95 <= 300 ms),
+  and the whole corpus again with its figures cached (until the data changes);
+- the profile page of the largest applicant and of the largest funder (target <= 200 ms);
+- the network page from its cache (target <= 300 ms) and one community's close-up;
+- resident memory.
+
+Builds the search index and the similarity store when no earlier benchmark did.
+"""
+
+from __future__ import annotations
+
+import time
+
+from sqlalchemy import func, select
+
+from benchmarks import (
+    BenchContext,
+    Row,
+    Stopwatch,
+    current_rss_mb,
+    ensure_similarity_store,
+    peak_rss_mb,
+    percentiles,
+)
+
+INSIGHTS_TARGET_MS = 300
+PROFILE_TARGET_MS = 200
+NETWORK_TARGET_MS = 300
+REFRESH_TARGET_S = 60
+RUNS = 10
+
+
+def run(ctx: BenchContext) -> list[Row]:
+    from bids.database import db
+    from bids.models import Bid, Organisation
+    from portal.insights import figures
+    from search_index import get_index, rebuild_search_index
+    from search_index.network import refresh_field_map
+
+    app = ctx.app
+    rows: list[Row] = []
+    with app.app_context():
+        if get_index().searcher().doc_count() == 0:
+            with Stopwatch() as sw:
+                rebuild_search_index(db.session)
+            rows.append(Row("search index build (before insights)", round(sw.seconds, 1), "s"))
+        store_s = ensure_similarity_store()
+        if store_s:
+            rows.append(Row("similarity store build (before the map)", round(store_s, 1), "s"))
+
+        phases: dict[str, float] = {}
+        marks = [("start", time.perf_counter())]
+
+        def progress(step: str) -> None:
+            now = time.perf_counter()
+            phases[marks[-1][0]] = now - marks[-1][1]
+            marks.append((step, now))
+
+        rss_before = current_rss_mb()
+        with Stopwatch() as sw:
+            fmap = refresh_field_map(progress)
+        phases[marks[-1][0]] = time.perf_counter() - marks[-1][1]
+        graph = fmap.graph()
+        rows.append(
+            Row.at_most(
+                "network refresh (whole corpus)",
+                round(sw.seconds, 1),
+                "s",
+                REFRESH_TARGET_S,
+                note=f"{graph.number_of_nodes():,} organisations, {graph.number_of_edges():,} "
+                f"links, "
+                f"{len(fmap.communities):,} communities, {len(fmap.pairs):,} pairs; "
+                + ", ".join(f"{k} {v:.1f} s" for k, v in phases.items() if k != "start"),
+            )
+        )
+        rows.append(
+            Row("network map memory (RSS growth)", round(current_rss_mb() - rss_before), "MiB")
+        )
+
+        applicant = db.session.execute(
+            select(Organisation.slug, func.count(Bid.id))
+            .join(Bid, Bid.organisation_id == Organisation.id)
+            .group_by(Organisation.slug)
+            .order_by(func.count(Bid.id).desc())
+            .limit(1)
+        ).one()
+        funder = db.session.execute(
+            select(Organisation.slug, func.count(Bid.id))
+            .join(Bid, Bid.funder_id == Organisation.id)
+            .group_by(Organisation.slug)
+            .order_by(func.count(Bid.id).desc())
+            .limit(1)
+        ).one()
+        year = db.session.scalar(select(func.max(Bid.submitted_on)))
+        db.session.remove()
+
+    client = app.test_client()
+
+    def timed(url: str, *, cold: bool) -> dict:
+        samples = []
+        for n in range(RUNS + 1):
+            if cold:
+                figures._cache.clear()
+                figures._charts.clear()
+            started = time.perf_counter()
+            response = client.get(url)
+            elapsed = (time.perf_counter() - started) * 1000
+            if response.status_code != 200:
+                raise RuntimeError(f"GET {url} -> {response.status_code}")
+            if n:
+                samples.append(elapsed)
+        return percentiles(samples)
+
+    checks = [
+        ("insights, whole corpus", "/insights", INSIGHTS_TARGET_MS, True),
+        (
+            "insights, filtered search",
+            f"/insights?q=sensor&year={year.year if year else 2010}",
+            INSIGHTS_TARGET_MS,
+            True,
+        ),
+        ("insights, broad text search", "/insights?q=energy", INSIGHTS_TARGET_MS, True),
+        ("insights API, whole corpus", "/api/v1/insights", INSIGHTS_TARGET_MS, True),
+        ("insights, whole corpus, cached figures", "/insights", INSIGHTS_TARGET_MS, False),
+        (
+            f"profile of the largest applicant ({applicant[1]:,} bids)",
+            f"/orgs/{applicant[0]}/profile",
+            PROFILE_TARGET_MS,
+            False,
+        ),
+        (
+            f"profile of the largest funder ({funder[1]:,} bids)",
+            f"/orgs/{funder[0]}/profile",
+            PROFILE_TARGET_MS,
+            False,
+        ),
+        ("network page from cache", "/network", NETWORK_TARGET_MS, False),
+        ("network page, one community", "/network?community=1", NETWORK_TARGET_MS, False),
+    ]
+    for name, url, target, cold in checks:
+        p = timed(url, cold=cold)
+        rows.append(
+            Row.at_most(
+                f"{name} p95",
+                round(p["p95"], 1),
+                "ms",
+                target,
+                note=f"p50 {p['p50']:.0f} ms" + (", caches cleared" if cold else ""),
+            )
+        )
+    rows.append(Row("peak memory after insights", round(peak_rss_mb()), "MiB"))
+    return rows

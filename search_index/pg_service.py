@@ -1,0 +1,465 @@
+"""Search on PostgreSQL: the same interface and results as the Whoosh service, answered in SQL.
+
+The database keeps each bid's weighted `tsvector` itself (`search_index.pg_schema`), so
+every node sharing the database sees the same results the moment a write commits.
+Permissions, filters, facet counts, sorting and paging are SQL; snippets are `ts_headline`
+over escaped plain text, so only our `<mark>` tags are markup.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from markupsafe import Markup
+from sqlalchemy import (
+    String,
+    and_,
+    bindparam,
+    case,
+    cast,
+    false,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+    text,
+    union_all,
+)
+from sqlalchemy.orm import Session, aliased
+
+from bids.access import visibility_clause
+from bids.database import db
+from bids.models import Attachment, Bid, Organisation
+from search_index.facets import FACET_LIMIT, FacetValue
+from search_index.filters import (
+    BANDS,
+    FACET_FIELDS,
+    SORTS,
+    SearchFilters,
+    SearchLimits,
+    band_label,
+    window_message,
+)
+from search_index.index import Drift
+from search_index.pg_query import (
+    TS_CONFIG,
+    VECTOR,
+    VECTOR_COLUMN,
+    json_list_condition,
+    json_values,
+    parse,
+    year_expression,
+)
+from search_index.schema import stamp
+from search_index.service import Hit, Results
+from search_index.snippets import SNIPPET_CHARS
+
+# ts_rank_cd weights for D, C, B, A (attachments/names, body, summary, title).
+RANK_WEIGHTS = "{0.1, 0.2, 0.5, 1.0}"
+RANK_NORMALISATION = 1  # divide by 1 + log(document length): long texts do not win by size
+HEADLINE_OPTIONS = (
+    "StartSel=<mark>, StopSel=</mark>, MaxFragments=2, MaxWords=30, "
+    'MinWords=12, FragmentDelimiter=" … "'
+)
+_NOT_MARK = re.compile(r"<(?!/?mark>)")
+REBUILD_BATCH = 500
+
+
+def amount_expression():
+    """What search filters, sorts and bands on: awarded when known, else requested."""
+    return func.coalesce(Bid.amount_awarded_minor, Bid.amount_requested_minor)
+
+
+def _band_condition(selected) -> Any:
+    amount = amount_expression()
+    options = []
+    for key, low, high in BANDS:
+        if key in selected:
+            hit = amount >= low * 100
+            options.append(hit if high is None else and_(hit, amount < high * 100))
+    return or_(*options) if options else false()
+
+
+def facet_condition(name: str, selected: list) -> Any:
+    """The bids one facet's selected values admit (OR within the facet)."""
+    if name == "band":
+        return _band_condition(selected)
+    if name == "year":
+        return year_expression().in_([int(v) for v in selected])
+    if name == "status":
+        return Bid.status.in_([str(v) for v in selected])
+    if name in ("theme", "location"):
+        column = "themes" if name == "theme" else "locations"
+        return json_list_condition(column, [str(v).strip() for v in selected], lower=False)
+    wanted = [str(v).lower() for v in selected]  # funder: names, case-insensitively
+    return Bid.funder_id.in_(
+        select(Organisation.id).where(func.lower(Organisation.name).in_(wanted))
+    )
+
+
+def _safe_markup(headline: str | None) -> Markup | None:
+    if not headline or "<mark>" not in headline:
+        return None
+    # The input was escaped before ts_headline saw it: any "<" left is one of our marks.
+    return Markup(_NOT_MARK.sub("&lt;", headline))
+
+
+class PgSearchService:
+    """The search service on PostgreSQL full-text search (see `SearchService` for the interface).
+
+    Of the limits, the result window applies as on Whoosh. A trailing wildcard needs no cap
+    here: `nano:*` is one range scan of the GIN index's sorted lexemes, not one term query
+    per expansion, so its cost does not grow with the number of words it reaches."""
+
+    def __init__(self, limits: SearchLimits):
+        self.max_window = limits.max_window
+
+    # --- conditions ----------------------------------------------------------------------
+
+    @staticmethod
+    def _base_condition(user: Any, filters: SearchFilters, query_condition) -> list:
+        conditions = [visibility_clause(user)]
+        amount = amount_expression()
+        if filters.min_amount is not None:
+            conditions.append(amount >= filters.min_amount)
+        if filters.max_amount is not None:
+            conditions.append(amount <= filters.max_amount)
+        if filters.organisation_ids is not None:
+            conditions.append(Bid.organisation_id.in_(sorted(filters.organisation_ids)))
+        if filters.bid_ids is not None:
+            conditions.append(Bid.id.in_(sorted(filters.bid_ids)))
+        if query_condition is not None:
+            conditions.append(query_condition)
+        return conditions
+
+    # --- searching -----------------------------------------------------------------------
+
+    def search(
+        self,
+        user: Any,
+        q: str = "",
+        filters: SearchFilters | None = None,
+        sort: str = "relevance",
+        page: int = 1,
+        per_page: int = 20,
+        *,
+        snippets: bool = True,
+        facets: bool = True,
+        windowed: bool = True,
+    ) -> Results:
+        """One page of results; `windowed=False` (exports) pages past the result window."""
+        filters = filters or SearchFilters()
+        sort = sort if sort in SORTS else "relevance"
+        page, per_page = max(1, int(page)), max(1, min(int(per_page), 1000))
+        parsed = parse(q)
+        if parsed.condition is None and sort == "relevance":
+            sort = "newest"
+        base = self._base_condition(user, filters, parsed.condition)
+        facet_conditions = {
+            name: facet_condition(name, sel) for name, sel in filters.active().items()
+        }
+        final = base + list(facet_conditions.values())
+        session = db.session
+        facet_values: dict[str, list[FacetValue]] = {}
+        if facets:
+            total, facet_values = self._facets(session, base, facet_conditions, filters)
+        else:
+            total = session.scalar(select(func.count(Bid.id)).where(*final)) or 0
+        start = (page - 1) * per_page
+        window = self.max_window if windowed else None
+        exceeded = window is not None and start >= window
+        messages = [parsed.message] if parsed.message else []
+        if exceeded and window is not None:
+            hits: list[Hit] = []
+            messages.append(window_message(window, int(total)))
+        else:
+            size = per_page if window is None else min(per_page, window - start)
+            hits = (
+                self._page(session, parsed.rank_tsquery, sort, final, start, size)
+                if start < total
+                else []
+            )
+        results = Results(
+            hits,
+            int(total),
+            page,
+            per_page,
+            sort,
+            parsed.text,
+            fell_back=parsed.fell_back,
+            message=" ".join(messages) or None,
+            facets=facet_values,
+            window=window,
+            window_exceeded=exceeded,
+        )
+        if snippets and hits and parsed.rank_tsquery:
+            self._snippets(session, parsed.rank_tsquery, hits)
+        return results
+
+    def iter_bid_ids(
+        self,
+        user: Any,
+        q: str = "",
+        filters: SearchFilters | None = None,
+        sort: str = "relevance",
+        chunk: int = 1000,
+    ) -> Iterator[int]:
+        """Every result in order (for exports), a chunk at a time."""
+        for page in itertools.count(1):
+            results = self.search(
+                user, q, filters, sort, page, chunk, snippets=False, facets=False, windowed=False
+            )
+            yield from results.bid_ids
+            if page >= results.pages:
+                return
+
+    def _page(self, session, rank_tsquery, sort, conditions, start, per_page) -> list[Hit]:
+        if sort == "relevance" and rank_tsquery:
+            rank = func.ts_rank_cd(
+                literal_column(f"'{RANK_WEIGHTS}'::real[]"),
+                VECTOR,
+                func.to_tsquery(TS_CONFIG, bindparam("rank_q", rank_tsquery)),
+                RANK_NORMALISATION,
+            )
+            rows = session.execute(
+                select(Bid.id, rank.label("rank"))
+                .where(*conditions)
+                .order_by(literal_column("rank").desc(), Bid.id)
+                .offset(start)
+                .limit(per_page)
+            )
+            return [Hit(int(bid_id), score=float(score)) for bid_id, score in rows]
+        key = (
+            func.coalesce(Bid.published_at, Bid.created_at)
+            if sort != "amount"
+            else (amount_expression())
+        )
+        rows = session.scalars(
+            select(Bid.id)
+            .where(*conditions)
+            .order_by(key.desc().nulls_last(), Bid.id)
+            .offset(start)
+            .limit(per_page)
+        )
+        return [Hit(int(bid_id)) for bid_id in rows]
+
+    # --- facets ---------------------------------------------------------------------------
+
+    def _facets(self, session, base, facet_conditions, filters):
+        """Every facet's counts and the total, in one statement: the bids the query and filters
+        admit are found once (a CTE, with a flag per selected facet), then each facet is counted
+        among those its *other* facets' flags admit."""
+        amount, year = amount_expression(), year_expression()
+        flags = {name: cond.label(f"f_{name}") for name, cond in facet_conditions.items()}
+        m = (
+            select(
+                Bid.id,
+                Bid.status,
+                Bid.funder_id,
+                Bid.themes,
+                Bid.locations,
+                amount.label("amount"),
+                year.label("year"),
+                *flags.values(),
+            )
+            .where(*base)
+            .cte("m")
+        )
+
+        def others(name):
+            return [m.c[f"f_{o}"].is_(True) for o in flags if o != name]
+
+        def row(name, value, *where, select_from=None, group=True):
+            stmt = select(
+                literal(name).label("facet"),
+                cast(value, String).label("value"),
+                func.count().label("n"),
+            )
+            stmt = stmt.select_from(select_from if select_from is not None else m).where(*where)
+            return stmt.group_by(value) if group else stmt
+
+        funder = aliased(Organisation)
+        band_key = case(
+            *[((m.c.amount < high * 100), key) for key, _, high in BANDS if high is not None],
+            else_=BANDS[-1][0],
+        )
+        parts = [
+            row("total", literal(""), *[m.c[f"f_{o}"].is_(True) for o in flags], group=False),
+            row("status", m.c.status, *others("status")),
+            row(
+                "funder",
+                funder.name,
+                *others("funder"),
+                select_from=m.join(funder, funder.id == m.c.funder_id),
+            ),
+            row("year", m.c.year, m.c.year.is_not(None), *others("year")),
+            row("band", band_key, m.c.amount >= 0, *others("band")),
+        ]
+        for name, column in (("theme", m.c.themes), ("location", m.c.locations)):
+            values = json_values(column)
+            value = func.btrim(values.c.value)
+            parts.append(
+                row(
+                    name,
+                    value,
+                    value != "",
+                    *others(name),
+                    select_from=m.join(values, literal_column("true")),
+                )
+            )
+        counts: dict[str, list[tuple[str, int]]] = {name: [] for name in FACET_FIELDS}
+        total = 0
+        for facet, value, n in session.execute(union_all(*parts)):
+            if facet == "total":
+                total = int(n)
+            else:
+                counts[facet].append((value, int(n)))
+        out = {
+            name: self._facet_values(name, counts[name], {str(v) for v in getattr(filters, name)})
+            for name in FACET_FIELDS
+        }
+        return total, out
+
+    @staticmethod
+    def _facet_values(name: str, counted, selected: set[str]) -> list[FacetValue]:
+        if name == "band":
+            found = dict(counted)
+            return [
+                FacetValue(key, found.get(key, 0), band_label(key), key in selected)
+                for key, _, _ in BANDS
+                if found.get(key) or key in selected
+            ]
+        items = [
+            FacetValue(
+                value, n, value.capitalize() if name == "status" else value, value in selected
+            )
+            for value, n in counted
+        ]
+        if name == "year":
+            items.sort(key=lambda f: -int(f.value))
+        else:
+            items.sort(key=lambda f: (-f.count, f.value.lower()))
+        chosen = [f for f in items if f.selected]
+        top = items[:FACET_LIMIT]
+        return top + [f for f in chosen if f not in top]
+
+    # --- snippets ------------------------------------------------------------------------
+
+    @staticmethod
+    def _snippets(session, rank_tsquery: str, hits: list[Hit]) -> None:
+        """Each hit's snippet from its body's plain text (attachments' too), else its summary:
+        the text is escaped in SQL first, so the only markup ts_headline's output holds is
+        its own <mark> tags."""
+        ids = [hit.bid_id for hit in hits]
+        attached = (
+            select(func.string_agg(Attachment.text, literal("\n\n")))
+            .where(Attachment.bid_id == Bid.id, Attachment.text != "")
+            .correlate(Bid)
+            .scalar_subquery()
+        )
+        body = func.left(
+            func.openbids_markdown_plain(Bid.body) + literal("\n\n") + func.coalesce(attached, ""),
+            SNIPPET_CHARS,
+        )
+        query = func.to_tsquery(TS_CONFIG, bindparam("snippet_q", rank_tsquery))
+
+        def headline(source):
+            return func.ts_headline(TS_CONFIG, _escaped(source), query, HEADLINE_OPTIONS)
+
+        rows = session.execute(
+            select(Bid.id, headline(body), headline(func.left(Bid.summary, SNIPPET_CHARS))).where(
+                Bid.id.in_(ids)
+            )
+        )
+        snippets = {bid_id: _safe_markup(b) or _safe_markup(s) for bid_id, b, s in rows}
+        for hit in hits:
+            hit.snippet = snippets.get(hit.bid_id)
+
+
+def _escaped(source):
+    """HTML-escaped text, in SQL (as markupsafe.escape: & < > " ')."""
+    for char, entity in (
+        ("&", "&amp;"),
+        ("<", "&lt;"),
+        (">", "&gt;"),
+        ('"', "&#34;"),
+        ("'", "&#39;"),
+    ):
+        source = func.replace(source, char, entity)
+    return source
+
+
+class PgSearchIndex:
+    """The maintenance interface of `SearchIndex` for the vectors the database keeps itself."""
+
+    def exists(self) -> bool:
+        return True
+
+    def apply(self, session: Session, upserts: list[int], deletes: list[int]) -> None:
+        """Nothing to do: triggers updated the vectors in the writing transaction."""
+
+    def doc_count(self) -> int:
+        return int(db.session.scalar(select(func.count(Bid.id)).where(VECTOR.is_not(None))) or 0)
+
+    def stored(self) -> dict[int, str]:
+        """bid id -> updated stamp for every bid with a search vector."""
+        return {
+            int(i): stamp(u)
+            for i, u in db.session.execute(
+                select(Bid.id, Bid.updated_at).where(VECTOR.is_not(None))
+            )
+        }
+
+    def rebuild(
+        self, session: Session, *, progress: Callable[[int], None] | None = None, **_: Any
+    ) -> int:
+        """Recompute every vector (the trigger does when the column is set), a batch at a time."""
+        count, last_id = 0, 0
+        while True:
+            ids = list(
+                session.scalars(
+                    select(Bid.id).where(Bid.id > last_id).order_by(Bid.id).limit(REBUILD_BATCH)
+                )
+            )
+            if not ids:
+                break
+            last_id = ids[-1]
+            session.execute(
+                text(f"UPDATE bid SET {VECTOR_COLUMN} = NULL WHERE id = ANY(:ids)"), {"ids": ids}
+            )
+            session.commit()
+            count += len(ids)
+            if progress:
+                progress(len(ids))
+        return count
+
+    def check(self, session: Session) -> Drift:
+        """Bids without a vector (missing) or whose vector differs from a fresh one (stale)."""
+        missing = sorted(session.scalars(select(Bid.id).where(VECTOR.is_(None))))
+        stale = sorted(
+            session.scalars(
+                select(Bid.id).where(
+                    VECTOR.is_not(None),
+                    VECTOR.is_distinct_from(
+                        func.openbids_bid_vector(
+                            Bid.id,
+                            Bid.title,
+                            Bid.summary,
+                            Bid.body,
+                            Bid.programme,
+                            Bid.organisation_id,
+                            Bid.funder_id,
+                        )
+                    ),
+                )
+            )
+        )
+        session.rollback()
+        return Drift(missing=missing, stale=stale, extra=[])
+
+    def close(self) -> None:
+        pass

@@ -1,0 +1,207 @@
+"""Corpus-wide overlapping pairs of published bids, for the funders' pool clustering.
+
+`overlap_pairs` keeps each bid's top `NEIGHBOURS` neighbours, computed in chunks over the
+whole corpus and cached on disk (`neighbours-*.npz`) until the store next changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+
+import numpy as np
+
+from search_index.similarity.matching import scores_for, shared_terms, shared_words
+from search_index.similarity.relations import RELATED, relations_of
+from search_index.similarity.store import Snapshot
+from search_index.similarity.sync import current_snapshot, get_store
+
+NEIGHBOURS = 20
+CANDIDATES = 100
+QUERY_TERMS = 40
+
+
+class OverlapPair:
+    """One scored pair of bids (a < b). Unpacks as `(a, b, score, relation, shared_terms)`;
+    the shared terms are worked out on first use (clustering 42k bids rarely needs them)."""
+
+    __slots__ = ("a", "b", "score", "relation", "_terms", "_source")
+
+    def __init__(self, a: int, b: int, score: float, relation: str, shared_terms=None, source=None):
+        self.a, self.b, self.score, self.relation = a, b, score, relation
+        self._terms, self._source = shared_terms, source
+
+    @property
+    def shared_terms(self) -> list[str]:
+        if self._terms is None:
+            snap, pa, pb = self._source
+            self._terms = shared_terms(snap, snap.row_vector(pa), snap.row_vector(pb))
+        return self._terms
+
+    def __iter__(self):
+        return iter((self.a, self.b, self.score, self.relation, self.shared_terms))
+
+    def __getitem__(self, index):
+        if isinstance(index, int) and -1 < index < 4:
+            return (self.a, self.b, self.score, self.relation)[index]
+        return tuple(self)[index]
+
+    def __repr__(self) -> str:
+        return f"OverlapPair({self.a}, {self.b}, {self.score}, {self.relation!r})"
+
+
+def _public_positions(snap: Snapshot) -> np.ndarray:
+    rows, alive = snap.all_rows()
+    return np.flatnonzero(alive & rows["public"])
+
+
+def _top_terms(matrix, keep: int):
+    """Each row reduced to its `keep` heaviest terms (the rare, distinctive ones)."""
+    import scipy.sparse as sp
+
+    lengths = np.diff(matrix.indptr)
+    if lengths.max(initial=0) <= keep:
+        return matrix
+    data, indices, indptr = [], [], [0]
+    for i in range(matrix.shape[0]):
+        lo, hi = matrix.indptr[i], matrix.indptr[i + 1]
+        values, columns = np.asarray(matrix.data[lo:hi]), np.asarray(matrix.indices[lo:hi])
+        if hi - lo > keep:
+            top = np.argpartition(-values, keep - 1)[:keep]
+            values, columns = values[top], columns[top]
+        data.append(values)
+        indices.append(columns)
+        indptr.append(indptr[-1] + len(values))
+    return sp.csr_matrix(
+        (np.concatenate(data), np.concatenate(indices), np.array(indptr)), shape=matrix.shape
+    )
+
+
+def _neighbours(snap: Snapshot) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Top NEIGHBOURS (row, row, score) among public bids, cached on disk per store state.
+
+    Candidates come from each bid's QUERY_TERMS heaviest terms against the whole matrix
+    (an order of magnitude cheaper than the full product); the best CANDIDATES are then
+    scored exactly. Measured at 42k: every top-20 pair scoring >= 0.3 is found, ~97% of
+    those >= 0.1.
+    """
+    store = get_store()
+    tag = hashlib.sha1(repr(snap.key).encode()).hexdigest()[:16]
+    path = store.dir / f"neighbours-{tag}.npz"
+    if path.exists():
+        with np.load(path) as f:
+            return f["a"], f["b"], f["score"]
+    positions = _public_positions(snap)
+    matrix = snap.matrix()[positions]
+    sigs = np.asarray(snap.signatures())[positions]
+    transposed = matrix.T.tocsr()
+    n = len(positions)
+    k = min(NEIGHBOURS, max(n - 1, 0))
+    pool = min(CANDIDATES, max(n - 1, 0))
+    out_a, out_b, out_s = [], [], []
+    for start in range(0, n if k else 0, 500):
+        block = matrix[start : start + 500]
+        rows = np.arange(start, start + block.shape[0])
+        approx = (_top_terms(block, QUERY_TERMS) @ transposed).toarray()
+        approx[np.arange(len(rows)), rows] = -1.0
+        cands = np.argpartition(-approx, pool - 1, axis=1)[:, :pool]
+        left, right = np.repeat(rows, pool), cands.ravel()
+        exact = np.asarray(matrix[left].multiply(matrix[right]).sum(axis=1)).ravel()
+        same = (sigs[left] == sigs[right]) & (sigs[left] != np.iinfo(np.uint32).max)
+        scores = np.maximum(exact, same.mean(axis=1)).reshape(len(rows), pool)
+        best = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+        chosen = np.take_along_axis(scores, best, axis=1)
+        keep = chosen > 0
+        out_a.append(np.repeat(rows, k)[keep.ravel()])
+        out_b.append(np.take_along_axis(cands, best, axis=1)[keep])
+        out_s.append(chosen[keep])
+    a = positions[np.concatenate(out_a)] if out_a else np.zeros(0, dtype=np.int64)
+    b = positions[np.concatenate(out_b)] if out_b else np.zeros(0, dtype=np.int64)
+    s = np.concatenate(out_s).astype(np.float32) if out_s else np.zeros(0, dtype=np.float32)
+    for old in store.dir.glob("neighbours-*.npz"):
+        old.unlink(missing_ok=True)
+    tmp = store.dir / f".{path.name}"
+    with open(tmp, "wb") as handle:
+        np.savez(handle, a=a, b=b, score=s)
+    tmp.replace(path)
+    return a, b, s
+
+
+def _shared_words(snap: Snapshot, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Distinct content words shared by each pair of rows (a[i], b[i])."""
+    if len(a) <= 200:  # one bid's neighbourhood: row slices, no copy of the mapped matrix
+        return np.array(
+            [
+                shared_words(snap, snap.row_vector(int(x)), snap.row_vector(int(y)))
+                for x, y in zip(a, b, strict=True)
+            ],
+            dtype=np.int64,
+        )
+    matrix = snap.matrix()
+    product = matrix[a].multiply(matrix[b]).tocsr()
+    product.data = snap.vectoriser.word_columns[product.indices].astype(np.float32)
+    return np.asarray(product.sum(axis=1)).ravel().astype(np.int64)
+
+
+def _pairs(
+    snap: Snapshot, pa: np.ndarray, pb: np.ndarray, scores: np.ndarray
+) -> Iterator[OverlapPair]:
+    rows, _ = snap.all_rows()
+    sigs = snap.signatures()
+    for start in range(0, len(pa), 50_000):
+        a, b, s = (
+            pa[start : start + 50_000],
+            pb[start : start + 50_000],
+            scores[start : start + 50_000],
+        )
+        left, right = np.asarray(sigs[a]), np.asarray(sigs[b])
+        resemblance = ((left == right) & (left != np.iinfo(np.uint32).max)).mean(axis=1)
+        relations = relations_of(s, resemblance, _shared_words(snap, a, b))
+        ids_a, ids_b = rows["bid_id"][a], rows["bid_id"][b]
+        for i in np.flatnonzero(relations != ""):
+            x, y, px, py = int(ids_a[i]), int(ids_b[i]), int(a[i]), int(b[i])
+            if x > y:
+                x, y, px, py = y, x, py, px
+            yield OverlapPair(
+                x, y, round(float(min(1.0, s[i])), 4), str(relations[i]), source=(snap, px, py)
+            )
+
+
+def overlap_pairs(min_score: float = RELATED) -> Iterator[OverlapPair]:
+    """Every pair of published, non-hidden bids scoring >= min_score among each one's top
+    neighbours."""
+    snap = current_snapshot()
+    if snap is None:
+        return
+    a, b, s = _neighbours(snap)
+    keep = s >= min_score
+    a, b, s = a[keep], b[keep], s[keep]
+    lo, hi = np.minimum(a, b), np.maximum(a, b)
+    _, first = np.unique(lo.astype(np.int64) * (int(hi.max(initial=0)) + 1) + hi, return_index=True)
+    first.sort()
+    yield from _pairs(snap, lo[first], hi[first], s[first])
+
+
+def pairs_for(
+    bid_id: int, min_score: float = RELATED, limit: int = NEIGHBOURS
+) -> list[OverlapPair]:
+    """One published bid's overlaps with other published bids (for a neighbourhood refresh)."""
+    snap = current_snapshot()
+    if snap is None:
+        return []
+    position = snap.position_of(bid_id)
+    if position is None:
+        return []
+    rows, alive = snap.all_rows()
+    if not rows["public"][position]:
+        return []
+    scores, _ = scores_for(snap, snap.row_vector(position), snap.row_signature(position))
+    scores[~(alive & rows["public"])] = -1.0
+    scores[position] = -1.0
+    k = min(limit, len(scores))
+    if k <= 0:
+        return []
+    top = np.argpartition(-scores, k - 1)[:k]  # a full sort of 42k scores cost a third of the call
+    order = top[np.lexsort((top, -scores[top]))]  # best first, ties by position
+    order = order[scores[order] >= min_score]
+    return list(_pairs(snap, np.full(len(order), position), order, scores[order]))

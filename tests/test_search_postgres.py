@@ -1,0 +1,298 @@
+"""Search on PostgreSQL: the query translation, vectors kept in the writing transaction, two nodes.
+
+The translation tests need no database (they read the tsquery strings built); the rest run
+only when TEST_DATABASE_URL is PostgreSQL (`make test-postgres`), and say why otherwise.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from sqlalchemy import text
+
+from bids.database import db as _db
+from bids.publishing import hide_bid
+from portal import create_app
+from search_index import pg_query, search_backend
+from search_index.query import FALLBACK_MESSAGE
+from tests.conftest import make_config
+
+ON_POSTGRES = os.environ.get("TEST_DATABASE_URL", "").startswith("postgresql")
+needs_postgres = pytest.mark.skipif(
+    not ON_POSTGRES, reason="PostgreSQL search: set TEST_DATABASE_URL (make test-postgres)"
+)
+
+INJECTIONS = [
+    "'&|!():*",
+    "garden'); DROP TABLE bid; --",
+    "a:* & !b | (c <-> d)",
+    "\\'\\\\",
+    '"""',
+    "title:'&|!",
+    "funder:'; DELETE FROM bid; --",
+    "garden <-> shed",
+    "!!!",
+    ":*",
+    "&",
+    "theme:%_%",
+    "location:\\%*",
+    "year:2022'",
+    "NOT",
+    "AND OR NOT",
+    "((((",
+    "title:",
+    "\x00garden",
+    "café* naïve:*",
+    "a" * 3000,
+]
+
+
+# --- translation (no database needed) --------------------------------------------------------
+
+
+def ts(q: str) -> str | None:
+    return pg_query.parse(q).rank_tsquery
+
+
+def test_words_phrases_and_operators_become_tsquery():
+    assert ts("garden shed") == "garden | shed"  # ranking looks for any positive word
+    parsed = pg_query.parse("garden shed")
+    assert parsed.condition is not None and not parsed.fell_back
+    assert ts('"community garden"') == "(community <-> garden)"
+    assert ts("theatre OR orchard") == "theatre | orchard"
+    assert ts("garden AND NOT orchard") == "garden"  # what is excluded is not ranked on
+    assert ts("title:garden") == "garden:A"
+    assert ts('title:"old orchard"') == "(old:A <-> orchard:A)"
+
+
+def test_prefixes_carry_stem_slack_but_never_below_four_letters():
+    assert ts("orch*") == "orch:*"
+    assert ts("restorat*") == "(restorat:* | restora | restor | resto)"
+    assert ts("theat*") == "(theat:* | thea)"
+    assert ts("title:restorat*") == "(restorat:*A | restora:A | restor:A | resto:A)"
+
+
+def test_value_fields_are_sql_filters_not_words():
+    parsed = pg_query.parse('funder:"Department of Defense" radar')
+    assert ts('funder:"Department of Defense" radar') == "radar"
+    assert parsed.condition is not None and not parsed.fell_back
+    assert ts("status:awarded") is None and pg_query.parse("status:awarded").condition is not None
+
+
+@pytest.mark.parametrize(
+    "q",
+    [
+        "(garden OR",
+        "garden AND",
+        "year:notayear garden",
+        ")))garden(((",
+        'title:"garden',
+        "NOT",
+        "AND",
+    ],
+)
+def test_malformed_queries_fall_back_to_their_words(q):
+    parsed = pg_query.parse(q)
+    assert parsed.fell_back and parsed.message == FALLBACK_MESSAGE
+
+
+@pytest.mark.parametrize("q", INJECTIONS)
+def test_tsquery_strings_hold_only_lexemes_and_our_operators(q):
+    rank = ts(q) or ""
+    allowed = set("&|!()<->:*ABCD ")
+    assert all(ch.isalnum() or ch in allowed for ch in rank), rank
+    assert "'" not in rank and ";" not in rank and "\\" not in rank
+
+
+def test_backend_follows_the_database_unless_told():
+    assert search_backend({"SQLALCHEMY_DATABASE_URI": "sqlite://"}) == "whoosh"
+    assert search_backend({"SQLALCHEMY_DATABASE_URI": "postgresql+psycopg://x/y"}) == "postgres"
+    assert (
+        search_backend(
+            {"SQLALCHEMY_DATABASE_URI": "postgresql+psycopg://x/y", "SEARCH_BACKEND": "whoosh"}
+        )
+        == "whoosh"
+    )
+    with pytest.raises(RuntimeError):
+        search_backend({"SQLALCHEMY_DATABASE_URI": "sqlite://", "SEARCH_BACKEND": "postgres"})
+    with pytest.raises(RuntimeError):
+        search_backend({"SQLALCHEMY_DATABASE_URI": "sqlite://", "SEARCH_BACKEND": "solr"})
+
+
+# --- on PostgreSQL ---------------------------------------------------------------------------
+
+
+def search(q, user=None, **kwargs):
+    from search_index.service import get_search_service
+
+    return get_search_service().search(user, q, **kwargs)
+
+
+@needs_postgres
+@pytest.mark.parametrize("q", INJECTIONS)
+def test_hostile_queries_never_error(corpus, q):
+    results = search(q)
+    assert results.total >= 0
+    assert _db.session.execute(text("SELECT count(*) FROM bid")).scalar() == 5  # nothing dropped
+
+
+@needs_postgres
+def test_app_on_postgres_uses_the_database_engine(app):
+    from search_index import get_index
+    from search_index.pg_service import PgSearchIndex, PgSearchService
+    from search_index.service import get_search_service
+
+    assert app.config["SEARCH_BACKEND"] == "postgres"
+    assert isinstance(get_index(), PgSearchIndex)
+    assert isinstance(get_search_service(), PgSearchService)
+
+
+@needs_postgres
+def test_vectors_are_kept_in_the_writing_transaction(corpus, db, factory):
+    b = corpus["bids"]
+    # A committed bid is found at once: no outbox, no worker.
+    fresh = factory.bid(corpus["green"], title="Kelp farming cooperative")
+    assert search("kelp").bid_ids == [fresh.id]
+    # A rolled-back one never (written by hand: the factory commits).
+    from bids.publishing import create_bid
+
+    create_bid(
+        None,
+        corpus["green"],
+        {
+            "title": "Seaweed that never was",
+            "summary": "Gone.",
+            "body": "",
+            "visibility": "published",
+        },
+        check_membership=False,
+    )
+    db.session.flush()
+    db.session.rollback()
+    assert search("seaweed").total == 0
+    # A hidden one disappears from public search, stays for the admin.
+    hide_bid(corpus["admin"], fresh, "spam")
+    db.session.commit()
+    assert search("kelp").total == 0
+    assert search("kelp", corpus["admin"]).bid_ids == [fresh.id]
+    # Renaming an organisation re-indexes its bids by the trigger on organisation.
+    corpus["other"].name = "Quayside Players"
+    db.session.commit()
+    assert search("organisation:quayside").bid_ids == [b["theatre"].id]
+    assert search("quayside").bid_ids == [b["theatre"].id]
+
+
+@needs_postgres
+def test_attachment_text_is_searchable_at_once(corpus, db):
+    from bids.models import Attachment
+
+    b = corpus["bids"]
+    attachment = Attachment(
+        bid_id=b["theatre"].id,
+        filename="plan.pdf",
+        size=1,
+        sha256="0" * 64,
+        text="Budget for lighting rigs and stagehands.",
+        extraction_status="ok",
+    )
+    db.session.add(attachment)
+    db.session.commit()
+    assert search("stagehands").bid_ids == [b["theatre"].id]
+    db.session.delete(attachment)
+    db.session.commit()
+    assert search("stagehands").total == 0
+
+
+@needs_postgres
+def test_snippets_come_from_plain_text_not_markdown(corpus, factory):
+    bid = factory.bid(
+        corpus["green"],
+        title="Mapping relationships",
+        body="## Why this matters\n\nWe map **relationships** between <b>groups</b>.",
+    )
+    results = search("relationships")
+    assert results.bid_ids == [bid.id]
+    snippet = str(results.items[0].snippet)
+    assert "<mark>relationships</mark>" in snippet
+    assert "##" not in snippet and "**" not in snippet and "<b>" not in snippet
+
+
+@needs_postgres
+def test_snippets_escape_the_text_and_only_marks_are_markup(corpus, factory):
+    factory.bid(
+        corpus["green"],
+        title="Ticket prices",
+        body="Lanterns cost 5 < 6 & 7 > 2, said the lantern makers.",
+    )
+    snippet = str(search("lanterns").items[0].snippet)
+    assert "<mark>Lanterns</mark>" in snippet and "&lt;" in snippet and "&amp;" in snippet
+    assert snippet.replace("<mark>", "").replace("</mark>", "").count("<") == 0
+
+
+@needs_postgres
+def test_index_maintenance_interface(corpus, db, runner):
+    from search_index import get_index, rebuild_search_index
+
+    index = get_index()
+    assert index.doc_count() == 5 and set(index.stored()) == {b.id for b in corpus["bids"].values()}
+    assert index.check(db.session).total == 0
+    # Drift can only be made by going round the trigger.
+    db.session.execute(text("ALTER TABLE bid DISABLE TRIGGER openbids_bid_search"))
+    db.session.execute(
+        text("UPDATE bid SET search_vector = to_tsvector('simple', 'stale') WHERE id = :id"),
+        {"id": corpus["bids"]["garden"].id},
+    )
+    db.session.execute(text("ALTER TABLE bid ENABLE TRIGGER openbids_bid_search"))
+    db.session.commit()
+    drift = index.check(db.session)
+    assert drift.stale == [corpus["bids"]["garden"].id]
+    result = runner.invoke(args=["index", "check"])
+    assert result.exit_code == 1 and "stale: 1" in result.output
+    reindexed = runner.invoke(args=["reindex"])
+    assert reindexed.exit_code == 0 and "Indexed 5 bids." in reindexed.output
+    assert index.check(db.session).total == 0
+    assert rebuild_search_index(db.session) == 5
+    assert runner.invoke(args=["index", "check"]).exit_code == 0
+
+
+@needs_postgres
+def test_two_nodes_one_database_see_the_same_search(tmp_path):
+    """Two apps, separate instance folders, one PostgreSQL: what one writes the other finds."""
+    from bids.models import Organisation, User
+    from search_index.service import get_search_service
+    from tests.conftest import Factory
+
+    node_a = create_app(make_config(tmp_path / "a"))
+    node_b = create_app(make_config(tmp_path / "b"))
+    assert node_a.config["INSTANCE_DIR"] != node_b.config["INSTANCE_DIR"]
+    with node_a.app_context():
+        _db.create_all()
+    try:
+        with node_a.app_context():
+            factory = Factory(_db)
+            org = factory.org("Shared Harbour Trust")
+            bid = factory.bid(org, title="Lighthouse keepers oral history")
+            admin = factory.user("admin@example.org", admin=True)
+            bid_id, org_id, admin_id = bid.id, org.id, admin.id
+        with node_b.app_context():
+            assert get_search_service().search(None, "lighthouse").bid_ids == [bid_id]
+            # Moderation on node B ...
+            admin = _db.session.get(User, admin_id)
+            from bids.models import Bid
+
+            hide_bid(admin, _db.session.get(Bid, bid_id), "copied text")
+            _db.session.commit()
+            assert get_search_service().search(None, "lighthouse").total == 0
+        with node_a.app_context():
+            # ... is seen by node A at once.
+            assert get_search_service().search(None, "lighthouse").total == 0
+            assert _db.session.get(Organisation, org_id) is not None
+    finally:
+        with node_a.app_context():
+            _db.session.remove()
+            _db.drop_all()
+            _db.engine.dispose()
+        with node_b.app_context():
+            _db.session.remove()
+            _db.engine.dispose()
