@@ -23,6 +23,8 @@ that order, in one process, sharing one `BenchContext`:
   them applied by its last commit): nothing is indexed yet. A benchmark that needs an index
   builds it (and deals with those queued rows, which later commits would otherwise drain).
 - `ctx.limit`: `--limit N` or None; `ctx.quick` is True when a limit is given.
+- `ctx.postgres_url`: `--postgres URL` or None: a database on this machine the search
+  benchmark empties and copies the bids into, for its PostgreSQL column.
 - `ctx.shared_data`: the shared data folder (`../shared/data`), e.g. `eval/sbir-pairs.jsonl`.
 - `ctx.scratch`: a temporary folder of your own (`ctx.scratch / "fts5.sqlite3"`).
 - `ctx.state`: a dict where one benchmark may leave something for a later one.
@@ -182,6 +184,7 @@ class BenchContext:
     limit: int | None = None
     corpus_path: Path = CORPUS
     scale: int = 1  # `--scale 10`: the corpus ten times over (new identifiers, varied text)
+    postgres_url: str | None = None  # `--postgres URL`: search measured on PostgreSQL too
     shared_data: Path = SHARED_DATA
     workdir: Path | None = None
     state: dict[str, Any] = field(default_factory=dict)

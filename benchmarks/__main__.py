@@ -1,4 +1,4 @@
-"""`python -m benchmarks [--only NAME] [--limit N] [--scale N] [--output PATH]`.
+"""`python -m benchmarks [--only NAME] [--limit N] [--scale N] [--postgres URL] [--output PATH]`.
 
 See `benchmarks/__init__`.
 """
@@ -6,6 +6,7 @@ See `benchmarks/__init__`.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from benchmarks import (
     run_benchmarks,
     write_results,
 )
+from benchmarks.search_postgres import check_url
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -36,6 +38,13 @@ def main(argv: list[str] | None = None) -> int:
         default=1,
         help="the corpus N times over, e.g. 10 for 420k bids (new identifiers)",
     )
+    parser.add_argument(
+        "--postgres",
+        metavar="URL",
+        default=os.environ.get("BENCH_POSTGRES_URL") or None,
+        help="also measure search on PostgreSQL: a postgresql+psycopg:// database on localhost "
+        "that is emptied first (default $BENCH_POSTGRES_URL)",
+    )
     parser.add_argument("--corpus", type=Path, default=CORPUS, help="corpus file (SBIR JSONL)")
     parser.add_argument(
         "--output",
@@ -46,8 +55,18 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not args.corpus.exists():
         parser.error(f"the corpus is missing: {args.corpus}")
+    if args.postgres:
+        try:
+            check_url(args.postgres)
+        except ValueError as exc:
+            parser.error(str(exc))
 
-    ctx = BenchContext(limit=args.limit, corpus_path=args.corpus, scale=max(1, args.scale))
+    ctx = BenchContext(
+        limit=args.limit,
+        corpus_path=args.corpus,
+        scale=max(1, args.scale),
+        postgres_url=args.postgres,
+    )
     try:
         rows, errors = run_benchmarks(ctx, args.only or BENCHMARKS)
     finally:

@@ -301,6 +301,12 @@ def run(ctx: BenchContext) -> list[Row]:
         rows.append(Row("fts5: p95 (same queries)", round(fts_p95, 2), "ms"))
         rows.append(Row("search: Whoosh/FTS5 p50 ratio", round(hot["p50"] / fts_p50, 1), "x"))
         rows.append(Row("search: Whoosh/FTS5 p95 ratio", round(hot["p95"] / fts_p95, 1), "x"))
+        postgres = None
+        if ctx.postgres_url:
+            from benchmarks.search_postgres import measure
+
+            postgres, postgres_rows = measure(ctx, ctx.postgres_url, queries, run_spec)
+            rows += postgres_rows
         print(
             side_by_side(
                 count,
@@ -311,7 +317,7 @@ def run(ctx: BenchContext) -> list[Row]:
                         "build_s": whoosh_build,
                         "update_p95": alone["p95"],
                     },
-                    "PostgreSQL": ctx.state.get("search_postgres"),
+                    "PostgreSQL": postgres,
                     "FTS5": fts,
                 },
             ),
