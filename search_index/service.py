@@ -21,6 +21,7 @@ from whoosh.support.charset import accent_map
 
 from bids.database import db
 from bids.models import Organisation, User
+from search_index.docsets import query_mask
 from search_index.docvalues import MISSING, DocValues, Values
 from search_index.facets import FacetValue, facet_counts, facet_mask
 from search_index.filters import SORTS, SearchFilters, SearchLimits, window_message
@@ -245,10 +246,7 @@ class SearchService:
         if exact is not None:
             base &= exact
         if parsed.query is not None:
-            docs = np.fromiter(parsed.query.docs(searcher), dtype=np.int64)
-            query_mask = np.zeros(values.n, dtype=bool)
-            query_mask[docs] = True
-            base &= query_mask
+            base &= query_mask(parsed.query, searcher, values.n)
         facet_masks = {
             name: facet_mask(name, sel, values) for name, sel in filters.active().items()
         }
