@@ -60,7 +60,15 @@ def ids(results):
 # --- 1. trailing wildcards: the most frequent expansions, said so -------------------------
 
 
+def whoosh_only():
+    """The wildcard cap is Whoosh's: PostgreSQL matches a prefix in one range scan of its
+    GIN index, whatever the number of words it reaches (see PgSearchService)."""
+    if current_app.config["SEARCH_BACKEND"] != "whoosh":
+        pytest.skip("PostgreSQL does not cap trailing wildcards (one GIN range scan)")
+
+
 def test_a_wildcard_reaches_its_most_frequent_words_and_says_so(corpus):
+    whoosh_only()
     b = corpus
     capped = get_search_service().search(None, "nano*")  # SEARCH_PREFIX_TERMS=2
     assert capped.total == 4 and ids(capped) == {
@@ -77,6 +85,7 @@ def test_a_wildcard_reaches_its_most_frequent_words_and_says_so(corpus):
 
 
 def test_the_cap_is_shown_on_the_page_and_in_the_api(client, corpus):
+    whoosh_only()
     page = client.get("/search?q=nano*").get_data(as_text=True)
     assert "2 most common" in page
     body = client.get("/api/v1/bids?q=nano*").get_json()
@@ -161,7 +170,8 @@ def test_snippets_are_cut_from_the_plain_text_of_markdown(db, factory):
     hit = get_search_service().search(None, "relationships").items[0]
     snippet = str(hit.snippet)
     assert "<mark>relationships</mark>" in snippet
-    assert "Why this matters" in snippet and "infrastructure" in snippet
+    # (PostgreSQL's ts_headline may start the fragment a word later than Whoosh's snippets)
+    assert "this matters" in snippet and "infrastructure" in snippet
     for markup in ("##", "**", "](", "`"):
         assert markup not in snippet
 
