@@ -111,3 +111,16 @@ def test_backends_side_by_side_leave_a_column_for_each():
     header, p50 = table.splitlines()[1], table.splitlines()[2]
     assert header.split() == ["figure", "Whoosh", "PostgreSQL", "FTS5"]
     assert p50.split()[-3:] == ["12.0", "-", "4.1"]
+
+
+def test_the_postgres_column_only_empties_a_database_on_this_machine():
+    from benchmarks.search_postgres import check_url
+
+    local = "postgresql+psycopg://openbids:openbids@localhost/openbids_bench"
+    assert check_url(local) == local
+    for url in (
+        "postgresql+psycopg://openbids:openbids@db.example.org/openbids",
+        "sqlite:///bench.sqlite3",
+    ):
+        with pytest.raises(ValueError):
+            check_url(url)
