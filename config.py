@@ -48,6 +48,11 @@ class Config:
     PDF_EXTRACT_TIMEOUT_S = _env_int("PDF_EXTRACT_TIMEOUT_S", 20)
     PDF_EXTRACT_MEMORY_MB = _env_int("PDF_EXTRACT_MEMORY_MB", 512)
     BIDS_PER_PAGE = _env_int("BIDS_PER_PAGE", 20)
+    # Search (either backend): a trailing wildcard reaches at most this many words (the most
+    # frequent), and results can be paged through only this far (the export has them all; as
+    # Elasticsearch's 10,000 result window).
+    SEARCH_PREFIX_TERMS = _env_int("SEARCH_PREFIX_TERMS", 50)
+    SEARCH_MAX_RESULT_WINDOW = _env_int("SEARCH_MAX_RESULT_WINDOW", 1000)
     # 360Giving exports: the site's registered identifier prefix, and who publishes.
     OPENBIDS_360G_PREFIX = os.environ.get("OPENBIDS_360G_PREFIX", "360G-openbids")
     OPENBIDS_PUBLISHER_NAME = os.environ.get("OPENBIDS_PUBLISHER_NAME", "Open Bids")

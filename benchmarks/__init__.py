@@ -23,6 +23,8 @@ that order, in one process, sharing one `BenchContext`:
   them applied by its last commit): nothing is indexed yet. A benchmark that needs an index
   builds it (and deals with those queued rows, which later commits would otherwise drain).
 - `ctx.limit`: `--limit N` or None; `ctx.quick` is True when a limit is given.
+- `ctx.postgres_url`: `--postgres URL` or None: a database on this machine the search
+  benchmark empties and copies the bids into, for its PostgreSQL column.
 - `ctx.shared_data`: the shared data folder (`../shared/data`), e.g. `eval/sbir-pairs.jsonl`.
 - `ctx.scratch`: a temporary folder of your own (`ctx.scratch / "fts5.sqlite3"`).
 - `ctx.state`: a dict where one benchmark may leave something for a later one.
@@ -182,6 +184,8 @@ class BenchContext:
 
     limit: int | None = None
     corpus_path: Path = CORPUS
+    scale: int = 1  # `--scale 10`: the corpus ten times over (new identifiers, varied text)
+    postgres_url: str | None = None  # `--postgres URL`: search measured on PostgreSQL too
     shared_data: Path = SHARED_DATA
     workdir: Path | None = None
     state: dict[str, Any] = field(default_factory=dict)
@@ -243,11 +247,13 @@ class BenchContext:
         with app.app_context():
             db.create_all()
             cpu = cpu_seconds()
+            path = self.corpus_path if self.scale <= 1 else self._scaled_corpus()
+            limit = self.limit * self.scale if self.limit and self.scale > 1 else self.limit
             finished: list[Any] = []
             # As `import-bids` does: it returns once every bid is searchable and matchable.
             self.import_report = imports.import_bids(
-                self.corpus_path,
-                limit=self.limit,
+                path,
+                limit=limit,
                 progress=True,
                 hooks=index_hooks(progress=True, finished=finished),
             )
@@ -256,6 +262,26 @@ class BenchContext:
             self.import_rss_mb = peak_rss_mb()
             db.session.remove()
         return app
+
+    def _scaled_corpus(self) -> Path:
+        """The corpus `scale` times over: copy k of a record gets identifier `<id>~<k>` and its
+        abstract's sentences rotated by k (lightly varied text, same vocabulary)."""
+        import gzip
+        import itertools
+
+        path = self.scratch / f"corpus-x{self.scale}.jsonl.gz"
+        with gzip.open(self.corpus_path, "rt", encoding="utf-8") as source:
+            records = [json.loads(line) for line in itertools.islice(source, self.limit)]
+        with gzip.open(path, "wt", encoding="utf-8", compresslevel=1) as out:
+            for copy in range(self.scale):
+                for record in records:
+                    if copy:
+                        record = dict(record, identifier=f"{record['identifier']}~{copy}")
+                        sentences = (record.get("abstract") or "").split(". ")
+                        shift = copy % max(1, len(sentences))
+                        record["abstract"] = ". ".join(sentences[shift:] + sentences[:shift])
+                    out.write(json.dumps(record) + "\n")
+        return path
 
     def close(self) -> None:
         if self._app is not None:
@@ -343,6 +369,7 @@ def write_results(rows: list[Row], errors: list[str], ctx: BenchContext, path: P
     payload = {
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "limit": ctx.limit,
+        "scale": ctx.scale,
         "machine": {"python": platform.python_version(), "cpus": _cpu_count()},
         "rows": [asdict(row) for row in rows],
         "errors": errors,

@@ -62,6 +62,7 @@ def init_app(app: Flask) -> None:
     """Bind the index services to the app (outbox consumers and followers, index locations)."""
     from search_index import outbox, similarity
     from search_index.clusters import follow_similarity_changes
+    from search_index.filters import SearchLimits
     from search_index.index import SearchIndex
     from search_index.network import follow_similarity_changes as follow_for_network
 
@@ -73,7 +74,7 @@ def init_app(app: Flask) -> None:
         from search_index.pg_service import PgSearchIndex, PgSearchService
 
         app.extensions["search_index"] = PgSearchIndex()
-        app.extensions["search_service"] = PgSearchService()
+        app.extensions["search_service"] = PgSearchService(SearchLimits.from_config(app.config))
     else:
         app.extensions["search_index"] = SearchIndex(
             app.config["SEARCH_INDEX_DIR"],

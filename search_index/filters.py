@@ -1,4 +1,5 @@
-"""What a search may ask for besides its words: sorts, facet fields, amount bands and filters.
+"""What a search may ask for besides its words: sorts, facet fields, amount bands and filters,
+and how far it may reach (`SearchLimits`, from the app's configuration).
 
 `filters_from_args` reads them from a query string, for the search page and the API alike.
 """
@@ -34,6 +35,25 @@ def band_label(key: str) -> str:
                 else (f"Under {high:,}" if low == 0 else f"{low:,} to {high:,}")
             )
     return key
+
+
+@dataclass(frozen=True)
+class SearchLimits:
+    """How far one search reaches, on either backend; the values are settings (config.py)."""
+
+    prefix_terms: int  # SEARCH_PREFIX_TERMS: words a trailing wildcard expands to, at most
+    max_window: int  # SEARCH_MAX_RESULT_WINDOW: results that can be paged through
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> SearchLimits:
+        return cls(int(config["SEARCH_PREFIX_TERMS"]), int(config["SEARCH_MAX_RESULT_WINDOW"]))
+
+
+def window_message(window: int, total: int) -> str:
+    return (
+        f"Only the first {window:,} results can be paged through. Narrow the search, "
+        f"or download all {total:,} results as CSV or JSON (the export)."
+    )
 
 
 @dataclass

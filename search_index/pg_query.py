@@ -30,6 +30,7 @@ from sqlalchemy import (
     or_,
     select,
 )
+from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
 from bids.models import Bid, BidStatus, Organisation
@@ -131,18 +132,25 @@ def json_list_condition(
 
 
 def _name_condition(column, value: str, prefix: bool) -> ColumnElement:
+    """An organisation named exactly so (case aside) when one is; else the names holding these
+    words (as Whoosh: `funder:"Department of Defense"` is not also its Education Activity)."""
     words = lexemes(value)
     if not words:
         raise QuerySyntaxError("empty value")
     query = func.to_tsquery(TS_CONFIG, _terms(words, "", prefix=prefix, phrase=True))
-    return column.in_(
-        select(Organisation.id).where(
-            or_(
-                func.lower(Organisation.name) == value.lower(),
-                func.to_tsvector(TS_CONFIG, Organisation.name).op("@@")(query),
+    named = func.lower(Organisation.name) == value.lower()
+    if prefix:
+        return column.in_(
+            select(Organisation.id).where(
+                func.to_tsvector(TS_CONFIG, Organisation.name).op("@@")(query)
             )
         )
+    other = aliased(Organisation)  # its own table, not correlated with the outer one
+    by_words = select(Organisation.id).where(
+        ~exists(select(other.id).where(func.lower(other.name) == value.lower())),
+        func.to_tsvector(TS_CONFIG, Organisation.name).op("@@")(query),
     )
+    return column.in_(select(Organisation.id).where(named).union_all(by_words))
 
 
 def value_condition(name: str, value: str, prefix: bool) -> ColumnElement:

@@ -8,6 +8,7 @@ over escaped plain text, so only our `<mark>` tags are markup.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -34,7 +35,15 @@ from bids.access import visibility_clause
 from bids.database import db
 from bids.models import Attachment, Bid, Organisation
 from search_index.facets import FACET_LIMIT, FacetValue
-from search_index.filters import BANDS, FACET_FIELDS, SORTS, SearchFilters, band_label
+from search_index.filters import (
+    BANDS,
+    FACET_FIELDS,
+    SORTS,
+    SearchFilters,
+    SearchLimits,
+    band_label,
+    window_message,
+)
 from search_index.index import Drift
 from search_index.pg_query import (
     TS_CONFIG,
@@ -100,7 +109,14 @@ def _safe_markup(headline: str | None) -> Markup | None:
 
 
 class PgSearchService:
-    """The search service on PostgreSQL full-text search (see `SearchService` for the interface)."""
+    """The search service on PostgreSQL full-text search (see `SearchService` for the interface).
+
+    Of the limits, the result window applies as on Whoosh. A trailing wildcard needs no cap
+    here: `nano:*` is one range scan of the GIN index's sorted lexemes, not one term query
+    per expansion, so its cost does not grow with the number of words it reaches."""
+
+    def __init__(self, limits: SearchLimits):
+        self.max_window = limits.max_window
 
     # --- conditions ----------------------------------------------------------------------
 
@@ -133,7 +149,9 @@ class PgSearchService:
         *,
         snippets: bool = True,
         facets: bool = True,
+        windowed: bool = True,
     ) -> Results:
+        """One page of results; `windowed=False` (exports) pages past the result window."""
         filters = filters or SearchFilters()
         sort = sort if sort in SORTS else "relevance"
         page, per_page = max(1, int(page)), max(1, min(int(per_page), 1000))
@@ -152,11 +170,19 @@ class PgSearchService:
         else:
             total = session.scalar(select(func.count(Bid.id)).where(*final)) or 0
         start = (page - 1) * per_page
-        hits = (
-            self._page(session, parsed.rank_tsquery, sort, final, start, per_page)
-            if start < total
-            else []
-        )
+        window = self.max_window if windowed else None
+        exceeded = window is not None and start >= window
+        messages = [parsed.message] if parsed.message else []
+        if exceeded and window is not None:
+            hits: list[Hit] = []
+            messages.append(window_message(window, int(total)))
+        else:
+            size = per_page if window is None else min(per_page, window - start)
+            hits = (
+                self._page(session, parsed.rank_tsquery, sort, final, start, size)
+                if start < total
+                else []
+            )
         results = Results(
             hits,
             int(total),
@@ -165,8 +191,10 @@ class PgSearchService:
             sort,
             parsed.text,
             fell_back=parsed.fell_back,
-            message=parsed.message,
+            message=" ".join(messages) or None,
             facets=facet_values,
+            window=window,
+            window_exceeded=exceeded,
         )
         if snippets and hits and parsed.rank_tsquery:
             self._snippets(session, parsed.rank_tsquery, hits)
@@ -181,12 +209,13 @@ class PgSearchService:
         chunk: int = 1000,
     ) -> Iterator[int]:
         """Every result in order (for exports), a chunk at a time."""
-        first = self.search(user, q, filters, sort, 1, chunk, snippets=False, facets=False)
-        yield from first.bid_ids
-        for page in range(2, first.pages + 1):
-            yield from self.search(
-                user, q, filters, sort, page, chunk, snippets=False, facets=False
-            ).bid_ids
+        for page in itertools.count(1):
+            results = self.search(
+                user, q, filters, sort, page, chunk, snippets=False, facets=False, windowed=False
+            )
+            yield from results.bid_ids
+            if page >= results.pages:
+                return
 
     def _page(self, session, rank_tsquery, sort, conditions, start, per_page) -> list[Hit]:
         if sort == "relevance" and rank_tsquery:

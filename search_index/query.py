@@ -135,3 +135,122 @@ def _is_broken(q: wq.Query) -> bool:
             return True
         stack.extend(node.children())
     return False
+
+
+# --- trailing wildcards: the most frequent expansions only --------------------------------
+
+
+class CappedPrefix(wq.Prefix):
+    """A prefix resolved once against the whole index: its `terms` (the most frequent ones)."""
+
+    def __init__(self, fieldname, text, terms: list[bytes], boost=1.0, constantscore=True):
+        super().__init__(fieldname, text, boost=boost, constantscore=constantscore)
+        self.terms = terms
+
+    def _btexts(self, ixreader):
+        return (t for t in self.terms if (self.fieldname, t) in ixreader)
+
+    def __eq__(self, other):
+        return super().__eq__(other) and getattr(other, "terms", None) == self.terms
+
+    def __hash__(self):
+        return super().__hash__()
+
+
+def cap_prefixes(
+    query: wq.Query, reader, limit: int, cache: dict | None = None
+) -> tuple[wq.Query, list[str]]:
+    """Each trailing wildcard expanded to at most `limit` of its terms, the most frequent first
+    (as Lucene's and Elasticsearch's multi-term rewrites cap theirs); the prefixes that had
+    more, as typed (`nano*`)."""
+    capped: list[str] = []
+
+    def visit(node):
+        if not isinstance(node, wq.Prefix) or isinstance(node, CappedPrefix):
+            return node
+        key = (type(node), node.fieldname, node.text)
+        resolved = cache.get(key) if cache is not None else None
+        if resolved is None:
+            found = set(node._btexts(reader))
+            over = len(found) > limit
+            if over:
+                ranked = sorted(found, key=lambda t: (-reader.doc_frequency(node.fieldname, t), t))
+                found = set(ranked[:limit])
+            resolved = (sorted(found), over)
+            if cache is not None:
+                cache[key] = resolved
+        if resolved[1] and f"{node.text}*" not in capped:
+            capped.append(f"{node.text}*")
+        return CappedPrefix(
+            node.fieldname,
+            node.text,
+            resolved[0],
+            boost=node.boost,
+            constantscore=node.constantscore,
+        )
+
+    return query.accept(visit), capped
+
+
+def capped_message(prefixes: list[str], limit: int) -> str:
+    names = ", ".join(prefixes)
+    return (
+        f"{names} matches many words: we searched for the {limit} most common of them. "
+        "Type more letters to reach the others."
+    )
+
+
+# --- exact-value fields: filters over doc values, not phrase queries ----------------------
+
+# field (or alias) as typed -> the filter it becomes.
+EXACT_FIELDS = {
+    "funder": "funder",
+    "status": "status",
+    "year": "year",
+    "theme": "theme",
+    "themes": "theme",
+    "location": "location",
+    "locations": "location",
+    "organisation": "organisation",
+    "organization": "organisation",
+    "org": "organisation",
+}
+_EXACT = re.compile(
+    r'(?<![\w:"])(?P<field>'
+    + "|".join(sorted(EXACT_FIELDS, key=len, reverse=True))
+    + r'):(?:"(?P<quoted>[^"*]+)"|(?P<bare>[^\s()"*\[\]{}^~]+))(?=\s|$)',
+    re.IGNORECASE,
+)
+# A clause may be lifted out as a filter only where every clause is ANDed.
+_NOT_ANDED = re.compile(r"\b(?:OR|NOT|ANDNOT|ANDMAYBE)\b|[()]")
+
+
+@dataclass
+class ExactClause:
+    field: str  # funder, status, year, theme, location, organisation
+    value: str
+    source: str  # as typed, to put back when the value is unknown
+
+
+def split_exact(text: str) -> tuple[list[ExactClause], str]:
+    """The `field:value` clauses on exact-value fields, and the rest of the query's text.
+
+    Only when the query is a plain conjunction (no OR, NOT or parentheses) and its quotes
+    balance: then filtering by a clause is the same as ANDing it."""
+    if _NOT_ANDED.search(text) or text.count('"') % 2:
+        return [], text
+    clauses, inside = [], []
+    for match in _EXACT.finditer(text):
+        if text.count('"', 0, match.start()) % 2:  # within a "phrase": words, not a clause
+            inside.append(match.span())
+            continue
+        value = (match.group("quoted") or match.group("bare") or "").strip()
+        if value:
+            clauses.append(
+                ExactClause(EXACT_FIELDS[match.group("field").lower()], value, match.group(0))
+            )
+    if not clauses:
+        return [], text
+    rest = _EXACT.sub(lambda m: m.group(0) if m.span() in inside else " ", text)
+    rest = re.sub(r"^\s*AND\b|\bAND\s*$", " ", re.sub(r"\bAND\s+(?=AND\b)", "", rest.strip()))
+    return clauses, " ".join(rest.split())

@@ -16,13 +16,23 @@ from typing import Any
 import numpy as np
 from flask import current_app
 from markupsafe import Markup
+from sqlalchemy import func, select
+from whoosh.support.charset import accent_map
 
-from bids.models import User
+from bids.database import db
+from bids.models import Organisation, User
+from search_index.docsets import query_mask
 from search_index.docvalues import MISSING, DocValues, Values
 from search_index.facets import FacetValue, facet_counts, facet_mask
-from search_index.filters import SORTS, SearchFilters
+from search_index.filters import SORTS, SearchFilters, SearchLimits, window_message
 from search_index.index import SearchIndex
-from search_index.query import QueryBuilder
+from search_index.query import (
+    ExactClause,
+    QueryBuilder,
+    cap_prefixes,
+    capped_message,
+    split_exact,
+)
 from search_index.schema import make_analyzer
 from search_index.snippets import Snippeter, add_snippets, spelling_correction
 
@@ -46,14 +56,27 @@ class Results:
     corrected_query: str | None = None
     fell_back: bool = False
     message: str | None = None
+    window: int | None = None  # results beyond this many cannot be paged to (see the export)
+    window_exceeded: bool = False  # the page asked for lies beyond the window
 
     @property
     def pages(self) -> int:
         return max(1, -(-self.total // self.per_page))
 
     @property
+    def last_page(self) -> int:
+        """The last page that can be shown (the result window caps deep paging)."""
+        if self.window is None:
+            return self.pages
+        return max(1, min(self.pages, -(-self.window // self.per_page)))
+
+    @property
     def bid_ids(self) -> list[int]:
         return [hit.bid_id for hit in self.items]
+
+
+def _fold(value: str) -> str:
+    return value.translate(accent_map).lower().strip()
 
 
 class _MaskFilter(set):
@@ -76,13 +99,26 @@ class _MaskFilter(set):
 class SearchService:
     """Searches one index: permission, filter and facet masks over its doc values, then a page."""
 
-    def __init__(self, index: SearchIndex):
+    def __init__(self, index: SearchIndex, limits: SearchLimits):
         self.index = index
+        self.prefix_terms = limits.prefix_terms
+        self.max_window = limits.max_window
         self.docvalues = DocValues()
         self.analyzer = make_analyzer()
         self.snippeter = Snippeter(self.analyzer)
         self._builder: QueryBuilder | None = None
         self._lock = threading.Lock()
+        self._prefix_cache: tuple[Any, dict] = (None, {})
+
+    def _prefixes(self, searcher) -> dict:
+        """Wildcard expansions already resolved on this searcher (an index generation)."""
+        with self._lock:
+            if self._prefix_cache[0] is not searcher:
+                self._prefix_cache = (searcher, {})
+            cache = self._prefix_cache[1]
+            if len(cache) > 2000:
+                cache.clear()
+            return cache
 
     def builder(self, schema) -> QueryBuilder:
         with self._lock:
@@ -131,6 +167,46 @@ class SearchService:
                 mask[docnum] = True
         return mask
 
+    def _exact_mask(self, clauses: list[ExactClause], values: Values):
+        """`field:value` clauses on exact-value fields as one mask over the doc values; the
+        clauses whose value no document has exactly, as typed (searched as words instead)."""
+        mask, unknown = None, []
+        for clause in clauses:
+            hit = self._clause_mask(clause, values)
+            if hit is None:
+                unknown.append(clause.source)
+            else:
+                mask = hit if mask is None else mask & hit
+        return mask, unknown
+
+    @staticmethod
+    def _clause_mask(clause: ExactClause, values: Values) -> np.ndarray | None:
+        name, wanted = clause.field, _fold(clause.value)
+        if name == "funder":  # indexed with commas as spaces (see schema.bid_document)
+            wanted = _fold(clause.value.replace(",", " "))
+        if name == "year":
+            if not (wanted.isdigit() and 1000 <= int(wanted) <= 9998):
+                return None
+            return values.numeric["year"] == int(wanted)
+        if name == "organisation":
+            ids = db.session.scalars(
+                select(Organisation.id).where(func.lower(Organisation.name) == clause.value.lower())
+            ).all()
+            codes = [c for c in (values.code_of("org_id", str(i)) for i in ids) if c is not None]
+            if not codes:
+                return None
+            return np.isin(values.single["org_id"], codes)
+        vocab = values.vocab[name]
+        codes = [c for v, c in vocab.codes.items() if _fold(v) == wanted]
+        if not codes:
+            return None
+        if name in ("theme", "location"):
+            docs, doc_codes = values.multi[name]
+            mask = np.zeros(values.n, dtype=bool)
+            mask[docs[np.isin(doc_codes, codes)]] = True
+            return mask
+        return np.isin(values.single[name], codes)
+
     # --- searching ---------------------------------------------------------------------
 
     def search(
@@ -144,22 +220,33 @@ class SearchService:
         *,
         snippets: bool = True,
         facets: bool = True,
+        windowed: bool = True,
     ) -> Results:
+        """One page of results; `windowed=False` (exports) pages past the result window."""
         filters = filters or SearchFilters()
         sort = sort if sort in SORTS else "relevance"
         page, per_page = max(1, int(page)), max(1, min(int(per_page), 1000))
         searcher = self.index.searcher()
         values = self.docvalues.for_searcher(searcher)
-        parsed = self.builder(searcher.schema).parse(q)
+        text = (q or "").strip()[:1000]
+        clauses, rest = split_exact(text)
+        exact, unknown = self._exact_mask(clauses, values) if clauses else (None, [])
+        parsed = self.builder(searcher.schema).parse(" ".join([rest, *unknown]).strip())
+        messages = [parsed.message] if parsed.message else []
+        if parsed.query is not None:
+            parsed.query, capped = cap_prefixes(
+                parsed.query, searcher.reader(), self.prefix_terms, self._prefixes(searcher)
+            )
+            if capped:
+                messages.append(capped_message(capped, self.prefix_terms))
         if parsed.query is None and sort == "relevance":
             sort = "newest"
 
         base = self.base_mask(user, filters, values)
+        if exact is not None:
+            base &= exact
         if parsed.query is not None:
-            docs = np.fromiter(parsed.query.docs(searcher), dtype=np.int64)
-            query_mask = np.zeros(values.n, dtype=bool)
-            query_mask[docs] = True
-            base &= query_mask
+            base &= query_mask(parsed.query, searcher, values.n)
         facet_masks = {
             name: facet_mask(name, sel, values) for name, sel in filters.active().items()
         }
@@ -170,23 +257,32 @@ class SearchService:
         total = int(matched.size)
 
         start = (page - 1) * per_page
-        hits = self._page(searcher, parsed.query, sort, final, matched, values, start, per_page)
+        window = self.max_window if windowed else None
+        exceeded = window is not None and start >= window
+        if window is not None and exceeded:
+            hits = []
+            messages.append(window_message(window, total))
+        else:
+            size = per_page if window is None else min(per_page, window - start)
+            hits = self._page(searcher, parsed.query, sort, final, matched, values, start, size)
         results = Results(
             hits,
             total,
             page,
             per_page,
             sort,
-            parsed.text,
+            text,
             fell_back=parsed.fell_back,
-            message=parsed.message,
+            message=" ".join(messages) or None,
+            window=window,
+            window_exceeded=exceeded,
         )
         if facets:
             results.facets = facet_counts(values, base, facet_masks, filters)
         if snippets and hits and parsed.query is not None:
             add_snippets(self.snippeter, searcher, parsed.query, hits)
-        if total < 3 and parsed.query is not None and parsed.text:
-            results.corrected_query = spelling_correction(searcher, self.analyzer, parsed.text)
+        if total < 3 and parsed.query is not None and text:
+            results.corrected_query = spelling_correction(searcher, self.analyzer, text)
         return results
 
     def iter_bid_ids(
@@ -198,11 +294,21 @@ class SearchService:
         chunk: int = 1000,
     ) -> Iterator[int]:
         """Every result in order (for exports), a chunk at a time."""
-        first = self.search(user, q, filters, sort, 1, chunk, snippets=False, facets=False)
+        first = self.search(
+            user, q, filters, sort, 1, chunk, snippets=False, facets=False, windowed=False
+        )
         yield from first.bid_ids
         for page in range(2, first.pages + 1):
             yield from self.search(
-                user, q, filters, sort, page, chunk, snippets=False, facets=False
+                user,
+                q,
+                filters,
+                sort,
+                page,
+                chunk,
+                snippets=False,
+                facets=False,
+                windowed=False,
             ).bid_ids
 
     def _page(self, searcher, query, sort, final, matched, values, start, per_page) -> list[Hit]:
@@ -232,6 +338,6 @@ def get_search_service() -> Any:
     service = current_app.extensions.get("search_service")
     if service is None:  # init_app sets it; an index swapped in by hand gets Whoosh's
         service = current_app.extensions["search_service"] = SearchService(
-            current_app.extensions["search_index"]
+            current_app.extensions["search_index"], SearchLimits.from_config(current_app.config)
         )
     return service

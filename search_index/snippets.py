@@ -7,18 +7,35 @@ Both read the words a parsed query looks for; snippets are cut from the database
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from markupsafe import Markup, escape
 from sqlalchemy import select
 from whoosh import query as wq
 
 from bids.database import db
+from bids.markdown_render import markdown_to_text
 from bids.models import Attachment, Bid
 from search_index.query import OPERATORS
 
 SNIPPET_CHARS = 4_000  # highlight within the first part of long texts only
 _WORD = re.compile(r"[^\W\d_]{3,}", re.UNICODE)
 _TOKEN = re.compile(r"\w+", re.UNICODE)
+# Anything Markdown could read as markup (emphasis, headings, lists, links, code, HTML,
+# entities, tables, rules); a text with none of it is its own plain text.
+_MARKUP = re.compile(r"[*_#`\[\]<>|~&\\]|^\s*(?:[-+=]|\d+[.)])(?:\s|$)", re.MULTILINE)
+
+
+def plain_text(source: str) -> str:
+    """What a reader sees of a Markdown text, as plain text (what snippets are cut from)."""
+    if not source or not _MARKUP.search(source):
+        return source or ""
+    return _plain_text(source)
+
+
+@lru_cache(maxsize=4096)
+def _plain_text(source: str) -> str:
+    return markdown_to_text(source)
 
 
 class Snippeter:
@@ -44,8 +61,23 @@ class Snippeter:
             self._stems[word] = stem
         return stem
 
+    @staticmethod
+    @lru_cache(maxsize=1024)
+    def candidates(terms: frozenset[str]) -> re.Pattern:
+        """The words that may stem to one of the terms: those sharing a term's first three
+        letters (a stem begins as its word does), and any word with a non-ASCII letter (its
+        folded stem may differ: "école" is "ecol"), found by the regex engine, not Python."""
+        heads = sorted({re.escape(t[:3]) for t in terms if t}, key=len, reverse=True)
+        return re.compile(
+            r"(?<!\w)(?:(?:" + "|".join(heads) + r")\w*|\w*[^\x00-\x7f]\w*)",
+            re.IGNORECASE | re.UNICODE,
+        )
+
     def __call__(self, text: str, terms: set[str]) -> Markup | None:
-        matches = [m for m in _TOKEN.finditer(text) if self.stem(m.group(0).lower()) in terms]
+        if not terms:
+            return None
+        found = self.candidates(frozenset(terms)).finditer(text)
+        matches = [m for m in found if self.stem(m.group(0).lower()) in terms]
         if not matches:
             return None
         pieces: list[str] = []
@@ -85,8 +117,13 @@ def add_snippets(snippeter: Snippeter, searcher, query, hits: list) -> None:
     if not terms:
         return
     ids = [hit.bid_id for hit in hits]
+    # Bodies are Markdown: snippets are cut from what a reader sees (`## Why this matters`
+    # reads "Why this matters"); only the first part of a long body is rendered.
     texts = {
-        bid_id: [summary or "", body or ""]
+        bid_id: [
+            plain_text((summary or "")[:SNIPPET_CHARS]),
+            plain_text((body or "")[:SNIPPET_CHARS]),
+        ]
         for bid_id, summary, body in db.session.execute(
             select(Bid.id, Bid.summary, Bid.body).where(Bid.id.in_(ids))
         )

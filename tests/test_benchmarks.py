@@ -105,3 +105,46 @@ def test_harness_runs_the_open_data_benchmark_on_a_sample(tmp_path, shared_data,
     assert figures["UK 360Giving package: grants imported"]["figure"] == 30
     assert figures["Lloyds Bank Foundation XLSX: grants imported"]["figure"] > 0
     assert "360Giving XLSX: time" in printed
+
+
+def test_a_scaled_corpus_repeats_the_records_with_new_identifiers(tmp_path, shared_data):
+    from benchmarks import BenchContext
+
+    ctx = BenchContext(
+        limit=3, corpus_path=shared_data / "sbir-awards.jsonl.gz", scale=3, workdir=tmp_path
+    )
+    with gzip.open(ctx._scaled_corpus(), "rt") as scaled:
+        records = [json.loads(line) for line in scaled]
+    assert len(records) == 9 and len({r["identifier"] for r in records}) == 9
+    assert records[3]["identifier"] == records[0]["identifier"] + "~1"
+    assert records[3]["title"] == records[0]["title"]
+    assert sorted(records[3]["abstract"].split(". ")) == sorted(records[0]["abstract"].split(". "))
+
+
+def test_backends_side_by_side_leave_a_column_for_each():
+    from benchmarks.search_bench import side_by_side
+
+    table = side_by_side(
+        42_000,
+        {
+            "Whoosh": {"p50": 12.0, "p95": 40.0, "build_s": 100.0, "update_p95": 50.0},
+            "PostgreSQL": None,
+            "FTS5": {"p50": 4.1, "p95": 30.8},
+        },
+    )
+    header, p50 = table.splitlines()[1], table.splitlines()[2]
+    assert header.split() == ["figure", "Whoosh", "PostgreSQL", "FTS5"]
+    assert p50.split()[-3:] == ["12.0", "-", "4.1"]
+
+
+def test_the_postgres_column_only_empties_a_database_on_this_machine():
+    from benchmarks.search_postgres import check_url
+
+    local = "postgresql+psycopg://openbids:openbids@localhost/openbids_bench"
+    assert check_url(local) == local
+    for url in (
+        "postgresql+psycopg://openbids:openbids@db.example.org/openbids",
+        "sqlite:///bench.sqlite3",
+    ):
+        with pytest.raises(ValueError):
+            check_url(url)

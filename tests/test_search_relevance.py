@@ -56,3 +56,20 @@ def test_ndcg_at_10_does_not_regress(judged_app):
     mean = sum(scores.values()) / len(scores)
     print(f"nDCG@10 = {mean:.3f} ({judged_app.config['SEARCH_BACKEND']})")
     assert mean >= NDCG_FLOOR, sorted(scores.items(), key=lambda kv: kv[1])[:5]
+
+
+# Known-item search (three title words, the bid in the top 3): the target is 0.95,
+# reached on neither backend yet. This subset first measured 0.934 on Whoosh (the whole corpus
+# 0.883, in `make bench`, where Phase I and II awards often share a title) and 0.916 on
+# PostgreSQL. A change that finds fewer known items fails here.
+KNOWN_ITEM_FLOORS = {"whoosh": 0.93, "postgres": 0.91}
+
+
+def test_known_item_search_finds_a_bid_from_three_title_words(judged_app):
+    from search_index.relevance import known_item, known_item_sample
+
+    sample = known_item_sample(300)
+    found = known_item(get_search_service(), sample)
+    print(f"known-item = {found:.3f} over {len(sample)} bids")
+    floor = KNOWN_ITEM_FLOORS[judged_app.config["SEARCH_BACKEND"]]
+    assert len(sample) >= 250 and found >= floor

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import jsonify, request
+from werkzeug.exceptions import BadRequest
 
 from bids.listing import visible_bids_in_order
 from bids.models import BidStatus
@@ -31,6 +32,8 @@ def search_bids_response(page: int, per_page: int):
     results = get_search_service().search(
         user, request.args.get("q", ""), search_filters(), search_sort(), page, per_page
     )
+    if results.window_exceeded:
+        raise BadRequest(results.message)
     snippets = {hit.bid_id: hit.snippet for hit in results.items}
     items = []
     for bid in visible_bids_in_order(user, results.bid_ids):
@@ -48,7 +51,7 @@ def search_bids_response(page: int, per_page: int):
             for name, values in results.facets.items()
         },
     }
-    if results.fell_back:
+    if results.message:
         body["notice"] = results.message
     if results.corrected_query:
         body["did_you_mean"] = results.corrected_query

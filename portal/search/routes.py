@@ -82,7 +82,7 @@ def search():
         search_url=search_url,
         page_url=page_url,
         export_url=export_url,
-    )
+    ), (400 if results.window_exceeded else 200)
 
 
 @bp.get("/search/export.<any(csv, json):fmt>")
