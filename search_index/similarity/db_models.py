@@ -1,10 +1,10 @@
 """The matcher's tables, for the database backend (`db_store`): derived data, rebuildable.
 
-    similarity_generation   one row per fitted vocabulary (the newest is current); `version`
-                            goes up with every change, so readers on any node see it
-    similarity_vocabulary   the generation's terms in column order and their idf
-    similarity_vector       per bid: its whole TF-IDF row, MinHash signature, owner, public flag
-    similarity_term         per bid and term of that row: the weight (candidates by term)
+similarity_generation   one row per fitted vocabulary (the newest is current); `version`
+                        goes up with every change, so readers on any node see it
+similarity_vocabulary   the generation's terms in column order and their idf
+similarity_vector       per bid: its whole TF-IDF row, MinHash signature, owner, public flag
+similarity_term         per bid and term of that row: the weight (candidates by term)
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ the last committed generation and `version`.
 from __future__ import annotations
 
 import fcntl
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC
@@ -74,7 +74,7 @@ def vector_record(doc: Doc, row: sp.csr_matrix, generation_id: int, *, fitted: b
     }
 
 
-def _segment(records: list[Any], n_features: int) -> Segment:
+def _segment(records: Sequence[Any], n_features: int) -> Segment:
     """Stored rows (in the order given) as a `Segment`."""
     rows = np.array([(r.bid_id, r.organisation_id, r.public) for r in records], dtype=ROW_DTYPE)
     columns = [np.frombuffer(r.columns, dtype="<i4") for r in records]
@@ -168,7 +168,9 @@ class DbSnapshot(Snapshot):
 
     # --- the rows a query is ranked over ---------------------------------------------------
 
-    def candidates(self, q: sp.csr_matrix, user: Any = None, exclude: int | None = None) -> Snapshot:
+    def candidates(
+        self, q: sp.csr_matrix, user: Any = None, exclude: int | None = None
+    ) -> Snapshot:
         """The best `CANDIDATE_ROWS` stored rows for the query row `q` that `user` may see."""
         return self._around(q, self._visible_to(user), exclude)
 
@@ -363,7 +365,7 @@ class DbStore:
         vectoriser, matrix = Vectoriser.fit([d.text for d in docs])
         now = utcnow()
         with self.engine.begin() as conn:
-            generation_id = conn.scalar(
+            generation_id: int = conn.execute(
                 insert(SimilarityGeneration)
                 .values(
                     built_at=now,
@@ -373,7 +375,7 @@ class DbStore:
                     terms=len(vectoriser.terms),
                 )
                 .returning(SimilarityGeneration.id)
-            )
+            ).scalar_one()
             conn.execute(delete(SimilarityTerm))
             conn.execute(delete(SimilarityVector))
             conn.execute(
@@ -381,7 +383,9 @@ class DbStore:
                     SimilarityVocabulary.generation_id != generation_id
                 )
             )
-            conn.execute(delete(SimilarityGeneration).where(SimilarityGeneration.id != generation_id))
+            conn.execute(
+                delete(SimilarityGeneration).where(SimilarityGeneration.id != generation_id)
+            )
             self._write(
                 conn,
                 SimilarityVocabulary,
@@ -467,4 +471,3 @@ class DbStore:
                 batch = []
         if batch:
             conn.execute(insert(model), batch)
-
