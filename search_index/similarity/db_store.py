@@ -295,7 +295,7 @@ class DbStore:
             return None
         return {
             "base": f"generation-{row.id}",
-            "version": row.version,
+            "delta": f"version-{row.version}",  # moves with every change, as the file's delta
             "built_at": row.built_at.replace(tzinfo=UTC).timestamp(),
             "changed_at": row.changed_at.replace(tzinfo=UTC).timestamp(),
             "bids": row.bids,
