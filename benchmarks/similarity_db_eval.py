@@ -1,7 +1,7 @@
 """The database matcher beside the file store on the same corpus (issue 11): quality and speed.
 
     python -m benchmarks.similarity_db_eval --database-url postgresql+psycopg://u:p@host/db
-    python -m benchmarks.similarity_db_eval --database-url ... --distractors 4000
+    python -m benchmarks.similarity_db_eval --database-url ... --distractors 4000 --pairs 400
 
 Both stores are fitted on the same SBIR abstracts (`similarity_eval.load_corpus`), so their
 vocabularies and rows are the same numbers. Per clean pair's query, the file store scores
@@ -175,8 +175,11 @@ def main(argv: list[str] | None = None) -> int:
         help="a scratch database (PostgreSQL or SQLite); default: a temporary SQLite file",
     )
     parser.add_argument("--distractors", type=int, help="pairs' records plus this many others")
+    parser.add_argument("--pairs", type=int, help="query only the first N clean pairs' records")
     args = parser.parse_args(argv)
     corpus = load_corpus(distractors=args.distractors)
+    if args.pairs is not None:
+        corpus.pairs = corpus.pairs[: args.pairs]
     with tempfile.TemporaryDirectory() as tmp:
         url = args.database_url or f"sqlite:///{Path(tmp) / 'eval.sqlite3'}"
         print(format_results(evaluate(corpus, Path(tmp), url)))
