@@ -43,6 +43,8 @@ class Config:
     # shared by every node); empty: postgres when DATABASE_URL is PostgreSQL, else whoosh.
     SEARCH_BACKEND = os.environ.get("SEARCH_BACKEND", "")
     SIMILARITY_DIR = os.environ.get("SIMILARITY_DIR", str(DEFAULT_INSTANCE / "similarity"))
+    # files (SIMILARITY_DIR) or database (shared by every node; the default on PostgreSQL).
+    SIMILARITY_BACKEND = os.environ.get("SIMILARITY_BACKEND", "")
     MAX_UPLOAD_MB = _env_int("MAX_UPLOAD_MB", 20)
     # PDF text extraction runs in a child process with these limits.
     PDF_EXTRACT_TIMEOUT_S = _env_int("PDF_EXTRACT_TIMEOUT_S", 20)

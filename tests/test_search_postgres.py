@@ -256,38 +256,84 @@ def test_index_maintenance_interface(corpus, db, runner):
     assert runner.invoke(args=["index", "check"]).exit_code == 0
 
 
+LIGHTHOUSE = (
+    "Recording the oral history of the lighthouse keepers on the north coast: interviews "
+    "with retired keepers and their families, a travelling exhibition of logbooks and lamps, "
+    "and school workshops on the keepers' daily routines through the winter storms."
+)
+
+
+def _similar_ids(client, bid_id: int) -> list[int]:
+    response = client.get(f"/api/v1/bids/{bid_id}/similar")
+    assert response.status_code == 200
+    return [item["bid"]["id"] for item in response.get_json()["items"]]
+
+
+def _within(seconds: float, check) -> bool:
+    """Whether `check()` holds within `seconds` (polled: the other node needs no push)."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    while True:
+        if check():
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+
+
 @needs_postgres
 def test_two_nodes_one_database_see_the_same_search(tmp_path):
-    """Two apps, separate instance folders, one PostgreSQL: what one writes the other finds."""
-    from bids.models import Organisation, User
+    """Two apps, separate instance folders, one PostgreSQL: what one writes the other finds,
+    by search and by `similar` (the matcher's rows are in the database too)."""
+    from bids.models import Bid, Organisation, User
     from search_index.service import get_search_service
     from tests.conftest import Factory
 
-    node_a = create_app(make_config(tmp_path / "a"))
-    node_b = create_app(make_config(tmp_path / "b"))
+    config = {"RATELIMIT_ENABLED": False}
+    node_a = create_app(make_config(tmp_path / "a", **config))
+    node_b = create_app(make_config(tmp_path / "b", **config))
     assert node_a.config["INSTANCE_DIR"] != node_b.config["INSTANCE_DIR"]
+    assert node_a.config["SIMILARITY_DIR"] != node_b.config["SIMILARITY_DIR"]
     with node_a.app_context():
         _db.create_all()
     try:
         with node_a.app_context():
             factory = Factory(_db)
             org = factory.org("Shared Harbour Trust")
-            bid = factory.bid(org, title="Lighthouse keepers oral history")
+            bid = factory.bid(org, title="Lighthouse keepers oral history", body=LIGHTHOUSE)
             admin = factory.user("admin@example.org", admin=True)
             bid_id, org_id, admin_id = bid.id, org.id, admin.id
         with node_b.app_context():
             assert get_search_service().search(None, "lighthouse").bid_ids == [bid_id]
+            assert _similar_ids(node_b.test_client(), bid_id) == []
+        with node_a.app_context():  # a second bid telling much the same story, through node A
+            copy = Factory(_db).bid(
+                Factory(_db).org("Coastal Memory Group"),
+                title="Keepers of the lights",
+                body=LIGHTHOUSE + " Volunteers will transcribe every interview.",
+            )
+            copy_id = copy.id
+        # ... is matched on node B, which never applied an outbox row itself.
+        assert _within(5, lambda: copy_id in _similar_ids(node_b.test_client(), bid_id))
+        with node_b.app_context():
             # Moderation on node B ...
             admin = _db.session.get(User, admin_id)
-            from bids.models import Bid
-
-            hide_bid(admin, _db.session.get(Bid, bid_id), "copied text")
+            hide_bid(admin, _db.session.get(Bid, copy_id), "copied text")
             _db.session.commit()
-            assert get_search_service().search(None, "lighthouse").total == 0
+            assert get_search_service().search(None, "lighthouse").bid_ids == [bid_id]
         with node_a.app_context():
             # ... is seen by node A at once.
-            assert get_search_service().search(None, "lighthouse").total == 0
+            assert get_search_service().search(None, "lighthouse").bid_ids == [bid_id]
             assert _db.session.get(Organisation, org_id) is not None
+        # The hidden bid is matched by neither node: not by `similar`, nor in the pairs the
+        # pools' clusters read (those come from the stored rows alone).
+        for node in (node_a, node_b):
+            with node.app_context():
+                from search_index import similarity
+
+                assert copy_id not in _similar_ids(node.test_client(), bid_id)
+                assert _within(5, lambda: not similarity.pairs_for(bid_id))
     finally:
         with node_a.app_context():
             _db.session.remove()

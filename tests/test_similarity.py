@@ -120,9 +120,9 @@ def test_new_bid_is_matchable_after_commit_without_a_rebuild(app, factory):
     factory.bid(org, body=FOOD)
     factory.bid(org, body=SPORT)
     similarity.rebuild()
-    built = app.extensions["similarity"]._manifest()["base"]
+    built = app.extensions["similarity"].manifest()["base"]
     new = factory.bid(factory.org(), title="Cafe", body=FOOD + " Open on Saturdays too.")
-    assert app.extensions["similarity"]._manifest()["base"] == built
+    assert app.extensions["similarity"].manifest()["base"] == built
     found = similarity.similar_to_text(None, FOOD)
     assert new.id in [m.bid.id for m in found]
 

@@ -44,9 +44,9 @@ def status_command():
     fitted = datetime.fromtimestamp(manifest.get("built_at", 0), UTC).strftime("%Y-%m-%d %H:%M UTC")
     click.echo(
         f"{int(alive.sum()):,} bids, {snap.n_features:,} terms fitted {fitted}, "
-        f"{len(snap.delta):,} rows in the delta since the last refit."
+        f"{snap.unfitted_rows():,} rows in the delta since the last refit."
     )
-    if len(snap.delta):
+    if snap.unfitted_rows():
         click.echo(
             "Words first used by bids in the delta are not matched until the next "
             "`flask --app portal similarity rebuild` (run it nightly)."

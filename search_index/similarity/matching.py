@@ -181,6 +181,7 @@ def similar_to_bid(user: Any, bid: Bid, limit: int = 10) -> list[Match]:
         q, sig = snap.row_vector(position), snap.row_signature(position)
     else:  # not applied yet (outbox pending): read it now
         q, sig = snap.vectoriser.transform([text]), signature(text)
+    snap = snap.candidates(q, user, exclude=bid.id)
     return _rank(snap, user, q, sig, exclude=bid.id, query_text=text, limit=limit)
 
 
@@ -191,6 +192,7 @@ def similar_to_text(user: Any, text: str, title: str = "", limit: int = 10) -> l
         return []
     full = "\n\n".join(p for p in (title, text) if p)[:MAX_CHARS]
     q = snap.vectoriser.transform([full])
+    snap = snap.candidates(q, user)
     return _rank(snap, user, q, signature(full), exclude=None, query_text=full, limit=limit)
 
 

@@ -173,6 +173,7 @@ def overlap_pairs(min_score: float = RELATED) -> Iterator[OverlapPair]:
     snap = current_snapshot()
     if snap is None:
         return
+    snap = snap.whole()
     a, b, s = _neighbours(snap)
     keep = s >= min_score
     a, b, s = a[keep], b[keep], s[keep]
@@ -189,6 +190,7 @@ def pairs_for(
     snap = current_snapshot()
     if snap is None:
         return []
+    snap = snap.neighbourhood(bid_id)
     position = snap.position_of(bid_id)
     if position is None:
         return []

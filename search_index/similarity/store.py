@@ -211,6 +211,10 @@ class Snapshot:
         )
         return base, delta
 
+    def unfitted_rows(self) -> int:
+        """Live rows added since the vocabulary was fitted."""
+        return len(self.delta)
+
     def unfitted_share(self) -> float:
         """Share of the live rows added since the vocabulary was fitted (the delta)."""
         live = int(self.base_alive.sum()) + len(self.delta)
@@ -254,6 +258,17 @@ class Snapshot:
         return (
             sp.vstack([self.base.X, self.delta.X], format="csr") if len(self.delta) else self.base.X
         )
+
+    # The rows a query is ranked over: every row here; the database store (`db_store`)
+    # reads only the candidates near the query.
+    def candidates(self, q: sp.csr_matrix, user=None, exclude: int | None = None) -> Snapshot:
+        return self
+
+    def neighbourhood(self, bid_id: int) -> Snapshot:
+        return self
+
+    def whole(self) -> Snapshot:
+        return self
 
 
 class Store:

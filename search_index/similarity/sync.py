@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, scoped_session, selectinload
 from bids.database import db, utcnow
 from bids.markdown_render import markdown_to_text
 from bids.models import Bid, IndexOutbox
+from search_index.similarity.db_store import DbStore
 from search_index.similarity.store import REFIT_GROWTH, Doc, Snapshot, Store
 from search_index.similarity.text import markdown_words
 
@@ -22,17 +23,32 @@ REFIT_AFTER_BULK = 0.1
 BULK_BATCH = 100
 
 
+def similarity_backend(config) -> str:
+    """ "files" (one node's SIMILARITY_DIR, the embedded default) or "database" (the tables of
+    `db_models`, shared by every node; the default on a PostgreSQL database)."""
+    chosen = (config.get("SIMILARITY_BACKEND") or "").strip().lower()
+    if chosen in ("files", "database"):
+        return chosen
+    if chosen:
+        raise RuntimeError(f"SIMILARITY_BACKEND must be files or database, not {chosen!r}.")
+    url = str(config.get("SQLALCHEMY_DATABASE_URI") or "")
+    return "database" if url.startswith(("postgresql", "postgres:")) else "files"
+
+
 def init_app(app: Flask) -> None:
     from search_index.outbox import register_consumer
 
-    app.extensions["similarity"] = Store(
+    backend = similarity_backend(app.config)
+    app.config["SIMILARITY_BACKEND"] = backend
+    store_class = DbStore if backend == "database" else Store
+    app.extensions["similarity"] = store_class(
         app.config["SIMILARITY_DIR"],
         growth_factor=float(app.config.get("SIMILARITY_REFIT_GROWTH", REFIT_GROWTH)),
     )
     register_consumer("similar", apply_changes, after_commit=True)
 
 
-def get_store() -> Store:
+def get_store() -> Store | DbStore:
     return current_app.extensions["similarity"]
 
 

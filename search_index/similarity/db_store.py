@@ -1,0 +1,473 @@
+"""The matcher kept in the database, so every node sharing it answers from the same data.
+
+The file store (`store.Store`) keeps the vectors on one node's disk. This one keeps them in
+the tables of `db_models`: the fitted vocabulary and idf, each bid's whole TF-IDF row and
+MinHash signature, and the postings (bid, weight) of every term. A query is answered in
+two steps:
+
+1. candidates in SQL: the sum of query weight x stored weight over the query's
+   `QUERY_TERMS` heaviest terms (its rarest, most distinctive ones, whose postings are
+   short), grouped by bid, best `CANDIDATE_ROWS` first, among the bids the user may see;
+2. those candidates' whole rows are read and handed to the matcher as a small `Snapshot`,
+   so the exact cosine, the passages' lift, the re-ranker, the labels and the shared terms
+   are the file store's own code on the same numbers.
+
+The same refit policy as the file store: small stores refit on every change; otherwise a
+change transforms the bid with the current vocabulary, and `rebuild` refits. Writers take a
+lock (an advisory lock on PostgreSQL, a file lock on SQLite); readers never wait, they see
+the last committed generation and `version`.
+"""
+
+from __future__ import annotations
+
+import fcntl
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from sqlalchemy import Engine, case, delete, func, insert, or_, select, true, update
+
+from bids.access import real_user
+from bids.database import db, utcnow
+from search_index.similarity.db_models import (
+    SimilarityGeneration,
+    SimilarityTerm,
+    SimilarityVector,
+    SimilarityVocabulary,
+)
+from search_index.similarity.store import (
+    REFIT_BELOW,
+    REFIT_GROWTH,
+    ROW_DTYPE,
+    Doc,
+    Segment,
+    Snapshot,
+    Vectoriser,
+    _canonical,
+)
+from search_index.similarity.text import SIGNATURE_SIZE, signature
+
+# The query's heaviest terms looked up (as `pairs.QUERY_TERMS` for the clusters' candidates):
+# at 42k SBIR abstracts their postings hold ~2,800 rows at the median, ~12,000 at p95.
+QUERY_TERMS = 40
+# Rows read back and scored exactly: `matching.scores_for` lifts the best 300 by cosine.
+CANDIDATE_ROWS = 300
+LOCK_KEY = 0x0B1D5E  # pg_advisory_lock key of the matcher's writers
+WRITE_BATCH = 2000
+
+
+def vector_record(doc: Doc, row: sp.csr_matrix, generation_id: int, *, fitted: bool) -> dict:
+    return {
+        "bid_id": doc.bid_id,
+        "generation_id": generation_id,
+        "organisation_id": doc.org_id,
+        "public": doc.public,
+        "fitted": fitted,
+        "columns": np.asarray(row.indices, dtype="<i4").tobytes(),
+        "weights": np.asarray(row.data, dtype="<f4").tobytes(),
+        "signature": np.asarray(signature(doc.text), dtype="<u4").tobytes(),
+    }
+
+
+def _segment(records: Sequence[Any], n_features: int) -> Segment:
+    """Stored rows (in the order given) as a `Segment`."""
+    rows = np.array([(r.bid_id, r.organisation_id, r.public) for r in records], dtype=ROW_DTYPE)
+    columns = [np.frombuffer(r.columns, dtype="<i4") for r in records]
+    weights = [np.frombuffer(r.weights, dtype="<f4") for r in records]
+    indptr = np.zeros(len(records) + 1, dtype=np.int64)
+    np.cumsum([len(c) for c in columns], out=indptr[1:])
+    matrix = sp.csr_matrix(
+        (
+            np.concatenate(weights) if weights else np.zeros(0, dtype=np.float32),
+            np.concatenate(columns) if columns else np.zeros(0, dtype=np.int32),
+            indptr,
+        ),
+        shape=(len(records), n_features),
+    )
+    sig = (
+        np.stack([np.frombuffer(r.signature, dtype="<u4") for r in records])
+        if records
+        else np.zeros((0, SIGNATURE_SIZE), dtype=np.uint32)
+    )
+    return Segment(rows, _canonical(matrix), sig)
+
+
+def _snapshot_of(key: tuple, vectoriser: Vectoriser, segment: Segment) -> Snapshot:
+    return Snapshot(
+        key,
+        vectoriser,
+        segment,
+        _canonical(segment.X.T.tocsr()),
+        np.ones(len(segment), dtype=bool),
+        Segment.empty(len(vectoriser.terms)),
+    )
+
+
+@dataclass
+class DbSnapshot(Snapshot):
+    """The current generation, read lazily: ranking asks for the rows near one query."""
+
+    store: DbStore
+    generation_id: int
+
+    _VECTOR_COLUMNS = (
+        SimilarityVector.bid_id,
+        SimilarityVector.organisation_id,
+        SimilarityVector.public,
+        SimilarityVector.columns,
+        SimilarityVector.weights,
+        SimilarityVector.signature,
+    )
+
+    def position_of(self, bid_id: int) -> int | None:
+        return None  # rows are read per query: the matcher transforms the bid's current text
+
+    def all_rows(self) -> tuple[np.ndarray, np.ndarray]:
+        cached = self.__dict__.get("_all_rows")
+        if cached is None:
+            with self.store.engine.connect() as conn:
+                records = conn.execute(
+                    select(
+                        SimilarityVector.bid_id,
+                        SimilarityVector.organisation_id,
+                        SimilarityVector.public,
+                    )
+                    .where(SimilarityVector.generation_id == self.generation_id)
+                    .order_by(SimilarityVector.bid_id)
+                ).all()
+            rows = np.array([tuple(r) for r in records], dtype=ROW_DTYPE)
+            cached = self.__dict__["_all_rows"] = (rows, np.ones(len(rows), dtype=bool))
+        return cached
+
+    def counts(self) -> tuple[int, int]:
+        """(rows written by the refit, rows changed since), read once."""
+        cached = self.__dict__.get("_counts")
+        if cached is None:
+            with self.store.engine.connect() as conn:
+                found = dict(
+                    conn.execute(
+                        select(SimilarityVector.fitted, func.count())
+                        .where(SimilarityVector.generation_id == self.generation_id)
+                        .group_by(SimilarityVector.fitted)
+                    ).all()
+                )
+            cached = self.__dict__["_counts"] = (found.get(True, 0), found.get(False, 0))
+        return cached
+
+    def unfitted_rows(self) -> int:
+        return self.counts()[1]
+
+    def unfitted_share(self) -> float:
+        fitted, changed = self.counts()
+        return changed / (fitted + changed) if fitted + changed else 0.0
+
+    # --- the rows a query is ranked over ---------------------------------------------------
+
+    def candidates(
+        self, q: sp.csr_matrix, user: Any = None, exclude: int | None = None
+    ) -> Snapshot:
+        """The best `CANDIDATE_ROWS` stored rows for the query row `q` that `user` may see."""
+        return self._around(q, self._visible_to(user), exclude)
+
+    def neighbourhood(self, bid_id: int) -> Snapshot:
+        """A public bid's row and its public candidates (for `pairs_for`); empty when the bid
+        is not stored."""
+        with self.store.engine.connect() as conn:
+            own = conn.execute(
+                select(*self._VECTOR_COLUMNS).where(
+                    SimilarityVector.bid_id == bid_id,
+                    SimilarityVector.generation_id == self.generation_id,
+                )
+            ).first()
+        if own is None:
+            return _snapshot_of(self.key, self.vectoriser, _segment([], self.n_features))
+        q = _segment([own], self.n_features).X
+        return self._around(q, SimilarityVector.public.is_(True), None, include=own)
+
+    def whole(self) -> Snapshot:
+        """Every stored row (the corpus-wide pairs of the pools' clustering)."""
+        with self.store.engine.connect() as conn:
+            records = conn.execute(
+                select(*self._VECTOR_COLUMNS)
+                .where(SimilarityVector.generation_id == self.generation_id)
+                .order_by(SimilarityVector.bid_id)
+                .execution_options(yield_per=2000)
+            ).all()
+        self.store.dir.mkdir(parents=True, exist_ok=True)  # the pairs' cache lives there
+        return _snapshot_of(self.key, self.vectoriser, _segment(records, self.n_features))
+
+    @staticmethod
+    def _visible_to(user: Any):
+        """The stored rows `user` may see (as `matching._allowed_rows`; the matcher checks
+        each match against the database again)."""
+        user = real_user(user)
+        if user is not None and user.is_admin:
+            return true()
+        orgs = sorted(user.organisation_ids()) if user is not None else []
+        if orgs:
+            return or_(
+                SimilarityVector.public.is_(True), SimilarityVector.organisation_id.in_(orgs)
+            )
+        return SimilarityVector.public.is_(True)
+
+    def _around(self, q: sp.csr_matrix, visible, exclude: int | None, include=None) -> Snapshot:
+        ids: list[int] = []
+        if q.nnz:
+            heaviest = np.argsort(-q.data, kind="stable")[:QUERY_TERMS]
+            weights = {int(q.indices[i]): float(q.data[i]) for i in heaviest}
+            term = SimilarityTerm
+            scored = (
+                select(
+                    term.bid_id,
+                    func.sum(term.weight * case(weights, value=term.term_id)).label("score"),
+                )
+                .where(term.term_id.in_(list(weights)))
+                .group_by(term.bid_id)
+                .subquery()
+            )
+            query = (
+                select(scored.c.bid_id)
+                .join(SimilarityVector, SimilarityVector.bid_id == scored.c.bid_id)
+                .where(SimilarityVector.generation_id == self.generation_id, visible)
+                .order_by(scored.c.score.desc(), scored.c.bid_id)
+                .limit(CANDIDATE_ROWS)
+            )
+            if exclude is not None:
+                query = query.where(scored.c.bid_id != exclude)
+        with self.store.engine.connect() as conn:
+            if q.nnz:
+                ids = list(conn.scalars(query))
+            records = (
+                conn.execute(
+                    select(*self._VECTOR_COLUMNS)
+                    .where(
+                        SimilarityVector.bid_id.in_(ids),
+                        SimilarityVector.generation_id == self.generation_id,
+                    )
+                    .order_by(SimilarityVector.bid_id)
+                ).all()
+                if ids
+                else []
+            )
+        if include is not None and include.bid_id not in ids:
+            records = sorted([*records, include], key=lambda r: r.bid_id)
+        return _snapshot_of(self.key, self.vectoriser, _segment(records, self.n_features))
+
+
+class DbStore:
+    """Reads and writes the matcher's tables; one per app. `dir` holds caches only."""
+
+    def __init__(
+        self,
+        cache_dir: str | Path,
+        *,
+        engine: Engine | None = None,
+        refit_below: int = REFIT_BELOW,
+        growth_factor: float = REFIT_GROWTH,
+    ):
+        self.dir = Path(cache_dir)
+        self._engine = engine
+        self.refit_below = refit_below
+        self.growth_factor = growth_factor
+        self._vectoriser: tuple[int, Vectoriser] | None = None
+
+    @property
+    def engine(self) -> Engine:
+        return self._engine if self._engine is not None else db.engine
+
+    # --- reading --------------------------------------------------------------------------
+
+    def _generation(self, conn) -> Any:
+        return conn.execute(
+            select(SimilarityGeneration).order_by(SimilarityGeneration.id.desc()).limit(1)
+        ).first()
+
+    def manifest(self) -> dict | None:
+        """The current generation: when fitted (`built_at`, epoch seconds), bids, terms."""
+        with self.engine.connect() as conn:
+            row = self._generation(conn)
+        if row is None:
+            return None
+        return {
+            "base": f"generation-{row.id}",
+            "delta": f"version-{row.version}",  # moves with every change, as the file's delta
+            "built_at": row.built_at.replace(tzinfo=UTC).timestamp(),
+            "changed_at": row.changed_at.replace(tzinfo=UTC).timestamp(),
+            "bids": row.bids,
+            "terms": row.terms,
+        }
+
+    def snapshot(self) -> DbSnapshot | None:
+        """The current generation (one small query; its vocabulary is read once per process)."""
+        with self.engine.connect() as conn:
+            row = self._generation(conn)
+            if row is None:
+                return None
+            vectoriser = self._vectoriser_of(conn, row.id)
+        return DbSnapshot(
+            ("database", row.id, row.version),
+            vectoriser,
+            Segment.empty(len(vectoriser.terms)),
+            sp.csr_matrix((len(vectoriser.terms), 0), dtype=np.float32),
+            np.zeros(0, dtype=bool),
+            Segment.empty(len(vectoriser.terms)),
+            self,
+            row.id,
+        )
+
+    def _vectoriser_of(self, conn, generation_id: int) -> Vectoriser:
+        cached = self._vectoriser
+        if cached is not None and cached[0] == generation_id:
+            return cached[1]
+        terms, idf = [], []
+        for term, value in conn.execute(
+            select(SimilarityVocabulary.term, SimilarityVocabulary.idf)
+            .where(SimilarityVocabulary.generation_id == generation_id)
+            .order_by(SimilarityVocabulary.term_id)
+        ):
+            terms.append(term)
+            idf.append(value)
+        vectoriser = Vectoriser(terms, np.array(idf, dtype=np.float32))
+        self._vectoriser = (generation_id, vectoriser)
+        return vectoriser
+
+    # --- writing --------------------------------------------------------------------------
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        """One writer at a time: across nodes on PostgreSQL, across processes on SQLite."""
+        if self.engine.dialect.name == "postgresql":
+            with self.engine.connect() as conn:
+                conn.execute(select(func.pg_advisory_lock(LOCK_KEY)))
+                conn.commit()
+                try:
+                    yield
+                finally:
+                    conn.execute(select(func.pg_advisory_unlock(LOCK_KEY)))
+                    conn.commit()
+            return
+        self.dir.mkdir(parents=True, exist_ok=True)
+        with open(self.dir / ".lock", "a+") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def rebuild(self, docs: list[Doc]) -> DbSnapshot:
+        """Fit a new generation from every bid and replace the stored one (the caller holds the
+        lock); one transaction, so readers see the old generation or the new, never a mix."""
+        vectoriser, matrix = Vectoriser.fit([d.text for d in docs])
+        now = utcnow()
+        with self.engine.begin() as conn:
+            generation_id: int = conn.execute(
+                insert(SimilarityGeneration)
+                .values(
+                    built_at=now,
+                    changed_at=now,
+                    version=0,
+                    bids=len(docs),
+                    terms=len(vectoriser.terms),
+                )
+                .returning(SimilarityGeneration.id)
+            ).scalar_one()
+            conn.execute(delete(SimilarityTerm))
+            conn.execute(delete(SimilarityVector))
+            conn.execute(
+                delete(SimilarityVocabulary).where(
+                    SimilarityVocabulary.generation_id != generation_id
+                )
+            )
+            conn.execute(
+                delete(SimilarityGeneration).where(SimilarityGeneration.id != generation_id)
+            )
+            self._write(
+                conn,
+                SimilarityVocabulary,
+                (
+                    {"generation_id": generation_id, "term_id": i, "term": t, "idf": float(v)}
+                    for i, (t, v) in enumerate(zip(vectoriser.terms, vectoriser.idf, strict=True))
+                ),
+            )
+            self._write_rows(conn, docs, matrix, generation_id, fitted=True)
+        snap = self.snapshot()
+        assert snap is not None, "the generation was just written"
+        return snap
+
+    def change(self, upserts: list[Doc], deletes: list[int], all_docs=None) -> DbSnapshot:
+        """Apply upserts and deletes (the caller holds the lock); refit instead when the store
+        is missing or small, or has grown too far past its vocabulary (as `Store.change`)."""
+        snap = self.snapshot()
+        if snap is None or (all_docs is not None and self.needs_refit(snap, len(upserts))):
+            if all_docs is None:
+                raise RuntimeError("The similarity store is empty: rebuild it first.")
+            return self.rebuild(all_docs())
+        changed = sorted({d.bid_id for d in upserts} | set(deletes))
+        with self.engine.begin() as conn:
+            for start in range(0, len(changed), 500):
+                chunk = changed[start : start + 500]
+                conn.execute(delete(SimilarityTerm).where(SimilarityTerm.bid_id.in_(chunk)))
+                conn.execute(delete(SimilarityVector).where(SimilarityVector.bid_id.in_(chunk)))
+            if upserts:
+                matrix = snap.vectoriser.transform([d.text for d in upserts])
+                self._write_rows(conn, upserts, matrix, snap.generation_id, fitted=False)
+            conn.execute(
+                update(SimilarityGeneration)
+                .where(SimilarityGeneration.id == snap.generation_id)
+                .values(version=SimilarityGeneration.version + 1, changed_at=utcnow())
+            )
+        fresh = self.snapshot()
+        assert fresh is not None, "the generation was just changed"
+        return fresh
+
+    def needs_refit(self, snap: DbSnapshot, incoming: int) -> bool:
+        """As `Store.needs_refit`: refit when small, or when the rows outside the fitted
+        vocabulary (changed since, plus `incoming`) would grow past `growth_factor` times it."""
+        fitted, changed = snap.counts()
+        if fitted + changed < self.refit_below:
+            return True
+        return changed + incoming > max(self.refit_below, fitted * (self.growth_factor - 1))
+
+    def _write_rows(
+        self, conn, docs: list[Doc], matrix: sp.csr_matrix, generation_id: int, *, fitted: bool
+    ) -> None:
+        def vectors():
+            for i, doc in enumerate(docs):
+                yield vector_record(doc, matrix[i], generation_id, fitted=fitted)
+
+        def postings():
+            for i, doc in enumerate(docs):
+                lo, hi = matrix.indptr[i], matrix.indptr[i + 1]
+                for column, weight in zip(
+                    matrix.indices[lo:hi].tolist(), matrix.data[lo:hi].tolist(), strict=True
+                ):
+                    yield {"term_id": column, "bid_id": doc.bid_id, "weight": weight}
+
+        self._write(conn, SimilarityVector, vectors())
+        self._write(conn, SimilarityTerm, postings())
+
+    def _write(self, conn, model, records) -> None:
+        """Insert many rows: COPY on PostgreSQL (a 42k refit writes ~7M postings), batched
+        INSERTs elsewhere."""
+        columns = [c.name for c in model.__table__.columns]
+        if conn.dialect.name == "postgresql":
+            raw = conn.connection.driver_connection
+            with raw.cursor() as cursor:
+                statement = f"COPY {model.__tablename__} ({', '.join(columns)}) FROM STDIN"
+                with cursor.copy(statement) as copy:
+                    for record in records:
+                        copy.write_row([record[c] for c in columns])
+            return
+        batch: list[dict] = []
+        for record in records:
+            batch.append(record)
+            if len(batch) == WRITE_BATCH:
+                conn.execute(insert(model), batch)
+                batch = []
+        if batch:
+            conn.execute(insert(model), batch)
