@@ -49,6 +49,12 @@ class SearchLimits:
         return cls(int(config["SEARCH_PREFIX_TERMS"]), int(config["SEARCH_MAX_RESULT_WINDOW"]))
 
 
+def beyond_window(window: int | None, start: int, total: int) -> bool:
+    """Whether a page starting at result `start` is refused: it lies past the result window and
+    there are more results than the window holds (past the last result is an empty page)."""
+    return window is not None and start >= window and total > window
+
+
 def window_message(window: int, total: int) -> str:
     return (
         f"Only the first {window:,} results can be paged through. Narrow the search, "

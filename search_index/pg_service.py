@@ -42,6 +42,7 @@ from search_index.filters import (
     SearchFilters,
     SearchLimits,
     band_label,
+    beyond_window,
     window_message,
 )
 from search_index.index import Drift
@@ -171,13 +172,13 @@ class PgSearchService:
             total = session.scalar(select(func.count(Bid.id)).where(*final)) or 0
         start = (page - 1) * per_page
         window = self.max_window if windowed else None
-        exceeded = window is not None and start >= window
+        exceeded = beyond_window(window, start, int(total))
         messages = [parsed.message] if parsed.message else []
         if exceeded and window is not None:
             hits: list[Hit] = []
             messages.append(window_message(window, int(total)))
         else:
-            size = per_page if window is None else min(per_page, window - start)
+            size = per_page if window is None else max(0, min(per_page, window - start))
             hits = (
                 self._page(session, parsed.rank_tsquery, sort, final, start, size)
                 if start < total

@@ -24,7 +24,7 @@ from bids.models import Organisation, User
 from search_index.docsets import query_mask
 from search_index.docvalues import MISSING, DocValues, Values
 from search_index.facets import FacetValue, facet_counts, facet_mask
-from search_index.filters import SORTS, SearchFilters, SearchLimits, window_message
+from search_index.filters import SORTS, SearchFilters, SearchLimits, beyond_window, window_message
 from search_index.index import SearchIndex
 from search_index.query import (
     ExactClause,
@@ -258,12 +258,12 @@ class SearchService:
 
         start = (page - 1) * per_page
         window = self.max_window if windowed else None
-        exceeded = window is not None and start >= window
+        exceeded = beyond_window(window, start, int(total))
         if window is not None and exceeded:
             hits = []
             messages.append(window_message(window, total))
         else:
-            size = per_page if window is None else min(per_page, window - start)
+            size = per_page if window is None else max(0, min(per_page, window - start))
             hits = self._page(searcher, parsed.query, sort, final, matched, values, start, size)
         results = Results(
             hits,

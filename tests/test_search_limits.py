@@ -108,6 +108,16 @@ def test_pages_beyond_the_window_point_to_the_export(corpus):
     assert len(exported) == 7
 
 
+def test_past_the_last_result_within_the_window_is_an_empty_page_not_a_refusal(client, corpus):
+    """The window refuses deep pages of many results; a page past the end of a few (here 2,
+    fewer than the window of 4) is an ordinary empty page, as on any list."""
+    beyond = get_search_service().search(None, "radar", page=5, per_page=2)
+    assert beyond.total <= 4 and not beyond.window_exceeded and beyond.items == []
+    response = client.get("/api/v1/bids?q=radar&per_page=2&page=5")
+    assert response.status_code == 200 and response.get_json()["items"] == []
+    assert client.get("/api/v1/bids?q=nothingmatchesthis&page=254").status_code == 200
+
+
 def test_the_api_answers_400_and_the_page_stays_friendly(client, corpus):
     q = "radar OR nanotube OR nanowire"
     assert client.get(f"/api/v1/bids?q={q}&per_page=2&page=2").status_code == 200
