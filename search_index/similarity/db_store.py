@@ -20,7 +20,6 @@ the last committed generation and `version`.
 
 from __future__ import annotations
 
-import fcntl
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -49,6 +48,7 @@ from search_index.similarity.store import (
     Snapshot,
     Vectoriser,
     _canonical,
+    folder_lock,
 )
 from search_index.similarity.text import SIGNATURE_SIZE, signature
 
@@ -351,13 +351,8 @@ class DbStore:
                     conn.execute(select(func.pg_advisory_unlock(LOCK_KEY)))
                     conn.commit()
             return
-        self.dir.mkdir(parents=True, exist_ok=True)
-        with open(self.dir / ".lock", "a+") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+        with folder_lock(self.dir):
+            yield
 
     def rebuild(self, docs: list[Doc]) -> DbSnapshot:
         """Fit a new generation from every bid and replace the stored one (the caller holds the

@@ -27,6 +27,7 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,6 +54,18 @@ REFIT_BELOW = 300
 REFIT_GROWTH = 2.0
 MAX_TEXT_CHARS = 200_000
 ROW_DTYPE = np.dtype([("bid_id", "<i8"), ("org_id", "<i8"), ("public", "?")])
+
+
+@contextmanager
+def folder_lock(folder: Path) -> Iterator[None]:
+    """One writer at a time across processes: an exclusive lock on `folder/.lock`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / ".lock", "a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 @dataclass
@@ -353,13 +366,8 @@ class Store:
 
     @contextmanager
     def locked(self):
-        self.dir.mkdir(parents=True, exist_ok=True)
-        with open(self.dir / ".lock", "a+") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+        with folder_lock(self.dir):
+            yield
 
     def rebuild(self, docs: list[Doc]) -> Snapshot:
         """Fit a new generation from every bid (the caller holds the lock)."""
