@@ -74,11 +74,12 @@ postgres:
 	@su postgres -c "psql -tAc \"SELECT 1 FROM pg_roles WHERE rolname='openbids'\"" | grep -q 1 || \
 		su postgres -c "psql -qc \"CREATE ROLE openbids LOGIN CREATEDB PASSWORD 'openbids'\""
 
-# The suite against PostgreSQL (all but the browser tests, which the SQLite run covers).
+# The suite against PostgreSQL (all but the browser tests and those that touch no database,
+# which the SQLite run covers).
 PG_TEST_URL ?= postgresql+psycopg://openbids:openbids@localhost/openbids_test
 test-postgres: install chromium postgres
 	@su postgres -c "dropdb --if-exists --force openbids_test && createdb -O openbids openbids_test"
-	TEST_DATABASE_URL=$(PG_TEST_URL) $(PYTEST) -m "not browser"
+	TEST_DATABASE_URL=$(PG_TEST_URL) $(PYTEST) -m "not browser and not no_database"
 
 loadtest: install postgres
 	$(PY) -m benchmarks.loadtest

@@ -42,7 +42,7 @@ def judged_app(tmp_path_factory):
     app = create_app(make_config(tmp))
     with app.app_context():
         _db.create_all()
-        import_bids(subset)
+        import_bids(subset, wait=False)  # only search is judged here: no similarity store
         rebuild_search_index(_db.session)
         yield app
         _db.session.remove()

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from benchmarks.similarity_eval import Corpus, Ranked, figures, firm_half
+
+pytestmark = pytest.mark.no_database  # the PostgreSQL run leaves these to the SQLite run
 
 # Five bids; bids 0 and 1 are labelled partners, as are 2 and 3. Bid 4 belongs to the same
 # firm as bid 2 and outranks bid 3 for it.

@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 
 from search_index.similarity import rerank
 from search_index.similarity.rerank import FEATURES, Reranker, pair_features
 from search_index.similarity.store import Doc, Store
+
+pytestmark = pytest.mark.no_database  # the PostgreSQL run leaves these to the SQLite run
 
 TEXTS = [
     "Laser welding of titanium airframe panels with closed loop thermal monitoring in 2019.",

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from benchmarks.similarity_uk import Grant, cross_funder_pairs, report
+
+pytestmark = pytest.mark.no_database  # the PostgreSQL run leaves these to the SQLite run
 
 LONG = (
     "A community kitchen in the old chapel cooks hot meals for isolated older people, "
