@@ -63,6 +63,9 @@ def test_harness_runs_the_import_benchmark_on_a_sample(tmp_path, shared_data, ca
     assert figures["re-import changes (idempotence)"]["figure"] == 0
     # 2 rows a bid (search, similar), less what the consumers applied after the last commit.
     assert 0 <= figures["index outbox rows left for the indexers"]["figure"] <= 100
+    peaks = [row for name, row in figures.items() if name.startswith("import of a ")]
+    assert len(peaks) == 2 and all(row["figure"] > 0 for row in peaks)
+    assert figures["import peak RSS, large file over small"]["figure"] > 0
     assert "import throughput" in printed and "bids/s" in printed
 
 
