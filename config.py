@@ -37,6 +37,9 @@ class Config:
         "DATABASE_URL", f"sqlite:///{DEFAULT_INSTANCE / 'openbids.sqlite3'}"
     )
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    # SQLite (journalled in WAL mode): how long a write waits for another writer before the
+    # request is answered 503 with Retry-After (nothing changed).
+    SQLITE_BUSY_TIMEOUT_S = float(os.environ.get("SQLITE_BUSY_TIMEOUT_S", "15"))
     UPLOAD_DIR = os.environ.get("UPLOAD_DIR", str(DEFAULT_INSTANCE / "uploads"))
     SEARCH_INDEX_DIR = os.environ.get("SEARCH_INDEX_DIR", str(DEFAULT_INSTANCE / "search-index"))
     # "whoosh" (files in SEARCH_INDEX_DIR) or "postgres" (full-text search in the database,

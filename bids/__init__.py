@@ -9,10 +9,15 @@ def init_app(app: Any) -> None:
     """Register every model with SQLAlchemy and the domain's session listeners.
 
     The listeners (outbox rows written with each flush, attachment files deleted after
-    commit) are process-wide and registered once, however many apps are created.
+    commit) are process-wide and registered once, however many apps are created. A SQLite
+    engine is set to WAL with the configured busy timeout (`SQLITE_BUSY_TIMEOUT_S`).
     """
     from bids import attachments, models, outbox  # noqa: F401
+    from bids.database import db, tune_sqlite
     from bids.pools import models as pool_models  # noqa: F401
 
     attachments.listen()
     outbox.listen()
+    with app.app_context():
+        for engine in db.engines.values():
+            tune_sqlite(engine, float(app.config.get("SQLITE_BUSY_TIMEOUT_S", 15)))

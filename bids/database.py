@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, ClassVar
 
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import MetaData, Table
+from sqlalchemy import Engine, MetaData, Table, event
 from sqlalchemy.orm import DeclarativeBase
 
 # Named constraints so Alembic migrations are deterministic on every backend.
@@ -50,3 +50,21 @@ def dialect_insert(session, entity):
     from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
     return sqlite_insert(entity)
+
+
+def tune_sqlite(engine: Engine, busy_timeout_s: float) -> None:
+    """On SQLite, every new connection journals in WAL mode (readers and the one writer no
+    longer block each other: without it a busy site's writers starve behind its readers and
+    time out) and waits up to `busy_timeout_s` for another writer. Nothing on PostgreSQL."""
+    if engine.dialect.name != "sqlite":
+        return
+    timeout_ms = max(0, int(busy_timeout_s * 1000))
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(dbapi_connection, _connection_record) -> None:
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(f"PRAGMA busy_timeout = {timeout_ms}")
+            cursor.execute("PRAGMA journal_mode = WAL")  # an in-memory database keeps "memory"
+        finally:
+            cursor.close()
