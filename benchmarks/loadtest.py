@@ -2,6 +2,7 @@
 
     python -m benchmarks.loadtest                     # both databases, the whole SBIR corpus
     python -m benchmarks.loadtest --db sqlite --limit 3000 --duration 30   # a quick look
+    python -m benchmarks.loadtest --keep /var/tmp/openbids-load   # prepare once, reuse after
 
 For each database: a fresh instance with the shared SBIR corpus imported and every derived
 store built; gunicorn with 4 workers plus `flask --app portal worker` (INDEX_MODE=worker);
@@ -137,18 +138,18 @@ def load_corpus(env: dict, limit: int | None, scratch: Path) -> None:
                     break
                 out.write(line)
     run(FLASK + ["db", "upgrade"], env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # It returns once every bid is searchable and matchable, clusters included.
     run(FLASK + ["import-bids", str(source)], env, stdout=subprocess.DEVNULL)
-    for command in (["reindex"], ["similarity", "rebuild"], ["overlaps", "refresh"]):
-        run(FLASK + command, env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def make_writers(env: dict, count: int) -> list[str]:
     tokens = []
+    run_id = uuid.uuid4().hex[:6]  # a kept instance already has earlier runs' writers
     for n in range(count):
-        email = f"writer{n}@loadtest.invalid"
+        email = f"writer{n}-{run_id}@loadtest.invalid"
         run(
             FLASK
-            + ["create-user", email, "--name", f"Writer {n}", "--org", f"Load Test Group {n}"],
+            + ["create-user", email, "--name", f"Writer {n}", "--org", f"Load Test {run_id} {n}"],
             env,
             input="load-test-password-123\n",
             stdout=subprocess.DEVNULL,
@@ -305,12 +306,23 @@ def verify(env: dict, acknowledged: list[int]) -> dict:
 
 
 def one_backend(name: str, database_url: str, args: argparse.Namespace) -> dict:
-    print(f"\n== {name}: preparing ({args.limit or 'all'} corpus rows)", flush=True)
-    scratch = Path(tempfile.mkdtemp(prefix=f"openbids-load-{name}-"))
-    if database_url.startswith("postgresql"):
-        prepare_postgres(database_url)
+    if args.keep:  # one folder per database, prepared on the first run and reused after
+        scratch = args.keep / ("postgres" if database_url.startswith("postgresql") else "sqlite")
+        scratch.mkdir(parents=True, exist_ok=True)
+    else:
+        scratch = Path(tempfile.mkdtemp(prefix=f"openbids-load-{name}-"))
+    if database_url.startswith("sqlite") and args.keep:
+        database_url = f"sqlite:///{scratch / 'openbids.sqlite3'}"
     env = environment(scratch / "instance", database_url)
-    load_corpus(env, args.limit, scratch)
+    loaded = scratch / "corpus-loaded"
+    if loaded.exists():
+        print(f"\n== {name}: reusing the instance in {scratch}", flush=True)
+    else:
+        print(f"\n== {name}: preparing ({args.limit or 'all'} corpus rows)", flush=True)
+        if database_url.startswith("postgresql"):
+            prepare_postgres(database_url)
+        load_corpus(env, args.limit, scratch)
+        loaded.write_text(str(args.limit or "all"))
     tokens = make_writers(env, args.writers)
     with gzip.open(CORPUS, "rt") as rows:
         texts = [json.loads(next(rows)).get("abstract", "")[:1500] for _ in range(400)]
@@ -447,6 +459,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=120.0)
     parser.add_argument("--readers", type=int, default=32)
     parser.add_argument("--writers", type=int, default=4)
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        help="prepare each database's instance in this folder and reuse it on later runs",
+    )
     args = parser.parse_args(argv)
     if not args.pg_url.startswith("postgresql+psycopg://") or "@localhost" not in args.pg_url:
         parser.error("--pg-url must be a postgresql+psycopg:// URL on localhost")
