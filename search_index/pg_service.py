@@ -62,6 +62,10 @@ from search_index.snippets import SNIPPET_CHARS
 # ts_rank_cd weights for D, C, B, A (attachments/names, body, summary, title).
 RANK_WEIGHTS = "{0.1, 0.2, 0.5, 1.0}"
 RANK_NORMALISATION = 1  # divide by 1 + log(document length): long texts do not win by size
+# The title boost (search_index.ranking): a title-only rank of the title queries, added.
+TITLE_WEIGHTS = "{0, 0, 0, 1.0}"
+TITLE_ALL_WORDS_BOOST = 1.0
+TITLE_PHRASE_BOOST = 1.0
 HEADLINE_OPTIONS = (
     "StartSel=<mark>, StopSel=</mark>, MaxFragments=2, MaxWords=30, "
     'MinWords=12, FragmentDelimiter=" … "'
@@ -179,11 +183,7 @@ class PgSearchService:
             messages.append(window_message(window, int(total)))
         else:
             size = per_page if window is None else max(0, min(per_page, window - start))
-            hits = (
-                self._page(session, parsed.rank_tsquery, sort, final, start, size)
-                if start < total
-                else []
-            )
+            hits = self._page(session, parsed, sort, final, start, size) if start < total else []
         results = Results(
             hits,
             int(total),
@@ -218,14 +218,15 @@ class PgSearchService:
             if page >= results.pages:
                 return
 
-    def _page(self, session, rank_tsquery, sort, conditions, start, per_page) -> list[Hit]:
-        if sort == "relevance" and rank_tsquery:
-            rank = func.ts_rank_cd(
-                literal_column(f"'{RANK_WEIGHTS}'::real[]"),
-                VECTOR,
-                func.to_tsquery(TS_CONFIG, bindparam("rank_q", rank_tsquery)),
-                RANK_NORMALISATION,
-            )
+    def _page(self, session, parsed, sort, conditions, start, per_page) -> list[Hit]:
+        if sort == "relevance" and parsed.rank_tsquery:
+            rank = _rank(RANK_WEIGHTS, "rank_q", parsed.rank_tsquery)
+            for name, tsquery, boost in (
+                ("title_q", parsed.title_tsquery, TITLE_ALL_WORDS_BOOST),
+                ("phrase_q", parsed.title_phrase_tsquery, TITLE_PHRASE_BOOST),
+            ):
+                if tsquery:
+                    rank = rank + boost * _rank(TITLE_WEIGHTS, name, tsquery)
             rows = session.execute(
                 select(Bid.id, rank.label("rank"))
                 .where(*conditions)
@@ -379,6 +380,15 @@ class PgSearchService:
         snippets = {bid_id: _safe_markup(b) or _safe_markup(s) for bid_id, b, s in rows}
         for hit in hits:
             hit.snippet = snippets.get(hit.bid_id)
+
+
+def _rank(weights: str, name: str, tsquery: str):
+    return func.ts_rank_cd(
+        literal_column(f"'{weights}'::real[]"),
+        VECTOR,
+        func.to_tsquery(TS_CONFIG, bindparam(name, tsquery)),
+        RANK_NORMALISATION,
+    )
 
 
 def _escaped(source):

@@ -32,7 +32,9 @@ from search_index.query import (
     cap_prefixes,
     capped_message,
     split_exact,
+    with_title_boost,
 )
+from search_index.ranking import title_boost_words
 from search_index.schema import make_analyzer
 from search_index.snippets import Snippeter, add_snippets, spelling_correction
 
@@ -264,7 +266,11 @@ class SearchService:
             messages.append(window_message(window, total))
         else:
             size = per_page if window is None else max(0, min(per_page, window - start))
-            hits = self._page(searcher, parsed.query, sort, final, matched, values, start, size)
+            ranked = parsed.query
+            words = title_boost_words(rest) if sort == "relevance" and ranked is not None else []
+            if words:
+                ranked = with_title_boost(ranked, searcher.schema, words)
+            hits = self._page(searcher, ranked, sort, final, matched, values, start, size)
         results = Results(
             hits,
             total,
