@@ -35,8 +35,8 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from bids.models import Bid, BidStatus, Organisation
 from search_index.pg_schema import TS_CONFIG, VECTOR_COLUMN
-from search_index.query import FALLBACK_MESSAGE, OPERATORS, PHRASE_SLOP, STEM_SLACK
-from search_index.ranking import title_boost_words
+from search_index.query import FALLBACK_MESSAGE, OPERATORS, STEM_SLACK
+from search_index.ranking import PHRASE_SLOP, title_boost_words
 
 MIN_STEM = 4
 MAX_LEXEME = 100
@@ -345,7 +345,7 @@ class PgQuery:
     fell_back: bool = False
     message: str | None = None
     # The title boost (search_index.ranking): all the words in the title; and in the title in
-    # the order typed, close together.
+    # the order typed, each within a few positions of the one before.
     title_tsquery: str | None = None
     title_phrase_tsquery: str | None = None
 

@@ -55,6 +55,7 @@ from search_index.pg_query import (
     parse,
     year_expression,
 )
+from search_index.ranking import RESCORE_WINDOW, rescore, title_factor
 from search_index.schema import stamp
 from search_index.service import Hit, Results
 from search_index.snippets import SNIPPET_CHARS
@@ -62,10 +63,6 @@ from search_index.snippets import SNIPPET_CHARS
 # ts_rank_cd weights for D, C, B, A (attachments/names, body, summary, title).
 RANK_WEIGHTS = "{0.1, 0.2, 0.5, 1.0}"
 RANK_NORMALISATION = 1  # divide by 1 + log(document length): long texts do not win by size
-# The title boost (search_index.ranking): a title-only rank of the title queries, added.
-TITLE_WEIGHTS = "{0, 0, 0, 1.0}"
-TITLE_ALL_WORDS_BOOST = 1.0
-TITLE_PHRASE_BOOST = 1.0
 HEADLINE_OPTIONS = (
     "StartSel=<mark>, StopSel=</mark>, MaxFragments=2, MaxWords=30, "
     'MinWords=12, FragmentDelimiter=" … "'
@@ -220,13 +217,14 @@ class PgSearchService:
 
     def _page(self, session, parsed, sort, conditions, start, per_page) -> list[Hit]:
         if sort == "relevance" and parsed.rank_tsquery:
-            rank = _rank(RANK_WEIGHTS, "rank_q", parsed.rank_tsquery)
-            for name, tsquery, boost in (
-                ("title_q", parsed.title_tsquery, TITLE_ALL_WORDS_BOOST),
-                ("phrase_q", parsed.title_phrase_tsquery, TITLE_PHRASE_BOOST),
-            ):
-                if tsquery:
-                    rank = rank + boost * _rank(TITLE_WEIGHTS, name, tsquery)
+            rank = func.ts_rank_cd(
+                literal_column(f"'{RANK_WEIGHTS}'::real[]"),
+                VECTOR,
+                func.to_tsquery(TS_CONFIG, bindparam("rank_q", parsed.rank_tsquery)),
+                RANK_NORMALISATION,
+            )
+            if parsed.title_tsquery:
+                return self._rescored_page(session, parsed, rank, conditions, start, per_page)
             rows = session.execute(
                 select(Bid.id, rank.label("rank"))
                 .where(*conditions)
@@ -248,6 +246,38 @@ class PgSearchService:
             .limit(per_page)
         )
         return [Hit(int(bid_id)) for bid_id in rows]
+
+    @staticmethod
+    def _rescored_page(session, parsed, rank, conditions, start, per_page) -> list[Hit]:
+        """The title boost (search_index.ranking): the first RESCORE_WINDOW by rank, whether
+        each title holds all the words (and in order) matched in SQL, reordered by `rescore`."""
+        first = (
+            select(Bid.id.label("id"), rank.label("rank"), VECTOR.label("vector"))
+            .where(*conditions)
+            .order_by(literal_column("rank").desc(), Bid.id)
+            .limit(max(RESCORE_WINDOW, start + per_page))
+            .subquery()
+        )
+        # Matched against the window's rows only, not every bid the query matches.
+        flags = [
+            first.c.vector.op("@@")(func.to_tsquery(TS_CONFIG, bindparam(name, tsquery)))
+            if tsquery
+            else false()
+            for name, tsquery in (
+                ("title_q", parsed.title_tsquery),
+                ("phrase_q", parsed.title_phrase_tsquery),
+            )
+        ]
+        rows = session.execute(
+            select(first.c.id, first.c.rank, *flags).order_by(first.c.rank.desc(), first.c.id)
+        ).all()
+        factors = {
+            int(bid_id): title_factor(True, bool(ordered))
+            for bid_id, _, every, ordered in rows[:RESCORE_WINDOW]
+            if every
+        }
+        scored = rescore([(int(bid_id), float(score)) for bid_id, score, _, _ in rows], factors)
+        return [Hit(bid_id, score=score) for bid_id, score in scored[start : start + per_page]]
 
     # --- facets ---------------------------------------------------------------------------
 
@@ -380,15 +410,6 @@ class PgSearchService:
         snippets = {bid_id: _safe_markup(b) or _safe_markup(s) for bid_id, b, s in rows}
         for hit in hits:
             hit.snippet = snippets.get(hit.bid_id)
-
-
-def _rank(weights: str, name: str, tsquery: str):
-    return func.ts_rank_cd(
-        literal_column(f"'{weights}'::real[]"),
-        VECTOR,
-        func.to_tsquery(TS_CONFIG, bindparam(name, tsquery)),
-        RANK_NORMALISATION,
-    )
 
 
 def _escaped(source):

@@ -254,26 +254,3 @@ def split_exact(text: str) -> tuple[list[ExactClause], str]:
     rest = _EXACT.sub(lambda m: m.group(0) if m.span() in inside else " ", text)
     rest = re.sub(r"^\s*AND\b|\bAND\s*$", " ", re.sub(r"\bAND\s+(?=AND\b)", "", rest.strip()))
     return clauses, " ".join(rest.split())
-
-
-# --- ranking: a title that holds all the words (see search_index.ranking) -----------------
-
-# The title's own score is added again, times these, to a bid whose title holds all the words,
-# and once more when they stand in the title in the order typed (PHRASE_SLOP - 1 words apart
-# at most; stop words are not counted).
-TITLE_ALL_WORDS_BOOST = 1.0
-TITLE_PHRASE_BOOST = 1.0
-PHRASE_SLOP = 3
-
-
-def with_title_boost(query: wq.Query, schema: Schema, words: list[str]) -> wq.Query:
-    """`query`, matching what it matches, scored higher where the title holds all `words`."""
-    terms = list(dict.fromkeys(schema["title"].process_text(" ".join(words), mode="query")))
-    if not terms:
-        return query
-    boosts: list[wq.Query] = [
-        wq.And([wq.Term("title", term) for term in terms], boost=TITLE_ALL_WORDS_BOOST)
-    ]
-    if len(terms) > 1:
-        boosts.append(wq.Phrase("title", terms, slop=PHRASE_SLOP, boost=TITLE_PHRASE_BOOST))
-    return wq.AndMaybe(query, wq.Or(boosts))
