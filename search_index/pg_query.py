@@ -32,6 +32,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
+from whoosh.analysis import STOP_WORDS
 
 from bids.models import Bid, BidStatus, Organisation
 from search_index.pg_schema import TS_CONFIG, VECTOR_COLUMN
@@ -371,11 +372,14 @@ def title_tsqueries(text_: str) -> tuple[str | None, str | None]:
     if not words:
         return None, None
     every = " & ".join(f"{w}:A" for w in words)
-    if len(words) < 2:
+    # A stop word has no lexeme to be near ("mount <1> for" would become just "mount"): the
+    # chain goes from one content word to the next, the stop words between them counted.
+    chain = [w for w in words if w not in STOP_WORDS]
+    if len(chain) < 2:
         return every, None
     pairs = [
         "(" + " | ".join(f"{a}:A <{d}> {b}:A" for d in range(1, PHRASE_SLOP + 2)) + ")"
-        for a, b in zip(words, words[1:], strict=False)
+        for a, b in zip(chain, chain[1:], strict=False)
     ]
     return every, " & ".join(pairs)
 
