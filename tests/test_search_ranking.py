@@ -68,6 +68,22 @@ def test_rescore_reorders_the_window_only(monkeypatch):
     assert rescore([(1, 1.0), (2, 1.0)], {}) == [(1, 1.0), (2, 1.0)]  # ties keep their order
 
 
+def test_postgres_title_queries_chain_the_content_words():
+    from search_index.pg_query import parse, title_tsqueries
+
+    every, chain = title_tsqueries("gun mount for ships")
+    assert every == "gun:A & mount:A & for:A & ships:A"
+    assert chain == (
+        "(gun:A <1> mount:A | gun:A <2> mount:A | gun:A <3> mount:A | gun:A <4> mount:A)"
+        " & (mount:A <1> ships:A | mount:A <2> ships:A | mount:A <3> ships:A"
+        " | mount:A <4> ships:A)"
+    )
+    assert title_tsqueries("the panel") == ("the:A & panel:A", None)
+    assert title_tsqueries('"solar panel"') == (None, None)
+    assert parse("title:solar panel").title_tsquery is None
+    assert parse("solar panel'); DROP TABLE bid; --").title_tsquery is None
+
+
 # --- on the app's backend -----------------------------------------------------------------------
 
 
