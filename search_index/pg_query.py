@@ -32,10 +32,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
+from whoosh.analysis import STOP_WORDS
 
 from bids.models import Bid, BidStatus, Organisation
 from search_index.pg_schema import TS_CONFIG, VECTOR_COLUMN
 from search_index.query import FALLBACK_MESSAGE, OPERATORS, STEM_SLACK
+from search_index.ranking import PHRASE_SLOP, title_boost_words
 
 MIN_STEM = 4
 MAX_LEXEME = 100
@@ -343,6 +345,10 @@ class PgQuery:
     text: str
     fell_back: bool = False
     message: str | None = None
+    # The title boost (search_index.ranking): all the words in the title; and in the title in
+    # the order typed, each within a few positions of the one before.
+    title_tsquery: str | None = None
+    title_phrase_tsquery: str | None = None
 
 
 def _compile(node: Node, text_: str, fell_back: bool = False) -> PgQuery:
@@ -351,7 +357,31 @@ def _compile(node: Node, text_: str, fell_back: bool = False) -> PgQuery:
         condition = matches(ts)
     positive = _positive_terms(node, [])
     rank = " | ".join(positive) if positive else None
-    return PgQuery(condition, rank, text_, fell_back, FALLBACK_MESSAGE if fell_back else None)
+    title, phrase = title_tsqueries(text_)
+    return PgQuery(
+        condition, rank, text_, fell_back, FALLBACK_MESSAGE if fell_back else None, title, phrase
+    )
+
+
+def title_tsqueries(text_: str) -> tuple[str | None, str | None]:
+    """The title boost's two tsqueries: every word in the title (`a:A & b:A`), and each word
+    followed in the title by the next within a few positions (stop words count here, unlike in
+    Whoosh, so one more than PHRASE_SLOP)."""
+    words = [w for word in title_boost_words(text_) for w in lexemes(word)]
+    words = list(dict.fromkeys(words))
+    if not words:
+        return None, None
+    every = " & ".join(f"{w}:A" for w in words)
+    # A stop word has no lexeme to be near ("mount <1> for" would become just "mount"): the
+    # chain goes from one content word to the next, the stop words between them counted.
+    chain = [w for w in words if w not in STOP_WORDS]
+    if len(chain) < 2:
+        return every, None
+    pairs = [
+        "(" + " | ".join(f"{a}:A <{d}> {b}:A" for d in range(1, PHRASE_SLOP + 2)) + ")"
+        for a, b in zip(chain, chain[1:], strict=False)
+    ]
+    return every, " & ".join(pairs)
 
 
 def parse(text_: str) -> PgQuery:

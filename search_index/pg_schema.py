@@ -1,11 +1,11 @@
 """PostgreSQL full-text search kept by the database itself, in the same transaction as each write.
 
 `bid.search_vector` is a weighted `tsvector` (title A, summary B, body as plain text C,
-attachment text, programme and organisation names D) behind a GIN index. Triggers on
-`bid`, `attachment` and `organisation` recompute it, so on PostgreSQL search can never lag
-or drift. The column is not in the models (SQLite has no such thing): `db.create_all()`
-gets it from the `after_create` DDL below, deployed databases from migration 0005, whose
-statements are a frozen copy of these.
+attachment text, programme and organisation names D; "/" splits words) behind a GIN index.
+Triggers on `bid`, `attachment` and `organisation` recompute it, so on PostgreSQL search can
+never lag or drift. The column is not in the models (SQLite has no such thing): `db.create_all()`
+gets it from the `after_create` DDL below, deployed databases from migrations 0006 and 0008,
+whose statements are frozen copies of these.
 """
 
 from __future__ import annotations
@@ -56,13 +56,16 @@ BEGIN
     FROM attachment a WHERE a.bid_id = openbids_bid_vector.bid_id AND a.text <> '';
   SELECT string_agg(o.name, ' ') INTO names FROM organisation o
     WHERE o.id IN (openbids_bid_vector.organisation_id, openbids_bid_vector.funder_id);
-  RETURN setweight(to_tsvector('{TS_CONFIG}', coalesce(openbids_bid_vector.title, '')), 'A')
-    || setweight(to_tsvector('{TS_CONFIG}', coalesce(openbids_bid_vector.summary, '')), 'B')
+  -- "/" splits words, as in Whoosh: the parser would keep "GaSb/InAs" whole, as a file path.
+  RETURN setweight(to_tsvector('{TS_CONFIG}',
+                               translate(coalesce(openbids_bid_vector.title, ''), '/', ' ')), 'A')
     || setweight(to_tsvector('{TS_CONFIG}',
-                             left(openbids_markdown_plain(openbids_bid_vector.body), 200000)), 'C')
-    || setweight(to_tsvector('{TS_CONFIG}', left(coalesce(attached, ''), 200000) || ' '
-                 || coalesce(openbids_bid_vector.programme, '') || ' ' || coalesce(names, '')),
-                 'D');
+                             translate(coalesce(openbids_bid_vector.summary, ''), '/', ' ')), 'B')
+    || setweight(to_tsvector('{TS_CONFIG}', translate(
+                   left(openbids_markdown_plain(openbids_bid_vector.body), 200000), '/', ' ')), 'C')
+    || setweight(to_tsvector('{TS_CONFIG}', translate(left(coalesce(attached, ''), 200000) || ' '
+                 || coalesce(openbids_bid_vector.programme, '') || ' ' || coalesce(names, ''),
+                 '/', ' ')), 'D');
 END $$""",
     f"""CREATE OR REPLACE FUNCTION openbids_bid_search_trigger() RETURNS trigger
 LANGUAGE plpgsql AS $$

@@ -55,6 +55,7 @@ from search_index.pg_query import (
     parse,
     year_expression,
 )
+from search_index.ranking import RESCORE_WINDOW, rescore, title_factor
 from search_index.schema import stamp
 from search_index.service import Hit, Results
 from search_index.snippets import SNIPPET_CHARS
@@ -179,11 +180,7 @@ class PgSearchService:
             messages.append(window_message(window, int(total)))
         else:
             size = per_page if window is None else max(0, min(per_page, window - start))
-            hits = (
-                self._page(session, parsed.rank_tsquery, sort, final, start, size)
-                if start < total
-                else []
-            )
+            hits = self._page(session, parsed, sort, final, start, size) if start < total else []
         results = Results(
             hits,
             int(total),
@@ -218,14 +215,16 @@ class PgSearchService:
             if page >= results.pages:
                 return
 
-    def _page(self, session, rank_tsquery, sort, conditions, start, per_page) -> list[Hit]:
-        if sort == "relevance" and rank_tsquery:
+    def _page(self, session, parsed, sort, conditions, start, per_page) -> list[Hit]:
+        if sort == "relevance" and parsed.rank_tsquery:
             rank = func.ts_rank_cd(
                 literal_column(f"'{RANK_WEIGHTS}'::real[]"),
                 VECTOR,
-                func.to_tsquery(TS_CONFIG, bindparam("rank_q", rank_tsquery)),
+                func.to_tsquery(TS_CONFIG, bindparam("rank_q", parsed.rank_tsquery)),
                 RANK_NORMALISATION,
             )
+            if parsed.title_tsquery:
+                return self._rescored_page(session, parsed, rank, conditions, start, per_page)
             rows = session.execute(
                 select(Bid.id, rank.label("rank"))
                 .where(*conditions)
@@ -247,6 +246,38 @@ class PgSearchService:
             .limit(per_page)
         )
         return [Hit(int(bid_id)) for bid_id in rows]
+
+    @staticmethod
+    def _rescored_page(session, parsed, rank, conditions, start, per_page) -> list[Hit]:
+        """The title boost (search_index.ranking): the first RESCORE_WINDOW by rank, whether
+        each title holds all the words (and in order) matched in SQL, reordered by `rescore`."""
+        first = (
+            select(Bid.id.label("id"), rank.label("rank"), VECTOR.label("vector"))
+            .where(*conditions)
+            .order_by(literal_column("rank").desc(), Bid.id)
+            .limit(max(RESCORE_WINDOW, start + per_page))
+            .subquery()
+        )
+        # Matched against the window's rows only, not every bid the query matches.
+        flags = [
+            first.c.vector.op("@@")(func.to_tsquery(TS_CONFIG, bindparam(name, tsquery)))
+            if tsquery
+            else false()
+            for name, tsquery in (
+                ("title_q", parsed.title_tsquery),
+                ("phrase_q", parsed.title_phrase_tsquery),
+            )
+        ]
+        rows = session.execute(
+            select(first.c.id, first.c.rank, *flags).order_by(first.c.rank.desc(), first.c.id)
+        ).all()
+        factors = {
+            int(bid_id): title_factor(True, bool(ordered))
+            for bid_id, _, every, ordered in rows[:RESCORE_WINDOW]
+            if every
+        }
+        scored = rescore([(int(bid_id), float(score)) for bid_id, score, _, _ in rows], factors)
+        return [Hit(bid_id, score=score) for bid_id, score in scored[start : start + per_page]]
 
     # --- facets ---------------------------------------------------------------------------
 

@@ -83,9 +83,12 @@ def known_item(service, bids: list[tuple[int, str]], words: int = 3, k: int = 3)
     return found / tried if tried else 0.0
 
 
-def known_item_sample(size: int = 300) -> list[tuple[int, str]]:
-    """Up to `size` public bids spread evenly over the collection (deterministic)."""
+def known_item_sample(size: int = 300, offset: float = 0.0) -> list[tuple[int, str]]:
+    """Up to `size` bids spread evenly over the collection (deterministic): every step-th bid
+    by id, starting `offset` of a step in, so that offsets 0 and 0.5 give disjoint samples
+    (a ranking rule tuned on one is checked on the other)."""
     total = db.session.scalar(select(db.func.count(Bid.id))) or 0
     step = max(1, total // size)
+    first = min(step - 1, int(step * offset))
     rows = db.session.execute(select(Bid.id, Bid.title).order_by(Bid.id)).all()
-    return [(row[0], row[1]) for row in rows[::step][:size]]
+    return [(row[0], row[1]) for row in rows[first::step][:size]]

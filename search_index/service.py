@@ -33,6 +33,13 @@ from search_index.query import (
     capped_message,
     split_exact,
 )
+from search_index.ranking import (
+    RESCORE_WINDOW,
+    in_order,
+    rescore,
+    title_boost_words,
+    title_factor,
+)
 from search_index.schema import make_analyzer
 from search_index.snippets import Snippeter, add_snippets, spelling_correction
 
@@ -264,7 +271,10 @@ class SearchService:
             messages.append(window_message(window, total))
         else:
             size = per_page if window is None else max(0, min(per_page, window - start))
-            hits = self._page(searcher, parsed.query, sort, final, matched, values, start, size)
+            words = title_boost_words(rest) if sort == "relevance" else []
+            hits = self._page(
+                searcher, parsed.query, sort, final, matched, values, start, size, words
+            )
         results = Results(
             hits,
             total,
@@ -311,15 +321,22 @@ class SearchService:
                 windowed=False,
             ).bid_ids
 
-    def _page(self, searcher, query, sort, final, matched, values, start, per_page) -> list[Hit]:
+    def _page(
+        self, searcher, query, sort, final, matched, values, start, per_page, title_words=()
+    ) -> list[Hit]:
         if matched.size == 0 or start >= matched.size:
             return []
         stored_id = self._ids_of(searcher)
         if sort == "relevance":
-            results = searcher.search(query, filter=_MaskFilter(final), limit=start + per_page)
+            terms = _title_terms(searcher.schema, title_words)
+            limit = max(start + per_page, RESCORE_WINDOW if terms else 0)
+            results = searcher.search(query, filter=_MaskFilter(final), limit=limit)
+            scored = [(hit.docnum, hit.score) for hit in results]
+            if terms:
+                scored = _rescore_titles(searcher.reader(), terms, scored)
             return [
-                Hit(int(stored_id(hit.docnum)), score=hit.score)
-                for hit in results[start : start + per_page]
+                Hit(int(stored_id(docnum)), score=score)
+                for docnum, score in scored[start : start + per_page]
             ]
         key = values.numeric["published" if sort == "newest" else "amount"][matched]
         # Highest first, missing values last, ties by document order (stable).
@@ -330,6 +347,33 @@ class SearchService:
     @staticmethod
     def _ids_of(searcher):
         return lambda docnum: searcher.stored_fields(docnum)["id"]
+
+
+def _title_terms(schema, words) -> list[str]:
+    """The title's indexed terms for these words (stemmed, stop words gone), in order."""
+    if not words:
+        return []
+    return list(dict.fromkeys(schema["title"].process_text(" ".join(words), mode="query")))
+
+
+def _rescore_titles(reader, terms: list[str], scored: list[tuple[int, float]]):
+    """The title boost (search_index.ranking) over the first RESCORE_WINDOW results: each
+    title's positions of the terms, read from the index, give its factor."""
+    if any(("title", term) not in reader for term in terms):
+        return scored  # no title holds every word
+    matchers = [reader.postings("title", term) for term in terms]
+    factors = {}
+    for docnum in sorted(d for d, _ in scored[:RESCORE_WINDOW]):
+        positions = []
+        for matcher in matchers:
+            if matcher.is_active():
+                matcher.skip_to(docnum)
+            if not matcher.is_active() or matcher.id() != docnum:
+                break
+            positions.append(list(matcher.value_as("positions")))
+        else:
+            factors[docnum] = title_factor(True, in_order(positions))
+    return rescore(scored, factors)
 
 
 def get_search_service() -> Any:

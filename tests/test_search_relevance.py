@@ -21,8 +21,9 @@ from tests.conftest import SHARED_DATA, make_config
 pytestmark = pytest.mark.slow
 
 FIRST_RECORDS = 8000
-# The figure first reached on this subset (0.919); a change that ranks worse fails here.
-NDCG_FLOOR = 0.915
+# First reached on this subset: 0.919; with the title boost (search_index.ranking) Whoosh
+# 0.942 and PostgreSQL 0.938 (0.939 and 0.926 without). A change that ranks worse fails here.
+NDCG_FLOOR = 0.935
 
 
 @pytest.fixture(scope="module")
@@ -58,18 +59,28 @@ def test_ndcg_at_10_does_not_regress(judged_app):
     assert mean >= NDCG_FLOOR, sorted(scores.items(), key=lambda kv: kv[1])[:5]
 
 
-# Known-item search (three title words, the bid in the top 3): the target is 0.95,
-# reached on neither backend yet. This subset first measured 0.934 on Whoosh (the whole corpus
-# 0.883, in `make bench`, where Phase I and II awards often share a title) and 0.916 on
-# PostgreSQL. A change that finds fewer known items fails here.
-KNOWN_ITEM_FLOORS = {"whoosh": 0.93, "postgres": 0.91}
+# Known-item search (three title words, the bid in the top 3), on two disjoint samples (the
+# second starts half a step in), so that a rule tuned to one is checked on the other. Before
+# the title boost: Whoosh 0.944 and 0.960, PostgreSQL 0.916 and 0.909; with it (and "/"
+# splitting words on PostgreSQL) Whoosh 0.969 and 0.980, PostgreSQL 0.969 and 0.973.
+# A change that finds fewer known items fails here.
+KNOWN_ITEM_FLOORS = {"whoosh": 0.965, "postgres": 0.965}
 
 
-def test_known_item_search_finds_a_bid_from_three_title_words(judged_app):
+@pytest.mark.parametrize("offset", [0.0, 0.5])
+def test_known_item_search_finds_a_bid_from_three_title_words(judged_app, offset):
     from search_index.relevance import known_item, known_item_sample
 
-    sample = known_item_sample(300)
+    sample = known_item_sample(300, offset)
     found = known_item(get_search_service(), sample)
-    print(f"known-item = {found:.3f} over {len(sample)} bids")
+    print(f"known-item = {found:.3f} over {len(sample)} bids (offset {offset})")
     floor = KNOWN_ITEM_FLOORS[judged_app.config["SEARCH_BACKEND"]]
     assert len(sample) >= 250 and found >= floor
+
+
+def test_the_known_item_samples_are_disjoint(judged_app):
+    from search_index.relevance import known_item_sample
+
+    first, second = known_item_sample(300), known_item_sample(300, 0.5)
+    assert len(first) == len(second) == 300
+    assert not {i for i, _ in first} & {i for i, _ in second}
