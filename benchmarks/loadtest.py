@@ -317,6 +317,7 @@ def one_backend(name: str, database_url: str, args: argparse.Namespace) -> dict:
     loaded = scratch / "corpus-loaded"
     if loaded.exists():
         print(f"\n== {name}: reusing the instance in {scratch}", flush=True)
+        run(FLASK + ["db", "upgrade"], env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     else:
         print(f"\n== {name}: preparing ({args.limit or 'all'} corpus rows)", flush=True)
         if database_url.startswith("postgresql"):
