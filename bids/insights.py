@@ -184,49 +184,46 @@ def field_figures(  # noqa: C901 - one flat branch per figure asked for
     session = session or db.session
     year = bid_year()
 
+    # One scan for the counts by year, funder, programme and outcome, the money by currency
+    # and the bands of amounts requested; the applicants and the awards are two more.
+    band = _amount_band(Bid.amount_requested_minor)
+    awarded_amount = case((Bid.status == BidStatus.AWARDED.value, Bid.amount_awarded_minor))
+    keys = [year, Bid.funder_id, Bid.programme, Bid.status, Bid.currency, band]
     by_year: dict[str, Counter] = defaultdict(Counter)
     undated: Counter[str] = Counter()
-    for (y, status), n in _grouped([year, Bid.status], bid_ids, session).items():
-        if y is None:
-            undated[status] += n
-        else:
-            by_year[str(int(y))][status] += n
-
-    funder_status = _grouped([Bid.funder_id, Bid.status], bid_ids, session)
-    programme_status = _grouped([Bid.funder_id, Bid.programme, Bid.status], bid_ids, session)
-    org_counts = _grouped([Bid.organisation_id], bid_ids, session)
-
-    awarded_amount = case((Bid.status == BidStatus.AWARDED.value, Bid.amount_awarded_minor))
+    funder_status: Counter = Counter()
+    programme_status: Counter = Counter()
     money: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    requested: dict[str, Counter] = defaultdict(Counter)
     for query in _scoped(
         select(
-            Bid.currency,
+            *keys,
             func.count(Bid.id),
             func.sum(Bid.amount_requested_minor),
             func.count(Bid.amount_requested_minor),
             func.sum(awarded_amount),
             func.count(awarded_amount),
-        ).group_by(Bid.currency),
+        ).group_by(*keys),
         bid_ids,
     ):
-        for currency, n, req_sum, req_n, awd_sum, awd_n in session.execute(query):
+        for y, funder_id, programme, status, currency, label, n, req_sum, req_n, awd_sum, awd_n in (
+            session.execute(query)
+        ):
+            if y is None:
+                undated[status] += n
+            else:
+                by_year[str(int(y))][status] += n
+            funder_status[(funder_id, status)] += n
+            programme_status[(funder_id, programme, status)] += n
             m = money[currency or "GBP"]
             m["bids"] += n
             m["requested_minor"] += int(req_sum or 0)
             m["requested_count"] += req_n
             m["awarded_minor"] += int(awd_sum or 0)
             m["awarded_count"] += awd_n
-
-    requested: dict[str, Counter] = defaultdict(Counter)
-    band = _amount_band(Bid.amount_requested_minor)
-    for query in _scoped(
-        select(Bid.currency, band, func.count(Bid.id))
-        .where(Bid.amount_requested_minor.is_not(None))
-        .group_by(Bid.currency, band),
-        bid_ids,
-    ):
-        for currency, label, n in session.execute(query):
-            requested[currency or "GBP"][label] += n
+            if req_n:  # bids without an amount fall in no band
+                requested[currency or "GBP"][label] += req_n
+    org_counts = _grouped([Bid.organisation_id], bid_ids, session)
 
     awards: dict[tuple[int | None, str], list[int]] = defaultdict(list)
     for query in _scoped(
