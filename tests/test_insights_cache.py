@@ -171,3 +171,22 @@ def test_network_page_is_drawn_again_when_the_data_changes(field, client, factor
     hide_bid(field["admin"], Bid.query.filter_by(organisation_id=newcomer.id).one(), "Spam")
     db.session.commit()
     assert "Newcomer Collective" not in client.get("/network").get_data(as_text=True)
+
+
+def test_a_word_searched_term_by_term_matches_what_whoosh_matches(field, app):
+    import numpy as np
+
+    from search_index.selection import _query_mask
+    from search_index.service import get_search_service
+
+    service = get_search_service()
+    if not hasattr(service, "index"):
+        pytest.skip("the PostgreSQL engine has no Whoosh query")
+    searcher = service.index.searcher()
+    n = searcher.doc_count_all()
+    for text in ("community", "arts OR neighbours", "neighbours together", "communit*"):
+        query = service.builder(searcher.schema).parse(text).query
+        expected = np.zeros(n, dtype=bool)
+        expected[np.fromiter(query.docs(searcher), dtype=np.int64)] = True
+        assert (_query_mask(query, searcher, n) == expected).all(), text
+        assert expected.any(), text
