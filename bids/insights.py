@@ -88,8 +88,8 @@ def _scoped(query: Select, bid_ids: Collection[int] | None | Scope, session) -> 
 def _grouped(columns: list, bid_ids, session) -> Counter:
     """Counts of bids by the given columns, merged over chunks."""
     counts: Counter = Counter()
-    query = select(*columns, func.count(Bid.id)).group_by(*columns)
-    for query in _scoped(query, bid_ids, session):
+    grouped = select(*columns, func.count(Bid.id)).group_by(*columns)
+    for query in _scoped(grouped, bid_ids, session):
         for *key, n in session.connection().execute(query):
             counts[tuple(key)] += n
     return counts
@@ -220,9 +220,19 @@ def field_figures(  # noqa: C901 - one flat branch per figure asked for
         bid_ids,
         session,
     ):
-        for y, funder_id, programme, status, currency, label, n, req_sum, req_n, awd_sum, awd_n in (
-            session.connection().execute(query)
-        ):
+        for (
+            y,
+            funder_id,
+            programme,
+            status,
+            currency,
+            label,
+            n,
+            req_sum,
+            req_n,
+            awd_sum,
+            awd_n,
+        ) in session.connection().execute(query):
             if y is None:
                 undated[status] += n
             else:

@@ -25,9 +25,7 @@ def field(factory, db):
         factory.bid(north, status="awarded", amount_awarded="900", submitted_on="2021-02-01"),
         factory.bid(north, status="submitted", submitted_on="2022-03-01", themes=["arts"]),
         factory.bid(south, status="submitted", submitted_on="2023-04-01", currency="USD"),
-        factory.bid(
-            south, funder={"name": "South Trust"}, status="awarded", amount_awarded="5000"
-        ),
+        factory.bid(south, funder={"name": "South Trust"}, status="awarded", amount_awarded="5000"),
     ]
     owner = factory.user(org=north)
     admin = factory.user(admin=True)

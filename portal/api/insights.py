@@ -10,8 +10,7 @@ from bids.models import Organisation
 from portal.api import bp, openapi
 from portal.api.openapi import error_responses, json_content
 from portal.api.search_api import SEARCH_PARAMETERS
-from portal.insights.figures import figures_for
-from portal.insights.figures import min_decided
+from portal.insights.figures import figures_for, min_decided
 from portal.network.routes import MAX_COMMUNITY
 from search_index import fellows
 from search_index.network import node_link

@@ -56,10 +56,7 @@ def selected_graph():
             graph = graph.subgraph([m for m in community.members if m in graph]).copy()
         return graph
 
-    if ids is None:
-        graph = fmap.view_of(("graph", chosen), select)
-    else:
-        graph = select()
+    graph = fmap.view_of(("graph", chosen), select) if ids is None else select()
     return fmap, graph, community_of, community
 
 
