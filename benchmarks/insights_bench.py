@@ -2,8 +2,12 @@
 
 - `network refresh` over the whole corpus (target <= 60 s), with its phases;
 - the insights page for the whole corpus and for a filtered search, server time through the
-  test client, caches cleared before each call so every call computes (target p95 <= 300 ms),
-  and the whole corpus again with its figures cached (until the data changes);
+  test client, this process's caches cleared before each call (target p95 <= 300 ms): a
+  search computes its figures and charts every time; the whole corpus reads the figures and
+  charts stored for the current data generation (`search_index.snapshots`), as another web
+  process or one after a restart does; the whole corpus again with even those files
+  removed (computed from scratch, as the first page after a change does when no worker has
+  yet), and with the process's caches kept;
 - the profile page of the largest applicant and of the largest funder (target <= 200 ms);
 - the network page from its cache (target <= 300 ms) and one community's close-up;
 - resident memory.
@@ -16,7 +20,9 @@ it returns). Builds the search index and the similarity store when no earlier be
 from __future__ import annotations
 
 import csv
+import shutil
 import time
+from pathlib import Path
 
 from sqlalchemy import func, select
 
@@ -67,7 +73,6 @@ def add_uk_grants(ctx: BenchContext) -> Row | None:
 def run(ctx: BenchContext) -> list[Row]:
     from bids.database import db
     from bids.models import Bid, Organisation
-    from portal.insights import figures
     from search_index import get_index, rebuild_search_index
     from search_index.network import refresh_field_map, save_field_map, update_field_map
 
@@ -145,23 +150,14 @@ def run(ctx: BenchContext) -> list[Row]:
 
     client = app.test_client()
 
-    def timed(url: str, *, cold: bool) -> dict:
-        samples = []
-        for n in range(RUNS + 1):
-            if cold:
-                figures._cache.clear()
-                figures._charts.clear()
-            started = time.perf_counter()
-            response = client.get(url)
-            elapsed = (time.perf_counter() - started) * 1000
-            if response.status_code != 200:
-                raise RuntimeError(f"GET {url} -> {response.status_code}")
-            if n:
-                samples.append(elapsed)
-        return percentiles(samples)
+    derived = Path(app.config["INSTANCE_DIR"]) / "derived"
+
+    def timed(url: str, *, cold: bool, scratch: bool = False) -> dict:
+        return _timed(client, url, cold=cold, scratch=scratch, derived=derived)
 
     checks = [
         ("insights, whole corpus", "/insights", INSIGHTS_TARGET_MS, True),
+        ("insights, whole corpus, from scratch", "/insights", None, True),
         (
             "insights, filtered search",
             f"/insights?q=sensor&year={year.year if year else 2010}",
@@ -187,15 +183,40 @@ def run(ctx: BenchContext) -> list[Row]:
         ("network page, one community", "/network?community=1", NETWORK_TARGET_MS, False),
     ]
     for name, url, target, cold in checks:
-        p = timed(url, cold=cold)
-        rows.append(
-            Row.at_most(
-                f"{name} p95",
-                round(p["p95"], 1),
-                "ms",
-                target,
-                note=f"p50 {p['p50']:.0f} ms" + (", caches cleared" if cold else ""),
-            )
+        p = timed(url, cold=cold, scratch=target is None)
+        note = f"p50 {p['p50']:.0f} ms" + (
+            ", caches cleared" if cold else f", first call {p['first']:.0f} ms (computes; untimed)"
         )
+        if target is None:
+            rows.append(Row(f"{name} p95", round(p["p95"], 1), "ms", note=note + ", files too"))
+        else:
+            rows.append(Row.at_most(f"{name} p95", round(p["p95"], 1), "ms", target, note=note))
     rows.append(Row("peak memory after insights", round(peak_rss_mb()), "MiB"))
     return rows
+
+
+def _timed(client, url: str, *, cold: bool, scratch: bool, derived: Path) -> dict:
+    """Percentiles of RUNS calls after one untimed (whose time is `first`); `cold` clears the
+    process's caches before each call, `scratch` the stored per-generation files too."""
+    from portal.insights import figures
+    from search_index import snapshots
+
+    samples = []
+    first = 0.0
+    for n in range(RUNS + 1):
+        if cold:
+            figures._cache.clear()
+            figures._charts.clear()
+            snapshots.forget()
+        if scratch:
+            shutil.rmtree(derived, ignore_errors=True)
+        started = time.perf_counter()
+        response = client.get(url)
+        elapsed = (time.perf_counter() - started) * 1000
+        if response.status_code != 200:
+            raise RuntimeError(f"GET {url} -> {response.status_code}")
+        if n:
+            samples.append(elapsed)
+        else:
+            first = elapsed
+    return {**percentiles(samples), "first": first}

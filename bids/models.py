@@ -222,6 +222,21 @@ class Bid(Model):
             "currency",
             "amount_requested_minor",
         ),
+        # The insights' aggregates (bids/insights.py) scan this narrow index, not the rows.
+        Index(
+            "ix_bid_figures",
+            "visibility",
+            "hidden_at",
+            "status",
+            "funder_id",
+            "organisation_id",
+            "currency",
+            "amount_requested_minor",
+            "amount_awarded_minor",
+            "submitted_on",
+            "decided_on",
+            "programme",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -259,7 +274,9 @@ class Bid(Model):
     hidden_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime, default=utcnow, onupdate=utcnow, index=True
+    )
     published_at: Mapped[datetime | None] = mapped_column(DateTime, index=True)
 
     organisation: Mapped[Organisation] = relationship(foreign_keys=[organisation_id])

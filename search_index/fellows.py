@@ -260,3 +260,15 @@ def draft_fit(scored, *, limit: int = FIT_ORGANISATIONS) -> dict[str, Any] | Non
             for f, s in sorted(funders.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
         ],
     }
+
+
+def remembered_profile(org: Organisation, *, min_decided: int) -> dict[str, Any]:
+    """`organisation_profile`, kept per data generation and network map in this process (the
+    largest funder's takes about a second at 42k bids): a new, changed or hidden bid, a
+    changed outcome or a rebuilt map is a new key."""
+    from search_index.network import field_map
+    from search_index.snapshots import generation, remembered
+
+    fmap = field_map()
+    key = [org.id, min_decided, generation(), fmap.watermark, fmap.built_at]
+    return remembered("profile", key, lambda: organisation_profile(org, min_decided=min_decided))

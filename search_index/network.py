@@ -288,7 +288,21 @@ class FieldMap:
     stale: bool = False  # changes arrived that the map does not show (until `network refresh`)
     _graph: nx.Graph | None = None
     _layouts: dict = field(default_factory=dict)
+    _views: dict = field(default_factory=dict)
     _by_bid: dict | None = None
+
+    def view_of(self, key: tuple, compute: Callable[[], Any]) -> Any:
+        """What a page makes of this map for one view (a community's graph, the drawn SVG),
+        made once: the map is replaced when the data changes, and its views with it."""
+        with _lock:
+            if key in self._views:
+                return self._views[key]
+        value = compute()
+        with _lock:
+            if len(self._views) >= LAYOUTS_KEPT:
+                self._views.pop(next(iter(self._views)))
+            self._views[key] = value
+        return value
 
     def pairs_by_bid(self) -> dict[int, list[tuple[int, float]]]:
         """Each bid's overlapping bids with their scores (built once per map)."""
@@ -313,7 +327,9 @@ class FieldMap:
 
     @property
     def community_of(self) -> dict[int, int]:
-        return {m: c.id for c in self.communities for m in c.members}
+        return self.view_of(
+            ("community_of",), lambda: {m: c.id for c in self.communities for m in c.members}
+        )
 
     def graph(self) -> nx.Graph:
         if self._graph is None:

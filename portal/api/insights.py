@@ -10,8 +10,7 @@ from bids.models import Organisation
 from portal.api import bp, openapi
 from portal.api.openapi import error_responses, json_content
 from portal.api.search_api import SEARCH_PARAMETERS
-from portal.insights.figures import figures_for
-from portal.insights.routes import min_decided
+from portal.insights.figures import figures_for, min_decided
 from portal.network.routes import MAX_COMMUNITY
 from search_index import fellows
 from search_index.network import node_link
@@ -38,7 +37,7 @@ def organisation_profile(org_id: int):
     org = db.session.get(Organisation, org_id) if org_id <= MAX_ID else None
     if org is None:
         raise NotFound("No such organisation.")
-    return jsonify(fellows.organisation_profile(org, min_decided=min_decided()))
+    return jsonify(fellows.remembered_profile(org, min_decided=min_decided()))
 
 
 _FILTERS = [

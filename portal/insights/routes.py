@@ -9,7 +9,7 @@ from flask import Response, abort, render_template, request, url_for
 
 from portal.insights import bp
 from portal.insights.charts import BUILDERS, DRAWN, chart_tables
-from portal.insights.figures import charts_for, figures_for
+from portal.insights.figures import charts_for, charts_of, figures_for, min_decided
 from portal.insights.places import place_tiles
 from portal.search_args import search_args
 
@@ -60,7 +60,7 @@ def profile(slug: str):
     """An organisation's figures, fellow travellers, co-funders and neighbourhood map."""
     from bids.organisations import get_organisation_by_slug
     from portal.drawing import HEIGHT, WIDTH, community_colour, draw
-    from search_index.fellows import organisation_profile
+    from search_index.fellows import remembered_profile as organisation_profile
     from search_index.network import field_map, neighbourhood
 
     raw_depth = request.args.get("depth", "1")
@@ -83,7 +83,7 @@ def profile(slug: str):
     charts = {}
     for side in ("sent", "received"):
         if data[side]:
-            charts[side] = chart_tables(
+            charts[side] = charts_of(
                 data[side],
                 [
                     "years",
@@ -108,11 +108,3 @@ def profile(slug: str):
         depth=int(raw_depth),
         hood=hood,
     )
-
-
-def min_decided() -> int:
-    from flask import current_app
-
-    from bids.insights import MIN_DECIDED
-
-    return int(current_app.config.get("INSIGHTS_MIN_DECIDED", MIN_DECIDED))

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from flask import Response, abort, jsonify, render_template, request, url_for
+from flask import (
+    Response,
+    abort,
+    get_template_attribute,
+    jsonify,
+    render_template,
+    request,
+    url_for,
+)
 
 from portal.drawing import HEIGHT, WIDTH, community_colour, draw
 from portal.network import bp
@@ -14,7 +22,7 @@ from search_index.network import (
     field_map,
     node_link,
 )
-from search_index.selection import matching_bid_ids
+from search_index.selection import matching_bid_ids, narrows
 
 MAX_COMMUNITY = 1_000_000
 
@@ -29,10 +37,11 @@ def _community_arg() -> int | None:
 
 
 def selected_graph():
-    """The map's graph for this request's search and community; 404 for an unknown community."""
+    """The map's graph for this request's search and community; 404 for an unknown community.
+    Without a search, each community's graph is made once per map."""
     q, filters = request_search(request.args)
     fmap = field_map()
-    graph = fmap.subgraph(matching_bid_ids(q, filters))
+    ids = matching_bid_ids(q, filters)
     community_of = fmap.community_of
     chosen = _community_arg()
     community = None
@@ -40,7 +49,14 @@ def selected_graph():
         community = next((c for c in fmap.communities if c.id == chosen), None)
         if community is None:
             abort(404)
-        graph = graph.subgraph([m for m in community.members if m in graph]).copy()
+
+    def select():
+        graph = fmap.subgraph(ids)
+        if community is not None:
+            graph = graph.subgraph([m for m in community.members if m in graph]).copy()
+        return graph
+
+    graph = fmap.view_of(("graph", chosen), select) if ids is None else select()
     return fmap, graph, community_of, community
 
 
@@ -48,6 +64,31 @@ def selected_graph():
 def index():
     fmap, graph, community_of, community = selected_graph()
     args = search_args()
+    view = (
+        tuple(sorted((k, tuple(v)) for k, v in args.items())),
+        community.id if community else None,
+    )
+    if not narrows(*request_search(request.args)):
+        drawn = fmap.view_of(("page", view), lambda: _drawn(fmap, graph, community, args))
+    else:
+        drawn = _drawn(fmap, graph, community, args)
+    return render_template(
+        "network/index.html",
+        fmap=fmap,
+        graph=graph,
+        community=community,
+        colour=community_colour,
+        args=args,
+        q=request.args.get("q", ""),
+        download_args={**args, "community": community.id} if community else args,
+        **drawn,
+    )
+
+
+def _drawn(fmap, graph, community, args) -> dict:
+    """The map's SVG (rendered once per map and view: thousands of shapes in a close-up) and
+    its communities' lists."""
+    community_of = fmap.community_of
     names = {c.id: c for c in fmap.communities}
     present = sorted({community_of.get(n) for n in graph.nodes if community_of.get(n)})
     summary = graph.number_of_nodes() > MAX_DRAWN and community is None
@@ -55,7 +96,7 @@ def index():
         tuple(sorted((k, tuple(v)) for k, v in args.items())),
         community.id if community else None,
         summary,
-    )
+    )  # the layout's key, as before
     if summary:
         cgraph = community_graph(graph, community_of)
         for cid in cgraph.nodes:
@@ -79,30 +120,27 @@ def index():
             square_of=lambda n: graph.nodes[n]["kind"] == "funder",
             pos=fmap.layout_of(view, graph),
         )
+    by_community: dict[int, list[int]] = {cid: [] for cid in present}
+    for n in graph.nodes:
+        cid = community_of.get(n)
+        if cid in by_community:
+            by_community[cid].append(n)
+    degree = dict(graph.degree(weight="weight"))
     members = {
-        cid: sorted(
-            (n for n in graph.nodes if community_of.get(n) == cid),
-            key=lambda n: (-graph.degree(n, weight="weight"), n),
-        )
-        for cid in present
+        cid: sorted(nodes, key=lambda n: (-degree[n], n)) for cid, nodes in by_community.items()
     }
-    return render_template(
-        "network/index.html",
-        fmap=fmap,
-        graph=graph,
-        shapes=shapes,
-        lines=lines,
-        summary=summary,
-        community=community,
-        communities=[names[c] for c in present],
-        members=members,
-        colour=community_colour,
-        args=args,
-        width=WIDTH,
-        height=HEIGHT,
-        q=request.args.get("q", ""),
-        download_args={**args, "community": community.id} if community else args,
+    network_svg = get_template_attribute("network/_map.html", "network_svg")
+    label = (
+        "Network map: "
+        + (community.name if community else "the field")
+        + ". The same organisations are listed by community below."
     )
+    return {
+        "svg": network_svg(shapes, lines, WIDTH, HEIGHT, label) if graph.number_of_nodes() else "",
+        "summary": summary,
+        "communities": [names[c] for c in present],
+        "members": members,
+    }
 
 
 def _node_title(graph, n, names, community_of) -> str:

@@ -1,0 +1,190 @@
+"""Stored and remembered figures (search_index/snapshots.py) equal freshly computed ones, and a
+new bid, a hidden bid or a changed outcome is never answered from before the change."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from dataclasses import asdict
+from pathlib import Path
+
+import pytest
+
+from bids.insights import field_figures
+from bids.models import Bid
+from bids.publishing import hide_bid, record_outcome
+from search_index import snapshots
+from search_index.selection import matching_bids
+
+
+@pytest.fixture
+def field(factory, db):
+    north, south = factory.org("North Group"), factory.org("South Group")
+    bids = [
+        factory.bid(north, status="awarded", amount_awarded="900", submitted_on="2021-02-01"),
+        factory.bid(north, status="submitted", submitted_on="2022-03-01", themes=["arts"]),
+        factory.bid(south, status="submitted", submitted_on="2023-04-01", currency="USD"),
+        factory.bid(south, funder={"name": "South Trust"}, status="awarded", amount_awarded="5000"),
+    ]
+    owner = factory.user(org=north)
+    admin = factory.user(admin=True)
+    return {"north": north, "south": south, "bids": bids, "owner": owner, "admin": admin}
+
+
+def min_decided(app) -> int:
+    return int(app.config.get("INSIGHTS_MIN_DECIDED", 5))
+
+
+def fresh(app) -> dict:
+    return field_figures(None, min_decided=min_decided(app), tags=matching_bids("")[1])
+
+
+def plain(value):
+    return json.loads(json.dumps(value))
+
+
+UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def comparable(charts: dict) -> dict:
+    """The charts as plain data, each SVG decoded and pygal's random chart id taken out."""
+    out = plain({name: asdict(chart) for name, chart in charts.items()})
+    for chart in out.values():
+        if chart["svg"]:
+            svg = base64.b64decode(chart["svg"].split(",", 1)[1]).decode("utf-8")
+            chart["svg"] = UUID.sub("<id>", svg)
+    return out
+
+
+def test_stored_field_figures_equal_fresh_ones_and_are_shared_through_the_file(
+    field, app, monkeypatch
+):
+    expected = fresh(app)
+    assert snapshots.whole_field_figures(min_decided(app)) == expected
+    assert (Path(app.config["INSTANCE_DIR"]) / "derived" / "field-figures.json").exists()
+    snapshots.forget()  # another process: reads the file, computes nothing
+
+    def no_computing(*args, **kwargs):
+        raise AssertionError("computed again")
+
+    monkeypatch.setattr("bids.insights.field_figures", no_computing)
+    assert snapshots.whole_field_figures(min_decided(app)) == expected
+
+
+def _new_bid(field, factory, db):
+    factory.bid(field["south"], status="awarded", amount_awarded="7000", currency="EUR")
+
+
+def _hidden_bid(field, factory, db):
+    hide_bid(field["admin"], field["bids"][0], "Spam")
+    db.session.commit()
+
+
+def _changed_outcome(field, factory, db):
+    bid = db.session.get(Bid, field["bids"][1].id)
+    record_outcome(field["owner"], bid, {"status": "awarded", "amount_awarded": "1200"})
+    db.session.commit()
+
+
+CHANGES = [_new_bid, _hidden_bid, _changed_outcome]
+
+
+@pytest.mark.parametrize("change", CHANGES, ids=lambda c: c.__name__.strip("_"))
+def test_stored_field_figures_follow_every_change(field, app, factory, db, client, change):
+    before = snapshots.whole_field_figures(min_decided(app))
+    assert client.get("/api/v1/insights").get_json()["totals"] == before["totals"]
+    change(field, factory, db)
+    after = fresh(app)
+    assert after != before
+    assert snapshots.whole_field_figures(min_decided(app)) == after
+    assert client.get("/api/v1/insights").get_json()["totals"] == plain(after["totals"])
+
+
+@pytest.mark.parametrize("change", CHANGES, ids=lambda c: c.__name__.strip("_"))
+def test_stored_field_charts_equal_freshly_drawn_ones(field, app, factory, db, change):
+    from flask import request
+
+    from portal.insights.charts import chart_tables
+    from portal.insights.figures import charts_for
+
+    def drawn() -> dict:
+        with app.test_request_context("/insights"):
+            return comparable(charts_for(request.args)[3])
+
+    first = drawn()
+    assert first == comparable(chart_tables(fresh(app)))
+    snapshots.forget()
+    assert drawn() == first  # read back from the file
+    change(field, factory, db)
+    again = drawn()
+    assert again != first
+    assert again == comparable(chart_tables(fresh(app)))
+
+
+@pytest.mark.parametrize("change", CHANGES, ids=lambda c: c.__name__.strip("_"))
+def test_remembered_profile_equals_the_fresh_one_after_every_change(
+    field, app, factory, db, change
+):
+    from search_index.fellows import organisation_profile, remembered_profile
+
+    north = field["north"]
+    first = remembered_profile(north, min_decided=min_decided(app))
+    assert first == organisation_profile(north, min_decided=min_decided(app))
+    assert remembered_profile(north, min_decided=min_decided(app)) is first
+    if change is _new_bid:
+        factory.bid(north, status="declined", submitted_on="2020-01-01")
+    else:
+        change(field, factory, db)
+    again = remembered_profile(north, min_decided=min_decided(app))
+    assert again is not first and again != first
+    assert again == organisation_profile(north, min_decided=min_decided(app))
+
+
+def test_the_worker_computes_the_field_figures_after_applying_changes(field, app, db, monkeypatch):
+    path = Path(app.config["INSTANCE_DIR"]) / "derived" / "field-figures.json"
+    expected = fresh(app)
+    app.config["INDEX_MODE"] = "inline"  # in a request: left to the next page
+    snapshots.warm_field_figures(db.session, [field["bids"][0].id], [])
+    assert not path.exists()
+    app.config["INDEX_MODE"] = "worker"
+    snapshots.warm_field_figures(db.session, [field["bids"][0].id], [])
+    assert path.exists()
+    snapshots.forget()
+
+    def no_computing(*args, **kwargs):
+        raise AssertionError("computed again")
+
+    monkeypatch.setattr("bids.insights.field_figures", no_computing)
+    assert snapshots.whole_field_figures(min_decided(app)) == expected
+
+
+def test_network_page_is_drawn_again_when_the_data_changes(field, client, factory, db):
+    page = client.get("/network").get_data(as_text=True)
+    assert client.get("/network").get_data(as_text=True) == page  # the drawn view, kept
+    newcomer = factory.org("Newcomer Collective")
+    factory.bid(newcomer, title="A newcomer's garden")
+    page = client.get("/network").get_data(as_text=True)
+    assert "Newcomer Collective" in page
+    hide_bid(field["admin"], Bid.query.filter_by(organisation_id=newcomer.id).one(), "Spam")
+    db.session.commit()
+    assert "Newcomer Collective" not in client.get("/network").get_data(as_text=True)
+
+
+def test_a_word_searched_term_by_term_matches_what_whoosh_matches(field, app):
+    import numpy as np
+
+    from search_index.selection import _query_mask
+    from search_index.service import get_search_service
+
+    service = get_search_service()
+    if not hasattr(service, "index"):
+        pytest.skip("the PostgreSQL engine has no Whoosh query")
+    searcher = service.index.searcher()
+    n = searcher.doc_count_all()
+    for text in ("community", "arts OR neighbours", "neighbours together", "communit*"):
+        query = service.builder(searcher.schema).parse(text).query
+        expected = np.zeros(n, dtype=bool)
+        expected[np.fromiter(query.docs(searcher), dtype=np.int64)] = True
+        assert (_query_mask(query, searcher, n) == expected).all(), text
+        assert expected.any(), text
