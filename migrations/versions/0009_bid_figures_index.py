@@ -5,8 +5,8 @@ after the public filter's two columns, so each GROUP BY over the whole field sca
 than the table (whose rows carry the abstracts). `ix_bid_updated_at` makes the data
 watermark's `max(updated_at)` an index seek instead of a table scan.
 
-Revision ID: 0008_bid_figures_index
-Revises: 0007_similarity_terms
+Revision ID: 0009_bid_figures_index
+Revises: 0008_search_vector_slashes
 Create Date: 2026-12-02 04:30:00.000000
 
 """
@@ -14,8 +14,8 @@ Create Date: 2026-12-02 04:30:00.000000
 from alembic import op
 
 # revision identifiers, used by Alembic.
-revision = "0008_bid_figures_index"
-down_revision = "0007_similarity_terms"
+revision = "0009_bid_figures_index"
+down_revision = "0008_search_vector_slashes"
 branch_labels = None
 depends_on = None
 
