@@ -12,6 +12,9 @@ import benchmarks
 from benchmarks import Row, format_table, percentiles, time_calls
 from benchmarks.__main__ import main
 
+# The benchmarks build their own SQLite instances, whatever TEST_DATABASE_URL says.
+pytestmark = pytest.mark.no_database
+
 
 def test_percentiles_nearest_rank():
     stats = percentiles(range(1, 101))
