@@ -65,7 +65,6 @@ def init_app(app: Flask) -> None:
     from search_index.filters import SearchLimits
     from search_index.index import SearchIndex
     from search_index.network import follow_similarity_changes as follow_for_network
-    from search_index.snapshots import warm_field_figures
 
     app.config.setdefault("SEARCH_LOCK_TIMEOUT_S", 5.0)
     app.config.setdefault("SEARCH_SYNC_AFTER_COMMIT", 2000)
@@ -87,6 +86,4 @@ def init_app(app: Flask) -> None:
     outbox.follow("similar", follow_similarity_changes)
     # So does the network map: its cached copy is updated around each changed bid.
     outbox.follow("similar", follow_for_network)
-    # In worker mode the whole field's figures are computed again once the index has the changes.
-    outbox.follow("search", warm_field_figures)
     outbox.listen()

@@ -13,8 +13,10 @@ index update is a new generation, so nothing here can serve figures of older dat
   (an organisation's profile), least recently used dropped first.
 
 Everything here is rebuilt from the database on demand: deleting the folder loses nothing.
-The outbox's follower `warm_field_figures` (registered in `search_index.init_app`) computes
-the whole field's figures ahead of the next page when the worker applies the changes.
+The worker calls `warm_field_figures` whenever it has drained the outbox, so the whole
+field's figures are ready for the next page once the writes settle (not after every batch:
+under a stream of writes each generation lasts a moment, and computing each one would hold
+up the index work behind it).
 """
 
 from __future__ import annotations
@@ -156,16 +158,13 @@ def whole_field_figures(min_decided: int, session=None, now: list | None = None)
     return stored("field-figures", key, compute)
 
 
-def warm_field_figures(session, upserts: list[int], deletes: list[int]) -> None:
-    """After the worker applied changed bids to the search index, compute the whole field's
-    figures for the new generation, so the next insights page reads them. In a request
-    (inline mode) nothing is done: the next page computes them once."""
+def warm_field_figures(session=None) -> None:
+    """Compute the whole field's figures for the current generation unless they are stored
+    already (the worker's step when the outbox is empty)."""
     from flask import current_app
 
     from bids.insights import MIN_DECIDED
 
-    if current_app.config.get("INDEX_MODE", "inline") != "worker" or not (upserts or deletes):
-        return
     whole_field_figures(
         int(current_app.config.get("INSIGHTS_MIN_DECIDED", MIN_DECIDED)), session=session
     )

@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from bids.database import db, utcnow
 from bids.models import JobRun
 from search_index import outbox
+from search_index.snapshots import warm_field_figures
 
 log = logging.getLogger(__name__)
 
@@ -151,6 +152,11 @@ def run_worker(
             busy = busy or done > 0
         if busy:
             continue
+        try:  # the outbox is drained: the insights' whole-field figures for what it holds
+            warm_field_figures(db.session)
+        except Exception:  # noqa: BLE001 - a page computes them instead; the worker goes on
+            db.session.rollback()
+            log.exception("Worker: computing the field's figures failed")
         for name, every in schedule.items():
             if stop.is_set():
                 break
