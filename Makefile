@@ -46,8 +46,10 @@ run: db
 	PORT=$(PORT) $(VENV)/bin/honcho start -f Procfile
 
 # One test worker per core (pytest-xdist); PYTEST_WORKERS=0 runs the suite in one process.
+# PYTEST_ARGS adds options (CI: `--durations=25`, the slowest tests).
 PYTEST_WORKERS ?= auto
-PYTEST := $(PY) -m pytest -n $(PYTEST_WORKERS) --dist worksteal
+PYTEST_ARGS ?=
+PYTEST := $(PY) -m pytest -n $(PYTEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 test: install chromium axe
 	$(PYTEST)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from flask.testing import FlaskClient
+from sqlalchemy import event
 from werkzeug.serving import make_server
 
 from bids.database import db as _db
@@ -70,15 +71,85 @@ def app_config(tmp_path):
     return {}
 
 
+class _Schema:
+    """Each test starts on an empty database with the models' schema, made cheaply: on
+    PostgreSQL the tables are created once per test process and emptied around every test
+    (0.03 s against 0.4 s for creating and dropping them), on SQLite a file made once per
+    process is copied. A `drop_all` anywhere (migration tests, module fixtures) marks the
+    tables gone, so the next test creates them again."""
+
+    def __init__(self):
+        self.ready = False
+        self.template: Path | None = None
+
+    def dropped(self, *_args, **_kwargs):
+        self.ready = False
+
+    def empty(self, engine) -> None:
+        """Delete every row and restart the id sequences (PostgreSQL)."""
+        with engine.begin() as conn:
+            sequences = conn.exec_driver_sql(
+                "SELECT sequence_name FROM information_schema.sequences"
+                " WHERE sequence_schema = current_schema()"
+            ).scalars()
+            statements = [f'DELETE FROM "{t.name}"' for t in reversed(_db.metadata.sorted_tables)]
+            statements += [f'ALTER SEQUENCE "{name}" RESTART' for name in sequences]
+            conn.exec_driver_sql("; ".join(statements))
+
+    def prepare(self, app) -> None:
+        """In `app`'s context: its database empty, with every table."""
+        engine = _db.engine
+        if engine.dialect.name == "postgresql":
+            if self.ready:
+                try:
+                    self.empty(engine)
+                    return
+                except Exception:  # noqa: BLE001 - a table went missing: make them again
+                    pass
+            _db.drop_all()
+            _db.create_all()
+            self.ready = True
+            return
+        path = engine.url.database
+        if engine.dialect.name != "sqlite" or not path or path == ":memory:":
+            _db.create_all()
+            return
+        if self.template is None:
+            _db.create_all()
+            engine.dispose()  # checkpoints the WAL into the file
+            # beside the test's own folder, in this process's pytest temporary folder
+            self.template = Path(path).parent.parent / f"schema-{os.getpid()}.sqlite3"
+            shutil.copyfile(path, self.template)
+            return
+        engine.dispose()
+        for suffix in ("-wal", "-shm"):
+            Path(path + suffix).unlink(missing_ok=True)
+        shutil.copyfile(self.template, path)
+
+    def finish(self) -> None:
+        engine = _db.engine
+        if engine.dialect.name == "postgresql" and self.ready:
+            try:
+                self.empty(engine)
+            except Exception:  # noqa: BLE001 - the next test makes the tables again
+                self.ready = False
+        elif engine.dialect.name != "sqlite":
+            _db.drop_all()
+        engine.dispose()
+
+
+_schema = _Schema()
+event.listen(_db.metadata, "after_drop", _schema.dropped)
+
+
 @pytest.fixture
 def app(tmp_path, app_config):
     app = create_app(make_config(tmp_path, **app_config))
     with app.app_context():
-        _db.create_all()
+        _schema.prepare(app)
         yield app
         _db.session.remove()
-        _db.drop_all()
-        _db.engine.dispose()
+        _schema.finish()
 
 
 @pytest.fixture
