@@ -6,11 +6,13 @@ import multiprocessing
 import os
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from whoosh.query import Term
 
+from bids.database import utcnow
 from bids.models import Attachment, Bid, BidLink, IndexOutbox
 from search_index import get_index, record_bid_changes
+from search_index import index as index_module
 from tests.conftest import make_config
 
 # These tests are of the Whoosh index the outbox feeds (locks, rebuilds, crashes between the
@@ -158,6 +160,49 @@ def test_reindex_swaps_in_a_fresh_index_and_check_finds_drift(app, db, factory, 
     assert index.current_name() != before
     assert indexed_ids() == {b.id for b in bids}
     assert runner.invoke(args=["index", "check"]).exit_code == 0
+
+
+def test_a_rebuild_redoes_only_what_changed_while_it_ran(app, db, factory, monkeypatch):
+    """Bids written just before a rebuild (an import's) are read once, not indexed twice; a
+    bid changed while the new index was being filled is redone from the database."""
+    from search_index.index import SearchIndex
+
+    org = factory.org()
+    bids = [factory.bid(org, title=f"Allotment {n}") for n in range(4)]
+    index = get_index()
+    redone: list[list[int]] = []
+    real_apply = SearchIndex.apply
+
+    def recording_apply(self, session, upserts, deletes):
+        redone.append(sorted(upserts))
+        return real_apply(self, session, upserts, deletes)
+
+    monkeypatch.setattr(SearchIndex, "apply", recording_apply)
+    assert index.rebuild(db.session) == 4
+    assert redone == [[]]  # before: all four again (written within the last seconds)
+
+    real_load = index_module._load_bids
+    edited = []
+
+    def edit_during_build(session, ids):
+        loaded = real_load(session, ids)
+        if not edited:  # another writer commits after the build read this batch
+            with db.engine.begin() as conn:
+                conn.execute(
+                    update(Bid)
+                    .where(Bid.id == bids[2].id)
+                    .values(title="Orchard", updated_at=utcnow())
+                )
+            edited.append(bids[2].id)
+        return loaded
+
+    monkeypatch.setattr(index_module, "_load_bids", edit_during_build)
+    redone.clear()
+    index.rebuild(db.session)
+    assert redone[-1] == [bids[2].id]
+    assert index.check(db.session).total == 0
+    hits = index.searcher().search(Term("title", "orchard"))
+    assert [hit["id"] for hit in hits] == [str(bids[2].id)]
 
 
 # --- processes -------------------------------------------------------------------------
