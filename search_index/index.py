@@ -65,6 +65,8 @@ class Drift:
 class SearchIndex:
     """One index folder tree; safe to share between threads and processes."""
 
+    kept_by_database = False  # a bulk import rebuilds it (search_index.catchup)
+
     def __init__(self, root: str | Path, *, lock_timeout: float = 5.0):
         self.root = Path(root)
         self.lock_timeout = lock_timeout

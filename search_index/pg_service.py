@@ -428,6 +428,8 @@ def _escaped(source):
 class PgSearchIndex:
     """The maintenance interface of `SearchIndex` for the vectors the database keeps itself."""
 
+    kept_by_database = True  # written with each row: a bulk import needs no rebuild
+
     def exists(self) -> bool:
         return True
 

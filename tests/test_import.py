@@ -544,6 +544,42 @@ def test_a_large_import_into_an_empty_site_is_rebuilt_and_finished_before_it_ret
 
 
 @pytest.mark.parametrize("app_config", [{"SEARCH_BACKEND": "whoosh"}])
+@pytest.mark.parametrize("child_fails", [False, True])
+def test_a_rebuild_builds_the_search_index_in_a_child_beside_the_similarity_store(
+    app_config, app, db, tmp_path, monkeypatch, child_fails
+):
+    """The two rebuilds run side by side (the index in a forked child); a child that fails
+    leaves the rebuild to this process, so the import still finishes searchable."""
+    import os
+
+    from search_index import catchup, get_index
+
+    app.config["IMPORT_REBUILD_MIN"] = 3
+    builders = tmp_path / "builders.txt"
+
+    def rebuild(session, progress=None, real=catchup.rebuild_search_index):
+        with builders.open("a") as out:
+            out.write(f"{os.getpid()}\n")
+        if child_fails and os.getpid() != parent:
+            raise OSError("the disk is full")
+        return real(session, progress=progress)
+
+    parent = os.getpid()
+    monkeypatch.setattr(catchup, "rebuild_search_index", rebuild)
+    finished: list = []
+    import_bids(
+        write_jsonl(tmp_path / "b.jsonl", [good(n) for n in range(1, 6)]), finished=finished
+    )
+    pids = [int(line) for line in builders.read_text().split()]
+    assert pids[0] != parent  # first in the child ...
+    assert pids[1:] == ([parent] if child_fails else [])  # ... and here only when it failed
+    assert finished[0].path == "rebuild" and {"search", "similarity"} <= set(finished[0].seconds)
+    ids = set(db.session.scalars(select(Bid.id)))
+    assert set(get_index().stored()) == ids and matchable_ids() == ids
+    assert pending_count() == 0
+
+
+@pytest.mark.parametrize("app_config", [{"SEARCH_BACKEND": "whoosh"}])
 def test_a_small_import_into_a_large_site_is_applied_row_by_row(
     app_config, app, db, tmp_path, monkeypatch
 ):
