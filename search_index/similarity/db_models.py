@@ -41,6 +41,13 @@ class SimilarityVector(Model):
     """One bid's row. No foreign key: a deleted bid's row goes when its outbox row is applied."""
 
     __tablename__ = "similarity_vector"
+    # Who may see each row, narrow: the candidates' query joins its scores to this index
+    # instead of scanning the wide rows (at 42k: 58 ms a query down to 14).
+    __table_args__ = (
+        Index(
+            "ix_similarity_vector_visible", "generation_id", "bid_id", "public", "organisation_id"
+        ),
+    )
 
     bid_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     generation_id: Mapped[int] = mapped_column(Integer)
