@@ -46,7 +46,7 @@ def test_publishing_an_overlapping_bid_forms_a_cluster_and_hiding_it_dissolves_i
 def test_large_batches_wait_for_the_full_refresh(db, app, monkeypatch):
     calls = []
     monkeypatch.setattr(
-        clusters_module, "refresh_neighbourhood", lambda bid_id, **kw: calls.append(bid_id)
+        clusters_module, "refresh_neighbourhood", lambda bid_id, *a, **kw: calls.append(bid_id)
     )
     many = list(range(1, clusters_module.NEIGHBOURHOOD_BATCH + 2))
     clusters_module.follow_similarity_changes(db.session, many, [])
@@ -56,3 +56,21 @@ def test_large_batches_wait_for_the_full_refresh(db, app, monkeypatch):
     app.config["OVERLAP_AUTO_REFRESH"] = False
     clusters_module.follow_similarity_changes(db.session, [4], [])
     assert calls == [1, 2, 3]
+
+
+def test_a_batch_asks_the_engine_for_each_bids_pairs_once(db, factory, monkeypatch):
+    """Changed bids of one batch in one neighbourhood share the engine's answers."""
+    from search_index import similarity
+
+    orgs = [factory.org(f"Connectors {n}") for n in range(3)]
+    bids = [
+        factory.bid(org, title=f"Relational network {n}", body=TEXT) for n, org in enumerate(orgs)
+    ]
+    asked: list[int] = []
+    real = similarity.pairs_for
+    monkeypatch.setattr(
+        similarity, "pairs_for", lambda one, **kw: asked.append(one) or real(one, **kw)
+    )
+    clusters_module.follow_similarity_changes(db.session, [b.id for b in bids], [])
+    assert sorted(asked) == sorted(b.id for b in bids)  # before: each of the three thrice
+    assert signatures(db) == [(bids[0].id, ",".join(str(b.id) for b in bids))]
