@@ -205,6 +205,22 @@ def test_a_rebuild_redoes_only_what_changed_while_it_ran(app, db, factory, monke
     assert [hit["id"] for hit in hits] == [str(bids[2].id)]
 
 
+def test_a_large_rebuild_indexes_in_several_processes_with_the_same_result(
+    app, db, factory, monkeypatch
+):
+    org = factory.org()
+    bids = [factory.bid(org, title=f"Orchard {n}", body=f"Apple tree number {n}") for n in range(6)]
+    index = get_index()
+    index.rebuild(db.session)
+    one_process = {h["id"] for h in index.searcher().search(Term("text", "tree"), limit=None)}
+    monkeypatch.setattr(index_module, "PARALLEL_REBUILD_MIN", 1)
+    monkeypatch.setattr(index_module.os, "cpu_count", lambda: 2)
+    assert index.rebuild(db.session) == 6
+    several = {h["id"] for h in index.searcher().search(Term("text", "tree"), limit=None)}
+    assert several == one_process == {str(b.id) for b in bids}
+    assert index.check(db.session).total == 0 and index.doc_count() == 6
+
+
 # --- processes -------------------------------------------------------------------------
 
 
