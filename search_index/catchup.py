@@ -93,7 +93,7 @@ def _rebuild_stores(report: CatchUpReport, progress: bool, total: int) -> None:
         child = context.Process(
             target=_search_child,
             args=(current_app._get_current_object(), progress, total, seconds),  # type: ignore[attr-defined]
-            daemon=True,
+            daemon=False,  # it indexes in processes of its own (a large rebuild's MpWriter)
         )
         child.start()
     started = time.perf_counter()

@@ -544,17 +544,22 @@ def test_a_large_import_into_an_empty_site_is_rebuilt_and_finished_before_it_ret
 
 
 @pytest.mark.parametrize("app_config", [{"SEARCH_BACKEND": "whoosh"}])
-@pytest.mark.parametrize("child_fails", [False, True])
+@pytest.mark.parametrize(("child_fails", "index_processes"), [(False, 1), (True, 1), (False, 2)])
 def test_a_rebuild_builds_the_search_index_in_a_child_beside_the_similarity_store(
-    app_config, app, db, tmp_path, monkeypatch, child_fails
+    app_config, app, db, tmp_path, monkeypatch, child_fails, index_processes
 ):
-    """The two rebuilds run side by side (the index in a forked child); a child that fails
-    leaves the rebuild to this process, so the import still finishes searchable."""
+    """The two rebuilds run side by side (the index in a forked child, itself indexing in
+    processes of its own for a large corpus); a child that fails leaves the rebuild to this
+    process, so the import still finishes searchable."""
     import os
 
     from search_index import catchup, get_index
+    from search_index import index as index_module
 
     app.config["IMPORT_REBUILD_MIN"] = 3
+    if index_processes > 1:  # before: "daemonic processes are not allowed to have children"
+        monkeypatch.setattr(index_module, "PARALLEL_REBUILD_MIN", 1)
+        monkeypatch.setattr(index_module.os, "cpu_count", lambda: index_processes)
     builders = tmp_path / "builders.txt"
 
     def rebuild(session, progress=None, real=catchup.rebuild_search_index):
