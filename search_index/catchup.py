@@ -80,10 +80,9 @@ def _rebuild_stores(report: CatchUpReport, progress: bool, total: int) -> None:
     """Search and similarity rebuilt from the database, side by side where they can be."""
     from search_index import similarity
 
-    index = get_index()
     child = seconds = None
-    started = time.perf_counter()
-    if getattr(index, "kept_by_database", False):
+    if getattr(get_index(), "kept_by_database", False):
+        started = time.perf_counter()
         outbox.sync("search")  # the vectors were written with the rows: only the rows go
         report.seconds["search"] = time.perf_counter() - started
     elif "fork" in multiprocessing.get_all_start_methods():
@@ -100,12 +99,12 @@ def _rebuild_stores(report: CatchUpReport, progress: bool, total: int) -> None:
     with _bar(progress, total, "similarity", position=1 if child else None) as bar:
         similarity.rebuild(progress=bar.update)
     report.seconds["similarity"] = time.perf_counter() - started
-    if child is not None:
+    if child is not None and seconds is not None:
         child.join()
-        if child.exitcode == 0 and seconds is not None:
+        if child.exitcode == 0:
             report.seconds["search"] = seconds.value
-            return
-        log.warning("The search index rebuild in a child process failed; rebuilding here")
+        else:
+            log.warning("The search index rebuild in a child process failed; rebuilding here")
     if "search" not in report.seconds:
         started = time.perf_counter()
         with _bar(progress, total, "search index") as bar:

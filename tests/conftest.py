@@ -96,8 +96,8 @@ class _Schema:
             statements += [f'ALTER SEQUENCE "{name}" RESTART' for name in sequences]
             conn.exec_driver_sql("; ".join(statements))
 
-    def prepare(self, app) -> None:
-        """In `app`'s context: its database empty, with every table."""
+    def prepare(self) -> None:
+        """In an app's context: its database empty, with every table."""
         engine = _db.engine
         if engine.dialect.name == "postgresql":
             if self.ready:
@@ -146,7 +146,7 @@ event.listen(_db.metadata, "after_drop", _schema.dropped)
 def app(tmp_path, app_config):
     app = create_app(make_config(tmp_path, **app_config))
     with app.app_context():
-        _schema.prepare(app)
+        _schema.prepare()
         yield app
         _db.session.remove()
         _schema.finish()

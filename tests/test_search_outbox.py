@@ -213,9 +213,20 @@ def test_a_large_rebuild_indexes_in_several_processes_with_the_same_result(
     index = get_index()
     index.rebuild(db.session)
     one_process = {h["id"] for h in index.searcher().search(Term("text", "tree"), limit=None)}
+    from whoosh.multiproc import MpWriter
+
+    processes: list[int] = []
+    real_init = MpWriter.__init__
+
+    def counting_init(self, ix, procs=None, **kwargs):
+        processes.append(procs)
+        real_init(self, ix, procs=procs, **kwargs)
+
+    monkeypatch.setattr(MpWriter, "__init__", counting_init)
     monkeypatch.setattr(index_module, "PARALLEL_REBUILD_MIN", 1)
     monkeypatch.setattr(index_module.os, "cpu_count", lambda: 2)
     assert index.rebuild(db.session) == 6
+    assert processes == [2]  # one indexing process per core
     several = {h["id"] for h in index.searcher().search(Term("text", "tree"), limit=None)}
     assert several == one_process == {str(b.id) for b in bids}
     assert index.check(db.session).total == 0 and index.doc_count() == 6
