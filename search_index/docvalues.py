@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 from whoosh.searching import Searcher
 
+from search_index.docsets import segment_lengths
+
 MISSING = -1
 # Raw sortable columns hold value + 2**(bits-1) unsigned; a gap is the unsigned maximum.
 _BITS32 = 32
@@ -66,6 +68,7 @@ class DocValues:
         self._lock = threading.Lock()
         self._segments: dict[str, dict] = {}
         self._combined: tuple[tuple, Values] | None = None
+        self._lengths: dict[tuple[str, str], np.ndarray] = {}
         self.vocab = {name: Vocabulary() for name in (*SINGLE_FIELDS, *MULTI_FIELDS)}
 
     def for_searcher(self, searcher: Searcher) -> Values:
@@ -85,7 +88,23 @@ class DocValues:
             for segment_id in list(self._segments):
                 if segment_id not in live:
                     del self._segments[segment_id]
+            for length_key in list(self._lengths):  # segments merged away since
+                if length_key[0] not in live:
+                    del self._lengths[length_key]
             return values
+
+    def field_lengths(self, seg, fieldname: str) -> np.ndarray:
+        """One segment's lengths of a text field by document number (what BM25F divides by),
+        read once per segment, as its other arrays are."""
+        segment_id = seg._segment.segment_id() if hasattr(seg, "_segment") else None
+        with self._lock:
+            cached = self._lengths.get((segment_id, fieldname)) if segment_id else None
+        if cached is None:
+            cached = segment_lengths(seg, fieldname)
+            if segment_id:
+                with self._lock:
+                    self._lengths[(segment_id, fieldname)] = cached
+        return cached
 
     def _segment_values(self, seg) -> dict:
         segment_id = seg._segment.segment_id()

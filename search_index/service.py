@@ -21,7 +21,7 @@ from whoosh.support.charset import accent_map
 
 from bids.database import db
 from bids.models import Organisation, User
-from search_index.docsets import query_mask
+from search_index.docsets import evaluate
 from search_index.docvalues import MISSING, DocValues, Values
 from search_index.facets import FacetValue, facet_counts, facet_mask
 from search_index.filters import SORTS, SearchFilters, SearchLimits, beyond_window, window_message
@@ -252,8 +252,21 @@ class SearchService:
         base = self.base_mask(user, filters, values)
         if exact is not None:
             base &= exact
+        start = (page - 1) * per_page
+        window = self.max_window if windowed else None
+        # A page past the window is refused or empty whatever the total: nothing to rank.
+        ranked = sort == "relevance" and not (window is not None and start >= window)
+        scores = None  # by document number; None: Whoosh ranks the page (docsets.evaluate)
         if parsed.query is not None:
-            base &= query_mask(parsed.query, searcher, values.n)
+            matches = evaluate(
+                parsed.query,
+                searcher,
+                values.n,
+                scored=ranked,
+                lengths=self.docvalues.field_lengths,
+            )
+            base &= matches.mask
+            scores = matches.scores
         facet_masks = {
             name: facet_mask(name, sel, values) for name, sel in filters.active().items()
         }
@@ -262,9 +275,6 @@ class SearchService:
             final &= mask
         matched = np.flatnonzero(final)
         total = int(matched.size)
-
-        start = (page - 1) * per_page
-        window = self.max_window if windowed else None
         exceeded = beyond_window(window, start, int(total))
         if window is not None and exceeded:
             hits = []
@@ -273,7 +283,7 @@ class SearchService:
             size = per_page if window is None else max(0, min(per_page, window - start))
             words = title_boost_words(rest) if sort == "relevance" else []
             hits = self._page(
-                searcher, parsed.query, sort, final, matched, values, start, size, words
+                searcher, parsed.query, sort, final, matched, values, start, size, words, scores
             )
         results = Results(
             hits,
@@ -322,7 +332,17 @@ class SearchService:
             ).bid_ids
 
     def _page(
-        self, searcher, query, sort, final, matched, values, start, per_page, title_words=()
+        self,
+        searcher,
+        query,
+        sort,
+        final,
+        matched,
+        values,
+        start,
+        per_page,
+        title_words=(),
+        scores=None,
     ) -> list[Hit]:
         if matched.size == 0 or start >= matched.size:
             return []
@@ -330,8 +350,11 @@ class SearchService:
         if sort == "relevance":
             terms = _title_terms(searcher.schema, title_words)
             limit = max(start + per_page, RESCORE_WINDOW if terms else 0)
-            results = searcher.search(query, filter=_MaskFilter(final), limit=limit)
-            scored = [(hit.docnum, hit.score) for hit in results]
+            if scores is not None:
+                scored = _top(matched, scores, limit)
+            else:
+                results = searcher.search(query, filter=_MaskFilter(final), limit=limit)
+                scored = [(hit.docnum, hit.score) for hit in results]
             if terms:
                 scored = _rescore_titles(searcher.reader(), terms, scored)
             return [
@@ -347,6 +370,22 @@ class SearchService:
     @staticmethod
     def _ids_of(searcher):
         return lambda docnum: searcher.stored_fields(docnum)["id"]
+
+
+def _top(matched: np.ndarray, scores: np.ndarray, limit: int) -> list[tuple[int, float]]:
+    """The `limit` best of the matched documents (ascending document numbers), highest score
+    first and ties in document order, as Whoosh's collector ranks them."""
+    ranked = scores[matched]
+    if limit < matched.size:
+        # Everything above the limit-th best score, then as many of those equal to it as fit.
+        kth = np.partition(ranked, matched.size - limit)[matched.size - limit]
+        above = ranked > kth
+        equal = np.flatnonzero(ranked == kth)[: limit - int(above.sum())]
+        keep = np.flatnonzero(above)
+        keep = np.sort(np.concatenate([keep, equal]))
+        matched, ranked = matched[keep], ranked[keep]
+    order = np.lexsort((matched, -ranked))
+    return [(int(d), float(s)) for d, s in zip(matched[order], ranked[order], strict=True)]
 
 
 def _title_terms(schema, words) -> list[str]:
