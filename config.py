@@ -40,6 +40,9 @@ class Config:
     # SQLite (journalled in WAL mode): how long a write waits for another writer before the
     # request is answered 503 with Retry-After (nothing changed).
     SQLITE_BUSY_TIMEOUT_S = float(os.environ.get("SQLITE_BUSY_TIMEOUT_S", "15"))
+    # PostgreSQL: JIT compilation of queries (off: the site's queries are short; see
+    # bids.database.tune_postgresql).
+    POSTGRES_JIT = _env_bool("POSTGRES_JIT", False)
     UPLOAD_DIR = os.environ.get("UPLOAD_DIR", str(DEFAULT_INSTANCE / "uploads"))
     SEARCH_INDEX_DIR = os.environ.get("SEARCH_INDEX_DIR", str(DEFAULT_INSTANCE / "search-index"))
     # "whoosh" (files in SEARCH_INDEX_DIR) or "postgres" (full-text search in the database,

@@ -10,10 +10,11 @@ def init_app(app: Any) -> None:
 
     The listeners (outbox rows written with each flush, attachment files deleted after
     commit) are process-wide and registered once, however many apps are created. A SQLite
-    engine is set to WAL with the configured busy timeout (`SQLITE_BUSY_TIMEOUT_S`).
+    engine is set to WAL with the configured busy timeout (`SQLITE_BUSY_TIMEOUT_S`); a
+    PostgreSQL engine's connections have JIT off unless `POSTGRES_JIT`.
     """
     from bids import attachments, models, outbox  # noqa: F401
-    from bids.database import db, tune_sqlite
+    from bids.database import db, tune_postgresql, tune_sqlite
     from bids.pools import models as pool_models  # noqa: F401
 
     attachments.listen()
@@ -21,3 +22,4 @@ def init_app(app: Any) -> None:
     with app.app_context():
         for engine in db.engines.values():
             tune_sqlite(engine, float(app.config.get("SQLITE_BUSY_TIMEOUT_S", 15)))
+            tune_postgresql(engine, bool(app.config.get("POSTGRES_JIT", False)))

@@ -52,6 +52,24 @@ def dialect_insert(session, entity):
     return sqlite_insert(entity)
 
 
+def tune_postgresql(engine: Engine, jit: bool) -> None:
+    """On PostgreSQL, every new connection has JIT compilation off unless `jit`: the site's
+    queries are short (a search, a page, a facet count), and JIT compiling one whose estimate
+    passes `jit_above_cost` added ~25 ms to a 42k-bid facet count that runs in 50 (PostgreSQL's
+    documentation: JIT pays off for long CPU-bound analytical queries). Nothing on SQLite."""
+    if engine.dialect.name != "postgresql" or jit:
+        return
+
+    @event.listens_for(engine, "connect")
+    def _settings(dbapi_connection, _connection_record) -> None:
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("SET jit = off")
+        finally:
+            cursor.close()
+        dbapi_connection.commit()  # a SET in a transaction rolled back would be undone
+
+
 def tune_sqlite(engine: Engine, busy_timeout_s: float) -> None:
     """On SQLite, every new connection journals in WAL mode (readers and the one writer no
     longer block each other: without it a busy site's writers starve behind its readers and

@@ -222,3 +222,14 @@ class TestWriteFlood:
         assert statuses == [201] * 20 + [429] * 80
         assert all(int(r.headers["Retry-After"]) >= 0 for r in responses if r.status_code == 429)
         assert bid_count(db) == statuses.count(201)
+
+
+@pytest.mark.skipif(not ON_POSTGRES, reason="needs PostgreSQL (TEST_DATABASE_URL)")
+def test_postgresql_connections_have_jit_off_and_keep_it(app, db):
+    """Every pooled connection, also after a rollback (a SET in an aborted transaction is
+    undone, so the setting is committed when the connection opens)."""
+    db.engine.dispose()
+    for _ in range(2):
+        with db.engine.connect() as conn:
+            assert conn.execute(text("SHOW jit")).scalar() == "off"
+            conn.rollback()
