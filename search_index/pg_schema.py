@@ -17,8 +17,13 @@ from bids.models import Attachment, Bid
 VECTOR_COLUMN = "search_vector"
 VECTOR_INDEX = "ix_bid_search_vector"
 TS_CONFIG = "openbids_english"  # English stemming with accents folded ("Esmée" finds "Esmee")
+# `funder:"..."` and `organisation:...` look names up (search_index.pg_query._name_condition):
+# by lower(name), else by the name's words; without these, two scans of every organisation
+# with a to_tsvector of each name (23 ms a search at 11k organisations).
+NAME_LOWER_INDEX = "ix_organisation_name_lower"
+NAME_SEARCH_INDEX = "ix_organisation_name_search"
 # Names only PostgreSQL has: the migration test leaves them out of its models comparison.
-PG_ONLY_NAMES = frozenset({VECTOR_COLUMN, VECTOR_INDEX})
+PG_ONLY_NAMES = frozenset({VECTOR_COLUMN, VECTOR_INDEX, NAME_LOWER_INDEX, NAME_SEARCH_INDEX})
 
 CONFIG_STATEMENTS = (
     "CREATE EXTENSION IF NOT EXISTS unaccent",
@@ -39,6 +44,14 @@ LANGUAGE sql IMMUTABLE AS $$
     '(^|\n)[ \t]*(>[ \t]*)+', '\1', 'g'),
     '[#*_`~|\\]+', ' ', 'g')
 $$""",
+)
+
+# Made with the bid table's (the organisation table comes first, before the text search
+# configuration exists); migration 0011 for deployed databases.
+NAME_STATEMENTS = (
+    f"CREATE INDEX IF NOT EXISTS {NAME_LOWER_INDEX} ON organisation (lower(name))",
+    f"CREATE INDEX IF NOT EXISTS {NAME_SEARCH_INDEX} ON organisation "
+    f"USING gin (to_tsvector('{TS_CONFIG}', name))",
 )
 
 BID_STATEMENTS = (
@@ -118,5 +131,5 @@ def _listen(table, statements) -> None:
         event.listen(table, "after_create", DDL(statement).execute_if(dialect="postgresql"))
 
 
-_listen(Bid.__table__, CONFIG_STATEMENTS + BID_STATEMENTS)
+_listen(Bid.__table__, CONFIG_STATEMENTS + BID_STATEMENTS + NAME_STATEMENTS)
 _listen(Attachment.__table__, ATTACHMENT_STATEMENTS)

@@ -25,6 +25,9 @@ SHARED_DATA = Path(
 )
 PASSWORD = "correct horse battery"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+# The suite's run against PostgreSQL (`make test-postgres`); the URL's scheme is set before
+# pytest-xdist renames its database per worker.
+ON_POSTGRES = os.environ.get("TEST_DATABASE_URL", "").startswith("postgresql")
 
 
 def pytest_configure(config):

@@ -23,9 +23,7 @@ from bids.accounts import create_api_token
 from bids.models import Bid, Membership, User
 from search_index import get_index, outbox
 from search_index.worker import run_worker
-from tests.conftest import make_config
-
-ON_POSTGRES = (os.environ.get("TEST_DATABASE_URL") or "").startswith("postgresql")
+from tests.conftest import ON_POSTGRES, make_config
 
 
 def token_for(db, org) -> str:

@@ -11,7 +11,7 @@ from sqlalchemy import inspect
 from bids.database import db as _db
 from portal import create_app
 from search_index.pg_schema import PG_ONLY_NAMES
-from tests.conftest import make_config
+from tests.conftest import ON_POSTGRES, make_config
 
 
 @pytest.fixture
@@ -48,3 +48,22 @@ def test_downgrade_to_base_removes_every_table(bare_app):
     downgrade(revision="base")
     tables = set(inspect(_db.engine).get_table_names()) - {"alembic_version"}
     assert tables == set()
+
+
+def _pg_only_indexes(conn) -> set[str]:
+    rows = conn.exec_driver_sql("SELECT indexname FROM pg_indexes WHERE schemaname = 'public'")
+    return {name for (name,) in rows} & PG_ONLY_NAMES
+
+
+@pytest.mark.skipif(not ON_POSTGRES, reason="PostgreSQL's own indexes (TEST_DATABASE_URL)")
+def test_postgresql_only_indexes_come_from_the_migrations_as_from_create_all(bare_app):
+    """A deployed database (migrations) and a new one (create_all) get the same indexes
+    that only PostgreSQL has: the search vector's and the organisation names' lookups."""
+    upgrade()
+    with _db.engine.connect() as conn:
+        migrated = _pg_only_indexes(conn)
+    downgrade(revision="base")
+    _db.create_all()
+    with _db.engine.connect() as conn:
+        created = _pg_only_indexes(conn)
+    assert migrated == created == PG_ONLY_NAMES - {"search_vector"}

@@ -6,8 +6,6 @@ only when TEST_DATABASE_URL is PostgreSQL (`make test-postgres`), and say why ot
 
 from __future__ import annotations
 
-import os
-
 import pytest
 from sqlalchemy import text
 
@@ -16,9 +14,8 @@ from bids.publishing import hide_bid
 from portal import create_app
 from search_index import pg_query, search_backend
 from search_index.query import FALLBACK_MESSAGE
-from tests.conftest import make_config
+from tests.conftest import ON_POSTGRES, make_config
 
-ON_POSTGRES = os.environ.get("TEST_DATABASE_URL", "").startswith("postgresql")
 needs_postgres = pytest.mark.skipif(
     not ON_POSTGRES, reason="PostgreSQL search: set TEST_DATABASE_URL (make test-postgres)"
 )
