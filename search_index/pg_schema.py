@@ -22,8 +22,16 @@ TS_CONFIG = "openbids_english"  # English stemming with accents folded ("Esmée"
 # with a to_tsvector of each name (23 ms a search at 11k organisations).
 NAME_LOWER_INDEX = "ix_organisation_name_lower"
 NAME_SEARCH_INDEX = "ix_organisation_name_search"
+# Browsing the public bids (no words): newest or largest first straight from an index (a
+# sort of every bid was 43 ms at 42k), and the facet counts from a narrow covering index
+# instead of the wide rows (46 -> 15 ms). Partial: what anonymous visitors may see.
+PUBLIC = "visibility = 'published' AND hidden_at IS NULL"
+NEWEST_INDEX = "ix_bid_public_newest"
+AMOUNT_INDEX = "ix_bid_public_amount"
+FACETS_INDEX = "ix_bid_public_facets"
+SEARCH_INDEXES = (NAME_LOWER_INDEX, NAME_SEARCH_INDEX, NEWEST_INDEX, AMOUNT_INDEX, FACETS_INDEX)
 # Names only PostgreSQL has: the migration test leaves them out of its models comparison.
-PG_ONLY_NAMES = frozenset({VECTOR_COLUMN, VECTOR_INDEX, NAME_LOWER_INDEX, NAME_SEARCH_INDEX})
+PG_ONLY_NAMES = frozenset({VECTOR_COLUMN, VECTOR_INDEX, *SEARCH_INDEXES})
 
 CONFIG_STATEMENTS = (
     "CREATE EXTENSION IF NOT EXISTS unaccent",
@@ -48,10 +56,18 @@ $$""",
 
 # Made with the bid table's (the organisation table comes first, before the text search
 # configuration exists); migration 0011 for deployed databases.
-NAME_STATEMENTS = (
+INDEX_STATEMENTS = (
     f"CREATE INDEX IF NOT EXISTS {NAME_LOWER_INDEX} ON organisation (lower(name))",
     f"CREATE INDEX IF NOT EXISTS {NAME_SEARCH_INDEX} ON organisation "
     f"USING gin (to_tsvector('{TS_CONFIG}', name))",
+    f"CREATE INDEX IF NOT EXISTS {NEWEST_INDEX} ON bid "
+    f"((coalesce(published_at, created_at)) DESC NULLS LAST, id) WHERE {PUBLIC}",
+    f"CREATE INDEX IF NOT EXISTS {AMOUNT_INDEX} ON bid "
+    f"((coalesce(amount_awarded_minor, amount_requested_minor)) DESC NULLS LAST, id) "
+    f"WHERE {PUBLIC}",
+    f"CREATE INDEX IF NOT EXISTS {FACETS_INDEX} ON bid (id) INCLUDE (status, funder_id, "
+    f"amount_awarded_minor, amount_requested_minor, submitted_on, decided_on, themes, "
+    f"locations) WHERE {PUBLIC}",
 )
 
 BID_STATEMENTS = (
@@ -131,5 +147,5 @@ def _listen(table, statements) -> None:
         event.listen(table, "after_create", DDL(statement).execute_if(dialect="postgresql"))
 
 
-_listen(Bid.__table__, CONFIG_STATEMENTS + BID_STATEMENTS + NAME_STATEMENTS)
+_listen(Bid.__table__, CONFIG_STATEMENTS + BID_STATEMENTS + INDEX_STATEMENTS)
 _listen(Attachment.__table__, ATTACHMENT_STATEMENTS)

@@ -322,12 +322,7 @@ class PgSearchService:
         parts = [
             row("total", literal(""), *[m.c[f"f_{o}"].is_(True) for o in flags], group=False),
             row("status", m.c.status, *others("status")),
-            row(
-                "funder",
-                funder.name,
-                *others("funder"),
-                select_from=m.join(funder, funder.id == m.c.funder_id),
-            ),
+            self._funder_counts(m, funder, others("funder")),
             row("year", m.c.year, m.c.year.is_not(None), *others("year")),
             row("band", band_key, m.c.amount >= 0, *others("band")),
         ]
@@ -355,11 +350,31 @@ class PgSearchService:
                 total = int(n)
             else:
                 counts[facet].append((value, int(n)))
+        merged: dict[str, int] = {}  # two funders may share a name: one facet value, as Whoosh
+        for value, n in counts["funder"]:
+            merged[value] = merged.get(value, 0) + n
+        counts["funder"] = list(merged.items())
         out = {
             name: self._facet_values(name, counts[name], {str(v) for v in getattr(filters, name)})
             for name in FACET_FIELDS
         }
         return total, out
+
+    @staticmethod
+    def _funder_counts(m, funder, where: list):
+        """The funder facet: counted by funder id over the matches, then the few counted
+        funders' names joined (not every match joined to its funder's name, then grouped)."""
+        by_id = (
+            select(m.c.funder_id.label("funder_id"), func.count().label("n"))
+            .where(m.c.funder_id.is_not(None), *where)
+            .group_by(m.c.funder_id)
+            .subquery("by_funder")
+        )
+        return select(
+            literal("funder").label("facet"),
+            cast(funder.name, String).label("value"),
+            by_id.c.n.label("n"),
+        ).select_from(by_id.join(funder, funder.id == by_id.c.funder_id))
 
     @staticmethod
     def _facet_values(name: str, counted, selected: set[str]) -> list[FacetValue]:

@@ -197,3 +197,17 @@ def test_updates_and_deletes_reach_results(corpus, db):
     db.session.commit()
     assert s.search(None, "orchard").total == 0
     assert s.search(None, "").total == 2
+
+
+def test_two_funders_of_one_name_are_one_facet_value_on_both_backends(db, factory):
+    """Facet values are names (a filter link selects by name): counted once, not per id."""
+    from bids.models import OrgKind
+
+    applicant = factory.org("Valley Makers")
+    twins = [factory.org("Twin Fund", kind=OrgKind.FUNDER) for _ in range(2)]
+    for twin in twins:
+        bid = factory.bid(applicant, title=f"Workshop for {twin.id}")
+        bid.funder_id = twin.id
+        db.session.commit()
+    funders = [(f.value, f.count) for f in service().search(None, "").facets["funder"]]
+    assert funders == [("Twin Fund", 2)]
