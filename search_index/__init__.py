@@ -76,6 +76,9 @@ def init_app(app: Flask) -> None:
         app.extensions["search_index"] = PgSearchIndex()
         app.extensions["search_service"] = PgSearchService(SearchLimits.from_config(app.config))
     else:
+        from search_index import whoosh_io
+
+        whoosh_io.install()  # segments are read in place, not copied per reader
         app.extensions["search_index"] = SearchIndex(
             app.config["SEARCH_INDEX_DIR"],
             lock_timeout=float(app.config["SEARCH_LOCK_TIMEOUT_S"]),

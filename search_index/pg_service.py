@@ -351,8 +351,8 @@ class PgSearchService:
             else:
                 counts[facet].append((value, int(n)))
         merged: dict[str, int] = {}  # two funders may share a name: one facet value, as Whoosh
-        for value, n in counts["funder"]:
-            merged[value] = merged.get(value, 0) + n
+        for funder_name, n in counts["funder"]:
+            merged[funder_name] = merged.get(funder_name, 0) + n
         counts["funder"] = list(merged.items())
         out = {
             name: self._facet_values(name, counts[name], {str(v) for v in getattr(filters, name)})
