@@ -55,6 +55,45 @@ def beyond_window(window: int | None, start: int, total: int) -> bool:
     return window is not None and start >= window and total > window
 
 
+@dataclass(frozen=True)
+class PageRequest:
+    """One page asked of either backend: the sort (unknown ones rank by relevance), the page
+    and its size (at most 1,000), and the result window unless the caller pages past it."""
+
+    sort: str
+    page: int
+    per_page: int
+    window: int | None
+
+    @classmethod
+    def of(cls, sort: str, page: int, per_page: int, max_window: int, windowed: bool):
+        return cls(
+            sort if sort in SORTS else "relevance",
+            max(1, int(page)),
+            max(1, min(int(per_page), 1000)),
+            max_window if windowed else None,
+        )
+
+    @property
+    def start(self) -> int:
+        return (self.page - 1) * self.per_page
+
+    @property
+    def size(self) -> int:
+        """How many of this page may be shown (the window cuts the last page short)."""
+        if self.window is None:
+            return self.per_page
+        return max(0, min(self.per_page, self.window - self.start))
+
+    @property
+    def past_window(self) -> bool:
+        """The page starts at or past the window: refused, or empty, whatever the total."""
+        return self.window is not None and self.start >= self.window
+
+    def refused(self, total: int) -> bool:
+        return beyond_window(self.window, self.start, total)
+
+
 def window_message(window: int, total: int) -> str:
     return (
         f"Only the first {window:,} results can be paged through. Narrow the search, "

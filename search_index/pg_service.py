@@ -38,11 +38,10 @@ from search_index.facets import FACET_LIMIT, FacetValue
 from search_index.filters import (
     BANDS,
     FACET_FIELDS,
-    SORTS,
+    PageRequest,
     SearchFilters,
     SearchLimits,
     band_label,
-    beyond_window,
     window_message,
 )
 from search_index.index import Drift
@@ -155,8 +154,8 @@ class PgSearchService:
     ) -> Results:
         """One page of results; `windowed=False` (exports) pages past the result window."""
         filters = filters or SearchFilters()
-        sort = sort if sort in SORTS else "relevance"
-        page, per_page = max(1, int(page)), max(1, min(int(per_page), 1000))
+        asked = PageRequest.of(sort, page, per_page, self.max_window, windowed)
+        sort, page, per_page, window = asked.sort, asked.page, asked.per_page, asked.window
         parsed = parse(q)
         if parsed.condition is None and sort == "relevance":
             sort = "newest"
@@ -171,16 +170,16 @@ class PgSearchService:
             total, facet_values = self._facets(session, base, facet_conditions, filters)
         else:
             total = session.scalar(select(func.count(Bid.id)).where(*final)) or 0
-        start = (page - 1) * per_page
-        window = self.max_window if windowed else None
-        exceeded = beyond_window(window, start, int(total))
+        exceeded = asked.refused(int(total))
         messages = [parsed.message] if parsed.message else []
         if exceeded and window is not None:
             hits: list[Hit] = []
             messages.append(window_message(window, int(total)))
         else:
-            size = per_page if window is None else max(0, min(per_page, window - start))
-            hits = self._page(session, parsed, sort, final, start, size) if start < total else []
+            start = asked.start
+            hits = (
+                self._page(session, parsed, sort, final, start, asked.size) if start < total else []
+            )
         results = Results(
             hits,
             int(total),

@@ -12,7 +12,6 @@ from collections import Counter
 
 import numpy as np
 
-from search_index.facets import facet_mask
 from search_index.filters import SearchFilters as Filters
 from search_index.service import get_search_service
 
@@ -85,22 +84,6 @@ def _tags_from_rows(ids: set[int]) -> dict[str, Counter]:
     return tags
 
 
-def _query_mask(query, searcher, n: int) -> np.ndarray:
-    """The documents matching the query. A word searched in every field (an OR of terms) is
-    read term by term into the mask: Whoosh's union matcher merges them a document at a
-    time, several times slower for a word thousands of bids use."""
-    from whoosh.query import Or, Term
-
-    mask = np.zeros(n, dtype=bool)
-    plain_or = type(query) is Or and (query.minmatch or 0) <= 1
-    parts = query.subqueries if plain_or else [query]
-    if not all(isinstance(part, Term) for part in parts):
-        parts = [query]
-    for part in parts:
-        mask[np.fromiter(part.docs(searcher), dtype=np.int64)] = True
-    return mask
-
-
 def matching_bids(
     q: str = "", filters: Filters | None = None
 ) -> tuple[set[int], dict[str, Counter]]:
@@ -111,15 +94,11 @@ def matching_bids(
     if not hasattr(service, "docvalues"):  # the PostgreSQL engine: no value arrays to count over
         found = set(service.iter_bid_ids(None, q, filters, chunk=5000))
         return found, _tags_from_rows(found)
-    searcher = service.index.searcher()
-    values = service.docvalues.for_searcher(searcher)
-    parsed = service.builder(searcher.schema).parse(q)
-    mask = service.base_mask(None, filters, values)
-    if parsed.query is not None:
-        mask &= _query_mask(parsed.query, searcher, values.n)
-    for name, selected in filters.active().items():
-        mask &= facet_mask(name, selected, values)
-    ids = _docnum_ids(service, searcher)[np.flatnonzero(mask)]
+    # The search page's own matching (exact-value clauses as filters, wildcards capped),
+    # for an anonymous reader: the figures count what the results page lists.
+    found = service.match(None, q, filters, scored=False)
+    values, mask = found.values, found.final
+    ids = _docnum_ids(service, found.searcher)[np.flatnonzero(mask)]
     tags = {}
     for name, key in (("theme", "themes"), ("location", "locations")):
         docs, codes = values.multi[name]

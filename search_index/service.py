@@ -24,7 +24,7 @@ from bids.models import Organisation, User
 from search_index.docsets import evaluate
 from search_index.docvalues import MISSING, DocValues, Values
 from search_index.facets import FacetValue, facet_counts, facet_mask
-from search_index.filters import SORTS, SearchFilters, SearchLimits, beyond_window, window_message
+from search_index.filters import PageRequest, SearchFilters, SearchLimits, window_message
 from search_index.index import SearchIndex
 from search_index.query import (
     ExactClause,
@@ -80,6 +80,29 @@ class Results:
     @property
     def bid_ids(self) -> list[int]:
         return [hit.bid_id for hit in self.items]
+
+
+@dataclass
+class Match:
+    """What `SearchService.match` found (see there)."""
+
+    searcher: Any
+    values: Values
+    parsed: Any  # search_index.query.ParsedQuery
+    text: str  # the query as typed (trimmed)
+    rest: str  # its words once the exact-value clauses are lifted out
+    messages: list[str]
+    base: np.ndarray  # permissions, amount bounds, exact clauses and words
+    facet_masks: dict[str, np.ndarray]  # each selected facet's own mask
+    scores: np.ndarray | None
+
+    @property
+    def final(self) -> np.ndarray:
+        """Every filter applied: the documents the search's results are."""
+        mask = self.base.copy()
+        for facet in self.facet_masks.values():
+            mask &= facet
+        return mask
 
 
 def _fold(value: str) -> str:
@@ -216,6 +239,43 @@ class SearchService:
 
     # --- searching ---------------------------------------------------------------------
 
+    def match(self, user: Any, q: str, filters: SearchFilters, *, scored: bool) -> Match:
+        """What a search matches before any page is cut: the query as parsed (exact-value
+        clauses as filters, wildcards capped), the mask its words and `user`'s permissions and
+        amount bounds admit, each selected facet's mask, and (if `scored`) every document's
+        score. The search page, the insights and the network map all start here."""
+        searcher = self.index.searcher()
+        values = self.docvalues.for_searcher(searcher)
+        text = (q or "").strip()[:1000]
+        clauses, rest = split_exact(text)
+        exact, unknown = self._exact_mask(clauses, values) if clauses else (None, [])
+        parsed = self.builder(searcher.schema).parse(" ".join([rest, *unknown]).strip())
+        messages = [parsed.message] if parsed.message else []
+        if parsed.query is not None:
+            parsed.query, capped = cap_prefixes(
+                parsed.query, searcher.reader(), self.prefix_terms, self._prefixes(searcher)
+            )
+            if capped:
+                messages.append(capped_message(capped, self.prefix_terms))
+        base = self.base_mask(user, filters, values)
+        if exact is not None:
+            base &= exact
+        scores = None  # by document number; None: Whoosh ranks the page (docsets.evaluate)
+        if parsed.query is not None:
+            matches = evaluate(
+                parsed.query,
+                searcher,
+                values.n,
+                scored=scored,
+                lengths=self.docvalues.field_lengths,
+            )
+            base &= matches.mask
+            scores = matches.scores
+        facet_masks = {
+            name: facet_mask(name, sel, values) for name, sel in filters.active().items()
+        }
+        return Match(searcher, values, parsed, text, rest, messages, base, facet_masks, scores)
+
     def search(
         self,
         user: Any,
@@ -231,59 +291,37 @@ class SearchService:
     ) -> Results:
         """One page of results; `windowed=False` (exports) pages past the result window."""
         filters = filters or SearchFilters()
-        sort = sort if sort in SORTS else "relevance"
-        page, per_page = max(1, int(page)), max(1, min(int(per_page), 1000))
-        searcher = self.index.searcher()
-        values = self.docvalues.for_searcher(searcher)
-        text = (q or "").strip()[:1000]
-        clauses, rest = split_exact(text)
-        exact, unknown = self._exact_mask(clauses, values) if clauses else (None, [])
-        parsed = self.builder(searcher.schema).parse(" ".join([rest, *unknown]).strip())
-        messages = [parsed.message] if parsed.message else []
-        if parsed.query is not None:
-            parsed.query, capped = cap_prefixes(
-                parsed.query, searcher.reader(), self.prefix_terms, self._prefixes(searcher)
-            )
-            if capped:
-                messages.append(capped_message(capped, self.prefix_terms))
+        asked = PageRequest.of(sort, page, per_page, self.max_window, windowed)
+        sort, page, per_page, window = asked.sort, asked.page, asked.per_page, asked.window
+        found = self.match(user, q, filters, scored=sort == "relevance" and not asked.past_window)
+        searcher, values, parsed, messages = (
+            found.searcher,
+            found.values,
+            found.parsed,
+            found.messages,
+        )
         if parsed.query is None and sort == "relevance":
             sort = "newest"
-
-        base = self.base_mask(user, filters, values)
-        if exact is not None:
-            base &= exact
-        start = (page - 1) * per_page
-        window = self.max_window if windowed else None
-        # A page past the window is refused or empty whatever the total: nothing to rank.
-        ranked = sort == "relevance" and not (window is not None and start >= window)
-        scores = None  # by document number; None: Whoosh ranks the page (docsets.evaluate)
-        if parsed.query is not None:
-            matches = evaluate(
-                parsed.query,
-                searcher,
-                values.n,
-                scored=ranked,
-                lengths=self.docvalues.field_lengths,
-            )
-            base &= matches.mask
-            scores = matches.scores
-        facet_masks = {
-            name: facet_mask(name, sel, values) for name, sel in filters.active().items()
-        }
-        final = base.copy()
-        for mask in facet_masks.values():
-            final &= mask
+        final = found.final
         matched = np.flatnonzero(final)
         total = int(matched.size)
-        exceeded = beyond_window(window, start, int(total))
+        exceeded = asked.refused(total)
         if window is not None and exceeded:
             hits = []
             messages.append(window_message(window, total))
         else:
-            size = per_page if window is None else max(0, min(per_page, window - start))
-            words = title_boost_words(rest) if sort == "relevance" else []
+            words = title_boost_words(found.rest) if sort == "relevance" else []
             hits = self._page(
-                searcher, parsed.query, sort, final, matched, values, start, size, words, scores
+                searcher,
+                parsed.query,
+                sort,
+                final,
+                matched,
+                values,
+                asked.start,
+                asked.size,
+                words,
+                found.scores,
             )
         results = Results(
             hits,
@@ -291,18 +329,18 @@ class SearchService:
             page,
             per_page,
             sort,
-            text,
+            found.text,
             fell_back=parsed.fell_back,
             message=" ".join(messages) or None,
             window=window,
             window_exceeded=exceeded,
         )
         if facets:
-            results.facets = facet_counts(values, base, facet_masks, filters)
+            results.facets = facet_counts(values, found.base, found.facet_masks, filters)
         if snippets and hits and parsed.query is not None:
             add_snippets(self.snippeter, searcher, parsed.query, hits)
-        if total < 3 and parsed.query is not None and text:
-            results.corrected_query = spelling_correction(searcher, self.analyzer, text)
+        if total < 3 and parsed.query is not None and found.text:
+            results.corrected_query = spelling_correction(searcher, self.analyzer, found.text)
         return results
 
     def iter_bid_ids(
