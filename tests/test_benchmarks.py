@@ -122,9 +122,26 @@ def test_a_scaled_corpus_repeats_the_records_with_new_identifiers(tmp_path, shar
     with gzip.open(ctx._scaled_corpus(), "rt") as scaled:
         records = [json.loads(line) for line in scaled]
     assert len(records) == 9 and len({r["identifier"] for r in records}) == 9
-    assert records[3]["identifier"] == records[0]["identifier"] + "~1"
+    assert records[3]["identifier"] == records[0]["identifier"] + "-copy1"
     assert records[3]["title"] == records[0]["title"]
     assert sorted(records[3]["abstract"].split(". ")) == sorted(records[0]["abstract"].split(". "))
+
+
+def test_every_copy_of_a_scaled_corpus_is_imported(tmp_path, shared_data):
+    """The copies' identifiers must pass the import's validation (with "~" none did)."""
+    from benchmarks import BenchContext
+    from bids.database import db
+    from bids.models import Bid
+
+    ctx = BenchContext(
+        limit=3, corpus_path=shared_data / "sbir-awards.jsonl.gz", scale=3, workdir=tmp_path
+    )
+    try:
+        with ctx.app_context():
+            assert db.session.scalar(db.select(db.func.count(Bid.id))) == 9
+        assert ctx.import_report.skipped == 0
+    finally:
+        ctx.close()
 
 
 def test_backends_side_by_side_leave_a_column_for_each():
