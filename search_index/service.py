@@ -340,7 +340,10 @@ class SearchService:
         if snippets and hits and parsed.query is not None:
             add_snippets(self.snippeter, searcher, parsed.query, hits)
         if total < 3 and parsed.query is not None and found.text:
-            results.corrected_query = spelling_correction(searcher, self.analyzer, found.text)
+            allowed = self._permission_mask(user, values)
+            results.corrected_query = spelling_correction(
+                searcher, self.analyzer, found.text, allowed
+            )
         return results
 
     def iter_bid_ids(

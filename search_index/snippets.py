@@ -159,11 +159,24 @@ def highlight_terms(query, reader, fields=("text", "summary"), prefix_limit=50) 
     return terms
 
 
-def spelling_correction(searcher, analyzer, text: str) -> str | None:
-    """A 'did you mean' from the index's own words, when some word is unknown to it."""
+SUGGESTIONS = 10  # spellings asked of the corrector per word, the first one `allowed` reads
+
+
+def spelling_correction(searcher, analyzer, text: str, allowed) -> str | None:
+    """A 'did you mean' from the index's own words, when some word is unknown to it.
+
+    `allowed` (a mask over document numbers: who asks may read them) decides both: a word
+    only drafts or hidden bids hold is unknown, and is never suggested (the index holds every
+    bid, so its vocabulary would otherwise spell out a draft's title to anyone)."""
+    from search_index.docsets import query_mask
+
     reader = searcher.reader()
     corrector = reader.corrector("title")
     changed = False
+
+    def readable(stem: str, fields=("text", "title", "summary")) -> bool:
+        query = wq.Or([wq.Term(f, stem) for f in fields])
+        return bool((query_mask(query, searcher, len(allowed)) & allowed).any())
 
     def fix(match: re.Match) -> str:
         nonlocal changed
@@ -171,14 +184,13 @@ def spelling_correction(searcher, analyzer, text: str) -> str | None:
         if word in OPERATORS or text[match.end() : match.end() + 1] == ":":
             return word
         stems = [t.text for t in analyzer(word.lower())]
-        if not stems or any(
-            reader.doc_frequency(f, stems[0]) for f in ("text", "title", "summary")
-        ):
+        if not stems or readable(stems[0]):
             return word
-        suggestions = corrector.suggest(word.lower(), limit=1, maxdist=2, prefix=1)
-        if suggestions:
-            changed = True
-            return suggestions[0]
+        for suggestion in corrector.suggest(word.lower(), limit=SUGGESTIONS, maxdist=2, prefix=1):
+            found = [t.text for t in analyzer(suggestion)]
+            if found and readable(found[0], ("title",)):
+                changed = True
+                return suggestion
         return word
 
     corrected = _WORD.sub(fix, text)

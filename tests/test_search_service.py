@@ -186,6 +186,18 @@ def test_did_you_mean_from_the_index_vocabulary(corpus):
     assert service().search(None, "orchard").corrected_query is None
 
 
+def test_did_you_mean_never_spells_out_a_draft_or_hidden_bid(corpus, factory):
+    """ "Secret" is only in a draft's title, "hidden" only in a moderated bid's: an outsider
+    gets no suggestion (it suggested both); the draft's own organisation and an admin do."""
+    if backend() != "whoosh":
+        pytest.skip("PostgreSQL search makes no spelling suggestions")
+    member = factory.user(org=corpus["green"])
+    assert service().search(None, "secrat").corrected_query is None
+    assert service().search(None, "hiddan").corrected_query is None
+    assert service().search(member, "secrat").corrected_query == "secret"
+    assert service().search(corpus["admin"], "hiddan").corrected_query == "hidden"
+
+
 def test_updates_and_deletes_reach_results(corpus, db):
     b, s = corpus["bids"], service()
     b["garden"].title = "Allotment for Leith"
