@@ -349,6 +349,7 @@ class PgQuery:
     # the order typed, each within a few positions of the one before.
     title_tsquery: str | None = None
     title_phrase_tsquery: str | None = None
+    title_words: list[str] = field(default_factory=list)  # as typed (`ranking.title_begins`)
 
 
 def _compile(node: Node, text_: str, fell_back: bool = False) -> PgQuery:
@@ -359,7 +360,14 @@ def _compile(node: Node, text_: str, fell_back: bool = False) -> PgQuery:
     rank = " | ".join(positive) if positive else None
     title, phrase = title_tsqueries(text_)
     return PgQuery(
-        condition, rank, text_, fell_back, FALLBACK_MESSAGE if fell_back else None, title, phrase
+        condition,
+        rank,
+        text_,
+        fell_back,
+        FALLBACK_MESSAGE if fell_back else None,
+        title,
+        phrase,
+        title_boost_words(text_),
     )
 
 

@@ -54,7 +54,7 @@ from search_index.pg_query import (
     parse,
     year_expression,
 )
-from search_index.ranking import RESCORE_WINDOW, rescore, title_factor
+from search_index.ranking import RESCORE_WINDOW, rescore, title_begins, title_factor
 from search_index.schema import stamp
 from search_index.service import Hit, Results
 from search_index.snippets import SNIPPET_CHARS
@@ -251,7 +251,12 @@ class PgSearchService:
         """The title boost (search_index.ranking): the first RESCORE_WINDOW by rank, whether
         each title holds all the words (and in order) matched in SQL, reordered by `rescore`."""
         first = (
-            select(Bid.id.label("id"), rank.label("rank"), VECTOR.label("vector"))
+            select(
+                Bid.id.label("id"),
+                rank.label("rank"),
+                VECTOR.label("vector"),
+                Bid.title.label("title"),
+            )
             .where(*conditions)
             .order_by(literal_column("rank").desc(), Bid.id)
             .limit(max(RESCORE_WINDOW, start + per_page))
@@ -268,14 +273,16 @@ class PgSearchService:
             )
         ]
         rows = session.execute(
-            select(first.c.id, first.c.rank, *flags).order_by(first.c.rank.desc(), first.c.id)
+            select(first.c.id, first.c.rank, first.c.title, *flags).order_by(
+                first.c.rank.desc(), first.c.id
+            )
         ).all()
         factors = {
-            int(bid_id): title_factor(True, bool(ordered))
-            for bid_id, _, every, ordered in rows[:RESCORE_WINDOW]
+            int(bid_id): title_factor(True, bool(ordered), title_begins(title, parsed.title_words))
+            for bid_id, _, title, every, ordered in rows[:RESCORE_WINDOW]
             if every
         }
-        scored = rescore([(int(bid_id), float(score)) for bid_id, score, _, _ in rows], factors)
+        scored = rescore([(int(row[0]), float(row[1])) for row in rows], factors)
         return [Hit(bid_id, score=score) for bid_id, score in scored[start : start + per_page]]
 
     # --- facets ---------------------------------------------------------------------------

@@ -8,6 +8,10 @@ rescored (a proximity check on every match would cost more than the search): eac
 multiplied by `title_factor`. Results past the window keep the engine's order, so pages
 neither repeat nor skip a bid.
 
+A title that begins with the words typed, in that order (stop words aside), counts once more:
+someone who remembers a title recalls its beginning most often, and a query of a title's
+first words otherwise ties with every title that holds them further in.
+
 Which queries are rescored, the window, the factors and the proximity are decided here, once;
 `SearchService` (Whoosh: the title's positions read from the index) and `PgSearchService`
 (PostgreSQL: `pg_query.title_tsqueries` matched in SQL) find each title's factor, and
@@ -17,6 +21,7 @@ Which queries are rescored, the window, the factors and the proximity are decide
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from search_index.query import OPERATORS, split_exact
 
@@ -26,6 +31,7 @@ RESCORE_WINDOW = 100
 # PHRASE_SLOP words of the one before (stop words are not counted).
 ALL_WORDS_BOOST = 1.0
 IN_ORDER_BOOST = 1.0
+BEGINS_BOOST = 1.0  # and by one more when the title begins with them (`title_begins`)
 PHRASE_SLOP = 3
 # Beyond this many words a query is a description, not a remembered title.
 MAX_TITLE_WORDS = 8
@@ -48,11 +54,35 @@ def title_boost_words(text: str) -> list[str]:
     return words if 2 <= len(words) <= MAX_TITLE_WORDS else []
 
 
-def title_factor(all_words: bool, in_order: bool) -> float:
+def title_factor(all_words: bool, in_order: bool, begins: bool = False) -> float:
     """What a score in the window is multiplied by."""
     if not all_words:
         return 1.0
-    return 1.0 + ALL_WORDS_BOOST + (IN_ORDER_BOOST if in_order else 0.0)
+    return (
+        1.0
+        + ALL_WORDS_BOOST
+        + (IN_ORDER_BOOST if in_order else 0.0)
+        + (BEGINS_BOOST if begins else 0.0)
+    )
+
+
+@lru_cache(maxsize=1)
+def _analyzer():
+    from search_index.schema import make_analyzer
+
+    return make_analyzer()
+
+
+def _stems(text: str) -> list[str]:
+    return [token.text for token in _analyzer()(text or "")]
+
+
+def title_begins(title: str, words: list[str]) -> bool:
+    """Whether the title's first words are these, in this order (stemmed and accent-folded as
+    the index does; stop words and punctuation aside): "Gas turbine engine oil additives"
+    begins with `gas turbine engine`, "Compact gas turbine engine" does not."""
+    wanted = _stems(" ".join(words))
+    return len(wanted) >= 2 and _stems(title)[: len(wanted)] == wanted
 
 
 def rescore(scored: list[tuple[int, float]], factors: dict[int, float]) -> list[tuple[int, float]]:

@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 from whoosh.support.charset import accent_map
 
 from bids.database import db
-from bids.models import Organisation, User
+from bids.models import Bid, Organisation, User
 from search_index.docsets import evaluate
 from search_index.docvalues import MISSING, DocValues, Values
 from search_index.facets import FacetValue, facet_counts, facet_mask
@@ -37,6 +37,7 @@ from search_index.ranking import (
     RESCORE_WINDOW,
     in_order,
     rescore,
+    title_begins,
     title_boost_words,
     title_factor,
 )
@@ -397,7 +398,7 @@ class SearchService:
                 results = searcher.search(query, filter=_MaskFilter(final), limit=limit)
                 scored = [(hit.docnum, hit.score) for hit in results]
             if terms:
-                scored = _rescore_titles(searcher.reader(), terms, scored)
+                scored = _rescore_titles(searcher.reader(), terms, scored, title_words, stored_id)
             return [
                 Hit(int(stored_id(docnum)), score=score)
                 for docnum, score in scored[start : start + per_page]
@@ -436,13 +437,14 @@ def _title_terms(schema, words) -> list[str]:
     return list(dict.fromkeys(schema["title"].process_text(" ".join(words), mode="query")))
 
 
-def _rescore_titles(reader, terms: list[str], scored: list[tuple[int, float]]):
+def _rescore_titles(reader, terms: list[str], scored: list[tuple[int, float]], words, stored_id):
     """The title boost (search_index.ranking) over the first RESCORE_WINDOW results: each
-    title's positions of the terms, read from the index, give its factor."""
+    title's positions of the terms, read from the index, give its factor; whether a title
+    begins with the words is read from the titles themselves (the database's)."""
     if any(("title", term) not in reader for term in terms):
         return scored  # no title holds every word
     matchers = [reader.postings("title", term) for term in terms]
-    factors = {}
+    ordered: dict[int, bool] = {}
     for docnum in sorted(d for d, _ in scored[:RESCORE_WINDOW]):
         positions = []
         for matcher in matchers:
@@ -452,7 +454,18 @@ def _rescore_titles(reader, terms: list[str], scored: list[tuple[int, float]]):
                 break
             positions.append(list(matcher.value_as("positions")))
         else:
-            factors[docnum] = title_factor(True, in_order(positions))
+            ordered[docnum] = in_order(positions)
+    bid_ids = {docnum: int(stored_id(docnum)) for docnum in ordered}
+    titles = {
+        bid_id: title
+        for bid_id, title in db.session.execute(
+            select(Bid.id, Bid.title).where(Bid.id.in_(list(bid_ids.values())))
+        )
+    }
+    factors = {
+        docnum: title_factor(True, in_order_, title_begins(titles.get(bid_ids[docnum], ""), words))
+        for docnum, in_order_ in ordered.items()
+    }
     return rescore(scored, factors)
 
 

@@ -9,7 +9,13 @@ from __future__ import annotations
 import pytest
 
 from search_index import ranking
-from search_index.ranking import in_order, rescore, title_boost_words, title_factor
+from search_index.ranking import (
+    in_order,
+    rescore,
+    title_begins,
+    title_boost_words,
+    title_factor,
+)
 
 
 def search(q, **kwargs):
@@ -52,6 +58,21 @@ def test_words_in_order_each_within_the_slop_of_the_one_before():
     assert not in_order([])
     assert title_factor(False, False) == title_factor(False, True) == 1.0
     assert 1.0 < title_factor(True, False) < title_factor(True, True)
+
+
+def test_a_title_begins_with_the_words_in_their_order_stemmed_stop_words_aside():
+    """Stemmed as the index stems (search_index.schema.make_analyzer)."""
+    assert title_begins("Gas turbine engine oil additives", ["gas", "turbine", "engine"])
+    assert title_begins(
+        "NEURAL NETWORK FOR THE ASSESSMENT OF RISK", ["neural", "network", "assessment"]
+    )
+    assert title_begins("Hand-held computers in clinics", ["hand", "held", "computer"])
+    assert not title_begins("Compact gas turbine engine", ["gas", "turbine", "engine"])
+    assert not title_begins("Turbine gas engine", ["gas", "turbine", "engine"])
+    assert not title_begins("Gas turbines", ["gas"])  # one word: the field weight says it all
+    assert not title_begins("", ["gas", "turbine"])
+    assert title_factor(True, True) < title_factor(True, True, True)
+    assert title_factor(False, False, True) == 1.0  # only a title holding every word
 
 
 def test_rescore_reorders_the_window_only(monkeypatch):
@@ -109,6 +130,22 @@ def test_a_title_holding_the_words_in_the_order_typed_comes_first(db, factory):
     shuffled = factory.bid(org, title="Cleaning drone kit with solar panel")
     ordered = factory.bid(org, title="Solar panel cleaning with drone kit")
     assert search("solar panel cleaning").bid_ids == [ordered.id, shuffled.id]
+
+
+def test_a_title_beginning_with_the_words_typed_comes_first(db, factory):
+    """Known-item search: a user recalls a title's first words ("gas turbine engine")."""
+    org = factory.org("Turbine Works")
+    inside = factory.bid(
+        org,
+        title="Compact gas turbine engine with blade cooling",
+        summary="Blade cooling for small aircraft.",
+    )
+    begins = factory.bid(
+        org,
+        title="Gas turbine engine oil additives for advanced bearings",
+        summary="Additives for bearings in small aircraft.",
+    )
+    assert search("gas turbine engine").bid_ids == [begins.id, inside.id]
 
 
 def test_pages_neither_repeat_nor_skip_a_bid_across_the_rescored_window(db, factory, monkeypatch):
