@@ -5,7 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from whoosh.analysis import CharsetFilter, StemmingAnalyzer
+from whoosh.analysis import (
+    CharsetFilter,
+    LowercaseFilter,
+    RegexTokenizer,
+    StemFilter,
+    StopFilter,
+)
 from whoosh.fields import DATETIME, ID, KEYWORD, NUMERIC, TEXT, Schema
 from whoosh.support.charset import accent_map
 
@@ -17,8 +23,17 @@ MAX_TEXT_CHARS = 200_000
 
 
 def make_analyzer():
-    """English stemming with accent folding (so "café" finds "cafe")."""
-    return StemmingAnalyzer() | CharsetFilter(accent_map)
+    """English stemming with accent folding (so "café" finds "cafe"), the accents folded
+    *before* stemming, as PostgreSQL's `openbids_english` does: stemmed first, "crèche" was
+    indexed as "creche" and a search for "creche" looked for "crech", so neither spelling
+    found the other (nor "ecoles" "écoles")."""
+    return (
+        RegexTokenizer()
+        | LowercaseFilter()
+        | CharsetFilter(accent_map)
+        | StopFilter()
+        | StemFilter()
+    )
 
 
 def make_schema() -> Schema:

@@ -223,3 +223,15 @@ def test_two_funders_of_one_name_are_one_facet_value_on_both_backends(db, factor
         db.session.commit()
     funders = [(f.value, f.count) for f in service().search(None, "").facets["funder"]]
     assert funders == [("Twin Fund", 2)]
+
+
+@pytest.mark.parametrize(
+    ("typed", "written"), [("creche", "crèche"), ("crèches", "creche"), ("ecoles", "écoles")]
+)
+def test_a_word_with_or_without_its_accents_finds_the_other(db, factory, typed, written):
+    """Accents are folded before stemming (as PostgreSQL's configuration does): stemmed first,
+    "crèche" was indexed as "creche" while "creche" was looked up as "crech"."""
+    bid = factory.bid(
+        factory.org("Valley Makers"), title="Family hub", body=f"A {written} for the village."
+    )
+    assert service().search(None, typed).bid_ids == [bid.id]
