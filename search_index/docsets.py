@@ -3,7 +3,8 @@
 `Query.docs()` walks Whoosh's matcher tree one posting at a time in Python: for a broad word
 (`system`, in 6 fields of 42,000 abstracts) that was most of a search's time. Here a term's
 postings are read a block at a time into arrays, and AND, OR and NOT become mask
-operations. Anything else (phrases, ranges) is asked of Whoosh as before.
+operations; a phrase intersects its words' postings, then reads positions only where every
+word is. Anything else (ranges, fuzzy terms) is asked of Whoosh as before.
 
 Ranking is done the same way (`evaluate(..., scored=True)`): each term's BM25F score is
 computed over its whole posting list at once, from the weights in the postings and the field

@@ -417,6 +417,8 @@ class SearchService:
 def _top(matched: np.ndarray, scores: np.ndarray, limit: int) -> list[tuple[int, float]]:
     """The `limit` best of the matched documents (ascending document numbers), highest score
     first and ties in document order, as Whoosh's collector ranks them."""
+    if limit <= 0:
+        return []
     ranked = scores[matched]
     if limit < matched.size:
         # Everything above the limit-th best score, then as many of those equal to it as fit.
