@@ -29,12 +29,22 @@ PUBLIC = "visibility = 'published' AND hidden_at IS NULL"
 NEWEST_INDEX = "ix_bid_public_newest"
 AMOUNT_INDEX = "ix_bid_public_amount"
 FACETS_INDEX = "ix_bid_public_facets"
-SEARCH_INDEXES = (NAME_LOWER_INDEX, NAME_SEARCH_INDEX, NEWEST_INDEX, AMOUNT_INDEX, FACETS_INDEX)
+# "Did you mean": the titles most like an unknown word (pg_trgm's word similarity).
+TITLE_TRIGRAM_INDEX = "ix_bid_title_trigram"
+SEARCH_INDEXES = (
+    NAME_LOWER_INDEX,
+    NAME_SEARCH_INDEX,
+    NEWEST_INDEX,
+    AMOUNT_INDEX,
+    FACETS_INDEX,
+    TITLE_TRIGRAM_INDEX,
+)
 # Names only PostgreSQL has: the migration test leaves them out of its models comparison.
 PG_ONLY_NAMES = frozenset({VECTOR_COLUMN, VECTOR_INDEX, *SEARCH_INDEXES})
 
 CONFIG_STATEMENTS = (
     "CREATE EXTENSION IF NOT EXISTS unaccent",
+    "CREATE EXTENSION IF NOT EXISTS pg_trgm",
     f"""DO $$ BEGIN
   IF NOT EXISTS (SELECT 1 FROM pg_ts_config WHERE cfgname = '{TS_CONFIG}') THEN
     CREATE TEXT SEARCH CONFIGURATION {TS_CONFIG} (COPY = english);
@@ -68,6 +78,8 @@ INDEX_STATEMENTS = (
     f"CREATE INDEX IF NOT EXISTS {FACETS_INDEX} ON bid (id) INCLUDE (status, funder_id, "
     f"amount_awarded_minor, amount_requested_minor, submitted_on, decided_on, themes, "
     f"locations) WHERE {PUBLIC}",
+    f"CREATE INDEX IF NOT EXISTS {TITLE_TRIGRAM_INDEX} ON bid USING gin "
+    f"(lower(title) gin_trgm_ops)",
 )
 
 BID_STATEMENTS = (

@@ -20,6 +20,7 @@ from sqlalchemy import (
     bindparam,
     case,
     cast,
+    exists,
     false,
     func,
     literal,
@@ -30,6 +31,7 @@ from sqlalchemy import (
     union_all,
 )
 from sqlalchemy.orm import Session, aliased
+from whoosh.support.levenshtein import levenshtein
 
 from bids.access import visibility_clause
 from bids.database import db
@@ -57,7 +59,7 @@ from search_index.pg_query import (
 from search_index.ranking import RESCORE_WINDOW, rescore, title_begins, title_factor
 from search_index.schema import stamp
 from search_index.service import Hit, Results
-from search_index.snippets import SNIPPET_CHARS
+from search_index.snippets import SNIPPET_CHARS, corrected_query
 
 # ts_rank_cd weights for D, C, B, A (attachments/names, body, summary, title).
 RANK_WEIGHTS = "{0.1, 0.2, 0.5, 1.0}"
@@ -67,6 +69,8 @@ HEADLINE_OPTIONS = (
     'MinWords=12, FragmentDelimiter=" … "'
 )
 _NOT_MARK = re.compile(r"<(?!/?mark>)")
+SPELLING_TITLES = 30  # titles most like an unknown word, whose words are its candidates
+_TITLE_WORD = re.compile(r"[^\W\d_]{3,}", re.UNICODE)
 REBUILD_BATCH = 500
 
 
@@ -195,7 +199,54 @@ class PgSearchService:
         )
         if snippets and hits and parsed.rank_tsquery:
             self._snippets(session, parsed.rank_tsquery, hits)
+        if total < 3 and parsed.condition is not None and parsed.text:
+            results.corrected_query = self._spelling(session, user, parsed.text)
         return results
+
+    @staticmethod
+    def _spelling(session, user: Any, text_: str) -> str | None:
+        """The 'did you mean' (search_index.snippets.corrected_query) from the titles `user`
+        may read: a word no readable bid holds is replaced by the nearest word (at most two
+        edits, same first letter, the most common on a tie) of the titles most like it, found
+        by the trigram index on titles (migration 0011)."""
+        visible = visibility_clause(user)
+
+        def known(word: str) -> bool:
+            query = func.plainto_tsquery(TS_CONFIG, bindparam("word", word))
+            found = session.scalar(
+                select(
+                    or_(
+                        func.numnode(query) == 0,  # a stop word: nothing to look for
+                        exists(select(Bid.id).where(visible, VECTOR.op("@@")(query))),
+                    )
+                )
+            )
+            return bool(found)
+
+        def suggest(word: str) -> str | None:
+            title = func.lower(Bid.title)
+            session.execute(
+                select(func.set_config("pg_trgm.word_similarity_threshold", "0.3", True))
+            )
+            titles = session.scalars(
+                select(title)
+                .where(visible, literal(word).op("<%")(title))
+                .order_by(func.word_similarity(word, title).desc(), Bid.id)
+                .limit(SPELLING_TITLES)
+            ).all()
+            counts: dict[str, int] = {}
+            for found in titles:
+                for candidate in set(_TITLE_WORD.findall(found)):
+                    counts[candidate] = counts.get(candidate, 0) + 1
+            near = [
+                (levenshtein(word, candidate, limit=3), -n, candidate)
+                for candidate, n in counts.items()
+                if candidate != word and candidate[:1] == word[:1]
+            ]
+            near = [item for item in near if item[0] <= 2]
+            return min(near)[2] if near else None
+
+        return corrected_query(text_, known, suggest)
 
     def iter_bid_ids(
         self,

@@ -7,6 +7,7 @@ Both read the words a parsed query looks for; snippets are cut from the database
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from functools import lru_cache
 
 from markupsafe import Markup, escape
@@ -162,36 +163,50 @@ def highlight_terms(query, reader, fields=("text", "summary"), prefix_limit=50) 
 SUGGESTIONS = 10  # spellings asked of the corrector per word, the first one `allowed` reads
 
 
+def corrected_query(
+    text: str, known: Callable[[str], bool], suggest: Callable[[str], str | None]
+) -> str | None:
+    """A 'did you mean' for `text`, on either backend: each word of three letters or more
+    (not an operator, not a field name) that is not `known` is replaced by its `suggest`ion
+    (given the word lower-cased), if there is one; None when nothing changed."""
+    changed = False
+
+    def fix(match: re.Match) -> str:
+        nonlocal changed
+        word = match.group(0)
+        if word in OPERATORS or text[match.end() : match.end() + 1] == ":" or known(word):
+            return word
+        suggestion = suggest(word.lower())
+        if suggestion:
+            changed = True
+            return suggestion
+        return word
+
+    corrected = _WORD.sub(fix, text)
+    return corrected if changed and corrected != text else None
+
+
 def spelling_correction(searcher, analyzer, text: str, allowed) -> str | None:
-    """A 'did you mean' from the index's own words, when some word is unknown to it.
+    """Whoosh's 'did you mean': spellings from the index's title words.
 
     `allowed` (a mask over document numbers: who asks may read them) decides both: a word
     only drafts or hidden bids hold is unknown, and is never suggested (the index holds every
     bid, so its vocabulary would otherwise spell out a draft's title to anyone)."""
     from search_index.docsets import query_mask
 
-    reader = searcher.reader()
-    corrector = reader.corrector("title")
-    changed = False
+    corrector = searcher.reader().corrector("title")
 
-    def readable(stem: str, fields=("text", "title", "summary")) -> bool:
-        query = wq.Or([wq.Term(f, stem) for f in fields])
+    def readable(word: str, fields=("text", "title", "summary")) -> bool:
+        stems = [t.text for t in analyzer(word.lower())]
+        if not stems:
+            return True  # a stop word: nothing to look for
+        query = wq.Or([wq.Term(f, stems[0]) for f in fields])
         return bool((query_mask(query, searcher, len(allowed)) & allowed).any())
 
-    def fix(match: re.Match) -> str:
-        nonlocal changed
-        word = match.group(0)
-        if word in OPERATORS or text[match.end() : match.end() + 1] == ":":
-            return word
-        stems = [t.text for t in analyzer(word.lower())]
-        if not stems or readable(stems[0]):
-            return word
-        for suggestion in corrector.suggest(word.lower(), limit=SUGGESTIONS, maxdist=2, prefix=1):
-            found = [t.text for t in analyzer(suggestion)]
-            if found and readable(found[0], ("title",)):
-                changed = True
+    def suggest(word: str) -> str | None:
+        for suggestion in corrector.suggest(word, limit=SUGGESTIONS, maxdist=2, prefix=1):
+            if readable(suggestion, ("title",)):
                 return suggestion
-        return word
+        return None
 
-    corrected = _WORD.sub(fix, text)
-    return corrected if changed and corrected != text else None
+    return corrected_query(text, readable, suggest)

@@ -174,12 +174,7 @@ def backend() -> str:
     return current_app.config["SEARCH_BACKEND"]
 
 
-def test_did_you_mean_from_the_index_vocabulary(corpus):
-    if backend() != "whoosh":
-        pytest.skip(
-            "spelling suggestions come from Whoosh's title vocabulary; "
-            "PostgreSQL search makes none (corrected_query is None)"
-        )
+def test_did_you_mean_from_the_titles_words(corpus):
     results = service().search(None, "orcherd")
     assert results.total == 0
     assert results.corrected_query == "orchard"
@@ -189,8 +184,6 @@ def test_did_you_mean_from_the_index_vocabulary(corpus):
 def test_did_you_mean_never_spells_out_a_draft_or_hidden_bid(corpus, factory):
     """ "Secret" is only in a draft's title, "hidden" only in a moderated bid's: an outsider
     gets no suggestion (it suggested both); the draft's own organisation and an admin do."""
-    if backend() != "whoosh":
-        pytest.skip("PostgreSQL search makes no spelling suggestions")
     member = factory.user(org=corpus["green"])
     assert service().search(None, "secrat").corrected_query is None
     assert service().search(None, "hiddan").corrected_query is None
