@@ -59,7 +59,7 @@ from search_index.pg_query import (
 from search_index.ranking import RESCORE_WINDOW, rescore, title_begins, title_factor
 from search_index.schema import stamp
 from search_index.service import Hit, Results
-from search_index.snippets import SNIPPET_CHARS, corrected_query
+from search_index.snippets import SNIPPET_CHARS, SPELLED_WORD, corrected_query
 
 # ts_rank_cd weights for D, C, B, A (attachments/names, body, summary, title).
 RANK_WEIGHTS = "{0.1, 0.2, 0.5, 1.0}"
@@ -70,7 +70,6 @@ HEADLINE_OPTIONS = (
 )
 _NOT_MARK = re.compile(r"<(?!/?mark>)")
 SPELLING_TITLES = 30  # titles most like an unknown word, whose words are its candidates
-_TITLE_WORD = re.compile(r"[^\W\d_]{3,}", re.UNICODE)
 REBUILD_BATCH = 500
 
 
@@ -236,7 +235,7 @@ class PgSearchService:
             ).all()
             counts: dict[str, int] = {}
             for found in titles:
-                for candidate in set(_TITLE_WORD.findall(found)):
+                for candidate in set(SPELLED_WORD.findall(found)):
                     counts[candidate] = counts.get(candidate, 0) + 1
             near = [
                 (levenshtein(word, candidate, limit=3), -n, candidate)

@@ -20,7 +20,8 @@ from bids.models import Attachment, Bid
 from search_index.query import OPERATORS
 
 SNIPPET_CHARS = 4_000  # highlight within the first part of long texts only
-_WORD = re.compile(r"[^\W\d_]{3,}", re.UNICODE)
+# A word "did you mean" may correct, on either backend (and the candidates it may offer).
+SPELLED_WORD = re.compile(r"[^\W\d_]{3,}", re.UNICODE)
 _TOKEN = re.compile(r"\w+", re.UNICODE)
 # Anything Markdown could read as markup (emphasis, headings, lists, links, code, HTML,
 # entities, tables, rules); a text with none of it is its own plain text.
@@ -182,7 +183,7 @@ def corrected_query(
             return suggestion
         return word
 
-    corrected = _WORD.sub(fix, text)
+    corrected = SPELLED_WORD.sub(fix, text)
     return corrected if changed and corrected != text else None
 
 
