@@ -182,3 +182,80 @@ def test_overlap_pair_unpacks_like_a_tuple(app, factory):
     x, y, score, relation, terms = pair
     assert (x, y) == (min(a.id, b.id), max(a.id, b.id)) and pair[2] == score == pair.score
     assert relation == "near_duplicate" and terms == pair.shared_terms and "clubs" in terms
+
+
+def _snapshot_without_cached_neighbours():
+    from search_index.similarity.sync import current_snapshot
+
+    for cached in similarity.get_store().dir.glob("neighbours-*.npz"):
+        cached.unlink()
+    return current_snapshot().whole()
+
+
+def _exact_scores(snap, positions):
+    matrix = snap.matrix()[positions]
+    cosine = (matrix @ matrix.T).toarray()
+    sigs = np.asarray(snap.signatures())[positions]
+    same = (sigs[:, None, :] == sigs[None, :, :]) & (sigs[:, None, :] != np.iinfo(np.uint32).max)
+    scores = np.maximum(cosine, same.mean(axis=2))
+    np.fill_diagonal(scores, -1.0)
+    return scores
+
+
+def test_corpus_neighbours_are_each_bids_best_scoring_bids(app, factory, monkeypatch):
+    """The candidate step (a sparse product through the query terms' postings, chunk by
+    chunk) finds every public bid's exact top NEIGHBOURS when no query term is left out."""
+    import random
+    import re
+
+    from search_index.similarity import pairs
+
+    rng = random.Random(7)
+    words = sorted(set(re.findall(r"[a-z]+", (LONELY + FOOD + DIGITAL + SPORT).lower())))
+    orgs = [factory.org() for _ in range(3)]
+    for i in range(30):
+        factory.bid(orgs[i % 3], body=" ".join(rng.sample(words, 14)), published=i != 5)
+    for name, value in (
+        ("QUERY_TERMS", 10_000),
+        ("CHUNK_ROWS", 4),
+        ("CHUNK_POSTINGS", 60),
+        ("NEIGHBOURS", 5),
+        ("CANDIDATES", 8),
+    ):
+        monkeypatch.setattr(pairs, name, value)
+    snap = _snapshot_without_cached_neighbours()
+    positions = pairs._public_positions(snap)
+    assert len(positions) == 29
+    a, b, s = pairs._neighbours(snap)
+    exact = _exact_scores(snap, positions)
+    assert set(a.tolist()) | set(b.tolist()) <= set(positions.tolist())
+    for i, position in enumerate(positions):
+        best = sorted(exact[i], reverse=True)[:5]
+        assert sorted(s[a == position].tolist(), reverse=True) == pytest.approx(best, abs=1e-5)
+        for other, score in zip(b[a == position].tolist(), s[a == position].tolist(), strict=True):
+            assert exact[i, positions.tolist().index(other)] == pytest.approx(score, abs=1e-5)
+
+
+def test_a_word_most_bids_use_finds_no_neighbours(app, factory, monkeypatch):
+    """Candidates come through the postings of a bid's rarer terms only: a term more than
+    CANDIDATE_SHARE of the bids hold would bring in most of the corpus (and is no evidence)."""
+    from search_index.similarity import pairs
+
+    orgs = [factory.org() for _ in range(4)]
+    common = " Harmony harmony harmony for everybody."
+    for text in (LONELY, FOOD, DIGITAL, SPORT):
+        factory.bid(orgs[0], body=text + common)
+    monkeypatch.setattr(pairs, "MIN_CANDIDATE_DF", 1)
+    monkeypatch.setattr(pairs, "CANDIDATE_SHARE", 0.5)
+    snap = _snapshot_without_cached_neighbours()
+    positions = pairs._public_positions(snap)
+    matrix = snap.matrix()[positions]
+    df = np.diff(matrix.tocsc().indptr)
+    rare = (matrix[:, df <= 2] @ matrix[:, df <= 2].T).toarray()
+    a, b, _ = pairs._neighbours(snap)
+    local = {p: i for i, p in enumerate(positions.tolist())}
+    found = {(local[x], local[y]) for x, y in zip(a.tolist(), b.tolist(), strict=True)}
+    assert found and all(rare[x, y] > 0 for x, y in found)
+    exact = _exact_scores(snap, positions)
+    missed = [(x, y) for x in range(4) for y in range(4) if x != y and (x, y) not in found]
+    assert any(exact[x, y] > 0 for x, y in missed)
