@@ -423,7 +423,8 @@ def refresh_neighbourhood(
     """Redo the clusters around one bid: its neighbours and the clusters any of them were in.
 
     `neighbours(bid_id)` gives the scored pairs of one bid (default: the similarity
-    engine's `pairs_for`). Exact for the bids it reaches; the full refresh
+    engine's, `EnginePairs`, which asks for the members of the clusters reached in one
+    batch). Exact for the bids it reaches; the full refresh
     (`flask --app portal overlaps refresh`) catches anything further away. Flushes only,
     holding the clusters' write lock (`lock_clusters`) until the caller commits.
     """
@@ -453,8 +454,8 @@ def refresh_neighbourhood(
             )
         )
     pairs = list(first)
-    for other in sorted(reached - {bid_id}):
-        pairs.extend(neighbours(other))
+    for found in _ask(neighbours, sorted(reached - {bid_id})).values():
+        pairs.extend(found)
     pairs = [p for p in pairs if {_pair(p)[0], _pair(p)[1]} <= reached]
     facts = clusterable_facts(reached, session)
     drafts = build_clusters(
@@ -463,20 +464,42 @@ def refresh_neighbourhood(
     return _save(drafts, old_clusters, session)
 
 
-def engine_pairs(threshold: float) -> Callable[[int], list[Any]]:
-    """The similarity engine's `pairs_for`, each bid asked once: the changed bids of one batch
-    often share a neighbourhood (on PostgreSQL each call is a query, ~0.1 s at 42k), and the
-    store does not change while its followers run."""
-    from search_index import similarity
+class EnginePairs:
+    """The similarity engine's pairs, each bid asked once: the changed bids of one batch often
+    share a neighbourhood, and the store does not change while its followers run. `many` asks
+    for the bids not asked yet in one batch (`pairs_for_many`): the members of the clusters a
+    change reaches, which on PostgreSQL were one query each (~0.1 s at 42k)."""
 
-    found: dict[int, list[Any]] = {}
+    def __init__(self, threshold: float):
+        self.threshold = threshold
+        self.found: dict[int, list[Any]] = {}
 
-    def neighbours(one: int) -> list[Any]:
-        if one not in found:
-            found[one] = list(similarity.pairs_for(one, min_score=threshold))
-        return found[one]
+    def __call__(self, one: int) -> list[Any]:
+        return self.many([one])[one]
 
-    return neighbours
+    def many(self, bid_ids: list[int]) -> dict[int, list[Any]]:
+        from search_index import similarity
+
+        missing = sorted(set(bid_ids) - self.found.keys())
+        if len(missing) == 1:
+            self.found[missing[0]] = list(
+                similarity.pairs_for(missing[0], min_score=self.threshold)
+            )
+        elif missing:
+            self.found.update(similarity.pairs_for_many(missing, min_score=self.threshold))
+        return {i: self.found[i] for i in bid_ids}
+
+
+def engine_pairs(threshold: float) -> EnginePairs:
+    """The similarity engine's `pairs_for`, each bid asked once (`EnginePairs`)."""
+    return EnginePairs(threshold)
+
+
+def _ask(neighbours: Callable[[int], Iterable[Any]], bid_ids: list[int]) -> dict[int, list[Any]]:
+    """Each bid's pairs: in one batch from `EnginePairs`, else one bid at a time."""
+    if isinstance(neighbours, EnginePairs):
+        return neighbours.many(bid_ids)
+    return {i: list(neighbours(i)) for i in bid_ids}
 
 
 NEIGHBOURHOOD_BATCH = 20  # more changed bids at once (an import) wait for the full refresh

@@ -60,17 +60,48 @@ def test_large_batches_wait_for_the_full_refresh(db, app, monkeypatch):
 
 def test_a_batch_asks_the_engine_for_each_bids_pairs_once(db, factory, monkeypatch):
     """Changed bids of one batch in one neighbourhood share the engine's answers."""
-    from search_index import similarity
 
     orgs = [factory.org(f"Connectors {n}") for n in range(3)]
     bids = [
         factory.bid(org, title=f"Relational network {n}", body=TEXT) for n, org in enumerate(orgs)
     ]
-    asked: list[int] = []
-    real = similarity.pairs_for
-    monkeypatch.setattr(
-        similarity, "pairs_for", lambda one, **kw: asked.append(one) or real(one, **kw)
-    )
+    asked = _count_engine_calls(monkeypatch)
     clusters_module.follow_similarity_changes(db.session, [b.id for b in bids], [])
-    assert sorted(asked) == sorted(b.id for b in bids)  # before: each of the three thrice
+    assert sorted(i for call in asked for i in call) == sorted(b.id for b in bids)  # before: thrice
     assert signatures(db) == [(bids[0].id, ",".join(str(b.id) for b in bids))]
+
+
+def _count_engine_calls(monkeypatch) -> list[list[int]]:
+    """The bids of each call to the engine's `pairs_for` or `pairs_for_many`, in order."""
+    from search_index import similarity
+
+    asked: list[list[int]] = []
+    one, many = similarity.pairs_for, similarity.pairs_for_many
+    monkeypatch.setattr(
+        similarity, "pairs_for", lambda bid_id, **kw: asked.append([bid_id]) or one(bid_id, **kw)
+    )
+    monkeypatch.setattr(
+        similarity,
+        "pairs_for_many",
+        lambda bid_ids, **kw: asked.append(sorted(bid_ids)) or many(bid_ids, **kw),
+    )
+    return asked
+
+
+def test_a_bid_joining_a_cluster_asks_for_its_members_pairs_in_one_batch(db, factory, monkeypatch):
+    """The members of the clusters a change reaches are asked together (on PostgreSQL a query
+    each before: 40 members, 40 queries), and the cluster is the one asking each gives."""
+    from search_index.clusters import refresh_clusters
+
+    members = [
+        factory.bid(factory.org(f"Connectors {n}"), title=f"Relational network {n}", body=TEXT)
+        for n in range(4)
+    ]
+    refresh_clusters()
+    db.session.commit()
+    joiner = factory.bid(factory.org("Late Connectors"), title="Relational network", body=TEXT)
+    asked = _count_engine_calls(monkeypatch)
+    clusters_module.follow_similarity_changes(db.session, [joiner.id], [])
+    assert asked == [[joiner.id], sorted(m.id for m in members)]  # before: five calls of one
+    everyone = sorted(b.id for b in [*members, joiner])
+    assert signatures(db) == [(everyone[0], ",".join(map(str, everyone)))]

@@ -6,6 +6,7 @@ clustering use; how it works and what was measured is in docs/similarity.md.
     compare_texts(text_a, text_b) -> Comparison              # shared passages, for <mark>
     overlap_pairs(min_score) -> Iterator[OverlapPair]        # published bids, for clustering
     pairs_for(bid_id, min_score=...) -> list[OverlapPair]
+    pairs_for_many(bid_ids, min_score=...) -> dict[int, list[OverlapPair]]  # pairs_for of each
 
 Every match is a bid `user` may see (`bids.access`).
 """
@@ -29,6 +30,7 @@ from search_index.similarity.pairs import (
     OverlapPair,
     overlap_pairs,
     pairs_for,
+    pairs_for_many,
 )
 from search_index.similarity.relations import (
     NEAR_DUPLICATE,
@@ -72,6 +74,7 @@ __all__ = [
     "lineage_candidates",
     "overlap_pairs",
     "pairs_for",
+    "pairs_for_many",
     "readable_text",
     "rebuild",
     "relation_for",

@@ -20,6 +20,7 @@ the last committed generation and `version`.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -29,7 +30,8 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
-from sqlalchemy import Engine, case, delete, func, insert, or_, select, true, update
+from sqlalchemy import Double, Engine, case, cast, delete, func, insert, or_, select, true, update
+from sqlalchemy.orm import aliased
 
 from bids.access import real_user
 from bids.database import db, utcnow
@@ -191,6 +193,97 @@ class DbSnapshot(Snapshot):
             return _snapshot_of(self.key, self.vectoriser, _segment([], self.n_features))
         q = _segment([own], self.n_features).X
         return self._around(q, SimilarityVector.public.is_(True), None, include=own)
+
+    def neighbourhoods(self, bid_ids: list[int]) -> list[tuple[Snapshot, list[int]]]:
+        """`neighbourhood` of each bid, in three queries for them all: their rows, every one's
+        candidates (ranked per bid in one query, `_candidates_of`), and the candidates' rows,
+        each read once (the neighbours of a cluster's members are mostly the same bids)."""
+        with self.store.engine.connect() as conn:
+            own = self._rows(conn, bid_ids)
+            chosen: dict[int, list[int]] = defaultdict(list)
+            for start in range(0, len(own), 100):
+                for query_id, bid_id in conn.execute(
+                    self._candidates_of(sorted(own)[start : start + 100])
+                ):
+                    chosen[query_id].append(bid_id)
+            wanted = {i for ids in chosen.values() for i in ids} - set(own)
+            records = {**own, **self._rows(conn, sorted(wanted))}
+        views: list[tuple[Snapshot, list[int]]] = []
+        for bid_id in bid_ids:
+            if bid_id not in own:
+                views.append(
+                    (
+                        _snapshot_of(self.key, self.vectoriser, _segment([], self.n_features)),
+                        [bid_id],
+                    )
+                )
+                continue
+            ids = sorted(({*chosen.get(bid_id, ()), bid_id}) & records.keys())
+            segment = _segment([records[i] for i in ids], self.n_features)
+            views.append((_snapshot_of(self.key, self.vectoriser, segment), [bid_id]))
+        return views
+
+    def _rows(self, conn, bid_ids: list[int]) -> dict[int, Any]:
+        """The stored rows of these bids, by bid id."""
+        found = {}
+        for start in range(0, len(bid_ids), 500):
+            for record in conn.execute(
+                select(*self._VECTOR_COLUMNS).where(
+                    SimilarityVector.bid_id.in_(bid_ids[start : start + 500]),
+                    SimilarityVector.generation_id == self.generation_id,
+                )
+            ):
+                found[record.bid_id] = record
+        return found
+
+    def _candidates_of(self, bid_ids: list[int]):
+        """(query bid, candidate) of each stored bid's public candidates, as `_around` finds
+        them for one: its `QUERY_TERMS` heaviest terms (ties by term) read from the postings,
+        the same sums of products in double precision, the best `CANDIDATE_ROWS` by score, then
+        bid id."""
+        term, other = SimilarityTerm, aliased(SimilarityTerm)
+        heaviest = (
+            select(
+                term.bid_id.label("query_id"),
+                term.term_id,
+                cast(term.weight, Double).label("weight"),
+                func.row_number()
+                .over(partition_by=term.bid_id, order_by=(term.weight.desc(), term.term_id))
+                .label("rank"),
+            )
+            .where(term.bid_id.in_(bid_ids))
+            .subquery()
+        )
+        scored = (
+            select(
+                heaviest.c.query_id,
+                other.bid_id,
+                func.sum(other.weight * heaviest.c.weight).label("score"),
+            )
+            .join(other, other.term_id == heaviest.c.term_id)
+            .where(heaviest.c.rank <= QUERY_TERMS)
+            .group_by(heaviest.c.query_id, other.bid_id)
+            .subquery()
+        )
+        ranked = (
+            select(
+                scored.c.query_id,
+                scored.c.bid_id,
+                func.row_number()
+                .over(
+                    partition_by=scored.c.query_id,
+                    order_by=(scored.c.score.desc(), scored.c.bid_id),
+                )
+                .label("rank"),
+            )
+            .join(SimilarityVector, SimilarityVector.bid_id == scored.c.bid_id)
+            .where(
+                SimilarityVector.generation_id == self.generation_id,
+                SimilarityVector.public.is_(True),
+            )
+            .subquery()
+        )
+        return select(ranked.c.query_id, ranked.c.bid_id).where(ranked.c.rank <= CANDIDATE_ROWS)
 
     def whole(self) -> Snapshot:
         """Every stored row (the corpus-wide pairs of the pools' clustering)."""

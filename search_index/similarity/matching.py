@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +22,8 @@ from search_index.similarity.text import estimated_resemblance, passage_overlap,
 
 SHARED_TERMS = 8
 MIN_WORDS = 20
+# Rows scored by one product in `scores_for_rows`: 64 x 42k float32 scores are 10 MiB.
+ROWS_AT_ONCE = 64
 
 
 @dataclass
@@ -86,7 +89,24 @@ def scores_for(
     passages mean shared words, so only the `lift` best rows by cosine are compared.
     """
     base, delta = snap.lexical_scores(q)
-    scores = np.concatenate([base, delta])
+    return _lifted(snap, np.concatenate([base, delta]), sig, lift)
+
+
+def scores_for_rows(
+    snap: Snapshot, positions: list[int], lift: int = 300
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """`scores_for` of the stored rows at `positions`, in order: the cosines of `ROWS_AT_ONCE`
+    rows at a time from one sparse product (`Snapshot.lexical_scores_many`), the same numbers."""
+    for start in range(0, len(positions), ROWS_AT_ONCE):
+        chunk = positions[start : start + ROWS_AT_ONCE]
+        lexical = snap.lexical_scores_many(snap.rows_of(chunk))
+        for position, scores in zip(chunk, lexical, strict=True):
+            yield _lifted(snap, scores, snap.row_signature(position), lift)
+
+
+def _lifted(
+    snap: Snapshot, scores: np.ndarray, sig: np.ndarray, lift: int
+) -> tuple[np.ndarray, np.ndarray]:
     resemblance = np.zeros(len(scores), dtype=np.float32)
     if len(scores):
         top = np.argpartition(-scores, min(lift, len(scores)) - 1)[:lift]

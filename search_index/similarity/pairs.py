@@ -2,16 +2,23 @@
 
 `overlap_pairs` keeps each bid's top `NEIGHBOURS` neighbours, computed in chunks over the
 whole corpus and cached on disk (`neighbours-*.npz`) until the store next changes.
+`pairs_for` gives one bid's pairs for a neighbourhood refresh; `pairs_for_many` the same for
+many bids at once (the members of the clusters a change touches).
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 import numpy as np
 
-from search_index.similarity.matching import scores_for, shared_terms, shared_words
+from search_index.similarity.matching import (
+    scores_for,
+    scores_for_rows,
+    shared_terms,
+    shared_words,
+)
 from search_index.similarity.relations import RELATED, relations_of
 from search_index.similarity.store import Snapshot
 from search_index.similarity.sync import current_snapshot, get_store
@@ -248,10 +255,39 @@ def pairs_for(
     position = snap.position_of(bid_id)
     if position is None:
         return []
-    rows, alive = snap.all_rows()
+    rows, _ = snap.all_rows()
     if not rows["public"][position]:
         return []
     scores, _ = scores_for(snap, snap.row_vector(position), snap.row_signature(position))
+    return _top_pairs(snap, position, scores, min_score, limit)
+
+
+def pairs_for_many(
+    bid_ids: Iterable[int], min_score: float = RELATED, limit: int = NEIGHBOURS
+) -> dict[int, list[OverlapPair]]:
+    """`pairs_for` of each bid (the same pairs, in the same order), computed together: the
+    file store scores a block of rows with one sparse product, the database store finds every
+    bid's candidates in one query and reads their rows once. For the members of the clusters a
+    change touches, who are each other's neighbours."""
+    found: dict[int, list[OverlapPair]] = {int(i): [] for i in bid_ids}
+    snap = current_snapshot()
+    if snap is None or not found:
+        return found
+    for view, members in snap.neighbourhoods(sorted(found)):
+        rows, _ = view.all_rows()
+        positions = [(b, view.position_of(b)) for b in members]
+        asked = [(b, p) for b, p in positions if p is not None and rows["public"][p]]
+        ranked = scores_for_rows(view, [p for _, p in asked])
+        for (bid_id, position), (scores, _) in zip(asked, ranked, strict=True):
+            found[bid_id] = _top_pairs(view, position, scores, min_score, limit)
+    return found
+
+
+def _top_pairs(
+    snap: Snapshot, position: int, scores: np.ndarray, min_score: float, limit: int
+) -> list[OverlapPair]:
+    """The row at `position`'s best `limit` pairs with other public rows, from its scores."""
+    rows, alive = snap.all_rows()
     scores[~(alive & rows["public"])] = -1.0
     scores[position] = -1.0
     k = min(limit, len(scores))

@@ -224,6 +224,27 @@ class Snapshot:
         )
         return base, delta
 
+    def lexical_scores_many(self, queries: sp.csr_matrix) -> np.ndarray:
+        """`lexical_scores` of each query row at once, base then delta rows side by side
+        (queries x rows): one sparse product over the postings of all the queries' terms, instead
+        of reading them again for each query. Each cosine is the same sum in the same order (the
+        query's terms, ascending), so every row equals its query's `lexical_scores` bit for bit.
+        """
+        base = np.zeros((queries.shape[0], len(self.base)), dtype=np.float32)
+        if queries.nnz and len(self.base):
+            terms = np.unique(queries.indices)
+            base = np.asarray((_canonical(queries[:, terms]) @ self.XT[terms]).toarray())
+        delta = np.zeros((queries.shape[0], len(self.delta)), dtype=np.float32)
+        if queries.nnz and len(self.delta):
+            delta = np.asarray((self.delta.X @ queries.T).toarray().T)
+        return np.hstack([base.astype(np.float32), delta.astype(np.float32)])
+
+    def rows_of(self, positions: list[int]) -> sp.csr_matrix:
+        """The rows at `positions`, in that order, read slice by slice (as `row_vector`)."""
+        if not positions:
+            return sp.csr_matrix((0, self.n_features), dtype=np.float32)
+        return sp.vstack([self.row_vector(p) for p in positions], format="csr")
+
     def unfitted_rows(self) -> int:
         """Live rows added since the vocabulary was fitted."""
         return len(self.delta)
@@ -279,6 +300,11 @@ class Snapshot:
 
     def neighbourhood(self, bid_id: int) -> Snapshot:
         return self
+
+    def neighbourhoods(self, bid_ids: list[int]) -> list[tuple[Snapshot, list[int]]]:
+        """`neighbourhood` of many bids: the rows each is ranked over, and the bids ranked over
+        them (here one view for all)."""
+        return [(self, list(bid_ids))]
 
     def whole(self) -> Snapshot:
         return self
