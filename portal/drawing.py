@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import networkx as nx
 
-from search_index.network import layout
+from search_index.field_graph import layout
 
 # Okabe & Ito: distinguishable with the common colour-vision deficiencies; beyond, grey.
 COMMUNITY_COLOURS = (

@@ -7,7 +7,7 @@ import io
 import networkx as nx
 import pytest
 
-from search_index.network import (
+from search_index.field_graph import (
     BidEnds,
     OrgInfo,
     build_graph,

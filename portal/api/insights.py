@@ -13,7 +13,7 @@ from portal.api.search_api import SEARCH_PARAMETERS
 from portal.insights.figures import figures_for, min_decided
 from portal.network.routes import MAX_COMMUNITY
 from search_index import fellows
-from search_index.network import node_link
+from search_index.field_graph import node_link
 
 MAX_ID = 2**63 - 1
 

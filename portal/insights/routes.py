@@ -61,7 +61,8 @@ def profile(slug: str):
     from bids.organisations import get_organisation_by_slug
     from portal.drawing import HEIGHT, WIDTH, community_colour, draw
     from search_index.fellows import remembered_profile as organisation_profile
-    from search_index.network import field_map, neighbourhood
+    from search_index.field_graph import neighbourhood
+    from search_index.network import field_map
 
     raw_depth = request.args.get("depth", "1")
     if raw_depth not in ("1", "2"):

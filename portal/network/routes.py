@@ -15,13 +15,8 @@ from flask import (
 from portal.drawing import HEIGHT, WIDTH, community_colour, draw
 from portal.network import bp
 from portal.search_args import request_search, search_args
-from search_index.network import (
-    MAX_DRAWN,
-    community_graph,
-    export_graph,
-    field_map,
-    node_link,
-)
+from search_index.field_graph import MAX_DRAWN, community_graph, export_graph, node_link
+from search_index.network import field_map
 from search_index.selection import matching_bid_ids, narrows
 
 MAX_COMMUNITY = 1_000_000
