@@ -14,20 +14,30 @@ from __future__ import annotations
 
 import io
 import os
+import pickle
 
 from whoosh.filedb import compound
 from whoosh.filedb.structfile import BufferFile
 
 _CHUNK = 4096
+_PICKLE_WINDOW = 256  # bytes: most of Whoosh's pickles are under 100
 
 
-class MemoryReader(io.RawIOBase):
-    """A read-only binary file over a buffer; reads return copies of only what they read."""
+class MemoryReader:
+    """A read-only binary file over a buffer; reads return copies of only what they read.
+
+    A plain class rather than an `io.RawIOBase`: Whoosh reads a few bytes at a time, and the
+    base class's machinery made each read 2-3x slower (seek and read of 8 bytes: 3.4 us, now
+    1.5 us; `io.BytesIO`, which copies the whole buffer first, 0.4 us).
+    """
+
+    __slots__ = ("_view", "_pos", "_len", "closed")
 
     def __init__(self, buf) -> None:
-        super().__init__()
         self._view = memoryview(buf).cast("B")
         self._pos = 0
+        self._len = len(self._view)
+        self.closed = False
 
     def readable(self) -> bool:
         return True
@@ -36,10 +46,16 @@ class MemoryReader(io.RawIOBase):
         return True
 
     def read(self, size: int | None = -1) -> bytes:
-        total = len(self._view)
-        end = total if size is None or size < 0 else min(total, self._pos + size)
-        start, self._pos = self._pos, max(self._pos, end)
+        start = self._pos
+        end = self._len if size is None or size < 0 else min(self._len, start + size)
+        if end < start:
+            end = start
+        self._pos = end
         return self._view[start:end].tobytes()
+
+    def peek(self, size: int = 0) -> bytes:
+        """Up to a page ahead, not consumed: the pickle module reads through it in one call."""
+        return self._view[self._pos : self._pos + max(size, 1, _CHUNK)].tobytes()
 
     def readinto(self, buffer) -> int:
         data = self.read(len(memoryview(buffer)))
@@ -47,8 +63,8 @@ class MemoryReader(io.RawIOBase):
         return len(data)
 
     def readline(self, size: int | None = -1) -> bytes:
-        limit = len(self._view) if size is None or size < 0 else self._pos + size
-        limit = min(limit, len(self._view))
+        limit = self._len if size is None or size < 0 else self._pos + size
+        limit = min(limit, self._len)
         end = self._pos
         while end < limit:
             chunk = self._view[end : min(limit, end + _CHUNK)].tobytes()
@@ -57,26 +73,44 @@ class MemoryReader(io.RawIOBase):
                 end += found + 1
                 break
             end += len(chunk)
-        start, self._pos = self._pos, end
+        start, self._pos = self._pos, max(self._pos, end)
         return self._view[start:end].tobytes()
 
     def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
         if whence == os.SEEK_CUR:
             offset += self._pos
         elif whence == os.SEEK_END:
-            offset += len(self._view)
+            offset += self._len
         if offset < 0:
             raise ValueError("negative seek position")
         self._pos = offset
-        return self._pos
+        return offset
 
     def tell(self) -> int:
         return self._pos
 
+    def load_pickle(self) -> object:
+        """The pickled object at the position, unpickled from a copy of only a window after
+        it (a window, four times larger, again when the pickle runs past it). Whoosh keeps
+        its postings blocks' headers as pickles; through `read`, the unpickler asked for a
+        few bytes at a time (17 us a header; this: 5 us; from a BytesIO: 2.5 us)."""
+        start, window = self._pos, _PICKLE_WINDOW
+        while True:
+            part = io.BytesIO(self._view[start : start + window])
+            try:
+                found = pickle.load(part)
+            except (EOFError, pickle.UnpicklingError):
+                if start + window >= self._len:
+                    raise
+                window *= 4
+                continue
+            self._pos = start + part.tell()
+            return found
+
     def close(self) -> None:
         if not self.closed:
             self._view.release()  # our view only: the mapping can then be closed
-        super().close()
+            self.closed = True
 
 
 class ZeroCopyBufferFile(BufferFile):
@@ -86,6 +120,9 @@ class ZeroCopyBufferFile(BufferFile):
         super().__init__(b"", name=name, onclose=onclose)
         self._buf = buf
         self.file = MemoryReader(buf)
+
+    def read_pickle(self):
+        return self.file.load_pickle()
 
 
 def install() -> None:

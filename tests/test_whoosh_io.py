@@ -57,6 +57,22 @@ def test_the_reader_reads_as_bytesio_does():
     assert ours.closed
 
 
+def test_pickles_read_in_a_window_as_whoosh_reads_them():
+    """`read_pickle` unpickles from a small window after the position (a larger one when the
+    pickle runs past it) and leaves the position where Whoosh's own file would."""
+    small = pickle.dumps((12, 3.5, b"block"), -1)
+    large = pickle.dumps(list(range(5_000)), -1)  # far past the first window
+    data = small + large + small + b"tail"
+    ours, theirs = ZeroCopyBufferFile(memoryview(data)), BufferFile(data)
+    for _ in range(3):
+        assert ours.read_pickle() == theirs.read_pickle()
+        assert ours.tell() == theirs.tell()
+    assert ours.read(4) == theirs.read(4) == b"tail"
+    truncated = ZeroCopyBufferFile(memoryview(large[:-10]))
+    with pytest.raises((EOFError, pickle.UnpicklingError)):
+        truncated.read_pickle()
+
+
 def _index(folder):
     ix = whoosh_index.create_in(folder, make_schema())
     for segment in range(3):
