@@ -38,6 +38,14 @@ LOAD_BATCH = 500
 # From this many bids a rebuild indexes in one process per core (Whoosh's MpWriter: 1.6x
 # faster on two cores at 3,000 bids); below it the extra processes cost more than they save.
 PARALLEL_REBUILD_MIN = 5000
+# Merging segments. Whoosh's own policy re-merged every small segment, the growing one too,
+# on every fifth write: up to 2 s at 42k bids. Here a write merges only segments of one size
+# (MERGE_FACTOR of them, each under MERGE_FACTOR times the next smaller size: 8 single-bid
+# segments into one of 8, 8 of those into one of 64, ...), so each bid is rewritten a few
+# times at most and a merge's cost follows the size it makes; the worker, once the outbox is
+# drained, merges whatever small segments are left (`tidy`, at most MERGE_MAX_DOCS bids).
+MERGE_FACTOR = 8
+MERGE_MAX_DOCS = 1000
 
 
 def _load_bids(session: Session, ids: Iterable[int]) -> list[Bid]:
@@ -52,6 +60,60 @@ def _load_bids(session: Session, ids: Iterable[int]) -> list[Bid]:
             )
         ).unique()
     )
+
+
+def _level(seg) -> int:
+    """0 for 1-7 bids, 1 for 8-63, 2 for 64-511, ... (MERGE_FACTOR = 8)."""
+    count, level = max(1, seg.doc_count_all()), 0
+    while count >= MERGE_FACTOR:
+        count //= MERGE_FACTOR
+        level += 1
+    return level
+
+
+def _full_level(segments: list) -> list:
+    """The smallest level's segments when MERGE_FACTOR of them are there (to merge into one of
+    the next level), else nothing. The largest segment is never merged here."""
+    largest = max(segments, key=lambda seg: seg.doc_count_all(), default=None)
+    levels: dict[int, list] = {}
+    for seg in segments:
+        if seg is not largest:
+            levels.setdefault(_level(seg), []).append(seg)
+    for level in sorted(levels):
+        if len(levels[level]) >= MERGE_FACTOR:
+            return levels[level]
+    return []
+
+
+def _small_segments(segments: list) -> list:
+    """What an idle worker merges: the segments under a tenth of the largest, smallest first,
+    as many as add up to MERGE_MAX_DOCS (no merge takes more than a few seconds)."""
+    largest = max((seg.doc_count_all() for seg in segments), default=0)
+    chosen: list = []
+    total = 0
+    for seg in sorted(segments, key=lambda seg: seg.doc_count_all()):
+        count = seg.doc_count_all()
+        if count * 10 >= largest or (chosen and total + count > MERGE_MAX_DOCS):
+            break
+        chosen.append(seg)
+        total += count
+    return chosen if len(chosen) > 1 else []
+
+
+def _merging(choose: Callable[[list], list]):
+    """A Whoosh merge policy: the segments `choose` picks merged into the one being written."""
+
+    def policy(writer: SegmentWriter, segments: list) -> list:
+        from whoosh.reading import SegmentReader
+
+        chosen = choose(segments)
+        for seg in chosen:
+            reader = SegmentReader(writer.storage, writer.schema, seg)
+            writer.add_reader(reader)
+            reader.close()
+        return [seg for seg in segments if seg not in chosen]
+
+    return policy
 
 
 @dataclass
@@ -182,7 +244,29 @@ class SearchIndex:
             writer.cancel()
             raise
         else:
-            writer.commit()
+            writer.commit(mergetype=_merging(_full_level))
+
+    def segment_count(self) -> int:
+        with self.open().reader() as reader:
+            return len(reader.leaf_readers())
+
+    def tidy(self) -> bool:
+        """Merge the small segments writes left (`_small_segments`) into one; False when there
+        was nothing to merge or another process was writing. Run by the worker when the outbox
+        is drained."""
+        try:
+            writer = self.open().writer()
+        except LockError:
+            return False
+        if not _small_segments(writer.segments):
+            writer.cancel()
+            return False
+        try:
+            writer.commit(mergetype=_merging(_small_segments))
+        except BaseException:
+            writer.cancel()
+            raise
+        return True
 
     def apply(self, session: Session, upserts: list[int], deletes: list[int]) -> None:
         """Bring the documents of these bids in line with the database (the outbox consumer).

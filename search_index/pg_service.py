@@ -506,6 +506,10 @@ class PgSearchIndex:
 
     kept_by_database = True  # written with each row: a bulk import needs no rebuild
 
+    def tidy(self) -> bool:
+        """Nothing to merge: PostgreSQL keeps its own indexes."""
+        return False
+
     def exists(self) -> bool:
         return True
 

@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bids.database import db, utcnow
 from bids.models import JobRun
-from search_index import outbox
+from search_index import get_index, outbox
 from search_index.snapshots import warm_field_figures
 
 log = logging.getLogger(__name__)
@@ -152,7 +152,11 @@ def run_worker(
             busy = busy or done > 0
         if busy:
             continue
-        try:  # the outbox is drained: the insights' whole-field figures for what it holds
+        try:  # the outbox is drained: merge the search index's small segments
+            get_index().tidy()
+        except Exception:  # noqa: BLE001 - writes merge segments too; go on
+            log.exception("Worker: merging the search index's segments failed")
+        try:  # the insights' whole-field figures for what the outbox holds
             warm_field_figures(db.session)
         except Exception:  # noqa: BLE001 - a page computes them instead; the worker goes on
             db.session.rollback()

@@ -279,3 +279,37 @@ def test_the_cli_worker_and_index_status(db, factory, runner):
     assert result.exit_code == 0, result.output
     assert "applied search 1, similar 1" in result.output
     assert "search: 0 pending" in runner.invoke(args=["index", "status"]).output
+
+
+def test_writes_merge_segments_of_one_size_and_the_idle_worker_the_rest(app, db, factory):
+    """A write merges only when MERGE_FACTOR segments of one size are there (Whoosh's policy
+    re-merged every small segment, the growing one too, every fifth commit: up to 2 s at 42k);
+    the worker merges the small ones left once the outbox is drained. Search sees every bid."""
+    from search_index.index import MERGE_FACTOR
+
+    org = factory.org("Valley Share")
+    for n in range(30):
+        factory.bid(org, title=f"Valley tool share {n}", body=TEXT)
+    run_worker(once=True, jobs=False)
+    index = get_index()
+    assert index.segment_count() == 1
+    for n in range(6):  # each applied on its own, as a worker under steady writes does
+        factory.bid(org, title=f"Valley seed swap {n}", body=TEXT)
+        outbox.drain("search")
+    assert index.segment_count() == 7  # Whoosh's own policy had merged at the fifth
+
+    run_worker(once=True, jobs=False)  # nothing to apply: the idle worker merges
+
+    assert index.segment_count() == 2  # the 30, and the six merged
+    assert len(indexed_ids()) == 36
+    assert index.tidy() is False  # nothing small left
+
+    assert MERGE_FACTOR == 8
+    for n in range(7):
+        factory.bid(org, title=f"Valley bike repair {n}", body=TEXT)
+        outbox.drain("search")
+    assert index.segment_count() == 9  # the 30; the 6 and seven single bids: one size
+    factory.bid(org, title="Valley bike repair 7", body=TEXT)
+    outbox.drain("search")
+    assert index.segment_count() == 2  # the eighth write merged the eight with its own
+    assert len(indexed_ids()) == 44
