@@ -246,14 +246,20 @@ class SearchIndex:
         else:
             writer.commit(mergetype=_merging(_full_level))
 
-    def segment_count(self) -> int:
+    def segments(self) -> list:
+        """The committed segments (Whoosh's `Segment`s)."""
         with self.open().reader() as reader:
-            return len(reader.leaf_readers())
+            return [leaf.segment() for leaf, _ in reader.leaf_readers()]
+
+    def segment_count(self) -> int:
+        return len(self.segments())
 
     def tidy(self) -> bool:
         """Merge the small segments writes left (`_small_segments`) into one; False when there
         was nothing to merge or another process was writing. Run by the worker when the outbox
         is drained."""
+        if not _small_segments(self.segments()):  # the usual case: no lock, no writer
+            return False
         try:
             writer = self.open().writer()
         except LockError:
