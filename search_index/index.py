@@ -40,10 +40,10 @@ LOAD_BATCH = 500
 PARALLEL_REBUILD_MIN = 5000
 # Merging segments. Whoosh's own policy re-merged every small segment, the growing one too,
 # on every fifth write: up to 2 s at 42k bids. Here a write merges only segments of one size
-# (MERGE_FACTOR of them, each under MERGE_FACTOR times the next smaller size: 8 single-bid
-# segments into one of 8, 8 of those into one of 64, ...), so each bid is rewritten a few
-# times at most and a merge's cost follows the size it makes; the worker, once the outbox is
-# drained, merges whatever small segments are left (`tidy`, at most MERGE_MAX_DOCS bids).
+# level, once MERGE_FACTOR of them are there (8 single-bid segments into one of 8, 8 of those
+# into one of 64, ...; `_level`), so each bid is rewritten a few times at most and a merge's
+# cost follows the size it makes; the worker, once the outbox is drained, merges whatever
+# small segments are left (`tidy`, at most MERGE_MAX_DOCS bids).
 MERGE_FACTOR = 8
 MERGE_MAX_DOCS = 1000
 
@@ -248,8 +248,9 @@ class SearchIndex:
 
     def segments(self) -> list:
         """The committed segments (Whoosh's `Segment`s)."""
-        with self.open().reader() as reader:
-            return [leaf.segment() for leaf, _ in reader.leaf_readers()]
+        with self.open().reader() as reader:  # an empty index's one reader has no segment
+            found = [getattr(leaf, "segment", lambda: None)() for leaf, _ in reader.leaf_readers()]
+        return [seg for seg in found if seg is not None]
 
     def segment_count(self) -> int:
         return len(self.segments())

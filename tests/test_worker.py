@@ -313,3 +313,11 @@ def test_writes_merge_segments_of_one_size_and_the_idle_worker_the_rest(app, db,
     outbox.drain("search")
     assert index.segment_count() == 2  # the eighth write merged the eight with its own
     assert len(indexed_ids()) == 44
+
+
+def test_an_idle_worker_on_an_empty_index_has_nothing_to_merge(app, db):
+    """A fresh site's worker tidies an index with no segment yet: nothing to merge, no error
+    (it raised on the empty index's reader, every idle second)."""
+    assert get_index().segments() == []
+    assert get_index().tidy() is False
+    run_worker(once=True, jobs=False)
