@@ -53,10 +53,6 @@ class MemoryReader:
         self._pos = end
         return self._view[start:end].tobytes()
 
-    def peek(self, size: int = 0) -> bytes:
-        """Up to a page ahead, not consumed: the pickle module reads through it in one call."""
-        return self._view[self._pos : self._pos + max(size, 1, _CHUNK)].tobytes()
-
     def readinto(self, buffer) -> int:
         data = self.read(len(memoryview(buffer)))
         memoryview(buffer).cast("B")[: len(data)] = data
