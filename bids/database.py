@@ -86,3 +86,17 @@ def tune_sqlite(engine: Engine, busy_timeout_s: float) -> None:
             cursor.execute("PRAGMA journal_mode = WAL")  # an in-memory database keeps "memory"
         finally:
             cursor.close()
+
+
+def vacuum_analyze(engine: Engine, *tables: str) -> None:
+    """After rewriting most of a table in bulk (a rebuild): on PostgreSQL, `VACUUM (ANALYZE)`
+    it, so its dead row versions are reclaimed and the planner's statistics describe the new
+    rows. Until autovacuum gets there, scans read every dead version beside the live one and
+    the plans rest on the old statistics. Its own autocommit connection: VACUUM cannot run in
+    a transaction. Nothing on SQLite (it rewrites pages in place)."""
+    if engine.dialect.name != "postgresql" or not tables:
+        return
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        for table in tables:
+            quoted = engine.dialect.identifier_preparer.quote(table)
+            conn.exec_driver_sql(f"VACUUM (ANALYZE) {quoted}")

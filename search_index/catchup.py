@@ -23,7 +23,7 @@ from flask import current_app
 from sqlalchemy import func, select
 from tqdm import tqdm
 
-from bids.database import db
+from bids.database import db, vacuum_analyze
 from bids.models import Bid
 from search_index import get_index, outbox, rebuild_search_index
 
@@ -84,6 +84,10 @@ def _rebuild_stores(report: CatchUpReport, progress: bool, total: int) -> None:
     if getattr(get_index(), "kept_by_database", False):
         started = time.perf_counter()
         outbox.sync("search")  # the vectors were written with the rows: only the rows go
+        # Most of the table is new: fresh statistics for the planner, and the visibility map
+        # that lets the facet counts read their covering index alone (PostgreSQL's advice
+        # after a bulk load), rather than whenever autovacuum comes by.
+        vacuum_analyze(db.engine, Bid.__tablename__)
         report.seconds["search"] = time.perf_counter() - started
     elif "fork" in multiprocessing.get_all_start_methods():
         context = multiprocessing.get_context("fork")

@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session, aliased
 from whoosh.support.levenshtein import levenshtein
 
 from bids.access import visibility_clause
-from bids.database import db
+from bids.database import db, vacuum_analyze
 from bids.models import Attachment, Bid, Organisation
 from search_index.facets import FACET_LIMIT, FacetValue
 from search_index.filters import (
@@ -488,6 +488,19 @@ class PgSearchService:
             hit.snippet = snippets.get(hit.bid_id)
 
 
+def _fresh_vector():
+    """The vector the trigger would compute for the row now (search_index.pg_schema)."""
+    return func.openbids_bid_vector(
+        Bid.id,
+        Bid.title,
+        Bid.summary,
+        Bid.body,
+        Bid.programme,
+        Bid.organisation_id,
+        Bid.funder_id,
+    )
+
+
 def _escaped(source):
     """HTML-escaped text, in SQL (as markupsafe.escape: & < > " ')."""
     for char, entity in (
@@ -531,7 +544,8 @@ class PgSearchIndex:
     def rebuild(
         self, session: Session, *, progress: Callable[[int], None] | None = None, **_: Any
     ) -> int:
-        """Recompute every vector (the trigger does when the column is set), a batch at a time."""
+        """Recompute every vector, a batch at a time, and write those that differ; then vacuum
+        the table (what was rewritten left dead versions) and refresh its statistics."""
         count, last_id = 0, 0
         while True:
             ids = list(
@@ -542,13 +556,24 @@ class PgSearchIndex:
             if not ids:
                 break
             last_id = ids[-1]
-            session.execute(
-                text(f"UPDATE bid SET {VECTOR_COLUMN} = NULL WHERE id = ANY(:ids)"), {"ids": ids}
+            # Only the rows whose vector differs are written (set to NULL, the trigger computes
+            # it): rewriting the rest would leave a dead copy of each beside it, the table
+            # twice its size for every scan until a VACUUM FULL.
+            stale = list(
+                session.scalars(
+                    select(Bid.id).where(Bid.id.in_(ids), VECTOR.is_distinct_from(_fresh_vector()))
+                )
             )
+            if stale:
+                session.execute(
+                    text(f"UPDATE bid SET {VECTOR_COLUMN} = NULL WHERE id = ANY(:ids)"),
+                    {"ids": stale},
+                )
             session.commit()
             count += len(ids)
             if progress:
                 progress(len(ids))
+        vacuum_analyze(db.engine, Bid.__tablename__)
         return count
 
     def check(self, session: Session) -> Drift:
@@ -556,20 +581,7 @@ class PgSearchIndex:
         missing = sorted(session.scalars(select(Bid.id).where(VECTOR.is_(None))))
         stale = sorted(
             session.scalars(
-                select(Bid.id).where(
-                    VECTOR.is_not(None),
-                    VECTOR.is_distinct_from(
-                        func.openbids_bid_vector(
-                            Bid.id,
-                            Bid.title,
-                            Bid.summary,
-                            Bid.body,
-                            Bid.programme,
-                            Bid.organisation_id,
-                            Bid.funder_id,
-                        )
-                    ),
-                )
+                select(Bid.id).where(VECTOR.is_not(None), VECTOR.is_distinct_from(_fresh_vector()))
             )
         )
         session.rollback()

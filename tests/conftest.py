@@ -51,6 +51,19 @@ def pytest_configure(config):
     os.environ["TEST_DATABASE_URL"] = base.set(database=name).render_as_string(hide_password=False)
 
 
+def vacuum_count(table: str) -> int:
+    """How often PostgreSQL has vacuumed `table` by hand (not autovacuum), from its statistics."""
+    from sqlalchemy import text
+
+    from bids.database import db
+
+    with db.engine.connect() as conn:
+        count = conn.execute(
+            text("SELECT vacuum_count FROM pg_stat_user_tables WHERE relname = :t"), {"t": table}
+        ).scalar_one()
+    return int(count)
+
+
 def make_config(tmp_path: Path, **overrides) -> dict:
     database_url = os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{tmp_path / 'test.sqlite3'}"
     config = {

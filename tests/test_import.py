@@ -16,6 +16,7 @@ from bids.imports import ImportFileError, guess_format
 from bids.models import Bid, IndexOutbox, Organisation, Revision
 from portal.commands.imports import import_bids
 from search_index.outbox import pending_count
+from tests.conftest import ON_POSTGRES, vacuum_count
 
 
 def write_jsonl(path, records):
@@ -541,6 +542,21 @@ def test_a_large_import_into_an_empty_site_is_rebuilt_and_finished_before_it_ret
     assert set(get_index().stored()) == ids  # searchable ...
     assert matchable_ids() == ids  # ... and matchable, with no further command
     assert pending_count() == 0
+
+
+@pytest.mark.skipif(not ON_POSTGRES, reason="vectors kept by PostgreSQL (TEST_DATABASE_URL)")
+def test_a_large_import_on_postgres_leaves_the_bid_table_vacuumed(app, db, tmp_path):
+    from search_index import get_index
+
+    app.config["IMPORT_REBUILD_MIN"] = 3
+    vacuums = vacuum_count("bid")
+    finished: list = []
+    import_bids(
+        write_jsonl(tmp_path / "b.jsonl", [good(n) for n in range(1, 6)]), finished=finished
+    )
+    assert finished[0].path == "rebuild"
+    assert vacuum_count("bid") == vacuums + 1  # statistics and visibility map fresh at once
+    assert set(get_index().stored()) == set(db.session.scalars(select(Bid.id)))
 
 
 @pytest.mark.parametrize("app_config", [{"SEARCH_BACKEND": "whoosh"}])

@@ -50,9 +50,12 @@ def test_downgrade_to_base_removes_every_table(bare_app):
     assert tables == set()
 
 
-def _pg_only_indexes(conn) -> set[str]:
-    rows = conn.exec_driver_sql("SELECT indexname FROM pg_indexes WHERE schemaname = 'public'")
-    return {name for (name,) in rows} & PG_ONLY_NAMES
+def _pg_only_indexes(conn) -> dict[str, str]:
+    """Name -> definition (its storage options included) of the indexes only PostgreSQL has."""
+    rows = conn.exec_driver_sql(
+        "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'public'"
+    )
+    return {name: definition for name, definition in rows if name in PG_ONLY_NAMES}
 
 
 @pytest.mark.skipif(not ON_POSTGRES, reason="PostgreSQL's own indexes (TEST_DATABASE_URL)")
@@ -62,8 +65,19 @@ def test_postgresql_only_indexes_come_from_the_migrations_as_from_create_all(bar
     upgrade()
     with _db.engine.connect() as conn:
         migrated = _pg_only_indexes(conn)
+    migrated_storage = _vector_storage()
     downgrade(revision="base")
     _db.create_all()
     with _db.engine.connect() as conn:
         created = _pg_only_indexes(conn)
-    assert migrated == created == PG_ONLY_NAMES - {"search_vector"}
+    assert set(migrated) == PG_ONLY_NAMES - {"search_vector"}
+    assert migrated == created
+    assert migrated_storage == _vector_storage() == "m"  # in the row (VECTOR_STORAGE MAIN)
+
+
+def _vector_storage() -> str:
+    with _db.engine.connect() as conn:
+        return conn.exec_driver_sql(
+            "SELECT attstorage FROM pg_attribute "
+            "WHERE attrelid = 'bid'::regclass AND attname = 'search_vector'"
+        ).scalar_one()

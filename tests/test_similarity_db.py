@@ -16,6 +16,7 @@ from search_index.similarity.db_models import (
 from search_index.similarity.db_store import DbStore
 from search_index.similarity.store import Store
 from search_index.similarity.sync import similarity_backend
+from tests.conftest import ON_POSTGRES, vacuum_count
 from tests.test_similarity import DIGITAL, FOOD, LONELY, SPORT
 
 
@@ -162,6 +163,15 @@ def test_rebuild_command_fills_the_tables_and_status_reads_them(app, db, factory
     assert db.session.scalar(select(func.count()).select_from(SimilarityVector)) == 5
     status = runner.invoke(args=["similarity", "status"])
     assert "5 bids" in status.output and "0 rows in the delta" in status.output
+
+
+@pytest.mark.skipif(not ON_POSTGRES, reason="VACUUM is PostgreSQL's (TEST_DATABASE_URL)")
+def test_a_rebuild_vacuums_the_tables_it_replaced(app, db, factory, runner):
+    _corpus(factory)
+    tables = [SimilarityTerm.__tablename__, SimilarityVector.__tablename__]
+    before = [vacuum_count(t) for t in tables]
+    assert runner.invoke(args=["similarity", "rebuild"]).exit_code == 0
+    assert [vacuum_count(t) for t in tables] == [n + 1 for n in before]
 
 
 def test_clusters_read_the_pairs_from_the_tables(app, db, factory):

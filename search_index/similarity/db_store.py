@@ -34,7 +34,7 @@ from sqlalchemy import Double, Engine, case, cast, delete, func, insert, or_, se
 from sqlalchemy.orm import aliased
 
 from bids.access import real_user
-from bids.database import db, utcnow
+from bids.database import db, utcnow, vacuum_analyze
 from search_index.similarity.db_models import (
     SimilarityGeneration,
     SimilarityTerm,
@@ -61,6 +61,12 @@ QUERY_TERMS = 40
 CANDIDATE_ROWS = 300
 LOCK_KEY = 0x0B1D5E  # pg_advisory_lock key of the matcher's writers
 WRITE_BATCH = 2000
+# What a rebuild replaces wholesale (and then vacuums).
+REWRITTEN_BY_REBUILD = (
+    SimilarityTerm.__tablename__,
+    SimilarityVector.__tablename__,
+    SimilarityVocabulary.__tablename__,
+)
 
 
 def vector_record(
@@ -486,6 +492,8 @@ class DbStore:
                 ),
             )
             self._write_rows(conn, docs, matrix, generation_id, fitted=True)
+        # Every row was replaced: reclaim the old ones and give the planner the new counts.
+        vacuum_analyze(self.engine, *REWRITTEN_BY_REBUILD)
         snap = self.snapshot()
         assert snap is not None, "the generation was just written"
         return snap
