@@ -27,6 +27,10 @@ LINEAGE_WEIGHT = 2.0
 SEED = 42
 RESOLUTION = 1.0
 MAX_DRAWN = 120  # past this many nodes the map shows communities as super-nodes
+# A community's close-up draws at most this many of its members, the most connected: the
+# largest of the 42k SBIR field's has 3,512, whose spring layout took a minute (four under
+# load) and whose SVG weighed 2 MB, past reading. The downloads hold every member.
+CLOSE_UP_MAX = 200
 NAME_TERMS = 3
 TERMS_SAMPLE = 300  # bids read per community to name it (and of the field, for common words)
 
@@ -298,6 +302,16 @@ def neighbourhood(graph: nx.Graph, org_id: int, depth: int = 1, limit: int = 40)
                     keep.add(other)
                     nxt.append(other)
         frontier = nxt
+    return graph.subgraph(keep).copy()
+
+
+def most_connected(graph: nx.Graph, limit: int) -> nx.Graph:
+    """The `limit` nodes with the strongest links (weighted degree; ties by id) and the links
+    among them; the graph itself when it is no larger."""
+    if graph.number_of_nodes() <= limit:
+        return graph
+    degree = dict(graph.degree(weight="weight"))
+    keep = sorted(graph.nodes, key=lambda n: (-degree[n], n))[:limit]
     return graph.subgraph(keep).copy()
 
 

@@ -14,6 +14,7 @@ from search_index.field_graph import (
     community_graph,
     find_communities,
     layout,
+    most_connected,
     name_communities,
     neighbourhood,
 )
@@ -95,6 +96,15 @@ def test_community_graph_and_neighbourhood():
     hood = neighbourhood(g, 4, depth=1)
     assert set(hood.nodes) == {4, 5, 6, 20}
     assert neighbourhood(g, 999).number_of_nodes() == 0
+
+
+def test_most_connected_keeps_the_strongest_nodes_and_their_links():
+    g = graph()
+    degree = dict(g.degree(weight="weight"))
+    top = most_connected(g, 3)
+    assert set(top.nodes) == set(sorted(g.nodes, key=lambda n: (-degree[n], n))[:3])
+    assert set(top.edges) == {(a, b) for a, b in g.subgraph(top.nodes).edges}
+    assert most_connected(g, 100) is g
 
 
 def test_layout_is_deterministic_and_in_the_unit_square():
@@ -187,6 +197,18 @@ def test_one_community_close_up_and_bad_numbers(field, client):
     assert client.get("/network?community=abc").status_code == 400
     assert client.get("/network?year=nope").status_code == 400
     assert client.get("/api/v1/network?community=-1").status_code == 400
+
+
+def test_a_large_community_close_up_draws_its_most_connected_members(field, client, monkeypatch):
+    import portal.network.routes as routes
+
+    page = client.get("/network?community=1").get_data(as_text=True)
+    members = page.count('class="node"')
+    assert members > 2 and 'id="drawn-note"' not in page
+    monkeypatch.setattr(routes, "CLOSE_UP_MAX", 2)
+    page = client.get("/network?community=1&q=garden OR kinship").get_data(as_text=True)
+    assert page.count('class="node"') == 2  # of the community's organisations
+    assert "draws the 2 most connected of these" in page
 
 
 @pytest.mark.parametrize("fmt,reader", [("gexf", nx.read_gexf), ("graphml", nx.read_graphml)])

@@ -15,7 +15,14 @@ from flask import (
 from portal.drawing import HEIGHT, WIDTH, community_colour, draw
 from portal.network import bp
 from portal.search_args import request_search, search_args
-from search_index.field_graph import MAX_DRAWN, community_graph, export_graph, node_link
+from search_index.field_graph import (
+    CLOSE_UP_MAX,
+    MAX_DRAWN,
+    community_graph,
+    export_graph,
+    most_connected,
+    node_link,
+)
 from search_index.network import field_map
 from search_index.selection import matching_bid_ids, narrows
 
@@ -105,15 +112,17 @@ def _drawn(fmap, graph, community, args) -> dict:
             square_of=lambda c: False,
             pos=fmap.layout_of(view, cgraph),
         )
+        drawn = cgraph
     else:
+        drawn = most_connected(graph, CLOSE_UP_MAX)
         shapes, lines = draw(
-            graph,
+            drawn,
             colour_of=lambda n: community_colour(community_of.get(n)),
             href_of=lambda n: url_for("insights.profile", slug=graph.nodes[n]["slug"]),
             title_of=lambda n: _node_title(graph, n, names, community_of),
             size_of=lambda n: graph.degree(n, weight="weight") + 1,
             square_of=lambda n: graph.nodes[n]["kind"] == "funder",
-            pos=fmap.layout_of(view, graph),
+            pos=fmap.layout_of(view, drawn),
         )
     by_community: dict[int, list[int]] = {cid: [] for cid in present}
     for n in graph.nodes:
@@ -133,6 +142,7 @@ def _drawn(fmap, graph, community, args) -> dict:
     return {
         "svg": network_svg(shapes, lines, WIDTH, HEIGHT, label) if graph.number_of_nodes() else "",
         "summary": summary,
+        "drawn_nodes": None if summary else drawn.number_of_nodes(),
         "communities": [names[c] for c in present],
         "members": members,
     }
