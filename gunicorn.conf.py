@@ -22,3 +22,15 @@ accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-")
 errorlog = "-"
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms rid=%({x-request-id}o)s'
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+
+def post_worker_init(worker):
+    """The worker has loaded the app: what that made (the modules, the app, its config; about
+    200,000 objects) lives as long as the worker. Frozen (`gc.freeze`), the cyclic garbage
+    collector's full collections no longer walk them again: at 42k bids one took 150 ms, in
+    whichever request was unlucky (1 in 40 of a funder's profile pages). Garbage is collected
+    first, so nothing dead is kept."""
+    import gc
+
+    gc.collect()
+    gc.freeze()

@@ -189,3 +189,16 @@ def test_healthz_is_503_when_the_database_is_down(app, client, db, monkeypatch):
     response = client.get("/healthz")
     assert response.status_code == 503
     assert response.get_json()["checks"]["database"] == {"ok": False, "error": "OperationalError"}
+
+
+def test_a_gunicorn_worker_freezes_what_loading_the_app_made():
+    import gc
+    import runpy
+    from pathlib import Path
+
+    settings = runpy.run_path(str(Path(__file__).resolve().parent.parent / "gunicorn.conf.py"))
+    try:
+        settings["post_worker_init"](None)
+        assert gc.get_freeze_count() > 0  # the modules and the app: out of full collections
+    finally:
+        gc.unfreeze()
