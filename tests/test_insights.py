@@ -362,3 +362,18 @@ def test_tag_counts_from_the_index_match_the_database(world, app):
     assert field_figures(Scope(Bid.organisation_id == gamma.id)) == field_figures(
         {b.id for b in world["bids"] if b.organisation_id == gamma.id}
     )
+
+
+def test_count_axes_mark_whole_numbers_only():
+    """Left to itself pygal marked a top count of 2 as 0, 0.2, 0.4 ... bids."""
+    import base64
+    import re
+
+    from portal.insights.charts import _top_chart
+
+    chart = _top_chart("organisations", "Top organisations", "organisations", [("A", 2), ("B", 1)])
+    assert chart.svg is not None
+    svg = base64.b64decode(chart.svg.split(",", 1)[1]).decode()
+    values = set(re.findall(r">(\d+(?:\.\d+)?)</text>", svg))  # the axis' marks
+    assert {"0", "1", "2"} <= values
+    assert not [v for v in values if "." in v], values

@@ -8,6 +8,7 @@ numbers is the same `rows` the CSV download writes.
 from __future__ import annotations
 
 import base64
+import itertools
 import sys
 from dataclasses import dataclass, field
 from typing import Any
@@ -93,6 +94,17 @@ def _config(**extra) -> dict:
     }
 
 
+def _count_axis(most: int) -> dict:
+    """A counting axis: whole numbers only, in steps of 1, 2 or 5 times a power of ten, at most
+    eight steps (left to itself pygal marks a count of 2 as 0, 0.2, 0.4 ...)."""
+    most = max(1, most)
+    step, factors = 1, itertools.cycle((2, 2.5, 2))  # 1, 2, 5, 10, 20, 50, ...
+    while most / step > 8:
+        step = int(step * next(factors))
+    top = -(-most // step) * step
+    return {"y_labels": list(range(0, top + 1, step)), "range": (0, top)}
+
+
 def _data_uri(chart) -> str:
     svg = chart.render(is_unicode=True)
     return "data:image/svg+xml;base64," + base64.b64encode(svg.encode("utf-8")).decode("ascii")
@@ -131,7 +143,12 @@ def years_chart(figures: dict) -> Chart:
     if years:
         bar = pygal.StackedBar(
             style=_style([OUTCOME_COLOURS[o] for o in outcomes]),
-            **_config(title=chart.title, x_title="Year", y_title="Bids"),
+            **_config(
+                title=chart.title,
+                x_title="Year",
+                y_title="Bids",
+                **_count_axis(max(y["bids"] for y in years)),
+            ),
         )
         bar.x_labels = [y["year"] for y in years]
         for o in outcomes:
@@ -215,7 +232,11 @@ def amounts_chart(figures: dict) -> Chart:
         bar = pygal.Bar(
             style=_style(),
             **_config(
-                title=chart.title, x_title="Amount requested", y_title="Bids", x_label_rotation=30
+                title=chart.title,
+                x_title="Amount requested",
+                y_title="Bids",
+                x_label_rotation=30,
+                **_count_axis(max(b["bids"] for c in currencies for b in by_currency[c])),
             ),
         )
         bar.x_labels = labels
@@ -240,7 +261,13 @@ def _top_chart(name: str, title: str, noun: str, items: list[tuple[str, int]]) -
     if items:
         shown = items[:TOP_BARS]
         bar = pygal.HorizontalBar(
-            style=_style(), **_config(title=title, show_legend=False, x_title="Bids")
+            style=_style(),
+            **_config(
+                title=title,
+                show_legend=False,
+                x_title="Bids",
+                **_count_axis(max(n for _, n in shown)),
+            ),
         )
         bar.x_labels = [label for label, _ in reversed(shown)]
         bar.add("Bids", [n for _, n in reversed(shown)])
