@@ -423,19 +423,52 @@ def update_field_map(fmap: FieldMap, changed: Iterable[int], session) -> FieldMa
         ):
             orgs[i] = OrgInfo(i, name, slug, str(kind))
     pair_list = sorted((a, b, s) for (a, b), s in pairs.items())
-    graph = build_graph(bids, pair_list, links, orgs)
+    on_map = {o for ends in bids.values() for o in (ends.organisation_id, ends.funder_id)}
+    kept = {i: o for i, o in orgs.items() if i in on_map}  # the map's nodes (build_graph's)
+    near = _newcomers_graph(fmap.communities, kept, bids, pairs, links)
     return FieldMap(
         mark,
         fmap.built_at,
         bids,
         pair_list,
         links,
-        {i: o for i, o in orgs.items() if i in graph},
-        _follow_communities(fmap.communities, graph),
+        kept,
+        _follow_communities(fmap.communities, near),
         seconds=fmap.seconds,
         stale=fmap.stale,
-        _graph=graph,
     )
+
+
+def _newcomers_graph(
+    communities: list[Community],
+    orgs: dict[int, OrgInfo],
+    bids: dict[int, BidEnds],
+    pairs: dict[tuple[int, int], float],
+    links: list[tuple[int, int]],
+) -> nx.Graph:
+    """What `_follow_communities` needs of the updated map, without building all of it (0.84 s
+    at 42k, for every change the worker applied): the organisations on the map (`orgs`), and
+    the links of those new to it. Each link of a newcomer comes from the bids that name it (as
+    applicant or funder), their pairs and their lineage, so the graph over those bids and their
+    partners holds every one of its links with its full weight."""
+    known = {m for c in communities for m in c.members}
+    newcomers = set(orgs) - known
+    graph = nx.Graph()
+    graph.add_nodes_from((org_id, {"name": info.name}) for org_id, info in orgs.items())
+    if not newcomers:
+        return graph
+    theirs = {
+        b for b, e in bids.items() if e.organisation_id in newcomers or e.funder_id in newcomers
+    }
+    their_pairs = [(a, b, s) for (a, b), s in pairs.items() if a in theirs or b in theirs]
+    their_links = [(a, b) for a, b in links if a in theirs or b in theirs]
+    near = theirs | {x for a, b, _ in their_pairs for x in (a, b)}
+    near |= {x for link in their_links for x in link}
+    local = build_graph({b: bids[b] for b in near if b in bids}, their_pairs, their_links, orgs)
+    for node in newcomers & set(local.nodes):
+        for other, data in local[node].items():
+            graph.add_edge(node, other, weight=data["weight"])
+    return graph
 
 
 def _follow_communities(communities: list[Community], graph: nx.Graph) -> list[Community]:

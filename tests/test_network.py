@@ -496,3 +496,38 @@ def test_a_small_map_is_left_for_the_page_to_rebuild(field, db, factory, monkeyp
     assert updates == []  # a few bids: the page finds the communities afresh
     again = network.field_map()
     assert again is not first and newcomer.id in again.community_of
+
+
+def test_an_update_finds_newcomers_communities_without_building_the_whole_graph(
+    field, db, factory, monkeypatch
+):
+    """The same communities as from the whole updated graph, from the newcomers' links only."""
+    import search_index.network as network
+    from bids.publishing import hide_bid
+
+    before = network.field_map()
+    newcomer = factory.org("Garden Newcomers")
+    loner = factory.org("Lighthouse Keepers")
+    joined = factory.bid(newcomer, title="Garden too", body=GARDEN, funder={"name": "New Fund"})
+    alone = factory.bid(
+        loner, title="Lamps", body="Oral histories of lighthouse keepers and their logbooks."
+    )
+    hidden = _kinship_bid(db, field[4])
+    hide_bid(factory.user(admin=True), hidden, "Moderation test")
+    db.session.commit()
+    sizes: list[int] = []
+    real = network.build_graph
+    monkeypatch.setattr(
+        network, "build_graph", lambda bids, *a, **k: sizes.append(len(bids)) or real(bids, *a, **k)
+    )
+    after = network.update_field_map(before, [joined.id, alone.id, hidden.id], db.session)
+    assert sizes and max(sizes) < len(after.bids)  # never the whole map
+    whole = real(after.bids, after.pairs, after.links, after.orgs)
+    expected = network._follow_communities(before.communities, whole)
+    assert [(c.id, c.members, c.name) for c in after.communities] == [
+        (c.id, c.members, c.name) for c in expected
+    ]
+    assert set(after.orgs) == set(whole.nodes)
+    community_of = after.community_of
+    assert community_of[newcomer.id] == community_of[field[0].id]  # joined the gardens
+    assert community_of[loner.id] not in {c.id for c in before.communities}  # one of its own
