@@ -544,9 +544,9 @@ class PgSearchIndex:
     def rebuild(
         self, session: Session, *, progress: Callable[[int], None] | None = None, **_: Any
     ) -> int:
-        """Recompute every vector, a batch at a time, and write those that differ; then vacuum
-        the table (what was rewritten left dead versions) and refresh its statistics."""
-        count, last_id = 0, 0
+        """Recompute every vector, a batch at a time, and write those that differ; when any were,
+        vacuum the table (they left dead versions) and refresh its statistics."""
+        count, last_id, written = 0, 0, 0
         while True:
             ids = list(
                 session.scalars(
@@ -569,11 +569,13 @@ class PgSearchIndex:
                     text(f"UPDATE bid SET {VECTOR_COLUMN} = NULL WHERE id = ANY(:ids)"),
                     {"ids": stale},
                 )
+                written += len(stale)
             session.commit()
             count += len(ids)
             if progress:
                 progress(len(ids))
-        vacuum_analyze(db.engine, Bid.__tablename__)
+        if written:
+            vacuum_analyze(db.engine, Bid.__tablename__)
         return count
 
     def check(self, session: Session) -> Drift:

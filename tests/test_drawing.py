@@ -24,16 +24,9 @@ def _drawn(names: dict[int, str], pos: dict[int, tuple[float, float]]):
 
 
 def _label_box(shape):
-    return next(
-        box
-        for anchor, x, y, box in _label_options(shape)
-        if (x, y)
-        == (
-            shape.label_x,
-            shape.label_y,
-        )
-        and anchor == shape.label_anchor
-    )
+    """The box of the place `place_labels` chose for the shape's label."""
+    chosen = (shape.label_anchor, shape.label_x, shape.label_y)
+    return next(box for *place, box in _label_options(shape) if tuple(place) == chosen)
 
 
 def test_labels_of_nodes_side_by_side_do_not_overlap():

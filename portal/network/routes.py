@@ -112,7 +112,7 @@ def _drawn(fmap, graph, community, args) -> dict:
             square_of=lambda c: False,
             pos=fmap.layout_of(view, cgraph),
         )
-        drawn = cgraph
+        drawn_nodes = None
     else:
         drawn = most_connected(graph, CLOSE_UP_MAX)
         shapes, lines = draw(
@@ -124,6 +124,7 @@ def _drawn(fmap, graph, community, args) -> dict:
             square_of=lambda n: graph.nodes[n]["kind"] == "funder",
             pos=fmap.layout_of(view, drawn),
         )
+        drawn_nodes = drawn.number_of_nodes()
     by_community: dict[int, list[int]] = {cid: [] for cid in present}
     for n in graph.nodes:
         cid = community_of.get(n)
@@ -142,7 +143,7 @@ def _drawn(fmap, graph, community, args) -> dict:
     return {
         "svg": network_svg(shapes, lines, WIDTH, HEIGHT, label) if graph.number_of_nodes() else "",
         "summary": summary,
-        "drawn_nodes": None if summary else drawn.number_of_nodes(),
+        "drawn_nodes": drawn_nodes,
         "communities": [names[c] for c in present],
         "members": members,
     }
