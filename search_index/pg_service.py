@@ -9,8 +9,10 @@ over escaped plain text, so only our `<mark>` tags are markup.
 from __future__ import annotations
 
 import itertools
+import json
 import re
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 from markupsafe import Markup
@@ -30,6 +32,7 @@ from sqlalchemy import (
     text,
     union_all,
 )
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session, aliased
 from whoosh.support.levenshtein import levenshtein
 
@@ -112,6 +115,84 @@ def _safe_markup(headline: str | None) -> Markup | None:
     return Markup(_NOT_MARK.sub("&lt;", headline))
 
 
+def _rank(rank_tsquery: str):
+    """A bid's relevance: ts_rank_cd with our weights, over the query's ranking form."""
+    return func.ts_rank_cd(
+        literal_column(f"'{RANK_WEIGHTS}'::real[]"),
+        VECTOR,
+        func.to_tsquery(TS_CONFIG, bindparam("rank_q", rank_tsquery)),
+        RANK_NORMALISATION,
+    )
+
+
+def _count_part(name: str, value, source, *where, group: bool = True):
+    """(facet, value, n) rows: the bids of `source` that pass `where`, counted by `value`."""
+    stmt = (
+        select(
+            literal(name).label("facet"),
+            cast(value, String).label("value"),
+            func.count().label("n"),
+        )
+        .select_from(source)
+        .where(*where)
+    )
+    return stmt.group_by(value) if group else stmt
+
+
+def _ranked_part(m, admitted: list, parsed, start: int, size: int):
+    """One ("hits", JSON, 0) row: the page by rank (rank, then id) as [id, rank] pairs.
+
+    With the title boost (search_index.ranking) it is the first RESCORE_WINDOW (or more, to
+    reach the page) as [id, rank, title, holds every title word, holds them in order], the
+    two flags matched against those rows' vectors only, for `_ranked_hits` to reorder."""
+    rescoring = bool(parsed.title_tsquery)
+    first = select(m.c.id, m.c.rank).where(*admitted).order_by(m.c.rank.desc(), m.c.id)
+    if rescoring:
+        first = first.limit(max(RESCORE_WINDOW, start + size))
+    else:
+        first = first.offset(start).limit(size)
+    top = first.subquery("top")
+    items: list[Any] = [top.c.id, top.c.rank]
+    source: Any = top
+    if rescoring:
+        source = top.join(Bid, Bid.id == top.c.id)
+        items.append(Bid.title)
+        for name, tsquery in (
+            ("title_q", parsed.title_tsquery),
+            ("phrase_q", parsed.title_phrase_tsquery),
+        ):
+            query = func.to_tsquery(TS_CONFIG, bindparam(name, tsquery))
+            items.append(VECTOR.op("@@")(query) if tsquery else false())
+    listed = func.json_agg(
+        aggregate_order_by(func.json_build_array(*items), top.c.rank.desc(), top.c.id)
+    )
+    return select(
+        literal("hits").label("facet"),
+        cast(listed, String).label("value"),
+        literal(0).label("n"),
+    ).select_from(source)
+
+
+def _ranked_hits(rows: list, parsed, start: int, size: int) -> list[Hit]:
+    """The page from `_ranked_part`'s rows (reordered by the title boost when it applies)."""
+    if not parsed.title_tsquery:
+        return [Hit(int(row[0]), score=float(row[1])) for row in rows]
+    factors = {
+        int(bid_id): title_factor(True, bool(ordered), title_begins(title, parsed.title_words))
+        for bid_id, _, title, every, ordered in rows[:RESCORE_WINDOW]
+        if every
+    }
+    scored = rescore([(int(row[0]), float(row[1])) for row in rows], factors)
+    return [Hit(bid_id, score=score) for bid_id, score in scored[start : start + size]]
+
+
+@dataclass
+class _Matched:
+    total: int = 0
+    facets: dict[str, list[FacetValue]] = field(default_factory=dict)
+    hits: list[Hit] = field(default_factory=list)
+
+
 class PgSearchService:
     """The search service on PostgreSQL full-text search (see `SearchService` for the interface).
 
@@ -168,31 +249,38 @@ class PgSearchService:
         }
         final = base + list(facet_conditions.values())
         session = db.session
-        facet_values: dict[str, list[FacetValue]] = {}
-        if facets:
-            total, facet_values = self._facets(session, base, facet_conditions, filters)
-        else:
-            total = session.scalar(select(func.count(Bid.id)).where(*final)) or 0
-        exceeded = asked.refused(int(total))
+        start, size = asked.start, asked.size
+        ranked = sort == "relevance" and bool(parsed.rank_tsquery)
+        # Past the window the page is refused (or past the last result): no hits to find.
+        in_window = window is None or start < window
+        matched = self._matches(
+            session,
+            base,
+            facet_conditions,
+            filters,
+            facets=facets,
+            ranked=(parsed, start, size) if ranked and in_window else None,
+        )
+        total = matched.total
+        exceeded = asked.refused(total)
         messages = [parsed.message] if parsed.message else []
         if exceeded and window is not None:
             hits: list[Hit] = []
-            messages.append(window_message(window, int(total)))
+            messages.append(window_message(window, total))
+        elif ranked:
+            hits = matched.hits
         else:
-            start = asked.start
-            hits = (
-                self._page(session, parsed, sort, final, start, asked.size) if start < total else []
-            )
+            hits = self._page(session, sort, final, start, size) if start < total else []
         results = Results(
             hits,
-            int(total),
+            total,
             page,
             per_page,
             sort,
             parsed.text,
             fell_back=parsed.fell_back,
             message=" ".join(messages) or None,
-            facets=facet_values,
+            facets=matched.facets,
             window=window,
             window_exceeded=exceeded,
         )
@@ -264,24 +352,9 @@ class PgSearchService:
             if page >= results.pages:
                 return
 
-    def _page(self, session, parsed, sort, conditions, start, per_page) -> list[Hit]:
-        if sort == "relevance" and parsed.rank_tsquery:
-            rank = func.ts_rank_cd(
-                literal_column(f"'{RANK_WEIGHTS}'::real[]"),
-                VECTOR,
-                func.to_tsquery(TS_CONFIG, bindparam("rank_q", parsed.rank_tsquery)),
-                RANK_NORMALISATION,
-            )
-            if parsed.title_tsquery:
-                return self._rescored_page(session, parsed, rank, conditions, start, per_page)
-            rows = session.execute(
-                select(Bid.id, rank.label("rank"))
-                .where(*conditions)
-                .order_by(literal_column("rank").desc(), Bid.id)
-                .offset(start)
-                .limit(per_page)
-            )
-            return [Hit(int(bid_id), score=float(score)) for bid_id, score in rows]
+    @staticmethod
+    def _page(session, sort, conditions, start, per_page) -> list[Hit]:
+        """A page in date or amount order (the indexes of migration 0011 hold both orders)."""
         key = (
             func.coalesce(Bid.published_at, Bid.created_at)
             if sort != "amount"
@@ -296,79 +369,63 @@ class PgSearchService:
         )
         return [Hit(int(bid_id)) for bid_id in rows]
 
-    @staticmethod
-    def _rescored_page(session, parsed, rank, conditions, start, per_page) -> list[Hit]:
-        """The title boost (search_index.ranking): the first RESCORE_WINDOW by rank, whether
-        each title holds all the words (and in order) matched in SQL, reordered by `rescore`."""
-        first = (
-            select(
-                Bid.id.label("id"),
-                rank.label("rank"),
-                VECTOR.label("vector"),
-                Bid.title.label("title"),
-            )
-            .where(*conditions)
-            .order_by(literal_column("rank").desc(), Bid.id)
-            .limit(max(RESCORE_WINDOW, start + per_page))
-            .subquery()
-        )
-        # Matched against the window's rows only, not every bid the query matches.
-        flags = [
-            first.c.vector.op("@@")(func.to_tsquery(TS_CONFIG, bindparam(name, tsquery)))
-            if tsquery
-            else false()
-            for name, tsquery in (
-                ("title_q", parsed.title_tsquery),
-                ("phrase_q", parsed.title_phrase_tsquery),
-            )
-        ]
-        rows = session.execute(
-            select(first.c.id, first.c.rank, first.c.title, *flags).order_by(
-                first.c.rank.desc(), first.c.id
-            )
-        ).all()
-        factors = {
-            int(bid_id): title_factor(True, bool(ordered), title_begins(title, parsed.title_words))
-            for bid_id, _, title, every, ordered in rows[:RESCORE_WINDOW]
-            if every
-        }
-        scored = rescore([(int(row[0]), float(row[1])) for row in rows], factors)
-        return [Hit(bid_id, score=score) for bid_id, score in scored[start : start + per_page]]
+    # --- the matches: total, facets and the ranked page in one statement ------------------
 
-    # --- facets ---------------------------------------------------------------------------
+    def _matches(self, session, base, facet_conditions, filters, *, facets, ranked) -> _Matched:
+        """The total, every facet's counts (`facets`) and the page by relevance (`ranked`:
+        the parsed query, the first result and the page size), in one statement.
 
-    def _facets(self, session, base, facet_conditions, filters):
-        """Every facet's counts and the total, in one statement: the bids the query and filters
-        admit are found once (a CTE, with a flag per selected facet), then each facet is counted
-        among those its *other* facets' flags admit."""
+        The bids the query and filters admit are found once (a CTE, with a flag per selected
+        facet and, when ranked, each one's rank): each facet is counted among those its
+        *other* facets' flags admit, the total and the page among those all flags admit."""
         amount, year = amount_expression(), year_expression()
         flags = {name: cond.label(f"f_{name}") for name, cond in facet_conditions.items()}
-        m = (
-            select(
-                Bid.id,
+        columns: list[Any] = [Bid.id]
+        if facets:
+            columns += [
                 Bid.status,
                 Bid.funder_id,
                 Bid.themes,
                 Bid.locations,
                 amount.label("amount"),
                 year.label("year"),
-                *flags.values(),
-            )
-            .where(*base)
-            .cte("m")
-        )
+            ]
+        if ranked:
+            columns.append(_rank(ranked[0].rank_tsquery).label("rank"))
+        m = select(*columns, *flags.values()).where(*base).cte("m")
+        admitted = [m.c[f"f_{o}"].is_(True) for o in flags]
+        parts = [_count_part("total", literal(""), m, *admitted, group=False)]
+        if facets:
+            parts += self._facet_parts(m, flags)
+        if ranked:
+            parts.append(_ranked_part(m, admitted, *ranked))
+        counts: dict[str, list[tuple[str, int]]] = {name: [] for name in FACET_FIELDS}
+        matched = _Matched()
+        for facet, value, n in session.execute(union_all(*parts)):
+            if facet == "total":
+                matched.total = int(n)
+            elif facet == "hits":
+                matched.hits = _ranked_hits(json.loads(value) if value else [], *ranked)
+            else:
+                counts[facet].append((value, int(n)))
+        if facets:
+            merged: dict[str, int] = {}  # two funders may share a name: one value, as Whoosh
+            for funder_name, n in counts["funder"]:
+                merged[funder_name] = merged.get(funder_name, 0) + n
+            counts["funder"] = list(merged.items())
+            matched.facets = {
+                name: self._facet_values(
+                    name, counts[name], {str(v) for v in getattr(filters, name)}
+                )
+                for name in FACET_FIELDS
+            }
+        return matched
+
+    def _facet_parts(self, m, flags) -> list:
+        """Each facet's (facet, value, n) rows over the matches `m`."""
 
         def others(name):
             return [m.c[f"f_{o}"].is_(True) for o in flags if o != name]
-
-        def row(name, value, *where, select_from=None, group=True):
-            stmt = select(
-                literal(name).label("facet"),
-                cast(value, String).label("value"),
-                func.count().label("n"),
-            )
-            stmt = stmt.select_from(select_from if select_from is not None else m).where(*where)
-            return stmt.group_by(value) if group else stmt
 
         funder = aliased(Organisation)
         band_key = case(
@@ -376,11 +433,10 @@ class PgSearchService:
             else_=BANDS[-1][0],
         )
         parts = [
-            row("total", literal(""), *[m.c[f"f_{o}"].is_(True) for o in flags], group=False),
-            row("status", m.c.status, *others("status")),
+            _count_part("status", m.c.status, m, *others("status")),
             self._funder_counts(m, funder, others("funder")),
-            row("year", m.c.year, m.c.year.is_not(None), *others("year")),
-            row("band", band_key, m.c.amount >= 0, *others("band")),
+            _count_part("year", m.c.year, m, m.c.year.is_not(None), *others("year")),
+            _count_part("band", band_key, m, m.c.amount >= 0, *others("band")),
         ]
         for name, column in (("theme", m.c.themes), ("location", m.c.locations)):
             values = json_values(column)
@@ -390,31 +446,16 @@ class PgSearchService:
                 (func.json_typeof(column) == "array", func.json_array_length(column)), else_=0
             )
             parts.append(
-                row(
+                _count_part(
                     name,
                     value,
+                    m.join(values, literal_column("true")),
                     listed > 0,
                     value != "",
                     *others(name),
-                    select_from=m.join(values, literal_column("true")),
                 )
             )
-        counts: dict[str, list[tuple[str, int]]] = {name: [] for name in FACET_FIELDS}
-        total = 0
-        for facet, value, n in session.execute(union_all(*parts)):
-            if facet == "total":
-                total = int(n)
-            else:
-                counts[facet].append((value, int(n)))
-        merged: dict[str, int] = {}  # two funders may share a name: one facet value, as Whoosh
-        for funder_name, n in counts["funder"]:
-            merged[funder_name] = merged.get(funder_name, 0) + n
-        counts["funder"] = list(merged.items())
-        out = {
-            name: self._facet_values(name, counts[name], {str(v) for v in getattr(filters, name)})
-            for name in FACET_FIELDS
-        }
-        return total, out
+        return parts
 
     @staticmethod
     def _funder_counts(m, funder, where: list):

@@ -228,6 +228,32 @@ def test_snippets_escape_the_text_and_only_marks_are_markup(corpus, factory):
 
 
 @needs_postgres
+@pytest.mark.parametrize("q", ["garden", "community garden"])  # without and with the title boost
+def test_a_ranked_search_reads_its_matches_once(corpus, db, factory, q):
+    """Total, facets and the page by relevance come from one statement over the matches; the
+    snippets of the page's bids from a second. (Three statements read the matches twice.)"""
+    from sqlalchemy import event
+
+    for n in range(2):  # enough results that no "did you mean" is looked for
+        factory.bid(corpus["green"], title=f"Allotment {n}", body="A garden for the street.")
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        results = search(q)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+    assert results.total and results.items and results.facets["status"]
+    assert results.bid_ids[0] == corpus["bids"]["garden"].id
+    assert len(statements) == 2, statements
+    assert statements[0].count("ts_rank_cd(") == 1
+    assert "ts_headline" in statements[1]
+
+
+@needs_postgres
 def test_index_maintenance_interface(corpus, db, runner):
     from search_index import get_index, rebuild_search_index
 
