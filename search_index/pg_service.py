@@ -8,6 +8,7 @@ over escaped plain text, so only our `<mark>` tags are markup.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import re
@@ -17,11 +18,15 @@ from typing import Any
 
 from markupsafe import Markup
 from sqlalchemy import (
+    Boolean,
+    Float,
+    Integer,
     String,
     and_,
     bindparam,
     case,
     cast,
+    column,
     exists,
     false,
     func,
@@ -29,6 +34,7 @@ from sqlalchemy import (
     literal_column,
     or_,
     select,
+    table,
     text,
     union_all,
 )
@@ -139,30 +145,29 @@ def _count_part(name: str, value, source, *where, group: bool = True):
     return stmt.group_by(value) if group else stmt
 
 
-def _ranked_part(m, admitted: list, parsed, start: int, size: int):
-    """One ("hits", JSON, 0) row: the page by rank (rank, then id) as [id, rank] pairs.
+def _ranked_part(m, admitted: list, ranking: str):
+    """One ("hits", JSON, 0) row: the page by rank (rank, then id) as [id, rank] pairs, from
+    `:hits_offset` for `:hits_limit`.
 
-    With the title boost (search_index.ranking) it is the first RESCORE_WINDOW (or more, to
+    With the title boost (`ranking` "title", or "phrase" when the title words also form a
+    phrase; search_index.ranking) it is the first `:hits_limit` (RESCORE_WINDOW, or more to
     reach the page) as [id, rank, title, holds every title word, holds them in order], the
     two flags matched against those rows' vectors only, for `_ranked_hits` to reorder."""
-    rescoring = bool(parsed.title_tsquery)
     first = select(m.c.id, m.c.rank).where(*admitted).order_by(m.c.rank.desc(), m.c.id)
-    if rescoring:
-        first = first.limit(max(RESCORE_WINDOW, start + size))
-    else:
-        first = first.offset(start).limit(size)
-    top = first.subquery("top")
+    if ranking == "plain":
+        first = first.offset(bindparam("hits_offset", type_=Integer))
+    top = first.limit(bindparam("hits_limit", type_=Integer)).subquery("top")
     items: list[Any] = [top.c.id, top.c.rank]
     source: Any = top
-    if rescoring:
+    if ranking != "plain":
         source = top.join(Bid, Bid.id == top.c.id)
         items.append(Bid.title)
-        for name, tsquery in (
-            ("title_q", parsed.title_tsquery),
-            ("phrase_q", parsed.title_phrase_tsquery),
-        ):
-            query = func.to_tsquery(TS_CONFIG, bindparam(name, tsquery))
-            items.append(VECTOR.op("@@")(query) if tsquery else false())
+        for name in ("title_q", "phrase_q"):
+            if name == "phrase_q" and ranking != "phrase":
+                items.append(false())
+            else:
+                query = func.to_tsquery(TS_CONFIG, bindparam(name, type_=String))
+                items.append(VECTOR.op("@@")(query))
     listed = func.json_agg(
         aggregate_order_by(func.json_build_array(*items), top.c.rank.desc(), top.c.id)
     )
@@ -171,6 +176,23 @@ def _ranked_part(m, admitted: list, parsed, start: int, size: int):
         cast(listed, String).label("value"),
         literal(0).label("n"),
     ).select_from(source)
+
+
+def _ranking(parsed) -> str:
+    """How a page by relevance is ranked: by rank alone, or with the title boost."""
+    if not parsed.title_tsquery:
+        return "plain"
+    return "phrase" if parsed.title_phrase_tsquery else "title"
+
+
+def _ranking_params(parsed, start: int, size: int) -> dict[str, Any]:
+    if not parsed.title_tsquery:
+        return {"hits_offset": start, "hits_limit": size}
+    return {
+        "hits_limit": max(RESCORE_WINDOW, start + size),
+        "title_q": parsed.title_tsquery,
+        "phrase_q": parsed.title_phrase_tsquery,
+    }
 
 
 def _ranked_hits(rows: list, parsed, start: int, size: int) -> list[Hit]:
@@ -184,6 +206,94 @@ def _ranked_hits(rows: list, parsed, start: int, size: int) -> list[Hit]:
     }
     scored = rescore([(int(row[0]), float(row[1])) for row in rows], factors)
     return [Hit(bid_id, score=score) for bid_id, score in scored[start : start + size]]
+
+
+@functools.cache
+def _match_columns(facets: bool) -> dict[str, Any]:
+    """The columns of the matches `m` by name, besides the selected facets' flags and rank."""
+    columns: dict[str, Any] = {"id": Bid.id}
+    if facets:
+        columns.update(
+            status=Bid.status,
+            funder_id=Bid.funder_id,
+            themes=Bid.themes,
+            locations=Bid.locations,
+            amount=amount_expression(),
+            year=year_expression(),
+        )
+    return columns
+
+
+@functools.cache
+def _over_matches(facets: bool, selected: tuple[str, ...], ranking: str | None):
+    """What is counted and ranked over the matches `m` (the CTE each search adds): the total,
+    the facets (`facets`; `selected` are those with a flag column) and the page by relevance
+    (`ranking`, see `_ranked_part`). Built once per shape: a search only builds its `m`."""
+    types = {name: expr.type for name, expr in _match_columns(facets).items()}
+    types.update({f"f_{name}": Boolean() for name in selected})
+    if ranking:
+        types["rank"] = Float()
+    m = table("m", *[column(name, type_) for name, type_ in types.items()])
+    admitted = [m.c[f"f_{name}"].is_(True) for name in selected]
+    parts = [_count_part("total", literal(""), m, *admitted, group=False)]
+    if facets:
+        parts += _facet_parts(m, selected)
+    if ranking:
+        parts.append(_ranked_part(m, admitted, ranking))
+    return union_all(*parts)
+
+
+def _facet_parts(m, selected: tuple[str, ...]) -> list:
+    """Each facet's (facet, value, n) rows over the matches `m`."""
+
+    def others(name):
+        return [m.c[f"f_{o}"].is_(True) for o in selected if o != name]
+
+    band_key = case(
+        *[((m.c.amount < high * 100), key) for key, _, high in BANDS if high is not None],
+        else_=BANDS[-1][0],
+    )
+    parts = [
+        _count_part("status", m.c.status, m, *others("status")),
+        _funder_counts(m, others("funder")),
+        _count_part("year", m.c.year, m, m.c.year.is_not(None), *others("year")),
+        _count_part("band", band_key, m, m.c.amount >= 0, *others("band")),
+    ]
+    for name, column_ in (("theme", m.c.themes), ("location", m.c.locations)):
+        values = json_values(column_)
+        value = func.btrim(values.c.value)
+        # Rows with no values skip the set-returning function (22 ms over 42k empty lists).
+        listed = case(
+            (func.json_typeof(column_) == "array", func.json_array_length(column_)), else_=0
+        )
+        parts.append(
+            _count_part(
+                name,
+                value,
+                m.join(values, literal_column("true")),
+                listed > 0,
+                value != "",
+                *others(name),
+            )
+        )
+    return parts
+
+
+def _funder_counts(m, where: list):
+    """The funder facet: counted by funder id over the matches, then the few counted
+    funders' names joined (not every match joined to its funder's name, then grouped)."""
+    funder = aliased(Organisation)
+    by_id = (
+        select(m.c.funder_id.label("funder_id"), func.count().label("n"))
+        .where(m.c.funder_id.is_not(None), *where)
+        .group_by(m.c.funder_id)
+        .subquery("by_funder")
+    )
+    return select(
+        literal("funder").label("facet"),
+        cast(funder.name, String).label("value"),
+        by_id.c.n.label("n"),
+    ).select_from(by_id.join(funder, funder.id == by_id.c.funder_id))
 
 
 @dataclass
@@ -375,33 +485,23 @@ class PgSearchService:
         """The total, every facet's counts (`facets`) and the page by relevance (`ranked`:
         the parsed query, the first result and the page size), in one statement.
 
-        The bids the query and filters admit are found once (a CTE, with a flag per selected
-        facet and, when ranked, each one's rank): each facet is counted among those its
-        *other* facets' flags admit, the total and the page among those all flags admit."""
-        amount, year = amount_expression(), year_expression()
-        flags = {name: cond.label(f"f_{name}") for name, cond in facet_conditions.items()}
-        columns: list[Any] = [Bid.id]
-        if facets:
-            columns += [
-                Bid.status,
-                Bid.funder_id,
-                Bid.themes,
-                Bid.locations,
-                amount.label("amount"),
-                year.label("year"),
-            ]
-        if ranked:
-            columns.append(_rank(ranked[0].rank_tsquery).label("rank"))
-        m = select(*columns, *flags.values()).where(*base).cte("m")
-        admitted = [m.c[f"f_{o}"].is_(True) for o in flags]
-        parts = [_count_part("total", literal(""), m, *admitted, group=False)]
-        if facets:
-            parts += self._facet_parts(m, flags)
-        if ranked:
-            parts.append(_ranked_part(m, admitted, *ranked))
+        The bids the query and filters admit are found once (a CTE `m`, with a flag per
+        selected facet and, when ranked, each one's rank), then counted and ranked by
+        `_over_matches`: each facet among those its *other* facets' flags admit, the total
+        and the page among those all flags admit."""
+        parsed = ranked[0] if ranked else None
+        columns = [expr.label(name) for name, expr in _match_columns(facets).items()]
+        columns += [cond.label(f"f_{name}") for name, cond in facet_conditions.items()]
+        if parsed is not None:
+            columns.append(_rank(parsed.rank_tsquery).label("rank"))
+        m = select(*columns).where(*base).cte("m")
+        statement = _over_matches(
+            facets, tuple(facet_conditions), _ranking(parsed) if parsed is not None else None
+        )
+        params = _ranking_params(*ranked) if ranked else {}
         counts: dict[str, list[tuple[str, int]]] = {name: [] for name in FACET_FIELDS}
         matched = _Matched()
-        for facet, value, n in session.execute(union_all(*parts)):
+        for facet, value, n in session.execute(statement.add_cte(m), params):
             if facet == "total":
                 matched.total = int(n)
             elif facet == "hits":
@@ -420,58 +520,6 @@ class PgSearchService:
                 for name in FACET_FIELDS
             }
         return matched
-
-    def _facet_parts(self, m, flags) -> list:
-        """Each facet's (facet, value, n) rows over the matches `m`."""
-
-        def others(name):
-            return [m.c[f"f_{o}"].is_(True) for o in flags if o != name]
-
-        funder = aliased(Organisation)
-        band_key = case(
-            *[((m.c.amount < high * 100), key) for key, _, high in BANDS if high is not None],
-            else_=BANDS[-1][0],
-        )
-        parts = [
-            _count_part("status", m.c.status, m, *others("status")),
-            self._funder_counts(m, funder, others("funder")),
-            _count_part("year", m.c.year, m, m.c.year.is_not(None), *others("year")),
-            _count_part("band", band_key, m, m.c.amount >= 0, *others("band")),
-        ]
-        for name, column in (("theme", m.c.themes), ("location", m.c.locations)):
-            values = json_values(column)
-            value = func.btrim(values.c.value)
-            # Rows with no values skip the set-returning function (22 ms over 42k empty lists).
-            listed = case(
-                (func.json_typeof(column) == "array", func.json_array_length(column)), else_=0
-            )
-            parts.append(
-                _count_part(
-                    name,
-                    value,
-                    m.join(values, literal_column("true")),
-                    listed > 0,
-                    value != "",
-                    *others(name),
-                )
-            )
-        return parts
-
-    @staticmethod
-    def _funder_counts(m, funder, where: list):
-        """The funder facet: counted by funder id over the matches, then the few counted
-        funders' names joined (not every match joined to its funder's name, then grouped)."""
-        by_id = (
-            select(m.c.funder_id.label("funder_id"), func.count().label("n"))
-            .where(m.c.funder_id.is_not(None), *where)
-            .group_by(m.c.funder_id)
-            .subquery("by_funder")
-        )
-        return select(
-            literal("funder").label("facet"),
-            cast(funder.name, String).label("value"),
-            by_id.c.n.label("n"),
-        ).select_from(by_id.join(funder, funder.id == by_id.c.funder_id))
 
     @staticmethod
     def _facet_values(name: str, counted, selected: set[str]) -> list[FacetValue]:
@@ -500,33 +548,38 @@ class PgSearchService:
 
     @staticmethod
     def _snippets(session, rank_tsquery: str, hits: list[Hit]) -> None:
-        """Each hit's snippet from its body's plain text (attachments' too), else its summary:
-        the text is escaped in SQL first, so the only markup ts_headline's output holds is
-        its own <mark> tags."""
-        ids = [hit.bid_id for hit in hits]
-        attached = (
-            select(func.string_agg(Attachment.text, literal("\n\n")))
-            .where(Attachment.bid_id == Bid.id, Attachment.text != "")
-            .correlate(Bid)
-            .scalar_subquery()
-        )
-        body = func.left(
-            func.openbids_markdown_plain(Bid.body) + literal("\n\n") + func.coalesce(attached, ""),
-            SNIPPET_CHARS,
-        )
-        query = func.to_tsquery(TS_CONFIG, bindparam("snippet_q", rank_tsquery))
-
-        def headline(source):
-            return func.ts_headline(TS_CONFIG, _escaped(source), query, HEADLINE_OPTIONS)
-
+        """Each hit's snippet (`_snippet_statement`)."""
         rows = session.execute(
-            select(Bid.id, headline(body), headline(func.left(Bid.summary, SNIPPET_CHARS))).where(
-                Bid.id.in_(ids)
-            )
+            _snippet_statement(), {"ids": [hit.bid_id for hit in hits], "snippet_q": rank_tsquery}
         )
         snippets = {bid_id: _safe_markup(b) or _safe_markup(s) for bid_id, b, s in rows}
         for hit in hits:
             hit.snippet = snippets.get(hit.bid_id)
+
+
+@functools.cache
+def _snippet_statement():
+    """Headlines of the bids `ids` for `snippet_q`: from each body's plain text (attachments'
+    too), else its summary. The text is escaped in SQL first, so the only markup ts_headline's
+    output holds is its own <mark> tags. Built once: only its parameters change."""
+    attached = (
+        select(func.string_agg(Attachment.text, literal("\n\n")))
+        .where(Attachment.bid_id == Bid.id, Attachment.text != "")
+        .correlate(Bid)
+        .scalar_subquery()
+    )
+    body = func.left(
+        func.openbids_markdown_plain(Bid.body) + literal("\n\n") + func.coalesce(attached, ""),
+        SNIPPET_CHARS,
+    )
+    query = func.to_tsquery(TS_CONFIG, bindparam("snippet_q", type_=String))
+
+    def headline(source):
+        return func.ts_headline(TS_CONFIG, _escaped(source), query, HEADLINE_OPTIONS)
+
+    return select(Bid.id, headline(body), headline(func.left(Bid.summary, SNIPPET_CHARS))).where(
+        Bid.id.in_(bindparam("ids", expanding=True))
+    )
 
 
 def _fresh_vector():
