@@ -318,7 +318,7 @@ def run(ctx: BenchContext) -> list[Row]:
         if ctx.postgres_url:
             from benchmarks.search_postgres import measure
 
-            postgres, postgres_rows = measure(ctx, ctx.postgres_url, queries, run_spec)
+            postgres, postgres_rows = measure(ctx, queries, run_spec)
             rows += postgres_rows
         print(
             side_by_side(

@@ -9,7 +9,8 @@ Speed: the app's own store (title, summary, body) is rebuilt from the database; 
 similar bids of 200 random bids (p95 target 100 ms), the draft check of a 19-page real PDF
 end to end (PDF text extraction in its child process + matching; target 3 s), the
 corpus-wide `overlap_pairs` the pools' clustering reads (target 60 s), the incremental
-apply of one changed bid, and the process's peak RSS (target 1.5 GB).
+apply of one changed bid, and the process's peak RSS (target 1.5 GB). With `--postgres URL`
+the same sample on the database store (`benchmarks/similarity_postgres.py`).
 """
 
 from __future__ import annotations
@@ -113,8 +114,11 @@ def run(ctx: BenchContext) -> list[Row]:
         )
         sample = random.Random(4).sample([r.id for r in records], min(200, len(records)))
 
+        files: dict[int, list[int]] = {}
+
         def similar(bid_id: int) -> None:
-            similarity.similar_to_bid(None, db.session.get(Bid, bid_id))
+            matches = similarity.similar_to_bid(None, db.session.get(Bid, bid_id))
+            files[bid_id] = [m.bid.id for m in matches]
             db.session.remove()
 
         latency = percentiles(time_calls(similar, sample))
@@ -151,6 +155,10 @@ def run(ctx: BenchContext) -> list[Row]:
             )
         )
         db.session.remove()
+    if ctx.postgres_url:  # the database store every node shares, on the same sample
+        from benchmarks import similarity_postgres
+
+        rows += similarity_postgres.measure(ctx, sample, files)
     rows.append(
         Row(
             "peak RSS of the benchmark process",
