@@ -88,6 +88,8 @@ class Config:
     WORKER_JOBS = os.environ.get(
         "WORKER_JOBS", "similarity-rebuild=1d,overlaps-refresh=1d,attachments-prune=1d"
     )
+    # The worker merges the search index's small segments after this long with nothing to do.
+    WORKER_TIDY_AFTER_S = _env_int("WORKER_TIDY_AFTER_S", 10)
     OUTBOX_MAX_ATTEMPTS = _env_int("OUTBOX_MAX_ATTEMPTS", 8)  # then a failing row is set aside
     OUTBOX_BACKOFF_S = _env_int("OUTBOX_BACKOFF_S", 2)  # doubled after each failure ...
     OUTBOX_BACKOFF_MAX_S = _env_int("OUTBOX_BACKOFF_MAX_S", 300)  # ... up to this

@@ -315,6 +315,43 @@ def test_writes_merge_segments_of_one_size_and_the_idle_worker_the_rest(app, db,
     assert len(indexed_ids()) == 44
 
 
+def test_under_steady_writes_the_worker_merges_only_after_a_quiet_spell(
+    app, db, factory, monkeypatch
+):
+    """Steady writes empty the outbox after every batch. The worker merged the small segments
+    each time (re-merging the growing one while new writes waited: a third of its time in
+    the load test); it now merges once nothing was applied for WORKER_TIDY_AFTER_S."""
+    app.config["WORKER_TIDY_AFTER_S"] = 10
+    org = factory.org("Valley Share")
+    for n in range(30):
+        factory.bid(org, title=f"Valley tool share {n}", body=TEXT)
+    run_worker(once=True, jobs=False)  # a one-off drain merges at once
+    index = get_index()
+    assert index.segment_count() == 1
+
+    now = [0.0]
+    merged_at: list[float] = []
+    tidy = index.tidy
+    monkeypatch.setattr(index, "tidy", lambda: merged_at.append(now[0]) or tidy())
+
+    class Seconds(threading.Event):
+        """The worker's idle wait: four seconds go by, with a write at 4, 8 and 12."""
+
+        def wait(self, timeout=None):
+            now[0] += 4
+            if now[0] <= 12:
+                factory.bid(org, title=f"Valley seed swap {now[0]:.0f}", body=TEXT)
+            if now[0] >= 32:
+                self.set()
+            return self.is_set()
+
+    run_worker(stop=Seconds(), jobs=False, idle_sleep=0, clock=lambda: now[0])
+
+    assert merged_at == [24.0, 28.0]  # from ten seconds after the last write was applied
+    assert index.segment_count() == 2  # the 30; the three writes merged once
+    assert len(indexed_ids()) == 33
+
+
 def test_an_idle_worker_on_an_empty_index_has_nothing_to_merge(app, db):
     """A fresh site's worker tidies an index with no segment yet: nothing to merge, no error
     (it raised on the empty index's reader, every idle second)."""
