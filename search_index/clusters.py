@@ -428,13 +428,26 @@ def refresh_neighbourhood(
     (`flask --app portal overlaps refresh`) catches anything further away. Flushes only,
     holding the clusters' write lock (`lock_clusters`) until the caller commits.
     """
-    from bids.pools.models import OverlapClusterMember
-
     session = session or db.session
     threshold, _ = _settings()
     lock_clusters(session)
     if neighbours is None:
         neighbours = engine_pairs(threshold)
+    pairs, reached, old_clusters = _neighbourhood(bid_id, neighbours, session, threshold)
+    facts = clusterable_facts(reached, session)
+    drafts = build_clusters(
+        pairs, facts, threshold=threshold, texts=lambda ids: bid_texts(ids, session)
+    )
+    return _save(drafts, old_clusters, session)
+
+
+def _neighbourhood(
+    bid_id: int, neighbours: Callable[[int], Iterable[Any]], session, threshold: float
+) -> tuple[list[Any], set[int], set[int]]:
+    """What a refresh around `bid_id` reads: the pairs among the bids it reaches (its
+    neighbours, and every member of the clusters any of them is in), those bids, and those
+    clusters."""
+    from bids.pools.models import OverlapClusterMember
 
     # The engine's pairs themselves, not just their scores: they name their shared terms,
     # which make the clusters' key terms (as in the full refresh).
@@ -457,11 +470,7 @@ def refresh_neighbourhood(
     for found in _ask(neighbours, sorted(reached - {bid_id})).values():
         pairs.extend(found)
     pairs = [p for p in pairs if {_pair(p)[0], _pair(p)[1]} <= reached]
-    facts = clusterable_facts(reached, session)
-    drafts = build_clusters(
-        pairs, facts, threshold=threshold, texts=lambda ids: bid_texts(ids, session)
-    )
-    return _save(drafts, old_clusters, session)
+    return pairs, reached, old_clusters
 
 
 class EnginePairs:
@@ -520,7 +529,13 @@ def follow_similarity_changes(session, upserts: list[int], deletes: list[int]) -
         or not current_app.config.get("OVERLAP_AUTO_REFRESH", True)
     ):
         return
-    neighbours = engine_pairs(_settings()[0])
+    threshold = _settings()[0]
+    neighbours = engine_pairs(threshold)
+    # The pairs first, holding no lock (`neighbours` keeps them): on SQLite the clusters'
+    # lock is the database's write lock, and every web write waited while they were found.
+    for bid_id in changed:
+        _neighbourhood(bid_id, neighbours, session, threshold)
+    session.rollback()  # only reads so far: the locked refresh starts afresh
     for bid_id in changed:
         refresh_neighbourhood(bid_id, neighbours=neighbours, session=session)
     session.commit()
