@@ -83,7 +83,6 @@ def _after_commit(session: Session) -> None:
         return
     if current_app.config.get("INDEX_MODE", "inline") == "worker":
         return  # the worker applies them; the request returns now
-        return
     bind = session.bind or db.engine
     for target, registered in list(_consumers.items()):
         if not registered.after_commit:
@@ -116,6 +115,7 @@ def _claim(
     *,
     due_only: bool = True,
     after_id: int = 0,
+    upto_id: int,
 ) -> list[Any]:
     """Lease up to `size` due rows of `target` to `owner`; rows another consumer holds are skipped.
 
@@ -130,6 +130,7 @@ def _claim(
             IndexOutbox.target == target,
             IndexOutbox.dead_at.is_(None),
             IndexOutbox.id > after_id,
+            IndexOutbox.id <= upto_id,
             or_(IndexOutbox.claimed_until.is_(None), IndexOutbox.claimed_until < now),
         )
         .order_by(IndexOutbox.id)
@@ -310,7 +311,9 @@ def _drain(
     drain at once. A failing bid is backed off (and after `OUTBOX_MAX_ATTEMPTS` failures of
     its own, while other bids pass, set aside as dead) without holding up the rest;
     `due_only=False` (an explicit `index sync`) tries backed-off rows at once. Rows are taken
-    in id order, each once per drain, so a drain ends even while some bids keep failing.
+    in id order, each once per drain, so a drain ends even while some bids keep failing; and
+    only those written before it began, so it ends under steady writes too (the worker's
+    drain of one target chased new rows for a minute while the other target's waited).
     """
     registered = _consumers.get(target)
     if registered is None:
@@ -320,10 +323,21 @@ def _drain(
     applied = last_id = 0
     with Session(bind=bind, autoflush=False, expire_on_commit=False) as session:
         _release_dead_local_leases(session)
-        while limit is None or applied < limit:
+        ceiling = session.scalar(
+            select(func.max(IndexOutbox.id)).where(IndexOutbox.target == target)
+        )
+        session.commit()
+        while ceiling is not None and (limit is None or applied < limit):
             size = batch if limit is None else min(batch, limit - applied)
             rows = _claim(
-                session, target, size, owner, lease_s, due_only=due_only, after_id=last_id
+                session,
+                target,
+                size,
+                owner,
+                lease_s,
+                due_only=due_only,
+                after_id=last_id,
+                upto_id=ceiling,
             )
             if not rows:
                 break

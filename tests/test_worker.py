@@ -65,6 +65,53 @@ def _failing_for(bad_bid: int, calls: Counter):
     return apply
 
 
+def test_under_steady_writes_each_round_serves_every_target(app, db, monkeypatch):
+    """A drain applies the rows written before it began. It chased the rows written while it
+    ran, so under steady writes one target's drain went on for a minute (until `limit`) and
+    the other target's rows waited: 99 s of lag in the load test."""
+    applied: list[tuple[str, list[int]]] = []
+    writes = iter(range(100, 110))
+
+    def consumer(target):
+        def apply(session, upserts, deletes):
+            applied.append((target, upserts))
+            new = next(writes, None) if target == "similar" else None
+            if new is not None:  # a web write while it applies
+                with app.app_context():
+                    record_bid_changes([new])
+                    db.session.commit()
+
+        return outbox.Consumer(apply, after_commit=False)
+
+    for target in ("search", "similar"):
+        monkeypatch.setitem(outbox._consumers, target, consumer(target))
+    monkeypatch.setattr(outbox, "_followers", {})  # they read the real similarity store
+    record_bid_changes([1])
+    db.session.commit()
+
+    run_worker(stop=_rounds(3), jobs=False, idle_sleep=0)
+
+    assert applied == [
+        ("search", [1]),
+        ("similar", [1]),  # writes 100
+        ("search", [100]),
+        ("similar", [100]),  # writes 101
+        ("search", [101]),
+        ("similar", [101]),  # writes 102
+    ]
+
+
+def _rounds(count: int) -> threading.Event:
+    """A stop event for `run_worker` that is set once `count` rounds have run."""
+
+    class Rounds(threading.Event):
+        def is_set(self) -> bool:
+            self.rounds = getattr(self, "rounds", 0) + 1
+            return self.rounds > count
+
+    return Rounds()
+
+
 def test_a_bid_that_keeps_failing_is_set_aside_and_does_not_block_the_rest(app, db, monkeypatch):
     app.config["OUTBOX_MAX_ATTEMPTS"] = 3
     calls: Counter = Counter()
