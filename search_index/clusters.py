@@ -26,6 +26,7 @@ from sqlalchemy import delete, false, insert, select, text, update
 
 from bids.database import db, utcnow
 from bids.pools.facts import BidFacts, bid_texts, clusterable_facts
+from search_index import outbox
 
 # On the similarity engine's scale (TF-IDF cosine, uni- and bigrams; `search_index.similarity`
 # documents it on the SBIR pairs: real overlaps' 25th percentile 0.16, same-firm different
@@ -511,7 +512,8 @@ def _ask(neighbours: Callable[[int], Iterable[Any]], bid_ids: list[int]) -> dict
     return {i: list(neighbours(i)) for i in bid_ids}
 
 
-NEIGHBOURHOOD_BATCH = 20  # more changed bids at once (an import) wait for the full refresh
+# More changed bids at once (an import) wait for the full refresh (the outbox's own rule).
+NEIGHBOURHOOD_BATCH = outbox.FOLLOW_UP_MAX
 
 
 def follow_similarity_changes(session, upserts: list[int], deletes: list[int]) -> None:

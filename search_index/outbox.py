@@ -9,10 +9,14 @@ Consumers register how their target's rows are applied:
 
     register_consumer("similar", apply_fn)
 
-and others may follow a target (`follow("similar", fn)`: the pool's clusters are redone
-around bids the similarity store has just taken in); a follower runs after the rows are
-applied and deleted, is retried if it fails, and if it keeps failing the rows are queued
-again so that the next drain (or `index sync`) retries the whole batch.
+and others may follow the similarity store (`follow("similar", fn)`: the pools' clusters and
+the network map are redone around the bids it has just taken in). The "similar" rows of a
+batch of at most `FOLLOW_UP_MAX` bids leave, in the transaction that deletes them, a row each
+for the follow-ups' own target (`FOLLOW_UPS`, "clusters"), whose consumer runs the followers:
+so follow-ups are leased, retried, backed off and set aside like any other rows, survive a
+`kill -9`, and never hold up search and similar (the worker takes at most
+`FOLLOW_UP_BATCH` of them a round). A larger batch (an import) runs the followers at once;
+they leave it to the full refreshes, which is cheap.
 
 `apply_fn(session, upsert_ids, delete_ids)` receives its own SQLAlchemy session
 (not `db.session`, whose commit hook may be running) and raises to leave the
@@ -54,6 +58,17 @@ ApplyFn = Callable[[Session, list[int], list[int]], None]
 class Consumer:
     apply: ApplyFn
     after_commit: bool
+    batch: int | None = None  # at most this many rows at once, and a worker round
+
+
+FOLLOWED = "similar"  # the target followers follow
+FOLLOW_UPS = "clusters"  # the followers' own rows
+# A similar batch of at most this many bids is followed up bid by bid (`clusters` redoes each
+# one's neighbourhood); a larger one (an import) is left to the full refreshes.
+FOLLOW_UP_MAX = 20
+# Follow-ups applied at once and in a worker round: a neighbourhood costs up to a second
+# under load, and search and similar wait for the round.
+FOLLOW_UP_BATCH = 4
 
 
 _consumers: dict[str, Consumer] = {}
@@ -70,12 +85,20 @@ def register_consumer(target: str, apply_fn: ApplyFn, *, after_commit: bool = Fa
 
 
 def follow(target: str, fn: ApplyFn) -> None:
-    """Call `fn(session, upsert_ids, delete_ids)` after each batch of `target` is applied."""
-    if target not in TARGETS:
-        raise ValueError(f"Unknown outbox target {target!r}; expected one of {TARGETS}")
+    """Call `fn(session, upsert_ids, delete_ids)` for the bids the similarity store applied
+    (as `FOLLOW_UPS` rows, drained after the targets they follow)."""
+    if target != FOLLOWED:
+        raise ValueError(f"Only {FOLLOWED!r} rows are followed, not {target!r}")
     followers = _followers.setdefault(target, [])
     if fn not in followers:
         followers.append(fn)
+    _consumers.pop(FOLLOW_UPS, None)  # registered last: drained after what it follows
+    _consumers[FOLLOW_UPS] = Consumer(_apply_follow_ups, after_commit=True, batch=FOLLOW_UP_BATCH)
+
+
+def _apply_follow_ups(session: Session, upserts: list[int], deletes: list[int]) -> None:
+    for follower in _followers.get(FOLLOWED, ()):
+        follower(session, upserts, deletes)
 
 
 def _after_commit(session: Session) -> None:
@@ -248,14 +271,40 @@ def _apply_one_by_one(
 def _done(
     session: Session, target: str, rows: list[Any], upserts: list[int], deletes: list[int]
 ) -> None:
+    """The applied rows deleted and, for a small batch of followed rows, the follow-ups'
+    rows written in the same transaction; a large batch's followers run now."""
     session.execute(delete(IndexOutbox).where(IndexOutbox.id.in_([row.id for row in rows])))
+    followers = _followers.get(target)
+    follow_up_now = bool(followers) and len(upserts) + len(deletes) > FOLLOW_UP_MAX
+    if followers and not follow_up_now:
+        now = utcnow()
+        session.execute(
+            IndexOutbox.__table__.insert(),
+            [
+                {
+                    "target": FOLLOW_UPS,
+                    "bid_id": bid_id,
+                    "action": action,
+                    "created_at": now,
+                    "attempts": 0,
+                }
+                for action, ids in ((UPSERT, upserts), (DELETE, deletes))
+                for bid_id in ids
+            ],
+        )
     session.commit()
-    if not _run_followers(session, target, upserts, deletes):
-        raise _FollowerFailed(target)
+    if follow_up_now:
+        _run_followers(session, upserts, deletes)
 
 
-class _FollowerFailed(Exception):
-    """A follower kept failing: its batch is queued again; this drain stops here."""
+def _run_followers(session: Session, upserts: list[int], deletes: list[int]) -> None:
+    """A large batch's followers (they leave it to the full refreshes, or mark their data
+    stale); a failure is logged, never raised: the rows are applied."""
+    try:
+        _apply_follow_ups(session, upserts, deletes)
+    except Exception:  # noqa: BLE001 - the nightly full refreshes catch up
+        session.rollback()
+        log.exception("Following up %d similar rows failed", len(upserts) + len(deletes))
 
 
 def _release_dead_local_leases(session: Session) -> int:
@@ -321,6 +370,8 @@ def _drain(
     owner = owner or consumer_name()
     lease_s = _settings()[3]
     applied = last_id = 0
+    if registered.batch:
+        batch = min(batch, registered.batch)
     with Session(bind=bind, autoflush=False, expire_on_commit=False) as session:
         _release_dead_local_leases(session)
         ceiling = session.scalar(
@@ -342,19 +393,7 @@ def _drain(
             if not rows:
                 break
             last_id = rows[-1].id
-            try:
-                done, error = _apply_rows(session, registered, target, rows)
-            except _FollowerFailed:
-                # The follower's batch is queued again; rows of this batch not yet applied
-                # (one-by-one mode) are released for the next drain.
-                session.execute(
-                    update(IndexOutbox)
-                    .where(IndexOutbox.id.in_([r.id for r in rows]))
-                    .values(claimed_by=None, claimed_until=None)
-                    .execution_options(synchronize_session=False)
-                )
-                session.commit()
-                break
+            done, error = _apply_rows(session, registered, target, rows)
             applied += done
             if progress is not None:
                 progress(len(rows))
@@ -368,54 +407,6 @@ def _drain(
                 if not done:
                     raise error
     return applied
-
-
-FOLLOWER_ATTEMPTS = 3
-
-
-def _run_followers(session: Session, target: str, upserts: list[int], deletes: list[int]) -> bool:
-    """Run `target`'s followers, each tried a few times; if one keeps failing, queue the
-    batch's rows again (applying them twice is harmless) so that a later drain retries."""
-    for follower in _followers.get(target, ()):
-        for attempt in range(1, FOLLOWER_ATTEMPTS + 1):
-            try:
-                follower(session, upserts, deletes)
-                break
-            except Exception as exc:  # noqa: BLE001 - a follower's failure never blocks a write
-                session.rollback()
-                log.warning(
-                    "A follower of %s outbox rows failed (attempt %d of %d): %r",
-                    target,
-                    attempt,
-                    FOLLOWER_ATTEMPTS,
-                    exc,
-                )
-                error = repr(exc)[:1000]
-        else:
-            now = utcnow()
-            session.execute(
-                IndexOutbox.__table__.insert(),
-                [
-                    {
-                        "target": target,
-                        "bid_id": bid_id,
-                        "action": action,
-                        "created_at": now,
-                        "attempts": FOLLOWER_ATTEMPTS,
-                        "last_error": error,
-                    }
-                    for action, ids in ((UPSERT, upserts), (DELETE, deletes))
-                    for bid_id in ids
-                ],
-            )
-            session.commit()
-            log.error(
-                "A follower of %s outbox rows failed %d times; its rows are queued again",
-                target,
-                FOLLOWER_ATTEMPTS,
-            )
-            return False
-    return True
 
 
 def sync(
@@ -450,12 +441,16 @@ def listen() -> None:
     _listening = True
 
 
-def oldest_pending_age(session: Session | scoped_session | None = None) -> float:
-    """Seconds since the oldest row still waiting to be applied was written (0 when none)."""
+def oldest_pending_age(
+    session: Session | scoped_session | None = None, targets: tuple[str, ...] | None = None
+) -> float:
+    """Seconds since the oldest row (of `targets`, default all) still waiting to be applied
+    was written (0 when none)."""
     session = session or db.session
-    oldest = session.scalar(
-        select(func.min(IndexOutbox.created_at)).where(IndexOutbox.dead_at.is_(None))
-    )
+    query = select(func.min(IndexOutbox.created_at)).where(IndexOutbox.dead_at.is_(None))
+    if targets is not None:
+        query = query.where(IndexOutbox.target.in_(targets))
+    oldest = session.scalar(query)
     if oldest is None:
         return 0.0
     return max(0.0, (utcnow() - oldest).total_seconds())
@@ -468,7 +463,11 @@ def registered_targets() -> list[str]:
 def drain(
     target: str, *, limit: int | None = None, batch: int = 500, owner: str | None = None
 ) -> int:
-    """Apply up to `limit` due rows of `target` (the worker's step); returns rows applied."""
+    """Apply up to `limit` due rows of `target` (the worker's step: one batch of a target
+    that sets its own, the follow-ups); returns rows applied."""
+    registered = _consumers.get(target)
+    if registered is not None and registered.batch and limit is not None:
+        limit = min(limit, registered.batch)
     return _drain(db.engine, target, limit=limit, batch=batch, owner=owner)
 
 

@@ -354,7 +354,8 @@ def follow_clusters(app):
     app.config["OVERLAP_AUTO_REFRESH"] = True
 
 
-def test_a_follower_that_fails_once_is_retried(app, db, factory, follow_clusters, monkeypatch):
+def test_a_follow_up_that_fails_once_is_retried(app, db, factory, follow_clusters, monkeypatch):
+    """Follow-ups are outbox rows of their own: a failure backs the row off, like any other."""
     first = factory.bid(factory.org("Valleys Connectors"), title="Relational network", body=TEXT)
     real = clusters_module.refresh_neighbourhood
     failures = []
@@ -368,14 +369,16 @@ def test_a_follower_that_fails_once_is_retried(app, db, factory, follow_clusters
     monkeypatch.setattr(clusters_module, "refresh_neighbourhood", flaky)
     second = factory.bid(
         factory.org("Hill Towns Network"), title="Relational network, hills", body=TEXT
-    )  # its commit drains "similar", and the follower fails once
+    )  # its commit drains "similar", then its follow-up, which fails once
     assert failures == [second.id]
+    assert outbox.pending_count("similar") == 0  # matchable at once all the same
+    assert outbox.pending_count(outbox.FOLLOW_UPS) == 1
+    assert outbox.sync(outbox.FOLLOW_UPS) == {outbox.FOLLOW_UPS: 1}
     assert cluster_rows(db) == [(first.id, f"{first.id},{second.id}")]
-    assert outbox.pending_count("similar") == 0
     assert_clusters_as_from_scratch(db)
 
 
-def test_a_follower_that_keeps_failing_queues_its_rows_again(
+def test_a_follow_up_that_keeps_failing_waits_without_holding_up_similar(
     app, db, factory, follow_clusters, monkeypatch
 ):
     first = factory.bid(factory.org("Valleys Connectors"), title="Relational network", body=TEXT)
@@ -392,17 +395,18 @@ def test_a_follower_that_keeps_failing_queues_its_rows_again(
         factory.org("Hill Towns Network"), title="Relational network, hills", body=TEXT
     )
     assert cluster_rows(db) == []
+    assert outbox.pending_count("similar") == 0
     rows = db.session.execute(
         select(
             IndexOutbox.bid_id, IndexOutbox.action, IndexOutbox.attempts, IndexOutbox.last_error
-        ).where(IndexOutbox.target == "similar")
+        ).where(IndexOutbox.target == outbox.FOLLOW_UPS)
     ).all()
     assert [(r.bid_id, r.action) for r in rows] == [(second.id, "upsert")]
-    assert rows[0].attempts == outbox.FOLLOWER_ATTEMPTS and "locked" in rows[0].last_error
+    assert rows[0].attempts == 1 and "locked" in rows[0].last_error
 
     broken[0] = False
-    assert outbox.sync("similar") == {"similar": 1}
-    assert outbox.pending_count("similar") == 0
+    assert outbox.sync(outbox.FOLLOW_UPS) == {outbox.FOLLOW_UPS: 1}
+    assert outbox.pending_count() == 0
     assert cluster_rows(db) == [(first.id, f"{first.id},{second.id}")]
 
 

@@ -49,7 +49,7 @@ def test_in_worker_mode_a_write_returns_without_index_work_and_the_worker_applie
 
     report = run_worker(once=True)
 
-    assert report.applied == {"search": 2, "similar": 2}
+    assert report.applied == {"search": 2, "similar": 2, outbox.FOLLOW_UPS: 2}
     assert outbox.pending_count() == 0
     assert indexed_ids() == {one, two}
     assert [m.bid.id for m in similar_to_bid(None, db.session.get(Bid, one))] == [two]
@@ -99,6 +99,30 @@ def test_under_steady_writes_each_round_serves_every_target(app, db, monkeypatch
         ("search", [101]),
         ("similar", [101]),  # writes 102
     ]
+
+
+def test_follow_ups_are_rows_of_their_own_taken_a_few_a_round(app, db, factory, monkeypatch):
+    """The clusters' neighbourhood refresh ran inside the similar rows' drain, so under steady
+    writes search and similar waited for it (86% of the worker's time in the load test), and a
+    `kill -9` after the similar rows were deleted lost it. Now the similar drain writes a
+    follow-up row per bid in the transaction that deletes its rows, and a worker round takes
+    at most FOLLOW_UP_BATCH of them."""
+    followed: list[list[int]] = []
+    monkeypatch.setitem(
+        outbox._followers, "similar", [lambda session, upserts, deletes: followed.append(upserts)]
+    )
+    org = factory.org("Valley Share")
+    ids = [factory.bid(org, title=f"Valley tool share {n}", body=TEXT).id for n in range(6)]
+    outbox.drain("search")
+    outbox.drain("similar")
+    assert followed == []  # nothing followed up inside the similar drain ...
+    assert outbox.pending_count("similar") == 0
+    assert outbox.pending_count(outbox.FOLLOW_UPS) == 6  # ... but nothing lost either
+
+    run_worker(stop=_rounds(1), jobs=False, idle_sleep=0)
+    assert followed == [ids[: outbox.FOLLOW_UP_BATCH]]
+    run_worker(once=True, jobs=False)
+    assert sorted(sum(followed, [])) == ids and outbox.pending_count() == 0
 
 
 def _rounds(count: int) -> threading.Event:
@@ -324,7 +348,7 @@ def test_the_cli_worker_and_index_status(db, factory, runner):
     assert "search: 1 pending, 0 failing, 0 dead" in status.output
     result = runner.invoke(args=["worker", "--once", "--no-jobs"])
     assert result.exit_code == 0, result.output
-    assert "applied search 1, similar 1" in result.output
+    assert "applied clusters 1, search 1, similar 1" in result.output
     assert "search: 0 pending" in runner.invoke(args=["index", "status"]).output
 
 
