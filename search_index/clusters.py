@@ -535,12 +535,26 @@ def follow_similarity_changes(session, upserts: list[int], deletes: list[int]) -
     neighbours = engine_pairs(threshold)
     # The pairs first, holding no lock (`neighbours` keeps them): on SQLite the clusters'
     # lock is the database's write lock, and every web write waited while they were found.
+    found_on = _store_state()
     for bid_id in changed:
         _neighbourhood(bid_id, neighbours, session, threshold)
     session.rollback()  # only reads so far: the locked refresh starts afresh
+    lock_clusters(session)
+    if _store_state() != found_on:
+        # Another process changed the similarity store meanwhile (its follow-up may have
+        # redone these clusters already): the pairs again, under the lock, as they are now.
+        neighbours = engine_pairs(threshold)
     for bid_id in changed:
         refresh_neighbourhood(bid_id, neighbours=neighbours, session=session)
     session.commit()
+
+
+def _store_state() -> tuple[Any, Any] | None:
+    """What moves with every change of the similarity store (its generation and delta)."""
+    from search_index import similarity
+
+    manifest = similarity.get_store().manifest()
+    return None if manifest is None else (manifest.get("base"), manifest.get("delta"))
 
 
 def available_pairs(min_score: float) -> list[Any]:

@@ -456,6 +456,33 @@ def test_the_follower_finds_the_pairs_before_it_locks_the_clusters(
     assert_clusters_as_from_scratch(db)
 
 
+def test_pairs_found_before_the_lock_are_found_again_if_the_store_changed_meanwhile(
+    app, db, factory, follow_clusters, monkeypatch
+):
+    """Another process's similarity change between the follower's pairs and its lock: the
+    follower redid the clusters from pairs that lacked it (under concurrent writers on
+    PostgreSQL, a cluster the full refresh then changed). It finds them again, locked."""
+    import itertools
+
+    first = factory.bid(factory.org("Valleys Connectors"), title="Relational network", body=TEXT)
+    changes = itertools.count()
+    monkeypatch.setattr(clusters_module, "_store_state", lambda: ("generation", next(changes)))
+    kept: list[int] = []
+    real = clusters_module.refresh_neighbourhood
+
+    def watched(bid_id, neighbours=None, session=None):
+        kept.append(len(neighbours.found))  # pairs it already holds
+        return real(bid_id, neighbours=neighbours, session=session)
+
+    monkeypatch.setattr(clusters_module, "refresh_neighbourhood", watched)
+    second = factory.bid(
+        factory.org("Hill Towns Network"), title="Relational network, hills", body=TEXT
+    )
+    assert kept == [0]  # none of the pairs found before the store changed
+    assert cluster_rows(db) == [(first.id, f"{first.id},{second.id}")]
+    assert_clusters_as_from_scratch(db)
+
+
 def test_a_neighbourhood_refresh_names_the_key_terms_the_full_refresh_does(app, db, factory):
     """It reads the engine's pairs with their shared terms (it used to drop them, then fell
     back to counting words, and a full refresh changed every cluster it had made)."""
