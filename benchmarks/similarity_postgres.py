@@ -6,8 +6,9 @@ changed bid applied. Given by `python -m benchmarks --postgres URL`, as the sear
 
 from __future__ import annotations
 
-from benchmarks import BenchContext, Row, Stopwatch, percentiles, time_calls
+from benchmarks import BenchContext, Row, Stopwatch
 from benchmarks.search_postgres import postgres_copy
+from benchmarks.similarity_bench import similar_bids_row
 
 
 def measure(ctx: BenchContext, sample: list[int], files: dict[int, list[int]]) -> list[Row]:
@@ -29,23 +30,8 @@ def measure(ctx: BenchContext, sample: list[int], files: dict[int, list[int]]) -
                 note=f"{stored:,} bids",
             )
         )
-        found: dict[int, list[int]] = {}
-
-        def similar(bid_id: int) -> None:
-            matches = similarity.similar_to_bid(None, db.session.get(Bid, bid_id))
-            found[bid_id] = [m.bid.id for m in matches]
-            db.session.remove()
-
-        latency = percentiles(time_calls(similar, sample))
-        rows.append(
-            Row.at_most(
-                "postgres: similar bids for one bid p95",
-                round(latency["p95"], 1),
-                "ms",
-                100,
-                note=f"p50 {latency['p50']:.1f} ms over {len(sample)} bids",
-            )
-        )
+        latency_row, found = similar_bids_row("postgres: similar bids for one bid p95", sample)
+        rows.append(latency_row)
         same = sum(found.get(bid_id) == files.get(bid_id) for bid_id in sample)
         rows.append(
             Row(

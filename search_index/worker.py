@@ -121,7 +121,6 @@ class WorkerReport:
     applied: dict[str, int] = field(default_factory=dict)
     jobs: list[str] = field(default_factory=list)
     rounds: int = 0
-    tidied: int = 0  # merges of the search index's small segments
 
 
 def run_worker(
@@ -154,8 +153,7 @@ def run_worker(
             continue
         if once or clock() - last_busy >= tidy_after:
             try:  # idle for a while: merge the search index's small segments
-                if get_index().tidy():
-                    report.tidied += 1
+                get_index().tidy()
             except Exception:  # noqa: BLE001 - writes merge segments too; go on
                 log.exception("Worker: merging the search index's segments failed")
         try:  # the insights' whole-field figures for what the outbox holds
