@@ -90,6 +90,8 @@ class Config:
     )
     # The worker merges the search index's small segments after this long with nothing to do.
     WORKER_TIDY_AFTER_S = _env_int("WORKER_TIDY_AFTER_S", 10)
+    # ... and computes the insights' whole-field figures after this long with nothing to do.
+    WORKER_FIGURES_AFTER_S = _env_int("WORKER_FIGURES_AFTER_S", 2)
     OUTBOX_MAX_ATTEMPTS = _env_int("OUTBOX_MAX_ATTEMPTS", 8)  # then a failing row is set aside
     OUTBOX_BACKOFF_S = _env_int("OUTBOX_BACKOFF_S", 2)  # doubled after each failure ...
     OUTBOX_BACKOFF_MAX_S = _env_int("OUTBOX_BACKOFF_MAX_S", 300)  # ... up to this

@@ -13,10 +13,11 @@ index update is a new generation, so nothing here can serve figures of older dat
   (an organisation's profile), least recently used dropped first.
 
 Everything here is rebuilt from the database on demand: deleting the folder loses nothing.
-The worker calls `warm_field_figures` whenever it has drained the outbox, so the whole
-field's figures are ready for the next page once the writes settle (not after every batch:
-under a stream of writes each generation lasts a moment, and computing each one would hold
-up the index work behind it).
+The worker calls `warm_field_figures` once it has had nothing to apply for
+`WORKER_FIGURES_AFTER_S`, so the whole field's figures are ready for the next page once the
+writes settle (not whenever the outbox empties: under a stream of writes that is after every
+batch, each generation lasts a moment, and computing each one held up the index work
+behind it).
 """
 
 from __future__ import annotations

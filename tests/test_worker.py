@@ -423,6 +423,39 @@ def test_under_steady_writes_the_worker_merges_only_after_a_quiet_spell(
     assert len(indexed_ids()) == 33
 
 
+def test_under_steady_writes_the_worker_computes_the_fields_figures_once_they_settle(
+    app, db, factory, monkeypatch
+):
+    """The worker computed the insights' whole-field figures whenever the outbox emptied:
+    under steady writes after every batch, for a generation the next write replaced (a
+    seventh of its time in the load test). Now only after WORKER_FIGURES_AFTER_S quiet."""
+    from search_index import worker
+
+    app.config["WORKER_FIGURES_AFTER_S"] = 3
+    org = factory.org("Valley Share")
+    now = [0.0]
+    warmed: list[float] = []
+    monkeypatch.setattr(worker, "warm_field_figures", lambda session: warmed.append(now[0]))
+
+    class Seconds(threading.Event):
+        """The worker's idle wait: a second goes by, with a write each second up to 10."""
+
+        def wait(self, timeout=None):
+            now[0] += 1
+            if now[0] <= 10:
+                factory.bid(org, title=f"Valley seed swap {now[0]:.0f}", body=TEXT)
+            if now[0] >= 16:
+                self.set()
+            return self.is_set()
+
+    run_worker(stop=Seconds(), jobs=False, idle_sleep=0, clock=lambda: now[0])
+
+    assert warmed == [13.0, 14.0, 15.0]  # before: every second from 0, the writes' too
+    assert len(indexed_ids()) == 10
+    run_worker(once=True, jobs=False)  # a one-off drain computes them at once
+    assert warmed[-1] == 16.0
+
+
 def test_an_idle_worker_on_an_empty_index_has_nothing_to_merge(app, db):
     """A fresh site's worker tidies an index with no segment yet: nothing to merge, no error
     (it raised on the empty index's reader, every idle second)."""
