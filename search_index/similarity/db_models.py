@@ -5,6 +5,8 @@ similarity_generation   one row per fitted vocabulary (the newest is current); `
 similarity_vocabulary   the generation's terms in column order and their idf
 similarity_vector       per bid: its whole TF-IDF row, MinHash signature, owner, public flag
 similarity_term         per bid and term of that row: the weight (candidates by term)
+similarity_change       per change of the generation (its `version`): the bids it touched,
+                        so a process that kept pairs can tell what moved since it looked
 """
 
 from __future__ import annotations
@@ -70,3 +72,12 @@ class SimilarityTerm(Model):
     term_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     bid_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     weight: Mapped[float] = mapped_column(REAL)
+
+
+class SimilarityChange(Model):
+    """The bids each change of the current generation touched (a refit empties it)."""
+
+    __tablename__ = "similarity_change"
+
+    version: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    bid_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)

@@ -36,6 +36,7 @@ from sqlalchemy.orm import aliased
 from bids.access import real_user
 from bids.database import db, utcnow, vacuum_analyze
 from search_index.similarity.db_models import (
+    SimilarityChange,
     SimilarityGeneration,
     SimilarityTerm,
     SimilarityVector,
@@ -61,6 +62,8 @@ QUERY_TERMS = 40
 CANDIDATE_ROWS = 300
 LOCK_KEY = 0x0B1D5E  # pg_advisory_lock key of the matcher's writers
 WRITE_BATCH = 2000
+# Changes whose bids the change log keeps (`DbSnapshot.changed_since` older than that: None).
+CHANGES_KEPT = 10_000
 # What a rebuild replaces wholesale (and then vacuums).
 REWRITTEN_BY_REBUILD = (
     SimilarityTerm.__tablename__,
@@ -137,6 +140,44 @@ class DbSnapshot(Snapshot):
 
     def position_of(self, bid_id: int) -> int | None:
         return None  # rows are read per query: the matcher transforms the bid's current text
+
+    @property
+    def version(self) -> int:
+        return int(self.key[2])
+
+    def changed_since(self, older: Snapshot) -> set[int] | None:
+        """The bids changed between `older` and this version of the same generation, from the
+        change log (None: another generation, or changes the log no longer holds)."""
+        if (
+            not isinstance(older, DbSnapshot)
+            or older.generation_id != self.generation_id
+            or older.version > self.version
+        ):
+            return None
+        if older.version == self.version:
+            return set()
+        with self.store.engine.connect() as conn:
+            oldest = conn.execute(select(func.min(SimilarityChange.version))).scalar()
+            if oldest is None or oldest > older.version + 1:
+                return None
+            return set(
+                conn.scalars(
+                    select(SimilarityChange.bid_id)
+                    .where(
+                        SimilarityChange.version > older.version,
+                        SimilarityChange.version <= self.version,
+                    )
+                    .distinct()
+                )
+            )
+
+    def rows_view(self, bid_ids: list[int]) -> tuple[Snapshot, dict[int, int]]:
+        """A view of these bids' stored rows (read now), and their positions in it."""
+        with self.store.engine.connect() as conn:
+            records = self._rows(conn, sorted(set(bid_ids)))
+        ids = sorted(records)
+        segment = _segment([records[i] for i in ids], self.n_features)
+        return _snapshot_of(self.key, self.vectoriser, segment), {b: p for p, b in enumerate(ids)}
 
     def all_rows(self) -> tuple[np.ndarray, np.ndarray]:
         cached = self.__dict__.get("_all_rows")
@@ -475,6 +516,7 @@ class DbStore:
             ).scalar_one()
             conn.execute(delete(SimilarityTerm))
             conn.execute(delete(SimilarityVector))
+            conn.execute(delete(SimilarityChange))
             conn.execute(
                 delete(SimilarityVocabulary).where(
                     SimilarityVocabulary.generation_id != generation_id
@@ -515,11 +557,19 @@ class DbStore:
             if upserts:
                 matrix = snap.vectoriser.transform([d.text for d in upserts])
                 self._write_rows(conn, upserts, matrix, snap.generation_id, fitted=False)
-            conn.execute(
+            version = conn.execute(
                 update(SimilarityGeneration)
                 .where(SimilarityGeneration.id == snap.generation_id)
                 .values(version=SimilarityGeneration.version + 1, changed_at=utcnow())
+                .returning(SimilarityGeneration.version)
+            ).scalar_one()
+            conn.execute(
+                delete(SimilarityChange).where(SimilarityChange.version <= version - CHANGES_KEPT)
             )
+            if changed:
+                conn.execute(
+                    insert(SimilarityChange), [{"version": version, "bid_id": i} for i in changed]
+                )
         fresh = self.snapshot()
         assert fresh is not None, "the generation was just changed"
         return fresh

@@ -9,19 +9,18 @@ many bids at once (the members of the clusters a change touches).
 from __future__ import annotations
 
 import hashlib
+import threading
+import weakref
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 
 import numpy as np
 
-from search_index.similarity.matching import (
-    scores_for,
-    scores_for_rows,
-    shared_terms,
-    shared_words,
-)
+from search_index.similarity.matching import scores_for_rows, shared_terms, shared_words
 from search_index.similarity.relations import RELATED, relations_of
 from search_index.similarity.store import Snapshot
 from search_index.similarity.sync import current_snapshot, get_store
+from search_index.similarity.text import estimated_resemblance
 
 NEIGHBOURS = 20
 CANDIDATES = 100
@@ -48,6 +47,11 @@ class OverlapPair:
             snap, pa, pb = self._source
             self._terms = shared_terms(snap, snap.row_vector(pa), snap.row_vector(pb))
         return self._terms
+
+    def settle(self) -> None:
+        """Work out the shared terms now and let go of the view they were read from."""
+        self.shared_terms  # noqa: B018 - computed and kept
+        self._source = None
 
     def __iter__(self):
         return iter((self.a, self.b, self.score, self.relation, self.shared_terms))
@@ -248,18 +252,7 @@ def pairs_for(
     bid_id: int, min_score: float = RELATED, limit: int = NEIGHBOURS
 ) -> list[OverlapPair]:
     """One published bid's overlaps with other published bids (for a neighbourhood refresh)."""
-    snap = current_snapshot()
-    if snap is None:
-        return []
-    snap = snap.neighbourhood(bid_id)
-    position = snap.position_of(bid_id)
-    if position is None:
-        return []
-    rows, _ = snap.all_rows()
-    if not rows["public"][position]:
-        return []
-    scores, _ = scores_for(snap, snap.row_vector(position), snap.row_signature(position))
-    return _top_pairs(snap, position, scores, min_score, limit)
+    return pairs_for_many([bid_id], min_score=min_score, limit=limit)[int(bid_id)]
 
 
 def pairs_for_many(
@@ -268,25 +261,206 @@ def pairs_for_many(
     """`pairs_for` of each bid (the same pairs, in the same order), computed together: the
     file store scores a block of rows with one sparse product, the database store finds every
     bid's candidates in one query and reads their rows once. For the members of the clusters a
-    change touches, who are each other's neighbours."""
+    change touches, who are each other's neighbours.
+
+    Each bid's pairs are kept in the process (`_PairMemo`) and brought up to date with the
+    bids changed since, instead of being found again among every row: a neighbourhood refresh
+    asks for every member of a cluster after each change of one of them."""
     found: dict[int, list[OverlapPair]] = {int(i): [] for i in bid_ids}
     snap = current_snapshot()
     if snap is None or not found:
         return found
-    for view, members in snap.neighbourhoods(sorted(found)):
-        rows, _ = view.all_rows()
-        positions = [(b, view.position_of(b)) for b in members]
-        asked = [(b, p) for b, p in positions if p is not None and rows["public"][p]]
-        ranked = scores_for_rows(view, [p for _, p in asked])
-        for (bid_id, position), (scores, _) in zip(asked, ranked, strict=True):
-            found[bid_id] = _top_pairs(view, position, scores, min_score, limit)
+    memo = _memo_of(get_store())
+    with memo.lock:
+        memo.observe(snap)
+        ask, stale = [], {}
+        for bid_id in found:
+            kept = memo.get((bid_id, min_score, limit))
+            changed = None if kept is None else memo.changed_after(kept.seen)
+            if kept is None or changed is None or bid_id in changed:
+                ask.append(bid_id)
+            elif not changed:
+                found[bid_id] = kept.pairs()
+            elif kept.full and any(partner in changed for _, partner, _ in kept.ranked):
+                ask.append(bid_id)  # a lost neighbour may have hidden the next best
+            else:
+                stale[bid_id] = changed
+        answers = {
+            **_brought_up_to_date(snap, memo, stale, min_score, limit),
+            **_ranked(snap, ask, min_score, limit),
+        }
+        for bid_id, ranked in answers.items():
+            kept = _Kept(memo.seen, ranked, len(ranked) == limit)
+            memo.put((bid_id, min_score, limit), kept)
+            found[bid_id] = kept.pairs()
     return found
 
 
-def _top_pairs(
+# One process keeps the pairs of this many bids between changes of the store, and remembers
+# this many changes (pairs older than that are found again).
+MEMO_BIDS = 5_000
+MEMO_CHANGES = 1_000
+
+Ranked = list[tuple[float, int, "OverlapPair | None"]]  # (score, partner, pair), best first
+
+
+class _Kept:
+    """One bid's best `limit` rows scoring >= min_score, as (score, partner, pair or None
+    below RELATED), right as of the memo's `seen`-th change; `full` when `limit` of them
+    were found (a row beyond may then move up)."""
+
+    __slots__ = ("seen", "ranked", "full")
+
+    def __init__(self, seen: int, ranked: Ranked, full: bool):
+        self.seen, self.ranked, self.full = seen, ranked, full
+        for _, _, pair in ranked:  # their own terms: a kept pair holds no view of the store
+            if pair is not None:
+                pair.settle()
+
+    def pairs(self) -> list[OverlapPair]:
+        return [pair for _, _, pair in self.ranked if pair is not None]
+
+
+class _PairMemo:
+    """Bids' pairs kept across changes of the store, in one process. Until the next refit a
+    change moves only the changed bids' rows, so every other pair keeps its score: asking
+    again scores the kept bids against the changed rows alone. Refits forget everything."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.snap: Snapshot | None = None
+        self.forgotten = 0  # changes no longer remembered
+        self.changes: list[set[int]] = []  # the bids each change seen since then touched
+        self.kept: OrderedDict[tuple[int, float, int], _Kept] = OrderedDict()
+
+    @property
+    def seen(self) -> int:
+        return self.forgotten + len(self.changes)
+
+    def observe(self, snap: Snapshot) -> None:
+        """Note what changed between the last view asked about and `snap`."""
+        if self.snap is not None and self.snap.key == snap.key:
+            return
+        changed = None if self.snap is None else snap.changed_since(self.snap)
+        self.snap = snap
+        if changed is None:  # another generation (or the first view): nothing kept holds
+            self.kept.clear()
+            self.forgotten, self.changes = self.seen, []
+        elif changed:
+            self.changes.append(changed)
+            if len(self.changes) > MEMO_CHANGES:
+                drop = len(self.changes) - MEMO_CHANGES // 2
+                self.forgotten += drop
+                del self.changes[:drop]
+
+    def changed_after(self, seen: int) -> set[int] | None:
+        """The bids changed since the `seen`-th change (None: forgotten)."""
+        if seen < self.forgotten:
+            return None
+        return set().union(*self.changes[seen - self.forgotten :])
+
+    def get(self, key: tuple[int, float, int]) -> _Kept | None:
+        kept = self.kept.get(key)
+        if kept is not None:
+            self.kept.move_to_end(key)
+        return kept
+
+    def put(self, key: tuple[int, float, int], kept: _Kept) -> None:
+        self.kept[key] = kept
+        self.kept.move_to_end(key)
+        while len(self.kept) > MEMO_BIDS:
+            self.kept.popitem(last=False)
+
+
+_memos: weakref.WeakKeyDictionary[object, _PairMemo] = weakref.WeakKeyDictionary()
+_memos_lock = threading.Lock()
+
+
+def _memo_of(store: object) -> _PairMemo:
+    with _memos_lock:
+        memo = _memos.get(store)
+        if memo is None:
+            memo = _memos[store] = _PairMemo()
+        return memo
+
+
+def _ranked(snap: Snapshot, bid_ids: list[int], min_score: float, limit: int) -> dict[int, Ranked]:
+    """Each bid's best rows, scored against every row it is ranked over."""
+    out: dict[int, Ranked] = {}
+    if not bid_ids:
+        return out
+    views = (
+        [(snap.neighbourhood(bid_ids[0]), bid_ids)]
+        if len(bid_ids) == 1
+        else snap.neighbourhoods(sorted(bid_ids))
+    )
+    for view, members in views:
+        rows, _ = view.all_rows()
+        positions = [(b, view.position_of(b)) for b in members]
+        asked = [(b, p) for b, p in positions if p is not None and rows["public"][p]]
+        out.update((b, []) for b, p in positions if (b, p) not in asked)
+        ranked = scores_for_rows(view, [p for _, p in asked])
+        for (bid_id, position), (scores, _) in zip(asked, ranked, strict=True):
+            out[bid_id] = _top_ranked(view, position, scores, min_score, limit)
+    return out
+
+
+def _brought_up_to_date(
+    snap: Snapshot, memo: _PairMemo, stale: dict[int, set[int]], min_score: float, limit: int
+) -> dict[int, Ranked]:
+    """Kept bids' rows ranked again with the rows of the bids changed since: those pairs
+    dropped, the changed bids' live public rows scored against each kept bid and merged in."""
+    out: dict[int, Ranked] = {}
+    if not stale:
+        return out
+    changed = sorted(set().union(*stale.values()))
+    view, at = snap.rows_view(sorted(stale.keys() | set(changed)))
+    rows, _ = view.all_rows()
+    live = [c for c in changed if c in at and rows["public"][at[c]]]
+    asked = [b for b in stale if b in at]
+    scores = view.lexical_scores_between(
+        view.rows_of([at[b] for b in asked]), [at[c] for c in live]
+    )
+    sigs = view.signatures()
+    for i, bid_id in enumerate(asked):
+        kept = memo.kept[(bid_id, min_score, limit)]
+        ranked = [entry for entry in kept.ranked if entry[1] not in stale[bid_id]]
+        others = [j for j, c in enumerate(live) if c in stale[bid_id] and c != bid_id]
+        cosine = scores[i, others]
+        lifted = cosine.copy()
+        near = np.flatnonzero(cosine > 0)  # as `_lifted`: passages compared where words are
+        if near.size:
+            sig = np.asarray(view.row_signature(at[bid_id]))
+            rows_near = np.asarray(sigs[[at[live[others[j]]] for j in near]])
+            resemblance = estimated_resemblance(sig, rows_near).astype(np.float32)
+            lifted[near] = np.maximum(cosine[near], resemblance)
+        keep = np.flatnonzero(lifted >= min_score)
+        if keep.size:
+            partners = [live[others[j]] for j in keep]
+            made = {
+                p.a if p.b == bid_id else p.b: p
+                for p in _pairs(
+                    view,
+                    np.full(keep.size, at[bid_id]),
+                    np.array([at[c] for c in partners]),
+                    lifted[keep],
+                )
+            }
+            ranked += [
+                (float(s), c, made.get(c))
+                for s, c in zip(lifted[keep].tolist(), partners, strict=True)
+            ]
+        ranked.sort(key=lambda entry: (-entry[0], entry[1]))
+        out[bid_id] = ranked[:limit]
+    out.update((b, []) for b in stale if b not in at)
+    return out
+
+
+def _top_ranked(
     snap: Snapshot, position: int, scores: np.ndarray, min_score: float, limit: int
-) -> list[OverlapPair]:
-    """The row at `position`'s best `limit` pairs with other public rows, from its scores."""
+) -> Ranked:
+    """The row at `position`'s best `limit` other public rows scoring >= min_score, from its
+    scores (ties by bid id), with their pairs."""
     rows, alive = snap.all_rows()
     scores[~(alive & rows["public"])] = -1.0
     scores[position] = -1.0
@@ -294,6 +468,15 @@ def _top_pairs(
     if k <= 0:
         return []
     top = np.argpartition(-scores, k - 1)[:k]  # a full sort of 42k scores cost a third of the call
-    order = top[np.lexsort((top, -scores[top]))]  # best first, ties by position
+    order = top[np.lexsort((rows["bid_id"][top], -scores[top]))]  # best first, ties by bid id
     order = order[scores[order] >= min_score]
-    return list(_pairs(snap, np.full(len(order), position), order, scores[order]))
+    own = int(rows["bid_id"][position])
+    made = {
+        p.a if p.b == own else p.b: p
+        for p in _pairs(snap, np.full(len(order), position), order, scores[order])
+    }
+    partners = rows["bid_id"][order].tolist()
+    return [
+        (float(s), int(b), made.get(int(b)))
+        for s, b in zip(scores[order].tolist(), partners, strict=True)
+    ]

@@ -166,6 +166,28 @@ def _row(matrix: sp.csr_matrix, i: int) -> sp.csr_matrix:
     )
 
 
+def _row_keys(segment: Segment) -> dict[bytes, int]:
+    """Each row's bid by everything the matcher reads of it (who sees it, its TF-IDF row and
+    its passages' signature): a row changed in any of these has another key."""
+    cached = segment.__dict__.get("_keys")
+    if cached is not None:
+        return cached
+    X, keys = segment.X, {}
+    for i in range(len(segment)):
+        lo, hi = int(X.indptr[i]), int(X.indptr[i + 1])
+        key = b"".join(
+            (
+                segment.rows[i].tobytes(),
+                np.asarray(segment.sig[i]).tobytes(),
+                np.asarray(X.indices[lo:hi]).tobytes(),
+                np.asarray(X.data[lo:hi]).tobytes(),
+            )
+        )
+        keys[key] = int(segment.rows["bid_id"][i])
+    segment.__dict__["_keys"] = keys
+    return keys
+
+
 @dataclass
 class Segment:
     """Rows of bids: TF-IDF matrix, MinHash signatures and who may see each."""
@@ -238,6 +260,46 @@ class Snapshot:
         if queries.nnz and len(self.delta):
             delta = np.asarray((self.delta.X @ queries.T).toarray().T)
         return np.hstack([base.astype(np.float32), delta.astype(np.float32)])
+
+    def lexical_scores_between(self, queries: sp.csr_matrix, positions: list[int]) -> np.ndarray:
+        """The columns at `positions` of `lexical_scores_many(queries)` (queries x positions),
+        the same numbers, without the product over every row: each cosine summed in the order
+        that product sums it (the query's terms for a base row, the row's for a delta row)."""
+        out = np.zeros((queries.shape[0], len(positions)), dtype=np.float32)
+        if not queries.nnz or not positions:
+            return out
+        at = np.asarray(positions)
+        base, delta = np.flatnonzero(at < len(self.base)), np.flatnonzero(at >= len(self.base))
+        if base.size:
+            rows = self.rows_of([int(p) for p in at[base]])
+            out[:, base] = np.asarray((queries @ rows.T).toarray(), dtype=np.float32)
+        if delta.size:
+            rows = self.rows_of([int(p) for p in at[delta]])
+            out[:, delta] = np.asarray((rows @ queries.T).toarray().T, dtype=np.float32)
+        return out
+
+    def changed_since(self, older: Snapshot) -> set[int] | None:
+        """The bids whose rows differ between `older` and this view, when this one follows
+        from it by changes alone (the same fitted generation); None when it does not."""
+        if (
+            type(older) is not type(self)
+            or older.key[0] != self.key[0]
+            or len(older.base) != len(self.base)
+            or bool(np.any(self.base_alive & ~older.base_alive))  # a refit, not a change
+        ):
+            return None
+        died = older.base_alive & ~self.base_alive  # a changed row leaves the base for the delta
+        changed = set(self.base.rows["bid_id"][died].tolist())
+        before, after = _row_keys(older.delta), _row_keys(self.delta)
+        changed.update(bid for key, bid in before.items() if key not in after)
+        changed.update(bid for key, bid in after.items() if key not in before)
+        return changed
+
+    def rows_view(self, bid_ids: list[int]) -> tuple[Snapshot, dict[int, int]]:
+        """A view holding these bids' live rows (here the whole store), and their positions."""
+        rows, alive = self.all_rows()
+        hits = np.flatnonzero(alive & np.isin(rows["bid_id"], bid_ids))
+        return self, {int(rows["bid_id"][p]): int(p) for p in hits}
 
     def rows_of(self, positions: list[int]) -> sp.csr_matrix:
         """The rows at `positions`, in that order, read slice by slice (as `row_vector`)."""
