@@ -45,7 +45,7 @@ class OverlapPair:
     def shared_terms(self) -> list[str]:
         if self._terms is None:
             snap, pa, pb = self._source
-            self._terms = shared_terms(snap, snap.row_vector(pa), snap.row_vector(pb))
+            self._terms = shared_terms(snap, snap.row_terms(pa), snap.row_terms(pb))
         return self._terms
 
     def settle(self) -> None:
@@ -197,7 +197,7 @@ def _shared_words(snap: Snapshot, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     if len(a) <= 200:  # one bid's neighbourhood: row slices, no copy of the mapped matrix
         return np.array(
             [
-                shared_words(snap, snap.row_vector(int(x)), snap.row_vector(int(y)))
+                shared_words(snap, snap.row_terms(int(x)), snap.row_terms(int(y)))
                 for x, y in zip(a, b, strict=True)
             ],
             dtype=np.int64,
