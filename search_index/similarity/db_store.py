@@ -112,6 +112,8 @@ def _segment(records: Sequence[Any], n_features: int) -> Segment:
 
 
 def _snapshot_of(key: tuple, vectoriser: Vectoriser, segment: Segment) -> Snapshot:
+    """Every stored row as a base with its postings (`XT`), as the file store's: the corpus-wide
+    pairs read the postings."""
     return Snapshot(
         key,
         vectoriser,
@@ -119,6 +121,21 @@ def _snapshot_of(key: tuple, vectoriser: Vectoriser, segment: Segment) -> Snapsh
         _canonical(segment.X.T.tocsr()),
         np.ones(len(segment), dtype=bool),
         Segment.empty(len(vectoriser.terms)),
+    )
+
+
+def _view_of(key: tuple, vectoriser: Vectoriser, segment: Segment) -> Snapshot:
+    """A few hundred rows near a query, scored row by row (a delta's way): transposing them
+    into postings made an index pointer as long as the vocabulary (628k terms at 42k bids),
+    for every query and every member of a neighbourhood."""
+    n_features = len(vectoriser.terms)
+    return Snapshot(
+        key,
+        vectoriser,
+        Segment.empty(n_features),
+        sp.csr_matrix((n_features, 0), dtype=np.float32),
+        np.zeros(0, dtype=bool),
+        segment,
     )
 
 
@@ -177,7 +194,7 @@ class DbSnapshot(Snapshot):
             records = self._rows(conn, sorted(set(bid_ids)))
         ids = sorted(records)
         segment = _segment([records[i] for i in ids], self.n_features)
-        return _snapshot_of(self.key, self.vectoriser, segment), {b: p for p, b in enumerate(ids)}
+        return _view_of(self.key, self.vectoriser, segment), {b: p for p, b in enumerate(ids)}
 
     def all_rows(self) -> tuple[np.ndarray, np.ndarray]:
         cached = self.__dict__.get("_all_rows")
@@ -237,7 +254,7 @@ class DbSnapshot(Snapshot):
                 )
             ).first()
         if own is None:
-            return _snapshot_of(self.key, self.vectoriser, _segment([], self.n_features))
+            return _view_of(self.key, self.vectoriser, _segment([], self.n_features))
         q = _segment([own], self.n_features).X
         return self._around(q, SimilarityVector.public.is_(True), None, include=own)
 
@@ -260,14 +277,14 @@ class DbSnapshot(Snapshot):
             if bid_id not in own:
                 views.append(
                     (
-                        _snapshot_of(self.key, self.vectoriser, _segment([], self.n_features)),
+                        _view_of(self.key, self.vectoriser, _segment([], self.n_features)),
                         [bid_id],
                     )
                 )
                 continue
             ids = sorted(({*chosen.get(bid_id, ()), bid_id}) & records.keys())
             segment = _segment([records[i] for i in ids], self.n_features)
-            views.append((_snapshot_of(self.key, self.vectoriser, segment), [bid_id]))
+            views.append((_view_of(self.key, self.vectoriser, segment), [bid_id]))
         return views
 
     def _rows(self, conn, bid_ids: list[int]) -> dict[int, Any]:
@@ -399,7 +416,7 @@ class DbSnapshot(Snapshot):
             )
         if include is not None and include.bid_id not in ids:
             records = sorted([*records, include], key=lambda r: r.bid_id)
-        return _snapshot_of(self.key, self.vectoriser, _segment(records, self.n_features))
+        return _view_of(self.key, self.vectoriser, _segment(records, self.n_features))
 
 
 class DbStore:
