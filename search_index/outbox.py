@@ -14,9 +14,9 @@ the network map are redone around the bids it has just taken in). The "similar" 
 batch of at most `FOLLOW_UP_MAX` bids leave, in the transaction that deletes them, a row each
 for the follow-ups' own target (`FOLLOW_UPS`, "clusters"), whose consumer runs the followers:
 so follow-ups are leased, retried, backed off and set aside like any other rows, survive a
-`kill -9`, and never hold up search and similar (the worker takes at most
-`FOLLOW_UP_BATCH` of them a round). A larger batch (an import) runs the followers at once;
-they leave it to the full refreshes, which is cheap.
+`kill -9`, and never hold up search and similar (the worker takes them one at a time, at
+most `FOLLOW_UP_BATCH` a round, until a search or similar row waits). A larger batch (an
+import) runs the followers at once; they leave it to the full refreshes, which is cheap.
 
 `apply_fn(session, upsert_ids, delete_ids)` receives its own SQLAlchemy session
 (not `db.session`, whose commit hook may be running) and raises to leave the
@@ -66,8 +66,8 @@ FOLLOW_UPS = "clusters"  # the followers' own rows
 # A similar batch of at most this many bids is followed up bid by bid (`clusters` redoes each
 # one's neighbourhood); a larger one (an import) is left to the full refreshes.
 FOLLOW_UP_MAX = 20
-# Follow-ups applied at once and in a worker round: a neighbourhood costs up to a second
-# under load, and search and similar wait for the round.
+# Follow-ups a worker round applies, one at a time, while no search or similar row waits: a
+# neighbourhood costs up to a second under load, and search and similar wait for the round.
 FOLLOW_UP_BATCH = 4
 
 
@@ -439,6 +439,24 @@ def listen() -> None:
         return
     event.listen(Session, "after_commit", _after_commit)
     _listening = True
+
+
+def due_waiting(targets: tuple[str, ...] = TARGETS) -> bool:
+    """Whether a row of `targets` is due and not leased (what readers see waits for it); on a
+    connection of its own, leaving no transaction open."""
+    now = utcnow()
+    with db.engine.connect() as conn:
+        waiting = conn.scalar(
+            select(IndexOutbox.id)
+            .where(
+                IndexOutbox.target.in_(targets),
+                IndexOutbox.dead_at.is_(None),
+                IndexOutbox.available_at <= now,
+                or_(IndexOutbox.claimed_until.is_(None), IndexOutbox.claimed_until < now),
+            )
+            .limit(1)
+        )
+    return waiting is not None
 
 
 def oldest_pending_age(

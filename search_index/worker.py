@@ -184,13 +184,29 @@ def _apply_round(report: WorkerReport, batch: int, owner: str) -> bool:
     busy = False
     for target in outbox.registered_targets():
         try:
-            done = outbox.drain(target, limit=batch, batch=batch, owner=owner)
+            if target == outbox.FOLLOW_UPS:
+                done = _follow_ups(owner)
+            else:
+                done = outbox.drain(target, limit=batch, batch=batch, owner=owner)
         except Exception:  # noqa: BLE001 - rows are backed off in the outbox; go on
             log.exception("Worker: applying %s rows failed", target)
             done = 0
         report.applied[target] = report.applied.get(target, 0) + done
         busy = busy or done > 0
     return busy
+
+
+def _follow_ups(owner: str) -> int:
+    """Follow-up rows one at a time, at least one a round and at most FOLLOW_UP_BATCH, until a
+    search or similar row is waiting: what readers see waits for one neighbourhood's refresh
+    at most. Four taken together made rounds of up to 8 s on PostgreSQL under load."""
+    applied = 0
+    while applied < outbox.FOLLOW_UP_BATCH:
+        done = outbox.drain(outbox.FOLLOW_UPS, limit=1, batch=1, owner=owner)
+        applied += done
+        if not done or outbox.due_waiting():
+            break
+    return applied
 
 
 def wait_until_applied(timeout: float, poll: float = 0.2) -> bool:

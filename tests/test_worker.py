@@ -120,9 +120,35 @@ def test_follow_ups_are_rows_of_their_own_taken_a_few_a_round(app, db, factory, 
     assert outbox.pending_count(outbox.FOLLOW_UPS) == 6  # ... but nothing lost either
 
     run_worker(stop=_rounds(1), jobs=False, idle_sleep=0)
-    assert followed == [ids[: outbox.FOLLOW_UP_BATCH]]
+    assert followed == [[i] for i in ids[: outbox.FOLLOW_UP_BATCH]]  # one at a time
     run_worker(once=True, jobs=False)
     assert sorted(sum(followed, [])) == ids and outbox.pending_count() == 0
+
+
+def test_follow_ups_yield_the_round_to_a_write_waiting_for_search(app, db, factory, monkeypatch):
+    """A round took FOLLOW_UP_BATCH follow-ups together, while a write made meanwhile waited
+    for all of them (rounds of up to 8 s on PostgreSQL under load). Now a round takes them one
+    at a time and ends once a search or similar row waits."""
+    org = factory.org("Valley Share")
+    ids = [factory.bid(org, title=f"Valley tool share {n}", body=TEXT).id for n in range(6)]
+    outbox.drain("search")
+    outbox.drain("similar")
+    assert outbox.pending_count(outbox.FOLLOW_UPS) == 6
+    followed: list[list[int]] = []
+    written: list[int] = []
+
+    def follower(session, upserts, deletes):
+        followed.append(upserts)
+        if len(followed) == 2:  # a write arrives while the second follow-up runs
+            written.append(factory.bid(org, title="Valley seed swap", body=TEXT).id)
+
+    monkeypatch.setitem(outbox._followers, "similar", [follower])
+    run_worker(stop=_rounds(1), jobs=False, idle_sleep=0)
+    assert followed == [[ids[0]], [ids[1]]]  # before: the four, the write waiting behind them
+    assert outbox.pending_count("search") == 1  # the next round starts with it
+    run_worker(stop=_rounds(1), jobs=False, idle_sleep=0)
+    assert written[0] in indexed_ids()
+    assert followed[2:] == [[i] for i in ids[2:]]  # nothing waits: four this round
 
 
 def _rounds(count: int) -> threading.Event:
