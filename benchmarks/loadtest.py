@@ -195,13 +195,27 @@ def reader(port: int, bid_ids: list[int], deadline: float, stats: Stats, seed: i
 
 
 def writer(
-    port: int, token: str, texts: list[str], deadline: float, stats: Stats, seed: int
+    port: int,
+    token: str,
+    texts: list[str],
+    deadline: float,
+    stats: Stats,
+    seed: int,
+    every: float = 0.0,
 ) -> None:
+    """Publish, revise or upload, each write as soon as the last is answered, or (`every` > 0)
+    one every `every` seconds while the site keeps up."""
     rng, client = random.Random(seed), Client(port)
     auth = {"Authorization": f"Bearer {token}"}
     mine: list[int] = []
     pdf = PDF.read_bytes()
+    next_at = time.monotonic() + rng.random() * every  # paced writers start apart
     while time.monotonic() < deadline:
+        if every:
+            time.sleep(max(0.0, min(next_at, deadline) - time.monotonic()))
+            next_at += every
+            if time.monotonic() >= deadline:
+                break
         roll = rng.random()
         if roll < 0.5 or not mine:
             body = json.dumps(
@@ -383,9 +397,12 @@ def one_backend(name: str, database_url: str, args: argparse.Namespace) -> dict:
     try:
         wait_healthy(port)
         print(
-            f"== {name}: {args.readers} readers, {args.writers} writers for {args.duration} s",
+            f"== {name}: {args.readers} readers, {args.writers} writers "
+            f"({f'{args.write_rate:g} writes/s in all' if args.write_rate else 'closed loop'}) "
+            f"for {args.duration} s",
             flush=True,
         )
+        every = args.writers / args.write_rate if args.write_rate else 0.0
         deadline = time.monotonic() + args.duration
         threads = [
             threading.Thread(target=reader, args=(port, bid_ids, deadline, stats, n))
@@ -393,7 +410,8 @@ def one_backend(name: str, database_url: str, args: argparse.Namespace) -> dict:
         ]
         threads += [
             threading.Thread(
-                target=writer, args=(port, tokens[n], texts, deadline, stats, 1000 + n)
+                target=writer,
+                args=(port, tokens[n], texts, deadline, stats, 1000 + n, every),
             )
             for n in range(args.writers)
         ]
@@ -446,6 +464,11 @@ def report(result: dict) -> bool:
             f"{route:<12}{len(samples):>9}{len(samples) / elapsed:>8.1f}{p['p50']:>9.1f}"
             f"{p['p95']:>9.1f}{p['p99']:>9.1f}{errors:>8}  {dict(sorted(codes.items()))}"
         )
+    writes = sum(len(stats.latencies.get(r, ())) for r in ("publish", "revise", "upload PDF"))
+    print(
+        f"all requests: {sum(map(len, stats.latencies.values())) / elapsed:.1f}/s; "
+        f"writes (publish, revise, upload): {writes}, {writes / elapsed:.1f}/s"
+    )
     lags = sorted(result["lags"]) or [0.0]
     lag_p95 = lags[min(len(lags) - 1, int(0.95 * len(lags)))]
     follow_ups = sorted(result["follow_ups"]) or [0.0]
@@ -476,6 +499,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=120.0)
     parser.add_argument("--readers", type=int, default=32)
     parser.add_argument("--writers", type=int, default=4)
+    parser.add_argument(
+        "--write-rate",
+        type=float,
+        default=0.0,
+        help="writes a second, all writers together (default: each writes as soon as its "
+        "last write is answered)",
+    )
     parser.add_argument(
         "--keep",
         type=Path,
