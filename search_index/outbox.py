@@ -162,9 +162,13 @@ def _claim(
     )
     if due_only:
         due = due.where(IndexOutbox.available_at <= now)
+    # Taken once: as `IN (subquery)` PostgreSQL may run the locking subquery again for each
+    # row it updates, each time skipping the rows it has just locked, so a claim of one row
+    # leased all six that were due.
+    chosen = due.cte("due").prefix_with("MATERIALIZED", dialect="postgresql")
     rows = session.execute(
         update(IndexOutbox)
-        .where(IndexOutbox.id.in_(due))
+        .where(IndexOutbox.id.in_(select(chosen.c.id)))
         .values(claimed_by=owner, claimed_until=now + timedelta(seconds=lease_s))
         .returning(IndexOutbox.id, IndexOutbox.bid_id, IndexOutbox.action)
         .execution_options(synchronize_session=False)

@@ -151,6 +151,34 @@ def test_follow_ups_yield_the_round_to_a_write_waiting_for_search(app, db, facto
     assert followed[2:] == [[i] for i in ids[2:]]  # nothing waits: four this round
 
 
+def test_a_claim_takes_no_more_rows_than_asked_whatever_the_plan(app, db, factory):
+    """On PostgreSQL the claim's `UPDATE ... WHERE id IN (SELECT ... LIMIT n FOR UPDATE SKIP
+    LOCKED)` could run the subquery again for each row it updated (a nested loop over the
+    outbox), each run skipping the rows just taken: a claim of one took all six (CI's fresh
+    database chose that plan). The plan forced here; the rows are now chosen once."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("the planner's choice is PostgreSQL's (TEST_DATABASE_URL)")
+    from sqlalchemy import event
+
+    org = factory.org("Valley Share")
+    for n in range(6):
+        factory.bid(org, title=f"Valley tool share {n}", body=TEXT)
+    knobs = ("hashagg", "hashjoin", "mergejoin", "sort", "material")
+
+    def nested_loops(dbapi_connection, record, proxy):
+        with dbapi_connection.cursor() as cursor:
+            for knob in knobs:
+                cursor.execute(f"SET enable_{knob} = off")
+
+    event.listen(db.engine, "checkout", nested_loops)
+    try:
+        assert outbox.drain("search", limit=1, batch=1) == 1  # before: 6
+    finally:
+        event.remove(db.engine, "checkout", nested_loops)
+        db.engine.dispose()  # the settings stay with the connections
+    assert outbox.pending_count("search") == 5
+
+
 def _rounds(count: int) -> threading.Event:
     """A stop event for `run_worker` that is set once `count` rounds have run."""
 
